@@ -1,0 +1,1 @@
+"""The four Linli services: intake, dispatch, notify and ledger."""

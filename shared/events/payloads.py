@@ -1,0 +1,140 @@
+"""Versioned event payloads: the contracts between services and with departments.
+
+Each model names its CloudEvents ``type`` (which carries the major version). A compatible
+change adds an optional field; an incompatible one is a new class with the next version, and
+both are published while consumers move over. JSON Schemas are exported to ``docs/schemas``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+IssueId = Annotated[str, Field(pattern=r"^iss_[0-9a-z]{10,40}$", description="Issue id.")]
+ResidentRef = Annotated[
+    str,
+    Field(
+        pattern=r"^res_[0-9a-z]{16,40}$",
+        description="Pseudonymous resident reference; never a contact detail.",
+    ),
+]
+NodeId = Annotated[
+    str, Field(min_length=1, max_length=200, description="A node of the district tree.")
+]
+Priority = Literal["low", "normal", "high", "urgent"]
+
+
+class EventPayload(BaseModel):
+    """Base of every payload: immutable, unknown fields ignored for forward compatibility."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_type: ClassVar[str]
+    subject_field: ClassVar[str]
+
+    def subject(self) -> str:
+        return str(getattr(self, self.subject_field))
+
+
+class IssueReportedV1(EventPayload):
+    """A resident reported a problem or asked for a service (published by intake)."""
+
+    event_type: ClassVar[str] = "linli.issues.reported.v1"
+    subject_field: ClassVar[str] = "issue_id"
+
+    issue_id: IssueId
+    category: str = Field(min_length=1, max_length=64)
+    node_id: NodeId
+    description: str = Field(max_length=4000)
+    priority: Priority = "normal"
+    resident_ref: ResidentRef | None = Field(None, description="Absent for anonymous reports.")
+    channel: Literal["api", "open311", "front-desk"] = "api"
+    reported_at: datetime
+
+
+class Owner(BaseModel):
+    """Who holds a case: an office at a tree node, or a functional department."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["office", "department"]
+    code: str = Field(description="Node id for an office, department code for a department.")
+    name: str = ""
+
+
+class IssueAssignedV1(EventPayload):
+    """Dispatch gave the case its first owner (首接负责) and its deadlines."""
+
+    event_type: ClassVar[str] = "linli.issues.assigned.v1"
+    subject_field: ClassVar[str] = "issue_id"
+
+    issue_id: IssueId
+    category: str
+    node_id: NodeId
+    owner: Owner
+    ack_due: datetime
+    resolve_due: datetime
+    resident_ref: ResidentRef | None = None
+    assigned_at: datetime
+
+
+class DepartmentTaskV1(EventPayload):
+    """A duty sent to one department's topic ``dept.<code>.tasks``; no contact details."""
+
+    event_type: ClassVar[str] = "linli.dept.task.v1"
+    subject_field: ClassVar[str] = "task_id"
+
+    task_id: str
+    issue_id: IssueId
+    department: str
+    action: Literal["new", "reminder", "escalation", "closure"] = "new"
+    category: str
+    node_id: NodeId
+    description: str
+    priority: Priority
+    ack_due: datetime
+    resolve_due: datetime
+    resident_ref: ResidentRef | None = None
+    sent_at: datetime
+
+
+class ResidentContactV1(EventPayload):
+    """A resident's contact details, keyed by reference on a compacted topic read only by
+    notify. A record with all fields empty erases the contact (a tombstone follows)."""
+
+    event_type: ClassVar[str] = "linli.residents.contact.v1"
+    subject_field: ClassVar[str] = "resident_ref"
+
+    resident_ref: ResidentRef
+    name: str | None = Field(None, max_length=100)
+    phone: str | None = Field(None, max_length=32)
+    email: str | None = Field(None, max_length=254)
+    language: Literal["zh-CN", "en"] = "zh-CN"
+    updated_at: datetime
+
+
+class DonationReceivedV1(EventPayload):
+    """Money or goods came in for the charity fund (payment callback or front desk)."""
+
+    event_type: ClassVar[str] = "linli.ledger.donation.v1"
+    subject_field: ClassVar[str] = "donation_id"
+
+    donation_id: str = Field(min_length=1, max_length=100)
+    campaign: str = Field(min_length=1, max_length=64)
+    channel: Literal["online", "offline", "in-kind"]
+    amount_fen: int = Field(gt=0, description="Amount in integer minor units (fen).")
+    currency: Literal["CNY"] = "CNY"
+    donor_name: str | None = Field(None, description="Only when the donor chose to be named.")
+    received_at: datetime
+
+
+ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
+    IssueReportedV1,
+    IssueAssignedV1,
+    DepartmentTaskV1,
+    ResidentContactV1,
+    DonationReceivedV1,
+)
+PAYLOADS_BY_TYPE: dict[str, type[EventPayload]] = {p.event_type: p for p in ALL_PAYLOADS}

@@ -1,0 +1,1 @@
+"""HTTP plumbing: the error format, health endpoints, metrics and limits."""

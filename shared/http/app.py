@@ -1,0 +1,82 @@
+"""The FastAPI application every service is served by: health, readiness, metrics, limits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.http.errors import error_response, install_error_handlers
+from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from shared.runtime import ServiceRuntime
+
+
+def _ops_router(runtime: ServiceRuntime) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.service}
+
+    @router.get(
+        "/readyz",
+        summary="Readiness: started, Kafka and the database answer",
+        responses={503: {"description": "Not ready; the body says which dependency"}},
+    )
+    async def readyz() -> JSONResponse:
+        r = runtime.readiness
+        body = {
+            "ready": r.ready,
+            "service": runtime.service,
+            "started": r.started,
+            "kafka": r.kafka,
+            "mongodb": r.mongodb,
+            "detail": r.detail,
+        }
+        headers = None if r.ready else {"Retry-After": str(runtime.settings.retry_after_s)}
+        return JSONResponse(body, status_code=200 if r.ready else 503, headers=headers)
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_service_app(
+    runtime: ServiceRuntime, *, title: str, description: str, routers: list[APIRouter]
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        yield
+        await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(_ops_router(runtime))
+    for router in routers:
+        app.include_router(router)
+    limit = runtime.settings.max_body_bytes
+    service = runtime.service
+
+    @app.middleware("http")
+    async def measure_and_limit(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return error_response(
+                413, "too_large", f"request body over {limit} bytes", "header.content-length"
+            )
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(service, path, str(response.status_code)).inc()
+        HTTP_SECONDS.labels(service, path).observe(time.perf_counter() - started)
+        return response
+
+    return app

@@ -1,0 +1,1 @@
+"""Kafka plumbing: durable producers, reliable consumers, dead letters, topic admin."""

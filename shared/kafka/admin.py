@@ -1,0 +1,74 @@
+"""Apply the topic catalogue to a cluster: create what is missing, align the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from shared.topics import Topic
+
+_TOPIC_ALREADY_EXISTS = 36
+
+
+@dataclass
+class ApplyReport:
+    created: list[str] = field(default_factory=list)
+    grown: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+async def apply_topics(
+    bootstrap: str,
+    topics: list[Topic],
+    *,
+    prefix: str = "",
+    default_partitions: int = 6,
+    replication: int = 1,
+    timeout_ms: int = 15000,
+) -> ApplyReport:
+    """Idempotently create the topics and bring their partitions and configs in line."""
+    report = ApplyReport()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
+    await admin.start()
+    try:
+        wanted = {prefix + t.name: t for t in topics}
+        existing = {
+            t["topic"]: len(t["partitions"])
+            for t in await admin.describe_topics(list(wanted))
+            if t["error_code"] == 0
+        }
+        missing = [
+            NewTopic(
+                name, t.partitions or default_partitions, replication, topic_configs=t.configs()
+            )
+            for name, t in wanted.items()
+            if name not in existing
+        ]
+        if missing:
+            response = await admin.create_topics(missing, timeout_ms=timeout_ms)
+            for name, code, *_ in response.topic_errors:
+                if code not in (0, _TOPIC_ALREADY_EXISTS):
+                    raise RuntimeError(f"could not create topic {name}: error code {code}")
+            report.created = [t.name for t in missing]
+        grow = {
+            name: NewPartitions(t.partitions or default_partitions)
+            for name, t in wanted.items()
+            if name in existing and existing[name] < (t.partitions or default_partitions)
+        }
+        if grow:
+            await admin.create_partitions(grow, timeout_ms=timeout_ms)
+            report.grown = sorted(grow)
+        present = [name for name in wanted if name in existing]
+        if present:
+            await admin.alter_configs(
+                [
+                    ConfigResource(ConfigResourceType.TOPIC, name, wanted[name].configs())
+                    for name in present
+                ]
+            )
+        report.unchanged = [n for n in present if n not in grow]
+        return report
+    finally:
+        await admin.close()

@@ -1,0 +1,70 @@
+"""Publishing events: CloudEvents headers, JSON body, keyed, waiting for the broker's ack."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from faststream.exceptions import IncorrectState
+from faststream.kafka import KafkaBroker
+
+from shared.events import Envelope, EventPayload
+from shared.metrics import EVENTS_PUBLISHED
+
+
+class PublishFailed(RuntimeError):
+    """Kafka did not acknowledge the event in time; nothing may be reported as accepted."""
+
+
+class EventPublisher:
+    """Publishes payloads to declared topics; the declarations also feed the AsyncAPI document."""
+
+    def __init__(self, broker: KafkaBroker, *, service: str, prefix: str, timeout_s: float):
+        self._broker = broker
+        self._service = service
+        self._prefix = prefix
+        self._timeout_s = timeout_s
+        self._publishers: dict[str, Any] = {}
+        self.source = f"/linli/{service}"
+
+    def declare(self, topic: str, model: type[EventPayload] | None, description: str = "") -> None:
+        """Register a topic this service writes, with the payload it carries (None: raw bytes,
+        as on dead-letter topics)."""
+        if topic not in self._publishers:
+            name = model.__name__ if model else "raw"
+            self._publishers[topic] = self._broker.publisher(
+                self._prefix + topic,
+                schema=model,
+                title=f"{self._prefix + topic}:{name}",
+                description=description or ((model.__doc__ or "") if model else "").strip(),
+            )
+
+    async def publish(
+        self, topic: str, payload: EventPayload, *, key: str, event_id: str | None = None
+    ) -> Envelope:
+        """Send and wait for the acknowledgement; raise ``PublishFailed`` if it does not come."""
+        envelope = Envelope(
+            type=payload.event_type,
+            source=self.source,
+            subject=payload.subject(),
+            **({"id": event_id} if event_id else {}),
+        )
+        await self.publish_raw(
+            topic, payload.model_dump_json().encode(), key=key, headers=envelope.to_headers()
+        )
+        return envelope
+
+    async def publish_raw(
+        self, topic: str, body: bytes, *, key: str | bytes | None, headers: dict[str, str]
+    ) -> None:
+        publisher = self._publishers.get(topic)
+        if publisher is None:
+            raise KeyError(f"topic {topic!r} was not declared by {self._service}")
+        raw_key = key.encode() if isinstance(key, str) else key
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                await publisher.publish(body, key=raw_key, headers=headers)
+        except (TimeoutError, KafkaError, OSError, IncorrectState) as exc:
+            raise PublishFailed(f"Kafka did not acknowledge {topic}: {exc!r}") from exc
+        EVENTS_PUBLISHED.labels(self._service, topic).inc()

@@ -1,0 +1,125 @@
+"""A service's life: bring up topics, indexes and the broker (retrying while a dependency is
+down), probe Kafka and MongoDB for readiness, and stop gracefully.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+
+from shared.kafka.admin import apply_topics
+from shared.logging import get_logger
+from shared.metrics import DEPENDENCY_UP
+from shared.settings import Settings
+from shared.topics import Topic
+
+log = get_logger("linli.runtime")
+
+
+@dataclass
+class Readiness:
+    started: bool = False
+    kafka: bool = False
+    mongodb: bool = False
+    detail: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return self.started and self.kafka and self.mongodb
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        service: str,
+        broker: KafkaBroker,
+        mongo: AsyncMongoClient,
+        topics: list[Topic],
+        prepare_db: Callable[[], Awaitable[None]],
+    ):
+        self.settings = settings
+        self.service = service
+        self.broker = broker
+        self.mongo = mongo
+        self._topics = topics
+        self._prepare_db = prepare_db
+        self.readiness = Readiness()
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        """Return at once; the service comes up in the background and says so in /readyz."""
+        self._tasks = [
+            asyncio.create_task(self._bring_up(), name=f"{self.service}-bring-up"),
+            asyncio.create_task(self._probe_forever(), name=f"{self.service}-probes"),
+        ]
+
+    async def wait_started(self, timeout_s: float) -> bool:
+        async with asyncio.timeout(timeout_s):
+            while not self.readiness.started:
+                await asyncio.sleep(0.05)
+        return True
+
+    async def _bring_up(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await apply_topics(
+                    self.settings.kafka_bootstrap,
+                    self._topics,
+                    prefix=self.settings.topic_prefix,
+                    default_partitions=self.settings.topic_partitions,
+                    replication=self.settings.topic_replication,
+                )
+                await self._prepare_db()
+                await self.broker.start()
+            except Exception as exc:
+                log.warning("bring_up_failed", error=repr(exc), retry_in=delay)
+                with suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self.readiness.started = True
+            log.info("service_started", service=self.service)
+            await self._probe_once()
+            return
+
+    async def _probe_once(self) -> None:
+        r = self.readiness
+        timeout = max(1.0, self.settings.probe_interval_s)
+        try:
+            async with asyncio.timeout(timeout):
+                await self.mongo.admin.command("ping")
+            r.mongodb, r.detail["mongodb"] = True, "ok"
+        except Exception as exc:
+            r.mongodb, r.detail["mongodb"] = False, type(exc).__name__
+        if r.started:
+            r.kafka = await self.broker.ping(timeout)
+            r.detail["kafka"] = "ok" if r.kafka else "no answer"
+        else:
+            r.detail["kafka"] = "starting"
+        DEPENDENCY_UP.labels(self.service, "kafka").set(int(r.kafka))
+        DEPENDENCY_UP.labels(self.service, "mongodb").set(int(r.mongodb))
+
+    async def _probe_forever(self) -> None:
+        while True:
+            await self._probe_once()
+            await asyncio.sleep(self.settings.probe_interval_s)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+        with suppress(Exception):
+            await self.broker.stop()
+        await self.mongo.close()
+        log.info("service_stopped", service=self.service)

@@ -1,0 +1,98 @@
+"""The topic catalogue: every topic the platform uses, its key, partitions and retention.
+
+Services never rely on auto-creation: ``linli topics apply`` (and every service at start-up)
+creates what is missing and brings settings in line, idempotently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+DAY_MS = 24 * 60 * 60 * 1000
+SERVICES = ("intake", "dispatch", "notify", "ledger")
+
+ISSUES_REPORTED = "issues.reported"
+ISSUES_LIFECYCLE = "issues.lifecycle"
+RESIDENTS_CONTACTS = "residents.contacts"
+DEPT_ACTIONS = "dept.actions"
+LEDGER_DONATIONS = "ledger.donations"
+LEDGER_RECEIPTS = "ledger.receipts"
+NOTIFICATIONS_DELIVERED = "notifications.delivered"
+NOTIFICATIONS_FAILED = "notifications.failed"
+
+
+def dept_tasks(department: str) -> str:
+    """The topic a department reads its tasks from."""
+    return f"dept.{department}.tasks"
+
+
+def dead_letters(service: str) -> str:
+    """Where a service's consumers put messages they cannot process."""
+    return f"dlq.{service}"
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    name: str
+    key: str
+    description: str
+    partitions: int | None = None  # None: the settings' default for event topics
+    compacted: bool = False
+    retention_days: int | None = 30
+    extra_configs: dict[str, str] = field(default_factory=dict)
+
+    def configs(self) -> dict[str, str]:
+        configs = {"cleanup.policy": "compact" if self.compacted else "delete"}
+        configs["retention.ms"] = (
+            "-1" if self.retention_days is None else str(self.retention_days * DAY_MS)
+        )
+        configs["min.insync.replicas"] = "1"
+        configs.update(self.extra_configs)
+        return configs
+
+
+def catalogue(departments: Iterable[str]) -> list[Topic]:
+    """All topics, given the department codes of the reference data."""
+    topics = [
+        Topic(ISSUES_REPORTED, "issue id", "New reports and service requests, from intake."),
+        Topic(
+            ISSUES_LIFECYCLE,
+            "issue id",
+            "Every state change of an issue, from dispatch, in order per issue.",
+        ),
+        Topic(
+            RESIDENTS_CONTACTS,
+            "resident reference",
+            "Residents' contact details for notify alone; compacted, latest per resident.",
+            partitions=3,
+            compacted=True,
+            retention_days=None,
+            extra_configs={"min.compaction.lag.ms": "0", "delete.retention.ms": str(DAY_MS)},
+        ),
+        Topic(DEPT_ACTIONS, "issue id", "Departments' actions on their tasks, by Kafka."),
+        Topic(LEDGER_DONATIONS, "campaign", "Donations in: payment callbacks, front desks."),
+        Topic(LEDGER_RECEIPTS, "donation id", "Receipts issued by the ledger, for thank-yous."),
+        Topic(NOTIFICATIONS_DELIVERED, "resident reference", "Messages delivered, per channel."),
+        Topic(NOTIFICATIONS_FAILED, "resident reference", "Messages that could not be sent."),
+    ]
+    topics += [
+        Topic(
+            dept_tasks(code),
+            "issue id",
+            f"Tasks, reminders, escalations and closures for department {code}.",
+            partitions=3,
+        )
+        for code in sorted(departments)
+    ]
+    topics += [
+        Topic(
+            dead_letters(service),
+            "original key",
+            f"Messages {service} could not process, with the error and original headers.",
+            partitions=1,
+            retention_days=90,
+        )
+        for service in SERVICES
+    ]
+    return topics
