@@ -60,12 +60,6 @@ class ServiceRuntime:
             asyncio.create_task(self._probe_forever(), name=f"{self.service}-probes"),
         ]
 
-    async def wait_started(self, timeout_s: float) -> bool:
-        async with asyncio.timeout(timeout_s):
-            while not self.readiness.started:
-                await asyncio.sleep(0.05)
-        return True
-
     async def _bring_up(self) -> None:
         delay = 0.5
         while True:
