@@ -61,7 +61,8 @@ class Owner(BaseModel):
 
     kind: Literal["office", "department"]
     code: str = Field(description="Node id for an office, department code for a department.")
-    name: str = ""
+    name: str = Field("", description="Name in Chinese (zh-CN).")
+    name_en: str = Field("", description="Name in English.")
 
 
 class IssueAssignedV1(EventPayload):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
@@ -34,7 +34,7 @@ class PoisonMessage(Exception):
 def decode(
     record_headers: Iterable[tuple[str, bytes]] | None,
     body: bytes | None,
-    accepts: dict[str, type[EventPayload]],
+    accepts: Mapping[str, type[EventPayload]],
 ) -> tuple[Envelope, EventPayload] | None:
     """Envelope and payload of a record; None for a known platform event this consumer does
     not handle; ``PoisonMessage`` for anything malformed or unknown."""
@@ -76,14 +76,15 @@ def subscribe(
     service: str,
     topic: str,
     prefix: str,
-    accepts: Iterable[type[EventPayload]],
-    handler: Handler,
+    handlers: Mapping[type[EventPayload], Handler],
     dead_letters: DeadLetters,
     group_id: str | None = None,
     description: str = "",
 ) -> None:
-    """Register a consumer of ``topic`` in the service's consumer group."""
-    accepted = {model.event_type: model for model in accepts}
+    """Register a consumer of ``topic`` in the service's consumer group; ``handlers`` says
+    which payload types it processes (other platform events on the topic are skipped)."""
+    accepted = {model.event_type: model for model in handlers}
+    by_type = {model.event_type: handler for model, handler in handlers.items()}
     consumer_name = f"{service}:{topic}"
     backoff = Backoff()
 
@@ -96,7 +97,8 @@ def subscribe(
             if decoded is None:
                 outcome = "skipped"
             else:
-                outcome = await handler(*decoded) or "ok"
+                envelope, payload = decoded
+                outcome = await by_type[envelope.type](envelope, payload) or "ok"
         except PoisonMessage as exc:
             outcome = "dead_letter"
             log.warning("dead_letter", topic=topic, offset=record.offset, error=str(exc))

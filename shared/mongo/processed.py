@@ -7,6 +7,8 @@ answers True again and the (idempotent, keyed) side effect is redone, then ``fin
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -35,3 +37,11 @@ class ProcessedEvents:
         await self._collection.update_one(
             {"_id": self._key(event_id)}, {"$set": {"done": True, "done_at": utcnow()}}
         )
+
+    async def once(self, event_id: str, work: Callable[[], Awaitable[object]]) -> str:
+        """Run ``work`` unless this event was already processed; the outcome for metrics."""
+        if not await self.begin(event_id):
+            return "duplicate"
+        await work()
+        await self.finish(event_id)
+        return "ok"

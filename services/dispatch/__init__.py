@@ -1,0 +1,1 @@
+"""Dispatch: routes issues to offices and departments, tracks deadlines and escalates."""

@@ -1,0 +1,76 @@
+"""Dispatch's rules: routing a new case to its first owner with its deadlines. No I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+OFFICE_LEVELS = ("compound", "community", "street", "district")
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    ack: timedelta
+    resolve: timedelta
+
+
+@dataclass(frozen=True)
+class OwnerRule:
+    """Owner of matching cases: a department code, ``"category"``, or an office level."""
+
+    categories: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    department: str | None = None
+    office_level: str | None = None
+
+    def matches(self, category: str, group: str) -> bool:
+        if not self.categories and not self.groups:
+            return True
+        return category in self.categories or group in self.groups
+
+
+@dataclass(frozen=True)
+class RoutingTable:
+    rules: tuple[OwnerRule, ...]
+    deadlines: dict[str, Deadlines]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    owner_kind: str  # "department" or "office"
+    owner_code: str  # department code, or the office's node id
+    ack_due: datetime
+    resolve_due: datetime
+
+
+class RoutingError(ValueError):
+    """No rule routes this case: a gap in the operators' table."""
+
+
+def route(
+    *,
+    category: str,
+    group: str,
+    category_department: str,
+    priority: str,
+    node_path: tuple[tuple[str, str], ...],
+    table: RoutingTable,
+    now: datetime,
+) -> Assignment:
+    """First matching rule gives the owner; the priority gives the deadlines.
+
+    ``node_path`` is the (id, level) pairs from the root down to the reported place.
+    """
+    rule = next((r for r in table.rules if r.matches(category, group)), None)
+    if rule is None:
+        raise RoutingError(f"no routing rule matches category {category}")
+    if rule.office_level:
+        office = next((n for n, level in node_path if level == rule.office_level), None)
+        if office is None:
+            raise RoutingError(f"{node_path[-1][0]} has no {rule.office_level} office above it")
+        kind, code = "office", office
+    else:
+        department = category_department if rule.department == "category" else rule.department
+        kind, code = "department", str(department)
+    deadlines = table.deadlines[priority]
+    return Assignment(kind, code, now + deadlines.ack, now + deadlines.resolve)

@@ -1,0 +1,1 @@
+"""Intake: takes residents' reports and service requests and publishes issue events."""

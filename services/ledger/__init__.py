@@ -1,0 +1,1 @@
+"""Ledger: the charity fund's books and their public account."""

@@ -1,0 +1,4 @@
+from services.notify.app import create_app
+from shared.service import serve
+
+serve("notify", create_app)

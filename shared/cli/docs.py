@@ -1,0 +1,48 @@
+"""``linli docs``: write the generated contracts (JSON Schemas, AsyncAPI, OpenAPI) to docs/."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import typer
+from faststream.specification import AsyncAPI
+
+from shared.events.schemas import rendered_schemas
+from shared.settings import REPO_ROOT, Settings
+from shared.topics import SERVICES
+
+app = typer.Typer(help="Generated documents: event schemas, AsyncAPI, OpenAPI.")
+
+
+def rendered_documents() -> dict[str, str]:
+    """Relative path under docs/ -> content, all generated from the code."""
+    docs = {f"schemas/{name}": text for name, text in rendered_schemas().items()}
+    settings = Settings(_env_file=None, topic_prefix="")
+    for service in SERVICES:
+        module = importlib.import_module(f"services.{service}.app")
+        fastapi_app = module.create_app(settings)
+        docs[f"openapi/{service}.json"] = _json(fastapi_app.openapi())
+        spec = AsyncAPI(
+            fastapi_app.state.parts.broker,
+            title=f"Linli {service}",
+            version="1.0.0",
+            description=f"Kafka topics that {service} publishes and consumes.",
+        )
+        docs[f"asyncapi/{service}.json"] = _json(spec.to_specification().to_jsonable())
+    return docs
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+@app.command("write")
+def write(out: Path = typer.Option(REPO_ROOT / "docs", help="Target folder")) -> None:
+    """Regenerate every document under docs/."""
+    for rel, text in rendered_documents().items():
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {path}")

@@ -1,0 +1,107 @@
+"""The parts every service is wired from, so each composition root only adds its own."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.events import EventPayload
+from shared.http.app import create_service_app
+from shared.kafka.broker import make_broker
+from shared.kafka.consumer import Handler, subscribe
+from shared.kafka.dead_letters import DeadLetters
+from shared.kafka.publisher import EventPublisher
+from shared.logging import configure_logging
+from shared.mongo import make_client
+from shared.reference import DEPARTMENTS_FILE, load_departments
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+from shared.topics import Topic, catalogue
+
+
+def platform_topics(settings: Settings) -> list[Topic]:
+    """The whole catalogue, with one task topic per department of the reference data."""
+    return catalogue(load_departments(settings.config_dir / DEPARTMENTS_FILE))
+
+
+@dataclass
+class ServiceParts:
+    service: str
+    settings: Settings
+    broker: KafkaBroker
+    publisher: EventPublisher
+    dead_letters: DeadLetters
+    mongo: AsyncMongoClient
+    db: AsyncDatabase
+
+    def consume(
+        self, topic: str, handlers: Mapping[type[EventPayload], Handler], description: str = ""
+    ) -> None:
+        subscribe(
+            self.broker,
+            service=self.service,
+            topic=topic,
+            prefix=self.settings.topic_prefix,
+            handlers=handlers,
+            dead_letters=self.dead_letters,
+            description=description,
+        )
+
+    def app(
+        self,
+        *,
+        title: str,
+        description: str,
+        routers: list[APIRouter],
+        prepare_db: Callable[[], Awaitable[None]],
+    ) -> FastAPI:
+        runtime = ServiceRuntime(
+            settings=self.settings,
+            service=self.service,
+            broker=self.broker,
+            mongo=self.mongo,
+            topics=platform_topics(self.settings),
+            prepare_db=prepare_db,
+        )
+        app = create_service_app(runtime, title=title, description=description, routers=routers)
+        app.state.parts = self
+        return app
+
+
+def build_parts(settings: Settings, service: str) -> ServiceParts:
+    broker = make_broker(settings, service)
+    publisher = EventPublisher(
+        broker, service=service, prefix=settings.topic_prefix, timeout_s=settings.publish_timeout_s
+    )
+    dead_letters = DeadLetters(publisher, service)
+    publisher.declare(dead_letters.topic, None, f"Records {service} could not process")
+    mongo = make_client(settings.mongodb_url, app_name=f"linli-{service}")
+    return ServiceParts(
+        service=service,
+        settings=settings,
+        broker=broker,
+        publisher=publisher,
+        dead_letters=dead_letters,
+        mongo=mongo,
+        db=mongo[settings.database_name(service)],
+    )
+
+
+def serve(service: str, create_app: Callable[[Settings], FastAPI]) -> None:
+    """``python -m services.<name>``: structured logs, then uvicorn until SIGTERM."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format, service)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.port_of(service),
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=25,
+    )

@@ -1,0 +1,56 @@
+"""Which real servers the tests use: named by the environment, else containers when a Docker
+engine answers, else the local processes of deploy/local (started here, stopped at the end)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from shared.infra.local import TEST_STATE_DIR, LocalServers, down, up
+
+TEST_SERVERS = LocalServers(
+    state_dir=TEST_STATE_DIR,
+    kafka_port=int(os.environ.get("LINLI_TEST_KAFKA_PORT", "19092")),
+    kafka_controller_port=int(os.environ.get("LINLI_TEST_KAFKA_CONTROLLER_PORT", "19093")),
+    mongo_port=int(os.environ.get("LINLI_TEST_MONGO_PORT", "37017")),
+)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    kafka_bootstrap: str
+    mongodb_url: str
+    local: LocalServers | None = None  # set when the tests run the local processes
+
+
+def _docker_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=5).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@contextmanager
+def real_servers() -> Iterator[Endpoints]:
+    kafka, mongo = os.environ.get("LINLI_KAFKA_BOOTSTRAP"), os.environ.get("LINLI_MONGODB_URL")
+    if kafka and mongo:
+        yield Endpoints(kafka, mongo)
+        return
+    if _docker_answers():
+        from testcontainers.community.kafka import KafkaContainer
+        from testcontainers.community.mongodb import MongoDbContainer
+
+        with KafkaContainer().with_kraft() as k, MongoDbContainer("mongo:8.0") as m:
+            yield Endpoints(k.get_bootstrap_server(), m.get_connection_url())
+        return
+    up(TEST_SERVERS, progress=lambda line: print(f"[servers] {line}"))
+    try:
+        yield Endpoints(TEST_SERVERS.kafka_bootstrap, TEST_SERVERS.mongodb_url, TEST_SERVERS)
+    finally:
+        down(TEST_SERVERS, progress=lambda line: print(f"[servers] {line}"))
