@@ -1,0 +1,140 @@
+"""``linli up | down | status``: the whole platform on this machine (servers, four services,
+demo data), as ``make up`` and ``make down`` run it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.infra import services as procs
+from shared.infra.errors import LocalInfraError
+from shared.infra.local import DEV_STATE_DIR, LocalServers
+from shared.infra.local import down as servers_down
+from shared.infra.local import up as servers_up
+from shared.kafka.admin import apply_topics
+from shared.service import platform_topics
+from shared.settings import SERVICE_PORTS, Settings
+
+console = Console()
+
+
+def _say(line: str) -> None:
+    console.print(line, markup=False, highlight=False)
+
+
+def dev_servers() -> LocalServers:
+    return LocalServers(
+        DEV_STATE_DIR,
+        int(os.environ.get("LINLI_LOCAL_KAFKA_PORT", "9092")),
+        int(os.environ.get("LINLI_LOCAL_KAFKA_CONTROLLER_PORT", "9093")),
+        int(os.environ.get("LINLI_LOCAL_MONGO_PORT", "27017")),
+    )
+
+
+def dev_processes(servers: LocalServers) -> procs.ServiceProcesses:
+    settings = Settings()
+    return procs.ServiceProcesses(
+        state_dir=DEV_STATE_DIR / "services",
+        env={
+            "LINLI_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
+            "LINLI_MONGODB_URL": servers.mongodb_url,
+        },
+        ports={s: settings.port_of(s) for s in SERVICE_PORTS},
+    )
+
+
+def up() -> None:
+    """Start servers, topics and the four services, load demo data, say where to look."""
+    began = time.monotonic()
+    servers = dev_servers()
+    processes = dev_processes(servers)
+    settings = Settings(kafka_bootstrap=servers.kafka_bootstrap, mongodb_url=servers.mongodb_url)
+    try:
+        servers_up(servers, progress=_say)
+        report = asyncio.run(
+            apply_topics(
+                settings.kafka_bootstrap,
+                platform_topics(settings),
+                prefix=settings.topic_prefix,
+                default_partitions=settings.topic_partitions,
+                replication=settings.topic_replication,
+            )
+        )
+        _say(f"topics: {len(report.created)} created, {len(report.unchanged)} already there")
+        procs.start(processes, progress=_say)
+        procs.wait_ready(processes, progress=_say)
+    except LocalInfraError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    ready_s = time.monotonic() - began
+    marker = DEV_STATE_DIR / "demo-loaded"
+    if not marker.exists():
+        from shared.cli.demo import load_demo
+
+        reports, donations = load_demo(settings, processes.url("intake"))
+        marker.write_text(f"{len(reports)} reports, {donations} donations\n")
+        _say(f"demo data: {len(reports)} reports, {donations} donations")
+    _where_to_look(servers, processes, ready_s)
+
+
+def _where_to_look(
+    servers: LocalServers, processes: procs.ServiceProcesses, ready_s: float
+) -> None:
+    intake, notify = processes.url("intake"), processes.url("notify")
+    console.print(f"\n[bold green]Linli is up[/] (ready in {ready_s:.1f}s). Where to look:")
+    table = Table("what", "where")
+    for service in SERVICE_PORTS:
+        url = processes.url(service)
+        table.add_row(service, f"{url}/docs  ({url}/readyz, {url}/metrics)")
+    table.add_row("Kafka", servers.kafka_bootstrap)
+    table.add_row("MongoDB protocol (FerretDB)", servers.mongodb_url)
+    table.add_row("logs", str(processes.state_dir) + "/<service>/service.log")
+    console.print(table)
+    console.print(
+        "Post a report:\n"
+        f"  curl -s -X POST {intake}/api/v1/issues -H 'content-type: application/json' \\\n"
+        '    -d \'{"category":"streetlight-out","node_id":"sz.tongjiang.niuerqiao.hongqi",'
+        '"description":"lane light out","contact":{"phone":"13800000000"}}\'\n'
+        "Read the inbox with the answer's resident_ref and resident_token:\n"
+        f"  curl -s {notify}/api/v1/residents/<resident_ref>/inbox "
+        "-H 'Authorization: Bearer <resident_token>'\n"
+        "Stop everything: make down",
+        markup=False,
+        highlight=False,
+    )
+
+
+def down() -> None:
+    """Stop the four services, then the servers; nothing is left running."""
+    servers = dev_servers()
+    procs.stop(dev_processes(servers), progress=_say)
+    try:
+        servers_down(servers, progress=_say)
+    except LocalInfraError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+
+
+def status() -> None:
+    """Servers and services: running, answering, ready."""
+    from shared.infra.local import status as servers_status
+
+    servers = dev_servers()
+    table = Table("component", "running", "ready", "address", "log")
+    healthy = True
+    for name, info in servers_status(servers).items():
+        healthy &= info["answering"]
+        table.add_row(
+            name, str(info["running"]), str(info["answering"]), info["address"], info["log"]
+        )
+    for name, info in procs.status(dev_processes(servers)).items():
+        healthy &= info["ready"]
+        table.add_row(name, str(info["running"]), str(info["ready"]), info["url"], info["log"])
+    console.print(table)
+    if not healthy:
+        raise typer.Exit(1)
