@@ -1,0 +1,35 @@
+import pytest
+
+from shared.residents import normalise_contact, resident_ref, resident_token, token_matches
+from shared.service import platform_topics
+from shared.settings import Settings
+from shared.topics import RESIDENTS_CONTACTS, SERVICES, dead_letters
+
+pytestmark = pytest.mark.unit
+
+
+def test_references_are_pseudonymous_and_tokens_are_bound_to_them():
+    ref = resident_ref("k", normalise_contact("13800000000", None))
+    assert ref.startswith("res_") and "138" not in ref
+    assert resident_ref("other-key", normalise_contact("13800000000", None)) != ref
+    token = resident_token("k", ref)
+    assert token_matches("k", ref, token)
+    assert not token_matches("k", resident_ref("k", "mailto:a@b.cn"), token)
+
+
+def test_no_contact_gives_a_fresh_reference_each_time():
+    assert resident_ref("k", None) != resident_ref("k", None)
+
+
+def test_the_catalogue_has_every_department_topic_and_a_dead_letter_topic_per_service():
+    topics = {t.name: t for t in platform_topics(Settings())}
+    assert "dept.urban-mgmt.tasks" in topics
+    assert all(dead_letters(s) in topics for s in SERVICES)
+    contacts = topics[RESIDENTS_CONTACTS]
+    assert contacts.compacted and contacts.configs()["cleanup.policy"] == "compact"
+
+
+def test_production_refuses_the_development_secret():
+    with pytest.raises(ValueError, match="LINLI_RESIDENT_SECRET"):
+        Settings(env="production")
+    assert Settings(env="production", resident_secret="s3cret").env == "production"
