@@ -1,0 +1,183 @@
+"""Fetch the Kafka jars and build the FerretDB binary into a per-user cache outside the repo.
+
+Kafka: ``deploy/local/kafka/pom.xml`` lists the broker's runtime classpath; Maven copies it into
+``<cache>/kafka-<version>/libs`` (its own ``~/.m2`` keeps the downloads). FerretDB:
+``deploy/local/ferretdb`` is a small Go module that is built into
+``<cache>/ferretdb-<hash>/ferretdb``, the hash covering its go.mod, go.sum and main.go (Go's module
+and build caches keep the downloads and compiled packages).
+
+Each result is published atomically (build in a temporary path, then rename) under a file lock, so
+concurrent callers never see half a cache, and a second call only checks that files exist.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.infra.errors import LocalInfraError
+from shared.infra.processes import file_lock
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEPLOY_LOCAL = REPO_ROOT / "deploy" / "local"
+KAFKA_DIR = DEPLOY_LOCAL / "kafka"
+FERRETDB_DIR = DEPLOY_LOCAL / "ferretdb"
+
+KAFKA_POM = KAFKA_DIR / "pom.xml"
+KAFKA_LOG4J_CONFIG = KAFKA_DIR / "log4j2.xml"
+
+MAVEN_COPY_GOAL = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"
+# Only the SQLite backend is used; leaving PostgreSQL out makes the binary smaller.
+FERRETDB_BUILD_TAGS = "ferretdb_no_postgresql"
+FERRETDB_SOURCES = ("go.mod", "go.sum", "main.go")
+
+_MARKER = ".complete"
+
+
+@dataclass(frozen=True)
+class InstalledPaths:
+    """Where :func:`ensure_installed` put the server runtimes."""
+
+    kafka_version: str
+    kafka_libs: Path  # directory of jars, used as ``-cp '<kafka_libs>/*'``
+    kafka_log4j_config: Path
+    ferretdb_binary: Path
+
+    @property
+    def kafka_classpath(self) -> str:
+        return f"{self.kafka_libs}/*"
+
+
+def cache_dir() -> Path:
+    """``$LINLI_CACHE_DIR`` or ``~/.cache/linli``."""
+    override = os.environ.get("LINLI_CACHE_DIR")
+    return Path(override).expanduser() if override else Path.home() / ".cache" / "linli"
+
+
+def kafka_version() -> str:
+    """The Kafka version pinned by ``deploy/local/kafka/pom.xml`` (property ``kafka.version``)."""
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    node = ET.parse(KAFKA_POM).getroot().find("m:properties/m:kafka.version", ns)
+    if node is None or not (node.text or "").strip():
+        raise LocalInfraError(f"{KAFKA_POM} has no <kafka.version> property")
+    return node.text.strip()
+
+
+def _digest(paths: list[Path], extra: str = "") -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    h.update(extra.encode())
+    return h.hexdigest()
+
+
+def ferretdb_build_hash() -> str:
+    """Short hash of the FerretDB wrapper's sources and build flags (names its cache folder)."""
+    return _digest([FERRETDB_DIR / n for n in FERRETDB_SOURCES], FERRETDB_BUILD_TAGS)[:16]
+
+
+def planned_paths() -> InstalledPaths:
+    """The paths :func:`ensure_installed` uses, without checking or installing anything."""
+    root = cache_dir()
+    version = kafka_version()
+    return InstalledPaths(
+        kafka_version=version,
+        kafka_libs=root / f"kafka-{version}" / "libs",
+        kafka_log4j_config=KAFKA_LOG4J_CONFIG,
+        ferretdb_binary=root / f"ferretdb-{ferretdb_build_hash()}" / "ferretdb",
+    )
+
+
+def _require_tool(name: str, purpose: str) -> str:
+    found = shutil.which(name)
+    if not found:
+        raise LocalInfraError(f"`{name}` is not on PATH; it is needed to {purpose}")
+    return found
+
+
+def _run(cmd: list[str], cwd: Path, what: str, env: dict[str, str] | None = None) -> None:
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-40:])
+        raise LocalInfraError(
+            f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n--- output ---\n{tail}"
+        )
+
+
+def _install_kafka(libs: Path, progress: Callable[[str], None]) -> None:
+    pom_hash = _digest([KAFKA_POM])
+    marker = libs / _MARKER
+    if marker.is_file() and marker.read_text().strip() == pom_hash:
+        return
+    with file_lock(libs.parent / ".lock"):
+        if marker.is_file() and marker.read_text().strip() == pom_hash:
+            return  # another process finished it while we waited
+        mvn = _require_tool("mvn", "fetch the Kafka jars")
+        _require_tool("java", "run Kafka")
+        progress(f"kafka: fetching the {libs.parent.name} jars with Maven into {libs} ...")
+        started = time.monotonic()
+        tmp = libs.parent / f"libs.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        cmd = [
+            mvn, "-B", "-q", "-f", str(KAFKA_POM), MAVEN_COPY_GOAL,
+            "-DincludeScope=runtime", f"-DoutputDirectory={tmp}",
+        ]  # fmt: skip
+        try:
+            _run(cmd, KAFKA_DIR, "fetching the Kafka jars with Maven")
+            if not any(tmp.glob("kafka_2.13-*.jar")):
+                raise LocalInfraError(f"Maven ran but no kafka_2.13 jar landed in {tmp}")
+            (tmp / _MARKER).write_text(pom_hash + "\n")
+            shutil.rmtree(libs, ignore_errors=True)
+            tmp.rename(libs)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        progress(f"kafka: jars ready in {time.monotonic() - started:.1f}s")
+
+
+def _install_ferretdb(binary: Path, progress: Callable[[str], None]) -> None:
+    if binary.is_file() and os.access(binary, os.X_OK):
+        return
+    with file_lock(binary.parent / ".lock"):
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return
+        go = _require_tool("go", "build FerretDB")
+        progress(f"ferretdb: building {binary} with Go (about a minute the first time) ...")
+        started = time.monotonic()
+        tmp = binary.with_name(f"{binary.name}.tmp-{os.getpid()}")
+        cmd = [
+            go, "build", "-trimpath", "-buildvcs=false", "-mod=readonly",
+            "-tags", FERRETDB_BUILD_TAGS, "-o", str(tmp), ".",
+        ]  # fmt: skip
+        try:
+            _run(cmd, FERRETDB_DIR, "building FerretDB with Go")
+            tmp.rename(binary)
+        finally:
+            tmp.unlink(missing_ok=True)
+        progress(f"ferretdb: built in {time.monotonic() - started:.1f}s")
+
+
+def ensure_installed(progress: Callable[[str], None] = print) -> InstalledPaths:
+    """Make sure the Kafka jars and the FerretDB binary are in the cache; return their paths.
+
+    Downloads and builds only what is missing, so a second call does no work.
+    """
+    paths = planned_paths()
+    # Maven mostly waits on the network and Go mostly compiles: run them side by side.
+    with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="linli-install") as pool:
+        jobs = [
+            pool.submit(_install_kafka, paths.kafka_libs, progress),
+            pool.submit(_install_ferretdb, paths.ferretdb_binary, progress),
+        ]
+        for job in jobs:
+            job.result()  # re-raises the first failure
+    return paths
