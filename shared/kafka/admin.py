@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
@@ -10,6 +11,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from shared.topics import Topic
 
 _TOPIC_ALREADY_EXISTS = 36
+_UNKNOWN_TOPIC = 3
 
 
 @dataclass
@@ -17,6 +19,20 @@ class ApplyReport:
     created: list[str] = field(default_factory=list)
     grown: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+
+
+async def _wait_visible(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float) -> None:
+    """New topics reach the broker's metadata a moment after creation; wait for them so a
+    consumer subscribing right after finds its partitions."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    pending = list(names)
+    while pending:
+        described = await admin.describe_topics(pending)
+        pending = [t["topic"] for t in described if t["error_code"] != 0 or not t["partitions"]]
+        if pending and asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError(f"topics not visible after {timeout_s:.0f}s: {pending}")
+        if pending:
+            await asyncio.sleep(0.1)
 
 
 async def apply_topics(
@@ -37,7 +53,7 @@ async def apply_topics(
         existing = {
             t["topic"]: len(t["partitions"])
             for t in await admin.describe_topics(list(wanted))
-            if t["error_code"] == 0
+            if t["error_code"] != _UNKNOWN_TOPIC  # e.g. a leader still being elected
         }
         missing = [
             NewTopic(
@@ -51,7 +67,9 @@ async def apply_topics(
             for name, code, *_ in response.topic_errors:
                 if code not in (0, _TOPIC_ALREADY_EXISTS):
                     raise RuntimeError(f"could not create topic {name}: error code {code}")
-            report.created = [t.name for t in missing]
+                if code == 0:
+                    report.created.append(name)
+            await _wait_visible(admin, [t.name for t in missing], timeout_ms / 1000)
         grow = {
             name: NewPartitions(t.partitions or default_partitions)
             for name, t in wanted.items()

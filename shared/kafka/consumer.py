@@ -70,6 +70,12 @@ class Backoff:
         self.failures = 0
 
 
+async def _raw_body(message: KafkaMessage) -> bytes:
+    """Leave the body undecoded: ``decode`` validates it, so bad JSON becomes a dead letter
+    instead of an exception inside the framework."""
+    return message.body
+
+
 def subscribe(
     broker: KafkaBroker,
     *,
@@ -121,6 +127,7 @@ def subscribe(
         group_id=group_id or f"linli-{service}",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        decoder=_raw_body,
         title=f"{prefix + topic}:{service}",
         description=description or f"{service} consumes {topic}",
     )(consume)

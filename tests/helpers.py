@@ -1,0 +1,84 @@
+"""Test helpers that work with the real servers: in-process apps, Kafka readers, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, TypeVar
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import FastAPI
+
+T = TypeVar("T")
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], timeout_s: float = 20.0, interval_s: float = 0.1
+) -> T:
+    """The first truthy result of ``probe``; fails with the last result after the timeout."""
+    deadline = time.monotonic() + timeout_s
+    result: Any = None
+    while time.monotonic() < deadline:
+        result = await probe()
+        if result:
+            return result
+        await asyncio.sleep(interval_s)
+    raise AssertionError(f"condition not met in {timeout_s}s; last result: {result!r}")
+
+
+@asynccontextmanager
+async def serving(
+    *apps: FastAPI, ready_timeout_s: float = 30.0
+) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """Run the apps' lifespans in this loop (starting together) and give one client per app
+    once every /readyz says ready."""
+    async with AsyncExitStack() as stack:
+        clients = []
+        for app in apps:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            transport = httpx.ASGITransport(app=app)
+            clients.append(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(transport=transport, base_url="http://app")
+                )
+            )
+
+        async def ready(client: httpx.AsyncClient) -> bool:
+            return (await client.get("/readyz")).status_code == 200
+
+        await asyncio.gather(*(eventually(lambda c=c: ready(c), ready_timeout_s) for c in clients))
+        yield clients
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, expect: int = 1, timeout_s: float = 20.0
+) -> list[Any]:
+    """Records of a topic from the beginning, as a department's plain consumer reads them."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while len(records) < expect and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for batch in batches.values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def produce(
+    bootstrap: str, topic: str, value: bytes, *, key: bytes, headers: list[tuple[str, bytes]]
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key, headers=headers)
+    finally:
+        await producer.stop()

@@ -1,0 +1,167 @@
+"""A report through intake, dispatch and notify, in-process against the real servers:
+durability of the 202, the department task, the inbox, dead letters and duplicates."""
+
+import json
+
+import pytest
+
+from services.dispatch.app import create_app as dispatch_app
+from services.intake.app import create_app as intake_app
+from services.notify.app import create_app as notify_app
+from shared.events import Envelope
+from shared.mongo import make_client
+from shared.topics import ISSUES_REPORTED, dead_letters, dept_tasks
+from tests.helpers import eventually, produce, read_topic, serving
+
+pytestmark = pytest.mark.integration
+
+REPORT = {
+    "category": "streetlight-out",
+    "node_id": "sz.tongjiang.niuerqiao.hongqi",
+    "description": "红旗巷路灯不亮",
+    "contact": {"phone": "13800000001", "email": "resident@example.cn", "language": "en"},
+}
+
+
+@pytest.fixture
+async def platform(settings):
+    async with serving(intake_app(settings), dispatch_app(settings), notify_app(settings)) as apps:
+        yield apps
+
+
+async def _inbox(notify, accepted):
+    response = await notify.get(
+        f"/api/v1/residents/{accepted['resident_ref']}/inbox",
+        headers={"Authorization": f"Bearer {accepted['resident_token']}"},
+    )
+    assert response.status_code == 200
+    return response.json()["messages"]
+
+
+async def test_a_report_reaches_the_department_topic_and_the_inbox(settings, platform):
+    intake, _, notify = platform
+    response = await intake.post("/api/v1/issues", json=REPORT)
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+
+    [reported] = await read_topic(settings.kafka_bootstrap, settings.topic_prefix + ISSUES_REPORTED)
+    assert reported.key.decode() == accepted["issue_id"]
+    headers = {k: v.decode() for k, v in reported.headers}
+    assert headers["ce_type"] == "linli.issues.reported.v1"
+    assert headers["ce_id"] == accepted["issue_id"]
+
+    [task] = await read_topic(
+        settings.kafka_bootstrap, settings.topic_prefix + dept_tasks("urban-mgmt")
+    )
+    body = json.loads(task.value)
+    assert body["issue_id"] == accepted["issue_id"]
+    assert body["resident_ref"] == accepted["resident_ref"]
+    raw = task.value.decode()
+    assert "13800000001" not in raw and "resident@example.cn" not in raw
+
+    [message] = await eventually(lambda: _inbox(notify, accepted))
+    assert message["issue_id"] == accepted["issue_id"]
+    assert message["language"] == "en" and "Urban Management" in message["body"]
+
+    view = await eventually(lambda: _assigned_view(intake, accepted))
+    assert view["owner"]["code"] == "urban-mgmt"
+    assert [h["status"] for h in view["history"]] == ["reported", "assigned"]
+
+
+async def _assigned_view(intake, accepted):
+    response = await intake.get(
+        f"/api/v1/issues/{accepted['issue_id']}",
+        headers={"Authorization": f"Bearer {accepted['resident_token']}"},
+    )
+    return (
+        response.json()
+        if response.status_code == 200 and response.json()["status"] == "assigned"
+        else None
+    )
+
+
+async def test_the_inbox_and_the_issue_need_the_residents_token(settings, platform):
+    intake, _, notify = platform
+    accepted = (await intake.post("/api/v1/issues", json=REPORT)).json()
+    response = await notify.get(f"/api/v1/residents/{accepted['resident_ref']}/inbox")
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["field"] == "header.authorization"
+    response = await intake.get(
+        f"/api/v1/issues/{accepted['issue_id']}", headers={"Authorization": "Bearer wrong"}
+    )
+    assert response.status_code == 404
+
+
+async def test_bad_reports_get_field_errors_and_nothing_is_published(settings, platform):
+    intake, _, _ = platform
+    cases = [
+        ({**REPORT, "category": "nope"}, 400, "body.category"),
+        ({**REPORT, "description": "<b>x</b>"}, 400, "body.description"),
+        ({k: v for k, v in REPORT.items() if k != "node_id"}, 422, "body.node_id"),
+        ({**REPORT, "extra": 1}, 422, "body.extra"),
+    ]
+    for body, status, field in cases:
+        response = await intake.post("/api/v1/issues", json=body)
+        assert response.status_code == status, response.text
+        assert response.json()["errors"][0]["field"] == field
+    response = await intake.post(
+        "/api/v1/issues", content=b"x" * 70000, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert (
+        await read_topic(
+            settings.kafka_bootstrap, settings.topic_prefix + ISSUES_REPORTED, expect=1, timeout_s=2
+        )
+        == []
+    )
+
+
+async def test_poison_goes_to_dead_letters_and_the_consumer_carries_on(settings, platform):
+    intake, _, notify = platform
+    topic = settings.topic_prefix + ISSUES_REPORTED
+    envelope = Envelope(type="linli.issues.reported.v1", source="/test", subject="x")
+    headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
+    await produce(settings.kafka_bootstrap, topic, b"{not json", key=b"x", headers=headers)
+
+    accepted = (await intake.post("/api/v1/issues", json=REPORT)).json()
+    await eventually(lambda: _inbox(notify, accepted))
+
+    [dead] = await read_topic(
+        settings.kafka_bootstrap, settings.topic_prefix + dead_letters("dispatch")
+    )
+    dead_headers = {k: v.decode() for k, v in dead.headers}
+    assert dead.value == b"{not json"
+    assert dead_headers["ce_id"] == envelope.id
+    assert dead_headers["dlq_source_topic"] == topic
+    assert "invalid" in dead_headers["dlq_error"]
+
+
+async def test_a_redelivered_event_changes_nothing(settings, platform):
+    intake, _, notify = platform
+    accepted = (await intake.post("/api/v1/issues", json=REPORT)).json()
+    await eventually(lambda: _inbox(notify, accepted))
+    [original] = await read_topic(settings.kafka_bootstrap, settings.topic_prefix + ISSUES_REPORTED)
+    await produce(
+        settings.kafka_bootstrap,
+        original.topic,
+        original.value,
+        key=original.key,
+        headers=list(original.headers),
+    )
+    tasks = settings.topic_prefix + dept_tasks("urban-mgmt")
+    await read_topic(settings.kafka_bootstrap, original.topic, expect=2)
+
+    client = make_client(settings.mongodb_url, app_name="test")
+    try:
+        processed = client[settings.database_name("dispatch")]["processed_events"]
+        await eventually(
+            lambda: processed.count_documents(
+                {"_id": f"dispatch:{accepted['issue_id']}", "done": True}
+            )
+        )
+        cases = await client[settings.database_name("dispatch")]["cases"].count_documents({})
+        assert cases == 1
+    finally:
+        await client.close()
+    assert len(await read_topic(settings.kafka_bootstrap, tasks, expect=2, timeout_s=3)) == 1
+    assert len(await _inbox(notify, accepted)) == 1
