@@ -8,34 +8,11 @@ both are published while consumers move over. JSON Schemas are exported to ``doc
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-IssueId = Annotated[str, Field(pattern=r"^iss_[0-9a-z]{10,40}$", description="Issue id.")]
-ResidentRef = Annotated[
-    str,
-    Field(
-        pattern=r"^res_[0-9a-z]{16,40}$",
-        description="Pseudonymous resident reference; never a contact detail.",
-    ),
-]
-NodeId = Annotated[
-    str, Field(min_length=1, max_length=200, description="A node of the district tree.")
-]
-Priority = Literal["low", "normal", "high", "urgent"]
-
-
-class EventPayload(BaseModel):
-    """Base of every payload: immutable, unknown fields ignored for forward compatibility."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    event_type: ClassVar[str]
-    subject_field: ClassVar[str]
-
-    def subject(self) -> str:
-        return str(getattr(self, self.subject_field))
+from shared.events.base import EventPayload, IssueId, NodeId, Priority, ResidentRef
 
 
 class IssueReportedV1(EventPayload):
@@ -129,13 +106,3 @@ class DonationReceivedV1(EventPayload):
     currency: Literal["CNY"] = "CNY"
     donor_name: str | None = Field(None, description="Only when the donor chose to be named.")
     received_at: datetime
-
-
-ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
-    IssueReportedV1,
-    IssueAssignedV1,
-    DepartmentTaskV1,
-    ResidentContactV1,
-    DonationReceivedV1,
-)
-PAYLOADS_BY_TYPE: dict[str, type[EventPayload]] = {p.event_type: p for p in ALL_PAYLOADS}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shared.events.payloads import ALL_PAYLOADS, EventPayload
+from shared.events.base import EventPayload
+from shared.events.registry import ALL_PAYLOADS
 
 
 def schema_of(model: type[EventPayload]) -> dict:

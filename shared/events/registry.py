@@ -1,0 +1,16 @@
+"""Every payload type the platform knows, by CloudEvents type. A new payload module adds its
+models here (and ``linli docs write`` exports their schemas)."""
+
+from __future__ import annotations
+
+from shared.events import payloads
+from shared.events.base import EventPayload
+
+ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
+    payloads.IssueReportedV1,
+    payloads.IssueAssignedV1,
+    payloads.DepartmentTaskV1,
+    payloads.ResidentContactV1,
+    payloads.DonationReceivedV1,
+)
+PAYLOADS_BY_TYPE: dict[str, type[EventPayload]] = {p.event_type: p for p in ALL_PAYLOADS}
