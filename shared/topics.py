@@ -15,6 +15,7 @@ SERVICES = ("intake", "dispatch", "notify", "ledger")
 ISSUES_REPORTED = "issues.reported"
 ISSUES_LIFECYCLE = "issues.lifecycle"
 RESIDENTS_CONTACTS = "residents.contacts"
+ISSUES_FEEDBACK = "issues.feedback"
 DEPT_ACTIONS = "dept.actions"
 LEDGER_DONATIONS = "ledger.donations"
 LEDGER_RECEIPTS = "ledger.receipts"
@@ -70,6 +71,7 @@ def catalogue(departments: Iterable[str]) -> list[Topic]:
             retention_days=None,
             extra_configs={"min.compaction.lag.ms": "0", "delete.retention.ms": str(DAY_MS)},
         ),
+        Topic(ISSUES_FEEDBACK, "issue id", "Residents' ratings from the return visit, by notify."),
         Topic(DEPT_ACTIONS, "issue id", "Departments' actions on their tasks, by Kafka."),
         Topic(LEDGER_DONATIONS, "campaign", "Donations in: payment callbacks, front desks."),
         Topic(LEDGER_RECEIPTS, "donation id", "Receipts issued by the ledger, for thank-yous."),

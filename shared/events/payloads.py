@@ -49,6 +49,7 @@ class IssueAssignedV1(EventPayload):
     subject_field: ClassVar[str] = "issue_id"
 
     issue_id: IssueId
+    sequence: int = Field(1, ge=1, description="Version of the case after this transition.")
     category: str
     node_id: NodeId
     owner: Owner

@@ -3,7 +3,7 @@ models here (and ``linli docs write`` exports their schemas)."""
 
 from __future__ import annotations
 
-from shared.events import payloads
+from shared.events import lifecycle, payloads
 from shared.events.base import EventPayload
 
 ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
@@ -12,5 +12,8 @@ ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
     payloads.DepartmentTaskV1,
     payloads.ResidentContactV1,
     payloads.DonationReceivedV1,
+    *lifecycle.TRANSITIONS,
+    lifecycle.IssueRatedV1,
+    lifecycle.ReceiptIssuedV1,
 )
 PAYLOADS_BY_TYPE: dict[str, type[EventPayload]] = {p.event_type: p for p in ALL_PAYLOADS}
