@@ -18,9 +18,27 @@ app.command("down")(platform.down)
 app.command("status")(platform.status)
 
 
+def settings_markdown() -> str:
+    """The configuration table of the README: variable, default, meaning."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if "secret" in name:
+            shown = "(development value)"
+        elif name == "config_dir":
+            shown = "deploy/config"
+        else:
+            shown = f"`{default}`"
+        rows.append(f"| `LINLI_{name.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(rows)
+
+
 @app.command("config")
-def config() -> None:
+def config(markdown: bool = typer.Option(False, help="Print the README's table.")) -> None:
     """Print every setting: environment variable, current value (secrets hidden), meaning."""
+    if markdown:
+        typer.echo(settings_markdown())
+        return
     settings = Settings()
     table = Table("variable", "value", "meaning")
     for name, field in Settings.model_fields.items():
