@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared.http.errors import error_response, install_error_handlers
-from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from shared.http.errors import install_error_handlers
+from shared.http.middleware import LimitAndMeasure
 from shared.runtime import ServiceRuntime
 
 
@@ -61,22 +60,7 @@ def create_service_app(
     app.include_router(_ops_router(runtime))
     for router in routers:
         app.include_router(router)
-    limit = runtime.settings.max_body_bytes
-    service = runtime.service
-
-    @app.middleware("http")
-    async def measure_and_limit(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return error_response(
-                413, "too_large", f"request body over {limit} bytes", "header.content-length"
-            )
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(service, path, str(response.status_code)).inc()
-        HTTP_SECONDS.labels(service, path).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(
+        LimitAndMeasure, service=runtime.service, max_body_bytes=runtime.settings.max_body_bytes
+    )
     return app
