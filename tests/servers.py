@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from shared.infra.local import TEST_STATE_DIR, LocalServers, down, up
+from shared.infra.local import TEST_STATE_DIR, LocalServers, down, status, up
 
 TEST_SERVERS = LocalServers(
     state_dir=TEST_STATE_DIR,
@@ -49,8 +49,10 @@ def real_servers() -> Iterator[Endpoints]:
         with KafkaContainer().with_kraft() as k, MongoDbContainer("mongo:8.0") as m:
             yield Endpoints(k.get_bootstrap_server(), m.get_connection_url())
         return
+    already = all(s["running"] for s in status(TEST_SERVERS).values())
     up(TEST_SERVERS, progress=lambda line: print(f"[servers] {line}"))
     try:
         yield Endpoints(TEST_SERVERS.kafka_bootstrap, TEST_SERVERS.mongodb_url, TEST_SERVERS)
     finally:
-        down(TEST_SERVERS, progress=lambda line: print(f"[servers] {line}"))
+        if not already:  # leave servers someone else started (another session) running
+            down(TEST_SERVERS, progress=lambda line: print(f"[servers] {line}"))
