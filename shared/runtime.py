@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
-from shared.kafka.admin import apply_topics
+from shared.kafka.admin import apply_with_settings
 from shared.logging import get_logger
 from shared.metrics import DEPENDENCY_UP
 from shared.settings import Settings
@@ -64,13 +64,7 @@ class ServiceRuntime:
         delay = 0.5
         while True:
             try:
-                await apply_topics(
-                    self.settings.kafka_bootstrap,
-                    self._topics,
-                    prefix=self.settings.topic_prefix,
-                    default_partitions=self.settings.topic_partitions,
-                    replication=self.settings.topic_replication,
-                )
+                await apply_with_settings(self.settings, self._topics)
                 await self._prepare_db()
                 await self.broker.start()
             except Exception as exc:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from shared.infra.local import TEST_STATE_DIR, LocalServers, down, status, up
+from shared.settings import Settings
 
 TEST_SERVERS = LocalServers(
     state_dir=TEST_STATE_DIR,
@@ -56,3 +58,17 @@ def real_servers() -> Iterator[Endpoints]:
     finally:
         if not already:  # leave servers someone else started (another session) running
             down(TEST_SERVERS, progress=lambda line: print(f"[servers] {line}"))
+
+
+def isolated_settings(servers: Endpoints, letter: str = "t") -> Settings:
+    """Settings pointing at the real servers, isolated by a unique topic and database prefix."""
+    run = uuid.uuid4().hex[:8]
+    return Settings(
+        env="test",
+        kafka_bootstrap=servers.kafka_bootstrap,
+        mongodb_url=servers.mongodb_url,
+        topic_prefix=f"{letter}{run}.",
+        db_prefix=f"{letter}{run}_",
+        topic_partitions=2,
+        probe_interval_s=0.5,
+    )

@@ -16,7 +16,7 @@ from shared.infra.errors import LocalInfraError
 from shared.infra.local import DEV_STATE_DIR, LocalServers
 from shared.infra.local import down as servers_down
 from shared.infra.local import up as servers_up
-from shared.kafka.admin import apply_topics
+from shared.kafka.admin import apply_with_settings
 from shared.service import platform_topics
 from shared.settings import SERVICE_PORTS, Settings
 
@@ -56,15 +56,7 @@ def up() -> None:
     settings = Settings(kafka_bootstrap=servers.kafka_bootstrap, mongodb_url=servers.mongodb_url)
     try:
         servers_up(servers, progress=_say)
-        report = asyncio.run(
-            apply_topics(
-                settings.kafka_bootstrap,
-                platform_topics(settings),
-                prefix=settings.topic_prefix,
-                default_partitions=settings.topic_partitions,
-                replication=settings.topic_replication,
-            )
-        )
+        report = asyncio.run(apply_with_settings(settings, platform_topics(settings)))
         _say(f"topics: {len(report.created)} created, {len(report.unchanged)} already there")
         procs.start(processes, progress=_say)
         procs.wait_ready(processes, progress=_say)

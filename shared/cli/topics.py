@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.kafka.admin import apply_topics
+from shared.kafka.admin import apply_with_settings
 from shared.service import platform_topics
 from shared.settings import Settings
 
@@ -37,15 +37,7 @@ def list_topics() -> None:
 def apply() -> None:
     """Create missing topics and align partitions and configs with the catalogue."""
     settings = Settings()
-    report = asyncio.run(
-        apply_topics(
-            settings.kafka_bootstrap,
-            platform_topics(settings),
-            prefix=settings.topic_prefix,
-            default_partitions=settings.topic_partitions,
-            replication=settings.topic_replication,
-        )
-    )
+    report = asyncio.run(apply_with_settings(settings, platform_topics(settings)))
     console.print(
         f"topics on {settings.kafka_bootstrap}: {len(report.created)} created, "
         f"{len(report.grown)} grown, {len(report.unchanged)} already in line"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from shared.settings import Settings
 from shared.topics import Topic
 
 _TOPIC_ALREADY_EXISTS = 36
@@ -90,3 +91,14 @@ async def apply_topics(
         return report
     finally:
         await admin.close()
+
+
+async def apply_with_settings(settings: Settings, topics: list[Topic]) -> ApplyReport:
+    """``apply_topics`` with the prefix, partitions and replication the settings name."""
+    return await apply_topics(
+        settings.kafka_bootstrap,
+        topics,
+        prefix=settings.topic_prefix,
+        default_partitions=settings.topic_partitions,
+        replication=settings.topic_replication,
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from shared.infra import services as procs
 from shared.settings import Settings
 from shared.topics import SERVICES
-from tests.servers import Endpoints
+from tests.servers import Endpoints, isolated_settings
 
 
 def free_port() -> int:
@@ -24,15 +23,7 @@ def free_port() -> int:
 def platform(
     servers: Endpoints, tmp_path_factory
 ) -> Iterator[tuple[Settings, procs.ServiceProcesses]]:
-    run = uuid.uuid4().hex[:8]
-    settings = Settings(
-        env="test",
-        kafka_bootstrap=servers.kafka_bootstrap,
-        mongodb_url=servers.mongodb_url,
-        topic_prefix=f"e{run}.",
-        db_prefix=f"e{run}_",
-        topic_partitions=2,
-    )
+    settings = isolated_settings(servers, "e")
     processes = procs.ServiceProcesses(
         state_dir=tmp_path_factory.mktemp("services"),
         env={
