@@ -13,7 +13,7 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 
 
 class RoutingConfigError(ValueError):
-    pass
+    """routing.yaml is wrong; the message names the file and the rule."""
 
 
 def load_routing(path: Path, departments: set[str]) -> RoutingTable:
