@@ -44,7 +44,7 @@ class Posted:
 
 def stored_content(doc: dict[str, Any]) -> dict[str, Any]:
     body = json.loads(doc["body"])
-    return {k: body[k] for k in ("fund", "kind", "legs", "memo", "meta", "reverses")}
+    return {k: body[k] for k in ("fund", "kind", "meta", "memo", "reverses", "legs")}
 
 
 class Books:

@@ -21,7 +21,7 @@ from shared.events.ledger import (
 )
 
 
-def answer(result: object, **extra: Any) -> dict[str, Any]:
+def answer(result: object, fund_field: str = "fund", **extra: Any) -> dict[str, Any]:
     """The recorded outcome of a command, as the HTTP API returns it."""
     if isinstance(result, Posted):
         return {
@@ -34,10 +34,12 @@ def answer(result: object, **extra: Any) -> dict[str, Any]:
     if isinstance(result, Done):
         return {"status": "exists" if result.exists else result.status, "disbursement": result.data}
     if isinstance(result, Conflict):
+        field = result.field.removeprefix("meta.").split("[")[0]
+        field = {"fund": fund_field, "reverses": "original_entry_id"}.get(field, field)
         return {
             "status": "refused",
             "code": "conflict",
-            "field": f"body.{result.field}",
+            "field": f"body.{field}",
             "message": str(result),
         }
     if isinstance(result, Overspend):
@@ -72,7 +74,7 @@ class Commands:
     async def on_donation(self, envelope: Envelope, event: DonationReceivedV1) -> str:
         result, receipt = await self._donations.receive(event)
         extra = {"receipt_no": receipt} if receipt else {}
-        return await self._record(envelope, answer(result, **extra))
+        return await self._record(envelope, answer(result, "campaign", **extra))
 
     async def on_request(self, envelope: Envelope, command: DisbursementRequestedV1) -> str:
         try:

@@ -33,6 +33,9 @@ class Donations:
     ) -> tuple[Posted | Conflict | Overspend, str | None]:
         await self._campaigns.ensure(event.campaign)
         meta = {
+            "amount_fen": event.amount_fen,
+            "currency": event.currency,
+            "item": event.item,
             "donor_name": event.donor_name,
             "donor_ref": event.donor_ref,
             "payment_ref": event.payment_ref,

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -309,7 +310,7 @@ def build_router(
 
 
 def outcome_response(outcome: dict[str, Any]) -> JSONResponse:
-    body = {k: v for k, v in outcome.items() if k not in ("_id", "at")}
+    body = jsonable_encoder({k: v for k, v in outcome.items() if k not in ("_id", "at")})
     if body.get("status") == "refused":
         status = REFUSAL_STATUS.get(body.get("code", ""), 422)
         error = {

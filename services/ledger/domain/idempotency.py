@@ -15,7 +15,7 @@ class Conflict(ValueError):
 def first_difference(stored: Any, given: Any, path: str = "") -> str | None:
     """Dotted path of the first difference between two JSON-like values, or None."""
     if isinstance(stored, dict) and isinstance(given, dict):
-        for key in sorted(set(stored) | set(given)):
+        for key in [*given, *(k for k in stored if k not in given)]:
             found = first_difference(
                 stored.get(key), given.get(key), f"{path}.{key}" if path else key
             )

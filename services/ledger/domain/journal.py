@@ -64,13 +64,13 @@ class Draft:
 
     def content(self) -> dict[str, Any]:
         """What the client asked for: compared field by field for idempotency."""
-        return {
+        return {  # in the order a conflict is reported: what the client wrote comes first
             "fund": self.fund,
             "kind": self.kind,
-            "legs": [[leg.account, leg.amount_fen, leg.currency] for leg in self.legs],
-            "memo": self.memo,
             "meta": self.meta,
+            "memo": self.memo,
             "reverses": self.reverses,
+            "legs": [[leg.account, leg.amount_fen, leg.currency] for leg in self.legs],
         }
 
 
