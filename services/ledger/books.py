@@ -25,7 +25,7 @@ from services.ledger.domain.funds import (
 )
 from services.ledger.domain.idempotency import Conflict, check_same
 from services.ledger.domain.journal import Draft, Entry, seal
-from services.ledger.store import ChainConflict, LedgerStore, StaleFund
+from services.ledger.store import LedgerStore, StaleFund
 
 POSTED, EXISTS = "posted", "exists"
 
@@ -60,53 +60,69 @@ class Books:
 
     async def post(self, fund: str, drafts: list[Draft]) -> list[Posted | Exception]:
         """Post drafts of one fund, in order. Each result is ``Posted`` (posted or exists) or
-        the refusal (``Overspend``, ``Conflict``); a refused draft does not stop the others."""
+        the refusal (``Overspend``, ``Conflict``); a refused draft does not stop the others.
+
+        Optimistic: the entries are sealed on the fund's state and inserted in one ordered
+        ``insert_many``; a taken entry id (a replay) stops the insert there and is compared
+        with what is stored; a taken chain link (another writer) rolls the fund forward."""
+        results: list[Posted | Exception | None] = [None] * len(drafts)
+        pending = list(range(len(drafts)))
+        for draft in drafts:
+            if draft.fund != fund:
+                raise ValueError(f"draft {draft.entry_id} is not for fund {fund}")
         for _ in range(self._max_retries):
             state, version = await self.state(fund)
-            existing = await self.store.entries_by_id([d.entry_id for d in drafts])
-            if any(d["fund"] == fund and d["seq"] > state.seq for d in existing.values()):
-                await self.store.roll_forward(fund)  # a writer died before advancing the fund
-                continue
-            results: list[Posted | Exception] = []
             sealed: list[Entry] = []
-            for draft in drafts:
-                if draft.fund != fund:
-                    raise ValueError(f"draft {draft.entry_id} is not for fund {fund}")
-                doc = existing.get(draft.entry_id)
-                if doc is not None:
-                    try:
-                        check_same("entry", draft.entry_id, stored_content(doc), draft.content())
-                        results.append(Posted(EXISTS, draft.entry_id, doc["seq"], doc["hash"]))
-                    except Conflict as exc:
-                        results.append(exc)
-                    continue
+            states: list[FundState] = []
+            positions: list[int] = []
+            current = state
+            for i in pending:
                 try:
-                    self._check(state, draft)
+                    self._check(current, drafts[i])
                 except Overspend as exc:
-                    results.append(exc)
+                    results[i] = exc
                     continue
-                entry = seal(draft, state.seq + 1, state.head)
-                state = apply_entry(state, entry)
+                entry = seal(drafts[i], current.seq + 1, current.head)
+                current = apply_entry(current, entry)
                 sealed.append(entry)
-                existing[draft.entry_id] = {
-                    "body": entry.body,
-                    "seq": entry.seq,
-                    "hash": entry.hash,
-                }
-                results.append(Posted(POSTED, draft.entry_id, entry.seq, entry.hash))
+                states.append(current)
+                positions.append(i)
             if not sealed:
-                return results
-            try:
-                await self.store.append(sealed)
-            except ChainConflict:
+                break
+            inserted = await self.store.append(sealed)
+            if inserted:
+                try:
+                    await self.store.save_state(states[inserted - 1], version)
+                except StaleFund:
+                    await self.store.roll_forward(fund)
+                for entry, i in zip(sealed[:inserted], positions, strict=False):
+                    results[i] = Posted(POSTED, entry.draft.entry_id, entry.seq, entry.hash)
+            if inserted == len(sealed):
+                break
+            stopped = positions[inserted]
+            pending = [i for i in pending if i > stopped]
+            for i in pending:
+                results[i] = None
+            doc = await self.store.entry(drafts[stopped].entry_id)
+            if doc is None:  # the link was taken: another writer, or one that died half-way
                 await self.store.roll_forward(fund)
+                pending.insert(0, stopped)
                 continue
+            if (
+                doc["fund"] == fund
+                and doc["seq"] > (states[inserted - 1] if inserted else state).seq
+            ):
+                await self.store.roll_forward(fund)  # it was appended, the fund not advanced
             try:
-                await self.store.save_state(state, version)
-            except StaleFund:
-                await self.store.roll_forward(fund)
-            return results
-        raise RuntimeError(f"fund {fund}: too much contention, gave up after retries")
+                check_same("entry", doc["_id"], stored_content(doc), drafts[stopped].content())
+                results[stopped] = Posted(EXISTS, doc["_id"], doc["seq"], doc["hash"])
+            except Conflict as exc:
+                results[stopped] = exc
+            if not pending:
+                break
+        else:
+            raise RuntimeError(f"fund {fund}: too much contention, gave up after retries")
+        return [r for r in results if r is not None]
 
     @staticmethod
     def _check(state: FundState, draft: Draft) -> None:

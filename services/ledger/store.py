@@ -24,10 +24,6 @@ from services.ledger.domain.journal import Entry, legs_of
 from shared.events import utcnow
 
 
-class ChainConflict(Exception):
-    """Another writer appended to the fund's chain first: roll forward and retry."""
-
-
 class StaleFund(Exception):
     """The fund document changed since it was read."""
 
@@ -110,20 +106,18 @@ class LedgerStore:
                 continue
 
     # journal -----------------------------------------------------------------------------
-    async def entries_by_id(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        if not ids:
-            return {}
-        found = await self.journal.find({"_id": {"$in": ids}}).to_list()
-        return {d["_id"]: d for d in found}
-
-    async def append(self, entries: list[Entry]) -> None:
-        """Insert sealed entries in order; a taken id or link raises (nothing after it)."""
+    async def append(self, entries: list[Entry]) -> int:
+        """Insert sealed entries in order; how many went in before a taken id or link."""
         if not entries:
-            return
+            return 0
         try:
             await self.journal.insert_many([entry_doc(e) for e in entries], ordered=True)
-        except (BulkWriteError, DuplicateKeyError) as exc:
-            raise ChainConflict(str(exc)[:200]) from exc
+            return len(entries)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or []
+            if not errors or errors[0].get("code") != 11000:
+                raise
+            return int(errors[0]["index"])
 
     async def entry(self, entry_id: str) -> dict[str, Any] | None:
         return await self.journal.find_one({"_id": entry_id})
