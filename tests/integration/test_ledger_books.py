@@ -17,7 +17,10 @@ import pytest
 
 from services.ledger.access import create_key
 from services.ledger.app import create_app
+from services.ledger.books import Books, Posted
 from services.ledger.chain import export_hledger, verify
+from services.ledger.domain.journal import seal
+from services.ledger.domain.postings import donation_draft
 from services.ledger.store import LedgerStore
 from shared.events import DonationReceivedV1, Envelope
 from shared.mongo import make_client
@@ -271,6 +274,45 @@ async def test_hledger_accepts_the_export_with_the_same_balances(store, tmp_path
         theirs[account] = round(float(amount.replace("CNY", "").strip() or 0) * 100)
     assert {a: f for a, f in ours.items() if f} == {a: f for a, f in theirs.items() if f}
     assert ours["funds:restricted:winter-warmth"] == -100_000
+
+
+async def test_two_writers_on_one_fund_keep_one_chain_and_the_balance(store):
+    """The Kafka key normally gives a fund one writer; when two meet (a rebalance), the unique
+    (fund, seq) link and the version filter keep the chain whole and the balance exact. A
+    writer that died after appending but before advancing the fund is rolled forward."""
+    fund = "rebalance-test"
+    await store.create_fund({"_id": fund, "name": fund, "projects": ["p"]})
+    at = datetime(2026, 11, 5, tzinfo=UTC)
+
+    def gift(i: int):
+        return donation_draft(
+            donation_id=f"rb-{i}",
+            fund=fund,
+            channel="online",
+            amount_fen=100 + i,
+            currency="CNY",
+            at=at,
+        )
+
+    half_dead = Books(store)
+    state, _ = await half_dead.state(fund)
+    orphan = seal(gift(999), state.seq + 1, state.head)
+    assert await store.append([orphan]) == 1  # the fund document was never advanced
+
+    one, two = Books(store), Books(store)
+
+    async def writer(books, ids):
+        for i in ids:
+            [result] = await books.post(fund, [gift(i)])
+            assert isinstance(result, Posted), result
+
+    await asyncio.gather(writer(one, range(0, 40, 2)), writer(two, range(1, 40, 2)))
+    state, _ = await one.state(fund)
+    assert state.seq == 41
+    assert state.balance_fen == sum(100 + i for i in range(40)) + 1099
+    [again] = await two.post(fund, [gift(7)])
+    assert again.status == "exists"
+    assert (await verify(store)).ok
 
 
 async def test_a_tampered_entry_is_caught(settings, store):
