@@ -102,7 +102,10 @@ async def verify(
             check_link(chain, fund, doc_id, chain.seq + 1, body, h, result.breaks)
     if progress:
         progress(result.entries % batch_size)
-    for doc in await store.all_funds():
+    fund_docs = await store.all_funds()
+    for fund in sorted(set(chains) - {d["_id"] for d in fund_docs}):
+        result.breaks.append(Break(fund, 1, "?", "entries of a fund that has no fund record"))
+    for doc in fund_docs:
         fund = doc["_id"]
         chain = chains.get(fund, _Chain())
         result.funds += 1

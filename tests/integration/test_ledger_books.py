@@ -223,6 +223,12 @@ async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, l
         json={"reason": "delivery is volunteered"},
     )
     assert r.json()["disbursement"]["status"] == "rejected"
+    void = {**request, "disbursement_id": "void-me", "amount_fen": 10_000}
+    assert (await ledger.post("/api/v1/disbursements", json=void, headers=clerk)).is_success
+    r = await ledger.post("/api/v1/disbursements/void-me/void", headers=clerk)
+    assert r.json()["disbursement"]["status"] == "voided"
+    r = await ledger.post("/api/v1/disbursements/void-me/approve", headers=keys[PARTIES[2]])
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "wrong_status"
 
     # a mistake corrected by a reversal pointing to the original
     reversal = {
