@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from services.ledger.books import Posted
+from services.ledger.domain.accounts import BadAccount
 from services.ledger.domain.funds import Overspend
 from services.ledger.domain.idempotency import Conflict
+from services.ledger.domain.journal import UnbalancedEntry
 from services.ledger.donations import Donations
 from services.ledger.spending import Done, Refused, Spending
 from services.ledger.store import LedgerStore
@@ -19,6 +21,7 @@ from shared.events.ledger import (
     DisbursementRequestedV1,
     ReversalRequestedV1,
 )
+from shared.kafka.consumer import PoisonMessage
 
 
 def answer(result: object, fund_field: str = "fund", **extra: Any) -> dict[str, Any]:
@@ -72,7 +75,13 @@ class Commands:
         return "refused" if outcome["status"] == "refused" else "ok"
 
     async def on_donation(self, envelope: Envelope, event: DonationReceivedV1) -> str:
-        result, receipt = await self._donations.receive(event)
+        try:
+            result, receipt = await self._donations.receive(event)
+        except (
+            UnbalancedEntry,
+            BadAccount,
+        ) as exc:  # e.g. a campaign id that cannot name an account
+            raise PoisonMessage(f"donation {event.donation_id} cannot be booked: {exc}") from exc
         extra = {"receipt_no": receipt} if receipt else {}
         return await self._record(envelope, answer(result, "campaign", **extra))
 

@@ -31,7 +31,6 @@ class Donations:
     async def receive(
         self, event: DonationReceivedV1
     ) -> tuple[Posted | Conflict | Overspend, str | None]:
-        await self._campaigns.ensure(event.campaign)
         meta = {
             "amount_fen": event.amount_fen,
             "currency": event.currency,
@@ -53,6 +52,7 @@ class Donations:
             item=event.item,
             meta={k: v for k, v in meta.items() if v is not None},
         )
+        await self._campaigns.ensure(event.campaign)
         [result] = await self._books.post(event.campaign, [draft])
         number = None
         if isinstance(result, Posted):

@@ -65,7 +65,7 @@ def linli(env, *args: str) -> subprocess.CompletedProcess:
 
 async def test_operators_run_a_campaign_and_audit_it(env, ledger_url, tmp_path):
     if shutil.which("hledger") is None:
-        pytest.fail("hledger is needed: apt-get install -y hledger (see `make hledger`)")
+        pytest.fail("hledger is needed: apt-get update && apt-get install -y hledger")
 
     def key(*args):
         out = linli(env, "ledger", "approvers", "create", *args)

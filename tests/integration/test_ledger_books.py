@@ -109,6 +109,15 @@ async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, l
         key=CAMPAIGN.encode(),
         headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
     )
+    # a callback for a campaign id that cannot name an account is a dead letter, not a loop
+    bad = online.model_copy(update={"donation_id": "pay-bad", "campaign": "Winter Warmth!"})
+    await produce(
+        settings.kafka_bootstrap,
+        settings.topic_prefix + LEDGER_DONATIONS,
+        bad.model_dump_json().encode(),
+        key=b"x",
+        headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+    )
     # offline at the front desk, a named donor with a contact for the thank-you
     offline = {
         "donation_id": "desk-0001",
@@ -143,6 +152,8 @@ async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, l
     bad = {**offline, "donation_id": "desk-0003", "receipt_book_no": None}
     assert (await ledger.post("/api/v1/donations", json=bad, headers=clerk)).status_code == 422
 
+    [dead] = await read_topic(settings.kafka_bootstrap, settings.topic_prefix + "dlq.ledger")
+    assert b"pay-bad" in dead.value
     receipts = await read_topic(
         settings.kafka_bootstrap, settings.topic_prefix + LEDGER_RECEIPTS, expect=3
     )
@@ -262,7 +273,7 @@ async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, l
 
 async def test_hledger_accepts_the_export_with_the_same_balances(store, tmp_path):
     if shutil.which("hledger") is None:
-        pytest.fail("hledger is needed: apt-get install -y hledger (see `make hledger`)")
+        pytest.fail("hledger is needed: apt-get update && apt-get install -y hledger")
     path = tmp_path / "ledger.journal"
     with path.open("w", encoding="utf-8") as f:
         ours = await export_hledger(store, f.write)

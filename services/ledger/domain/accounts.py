@@ -45,7 +45,7 @@ SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
 class BadAccount(ValueError):
-    pass
+    """Not an account path (an ``UnbalancedEntry`` names it when a leg carries it)."""
 
 
 def check_account(path: str) -> str:
