@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pymongo.errors import PyMongoError
 
 from services.ledger.books import Books
 from services.ledger.campaigns import Campaigns
@@ -19,6 +21,7 @@ from shared.events.ledger import (
     ReversalRequestedV1,
 )
 from shared.events.lifecycle import ReceiptIssuedV1
+from shared.http.errors import Unavailable, error_response
 from shared.service import build_parts
 from shared.settings import Settings
 from shared.topics import LEDGER_COMMANDS, LEDGER_DONATIONS, LEDGER_RECEIPTS, RESIDENTS_CONTACTS
@@ -51,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
         "The fund's single writer: front-desk donations, spending, decisions, reversals",
     )
-    return parts.app(
+    app = parts.app(
         title="Linli ledger",
         description="The charity fund's double-entry books, approvals and public account.",
         routers=[
@@ -67,3 +70,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         prepare_db=store.prepare,
     )
+
+    @app.exception_handler(PyMongoError)
+    async def _database_down(_: Request, exc: PyMongoError) -> JSONResponse:
+        """The database is away: 503 with Retry-After (a write may be retried by its id)."""
+        unavailable = Unavailable("the database", settings.retry_after_s)
+        return error_response(503, unavailable.code, unavailable.message, None, unavailable.headers)
+
+    return app
