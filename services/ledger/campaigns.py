@@ -44,6 +44,10 @@ class Campaigns:
             "currency": currency,
         }
         created, stored = await self._store.create_fund({"_id": campaign_id, **content})
+        if not created and stored.get("opened_by_donation"):
+            # donations came first: the campaign's own data completes the fund once
+            created = await self._store.complete_fund(campaign_id, content)
+            stored = await self._store.fund_doc(campaign_id) or {}
         if not created:
             check_same("campaign", campaign_id, {k: stored.get(k) for k in content}, content)
         self._known.add(campaign_id)

@@ -71,6 +71,14 @@ class LedgerStore:
         except DuplicateKeyError:
             return False, await self.fund_doc(doc["_id"]) or {}
 
+    async def complete_fund(self, fund: str, campaign: dict[str, Any]) -> bool:
+        """Give a fund opened by a donation its campaign data (once)."""
+        result = await self.funds.update_one(
+            {"_id": fund, "opened_by_donation": True},
+            {"$set": {**campaign, "opened_by_donation": False}},
+        )
+        return result.modified_count == 1
+
     async def all_funds(self) -> list[dict[str, Any]]:
         return await self.funds.find({}).sort("_id", ASCENDING).to_list()
 
