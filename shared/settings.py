@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = Field(
         "console", description="console for people, json for log collectors."
     )
+    ledger_command_wait_s: float = Field(
+        8.0,
+        gt=0,
+        description="How long a ledger HTTP request waits for its command's outcome before "
+        "answering 202 with a command id to poll.",
+    )
     max_body_bytes: int = Field(
         64 * 1024, ge=1024, description="Largest accepted JSON request body, in bytes."
     )

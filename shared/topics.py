@@ -19,6 +19,7 @@ ISSUES_FEEDBACK = "issues.feedback"
 DEPT_ACTIONS = "dept.actions"
 LEDGER_DONATIONS = "ledger.donations"
 LEDGER_RECEIPTS = "ledger.receipts"
+LEDGER_COMMANDS = "ledger.commands"
 NOTIFICATIONS_DELIVERED = "notifications.delivered"
 NOTIFICATIONS_FAILED = "notifications.failed"
 
@@ -75,6 +76,12 @@ def catalogue(departments: Iterable[str]) -> list[Topic]:
         Topic(DEPT_ACTIONS, "issue id", "Departments' actions on their tasks, by Kafka."),
         Topic(LEDGER_DONATIONS, "campaign", "Donations in: payment callbacks, front desks."),
         Topic(LEDGER_RECEIPTS, "donation id", "Receipts issued by the ledger, for thank-yous."),
+        Topic(
+            LEDGER_COMMANDS,
+            "fund (campaign id)",
+            "The ledger's commands: spending requests, decisions, reversals, front-desk "
+            "donations; one writer per fund.",
+        ),
         Topic(NOTIFICATIONS_DELIVERED, "resident reference", "Messages delivered, per channel."),
         Topic(NOTIFICATIONS_FAILED, "resident reference", "Messages that could not be sent."),
     ]

@@ -107,3 +107,17 @@ class DonationReceivedV1(EventPayload):
     currency: Literal["CNY"] = "CNY"
     donor_name: str | None = Field(None, description="Only when the donor chose to be named.")
     received_at: datetime
+    donor_ref: ResidentRef | None = Field(
+        None, description="Pseudonymous donor, for the thank-you; contacts travel elsewhere."
+    )
+    payment_ref: str | None = Field(None, max_length=100, description="Online: payment id.")
+    receipt_book_no: str | None = Field(
+        None, max_length=64, description="Offline: number of the paper receipt book and page."
+    )
+    item: str | None = Field(
+        None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="In-kind: goods (account slug)."
+    )
+    quantity: int | None = Field(None, gt=0, description="In-kind: how many.")
+    valuation_method: Literal["invoice", "market-price", "appraisal", "donor-declared"] | None = (
+        Field(None, description="In-kind: how the goods were valued.")
+    )

@@ -1,0 +1,367 @@
+"""The ledger in-process against real Kafka and FerretDB: a campaign takes online (payment
+callback), offline and in-kind donations; three parties approve a disbursement and it is
+posted; an overspend and a double spend are refused; replays answer "exists" or name the
+differing field; the public account adds up; hledger accepts the export with the same
+balances; a tampered entry is caught by `linli ledger verify`."""
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from services.ledger.access import create_key
+from services.ledger.app import create_app
+from services.ledger.books import Books, Posted
+from services.ledger.chain import export_hledger, verify
+from services.ledger.domain.journal import seal
+from services.ledger.domain.postings import donation_draft
+from services.ledger.store import LedgerStore
+from shared.events import DonationReceivedV1, Envelope
+from shared.mongo import make_client
+from shared.settings import Settings
+from shared.topics import LEDGER_DONATIONS, LEDGER_RECEIPTS, RESIDENTS_CONTACTS
+from tests.helpers import eventually, produce, read_topic, serving
+
+pytestmark = pytest.mark.integration
+
+
+def run(*args, **kwargs):
+    return asyncio.to_thread(subprocess.run, *args, **kwargs)
+
+
+CAMPAIGN = "winter-warmth"
+PARTIES = ("party-branch", "owners-committee", "property-company")
+
+
+@pytest.fixture(scope="module")
+def settings(servers) -> Settings:
+    run = uuid.uuid4().hex[:8]
+    return Settings(
+        env="test",
+        kafka_bootstrap=servers.kafka_bootstrap,
+        mongodb_url=servers.mongodb_url,
+        topic_prefix=f"t{run}.",
+        db_prefix=f"t{run}_",
+        topic_partitions=2,
+        probe_interval_s=0.5,
+    )
+
+
+@pytest.fixture(scope="module")
+async def store(settings):
+    client = make_client(settings.mongodb_url, app_name="test")
+    yield LedgerStore(client[settings.database_name("ledger")])
+    await client.close()
+
+
+@pytest.fixture(scope="module")
+async def ledger(settings):
+    async with serving(create_app(settings)) as [client]:
+        yield client
+
+
+@pytest.fixture(scope="module")
+async def keys(store, ledger):
+    async def key(role, party=None):
+        _, key = await create_key(store, name=role, role=role, party=party, funds=[CAMPAIGN])
+        return {"Authorization": f"Bearer {key}"}
+
+    return {"clerk": await key("clerk"), **{p: await key("approver", p) for p in PARTIES}}
+
+
+async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, ledger, keys):
+    clerk = keys["clerk"]
+    campaign = {
+        "id": CAMPAIGN,
+        "name": "儿童冬季温暖包 winter warmth",
+        "goal_fen": 19_000_000,
+        "starts": "2026-10-01",
+        "ends": "2027-03-31",
+        "projects": ["warm-packs", "delivery"],
+    }
+    assert (await ledger.post("/api/v1/campaigns", json=campaign)).status_code == 401
+    r = await ledger.post("/api/v1/campaigns", json=campaign, headers=clerk)
+    assert r.status_code == 201, r.text
+    assert (await ledger.post("/api/v1/campaigns", json=campaign, headers=clerk)).status_code == 200
+    r = await ledger.post("/api/v1/campaigns", json={**campaign, "goal_fen": 1}, headers=clerk)
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "body.goal_fen"
+
+    # online: the payment provider's callback arrives on ledger.donations
+    online = DonationReceivedV1(
+        donation_id="pay-0001",
+        campaign=CAMPAIGN,
+        channel="online",
+        amount_fen=500_000,
+        received_at=datetime(2026, 11, 2, tzinfo=UTC),
+        payment_ref="wx-778899",
+    )
+    envelope = Envelope(type=online.event_type, source="/test/pay", subject="pay-0001")
+    await produce(
+        settings.kafka_bootstrap,
+        settings.topic_prefix + LEDGER_DONATIONS,
+        online.model_dump_json().encode(),
+        key=CAMPAIGN.encode(),
+        headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+    )
+    # a callback for a campaign id that cannot name an account is a dead letter, not a loop
+    bad = online.model_copy(update={"donation_id": "pay-bad", "campaign": "Winter Warmth!"})
+    await produce(
+        settings.kafka_bootstrap,
+        settings.topic_prefix + LEDGER_DONATIONS,
+        bad.model_dump_json().encode(),
+        key=b"x",
+        headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+    )
+    # offline at the front desk, a named donor with a contact for the thank-you
+    offline = {
+        "donation_id": "desk-0001",
+        "campaign": CAMPAIGN,
+        "channel": "offline",
+        "amount_fen": 200_000,
+        "receipt_book_no": "JZ-2026-017/34",
+        "received_at": "2026-11-03T10:00:00+08:00",
+        "donor": {"name": "嘉州爱心车队", "phone": "13800001111", "named": True},
+    }
+    r = await ledger.post("/api/v1/donations", json=offline, headers=clerk)
+    assert r.status_code == 201, r.text
+    assert r.json()["receipt_no"].startswith("R2026-winter-warmth-")
+    # in-kind goods, valued at the invoice; an anonymous donor
+    inkind = {
+        "donation_id": "desk-0002",
+        "campaign": CAMPAIGN,
+        "channel": "in-kind",
+        "amount_fen": 380_000,
+        "item": "warm-packs",
+        "quantity": 100,
+        "valuation_method": "invoice",
+        "received_at": "2026-11-04T09:00:00+08:00",
+        "donor": {"name": "王阿姨", "phone": "13800002222"},
+    }
+    assert (await ledger.post("/api/v1/donations", json=inkind, headers=clerk)).status_code == 201
+    # replays: identical -> exists; different -> refused naming the field
+    r = await ledger.post("/api/v1/donations", json=offline, headers=clerk)
+    assert (r.status_code, r.json()["status"]) == (200, "exists")
+    r = await ledger.post("/api/v1/donations", json={**offline, "amount_fen": 1}, headers=clerk)
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "body.amount_fen"
+    bad = {**offline, "donation_id": "desk-0003", "receipt_book_no": None}
+    assert (await ledger.post("/api/v1/donations", json=bad, headers=clerk)).status_code == 422
+
+    [dead] = await read_topic(settings.kafka_bootstrap, settings.topic_prefix + "dlq.ledger")
+    assert b"pay-bad" in dead.value
+    receipts = await read_topic(
+        settings.kafka_bootstrap, settings.topic_prefix + LEDGER_RECEIPTS, expect=3
+    )
+    assert {json.loads(r.value)["donation_id"] for r in receipts} >= {"pay-0001", "desk-0001"}
+    raw = b"".join(r.value for r in receipts)
+    assert b"13800001111" not in raw and "王阿姨".encode() not in raw
+    [contact, *_] = await read_topic(
+        settings.kafka_bootstrap, settings.topic_prefix + RESIDENTS_CONTACTS, expect=2
+    )
+    assert json.loads(contact.value)["resident_ref"] in {
+        json.loads(r.value)["donor_ref"] for r in receipts
+    }
+
+    async def raised():
+        figures = (await ledger.get(f"/api/v1/public/campaigns/{CAMPAIGN}")).json()
+        return figures if figures["raised"]["total"] == 1_080_000 else None
+
+    figures = await eventually(raised)
+    assert figures["raised"] == {
+        "online": 500_000,
+        "offline": 200_000,
+        "in-kind": 380_000,
+        "total": 1_080_000,
+    }
+
+    # spending: requested (held), approved by the three parties, posted
+    request = {
+        "disbursement_id": "pay-packs-01",
+        "fund": CAMPAIGN,
+        "project": "warm-packs",
+        "amount_fen": 600_000,
+        "payee": "乐山市某服装厂",
+        "purpose": "300 warm packs",
+    }
+    r = await ledger.post("/api/v1/disbursements", json=request, headers=clerk)
+    assert (r.status_code, r.json()["disbursement"]["status"]) == (201, "requested"), r.text
+    r = await ledger.post("/api/v1/disbursements", json={**request, "amount_fen": 1}, headers=clerk)
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "body.amount_fen"
+    url = "/api/v1/disbursements/pay-packs-01"
+    assert (await ledger.post(f"{url}/post", headers=clerk)).status_code == 422  # not approved
+    assert (await ledger.post(f"{url}/approve", headers=clerk)).status_code == 403
+    for i, party in enumerate(PARTIES):
+        r = await ledger.post(f"{url}/approve", headers=keys[party])
+        assert r.status_code == 201, r.text
+        assert r.json()["disbursement"]["status"] == ("approved" if i == 2 else "requested")
+    r = await ledger.post(f"{url}/approve", headers=keys[PARTIES[0]])
+    assert r.json()["status"] == "exists"
+    figures = (await ledger.get(f"/api/v1/public/campaigns/{CAMPAIGN}")).json()
+    assert (figures["held_fen"], figures["available_fen"]) == (600_000, 480_000)
+
+    # an overspend is refused with the balance it would leave; so is spending held money
+    over = {**request, "disbursement_id": "too-much", "amount_fen": 500_000}
+    r = await ledger.post("/api/v1/disbursements", json=over, headers=clerk)
+    assert r.status_code == 409
+    error = r.json()["errors"][0]
+    assert (error["code"], error["would_leave_fen"]) == ("overspend", -20_000)
+
+    r = await ledger.post(f"{url}/post", json={"payment_ref": "bank-0042"}, headers=clerk)
+    assert (r.status_code, r.json()["disbursement"]["status"]) == (201, "posted"), r.text
+    assert (await ledger.post(f"{url}/post", headers=clerk)).json()["status"] == "exists"
+
+    # two requests race for the same money: exactly one holds it
+    a, b = (
+        {**request, "disbursement_id": f"race-{x}", "project": "delivery", "amount_fen": 300_000}
+        for x in "ab"
+    )
+    answers = await asyncio.gather(
+        ledger.post("/api/v1/disbursements", json=a, headers=clerk),
+        ledger.post("/api/v1/disbursements", json=b, headers=clerk),
+    )
+    assert sorted(r.status_code for r in answers) == [201, 409]
+    loser = next(r for r in answers if r.status_code == 409)
+    assert loser.json()["errors"][0]["would_leave_fen"] == -120_000
+    winner = next(r for r in answers if r.status_code == 201).json()["disbursement"]["id"]
+    r = await ledger.post(
+        f"/api/v1/disbursements/{winner}/reject",
+        headers=keys[PARTIES[1]],
+        json={"reason": "delivery is volunteered"},
+    )
+    assert r.json()["disbursement"]["status"] == "rejected"
+    void = {**request, "disbursement_id": "void-me", "amount_fen": 10_000}
+    assert (await ledger.post("/api/v1/disbursements", json=void, headers=clerk)).is_success
+    r = await ledger.post("/api/v1/disbursements/void-me/void", headers=clerk)
+    assert r.json()["disbursement"]["status"] == "voided"
+    r = await ledger.post("/api/v1/disbursements/void-me/approve", headers=keys[PARTIES[2]])
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "wrong_status"
+
+    # a mistake corrected by a reversal pointing to the original
+    reversal = {
+        "reversal_id": "fix-1",
+        "fund": CAMPAIGN,
+        "original_entry_id": "donation:desk-0002",
+        "reason": "goods valued twice",
+    }
+    r = await ledger.post("/api/v1/reversals", json=reversal, headers=clerk)
+    assert r.status_code == 201, r.text
+    again = {**reversal, "reversal_id": "fix-2"}
+    assert (await ledger.post("/api/v1/reversals", json=again, headers=clerk)).status_code == 409
+
+    # the public account adds up, with no donor data but chosen names
+    figures = (await ledger.get(f"/api/v1/public/campaigns/{CAMPAIGN}")).json()
+    assert figures["raised"]["total"] == 700_000 and figures["spent_fen"] == 600_000
+    assert figures["raised"]["total"] - figures["spent_fen"] == figures["balance_fen"] == 100_000
+    assert figures["balance_fen"] == figures["held_fen"] + figures["available_fen"]
+    assert figures["held_fen"] == 0
+    q = figures["quarters"]["2026Q4"]
+    assert (q["raised"]["total"], q["spent"]) == (700_000, 600_000)
+    csv = (await ledger.get("/api/v1/public/disclosures/2026Q4.csv")).text
+    page = (await ledger.get("/api/v1/public/disclosures/2026Q4")).text
+    for text in (csv, page):
+        assert "嘉州爱心车队" in text and "匿名" in text
+        assert "王阿姨" not in text and "13800001111" not in text and "wx-778899" not in text
+    assert f"summary,2026Q4,{CAMPAIGN},5000.00,2000.00,0.00,7000.00,6000.00,1000.00" in csv
+    public = (await ledger.get("/api/v1/public/campaigns")).text
+    assert "王阿姨" not in public and "res_" not in public
+
+
+async def test_hledger_accepts_the_export_with_the_same_balances(store, tmp_path):
+    if shutil.which("hledger") is None:
+        pytest.fail("hledger is needed: apt-get update && apt-get install -y hledger")
+    path = tmp_path / "ledger.journal"
+    with path.open("w", encoding="utf-8") as f:
+        ours = await export_hledger(store, f.write)
+    check = await run(["hledger", "-f", str(path), "check", "-s"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    bal = await run(
+        ["hledger", "-f", str(path), "bal", "--flat", "--no-total", "-O", "csv"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    theirs = {}
+    for line in bal.stdout.splitlines()[1:]:
+        account, amount = (cell.strip('"') for cell in line.split('","'))
+        theirs[account] = round(float(amount.replace("CNY", "").strip() or 0) * 100)
+    assert {a: f for a, f in ours.items() if f} == {a: f for a, f in theirs.items() if f}
+    assert ours["funds:restricted:winter-warmth"] == -100_000
+
+
+async def test_two_writers_on_one_fund_keep_one_chain_and_the_balance(store):
+    """The Kafka key normally gives a fund one writer; when two meet (a rebalance), the unique
+    (fund, seq) link and the version filter keep the chain whole and the balance exact. A
+    writer that died after appending but before advancing the fund is rolled forward."""
+    fund = "rebalance-test"
+    await store.create_fund({"_id": fund, "name": fund, "projects": ["p"]})
+    at = datetime(2026, 11, 5, tzinfo=UTC)
+
+    def gift(i: int):
+        return donation_draft(
+            donation_id=f"rb-{i}",
+            fund=fund,
+            channel="online",
+            amount_fen=100 + i,
+            currency="CNY",
+            at=at,
+        )
+
+    half_dead = Books(store)
+    state, _ = await half_dead.state(fund)
+    orphan = seal(gift(999), state.seq + 1, state.head)
+    assert await store.append([orphan]) == 1  # the fund document was never advanced
+
+    one, two = Books(store), Books(store)
+
+    async def writer(books, ids):
+        for i in ids:
+            [result] = await books.post(fund, [gift(i)])
+            assert isinstance(result, Posted), result
+
+    await asyncio.gather(writer(one, range(0, 40, 2)), writer(two, range(1, 40, 2)))
+    state, _ = await one.state(fund)
+    assert state.seq == 41
+    assert state.balance_fen == sum(100 + i for i in range(40)) + 1099
+    [again] = await two.post(fund, [gift(7)])
+    assert again.status == "exists"
+    assert (await verify(store)).ok
+
+
+async def test_a_tampered_entry_is_caught(settings, store):
+    assert (await verify(store)).ok
+    doc = await store.journal.find_one({"_id": "donation:desk-0001"})
+    forged = doc["body"].replace("200000", "20000")
+    assert forged != doc["body"]
+    await store.journal.update_one({"_id": doc["_id"]}, {"$set": {"body": forged}})
+    result = await verify(store)
+    assert result.first.entry_id == "donation:desk-0001" and result.first.seq == doc["seq"]
+    assert "content" in result.first.reason
+
+    env = {
+        **os.environ,
+        "LINLI_MONGODB_URL": settings.mongodb_url,
+        "LINLI_DB_PREFIX": settings.db_prefix,
+    }
+    cli = await run(
+        [sys.executable, "-m", "shared.cli.main", "ledger", "verify"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert cli.returncode == 1
+    assert f"entry {doc['seq']} (donation:desk-0001)" in cli.stderr.replace("\n", " ")
+
+    # re-sealing the forged entry's hash moves the break to the next link
+    import hashlib
+
+    await store.journal.update_one(
+        {"_id": doc["_id"]}, {"$set": {"hash": hashlib.sha256(forged.encode()).hexdigest()}}
+    )
+    result = await verify(store)
+    assert result.first.seq == doc["seq"] + 1 and "link" in result.first.reason
