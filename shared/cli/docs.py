@@ -19,7 +19,7 @@ app = typer.Typer(help="Generated documents: event schemas, AsyncAPI, OpenAPI.")
 def rendered_documents() -> dict[str, str]:
     """Relative path under docs/ -> content, all generated from the code."""
     docs = {f"schemas/{name}": text for name, text in rendered_schemas().items()}
-    settings = Settings(_env_file=None, topic_prefix="")
+    settings = Settings.model_construct()  # defaults only: the documents never depend on the env
     for service in SERVICES:
         module = importlib.import_module(f"services.{service}.app")
         fastapi_app = module.create_app(settings)
