@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -48,8 +48,15 @@ def _ops_router(runtime: ServiceRuntime) -> APIRouter:
 
 
 def create_service_app(
-    runtime: ServiceRuntime, *, title: str, description: str, routers: list[APIRouter]
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    routers: list[APIRouter],
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
+    """``body_limits``: larger (or smaller) body limits for path prefixes, e.g. uploads."""
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
@@ -61,11 +68,14 @@ def create_service_app(
     app.include_router(_ops_router(runtime))
     for router in routers:
         app.include_router(router)
-    limit = runtime.settings.max_body_bytes
+    default_limit = runtime.settings.max_body_bytes
+    limits = sorted((body_limits or {}).items(), key=lambda item: -len(item[0]))
     service = runtime.service
 
     @app.middleware("http")
     async def measure_and_limit(request: Request, call_next):
+        path = request.url.path
+        limit = next((n for prefix, n in limits if path.startswith(prefix)), default_limit)
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             return error_response(
