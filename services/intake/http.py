@@ -247,7 +247,7 @@ def build_router(
         "/issues/{issue_id}/followers",
         status_code=201,
         response_model=ReportAccepted,
-        responses=error_responses(404, 422, 429, 503),
+        responses=error_responses(400, 404, 422, 429, 503),
     )
     async def follow_issue(issue_id: str, body: FollowIn, request: Request) -> ReportAccepted:
         """Follow an open report instead of filing a duplicate; you get a token to read it."""
