@@ -3,6 +3,7 @@ follow an existing report, and show residents their own reports."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,14 +73,21 @@ class ReportService:
             secret=self._secret,
         )
         issue = accepted.issue
-        try:
-            if accepted.contact is not None:
-                await self._publisher.publish(
-                    RESIDENTS_CONTACTS, accepted.contact, key=accepted.contact.resident_ref
-                )
-            await self._publisher.publish(
+        sends = [
+            self._publisher.publish(
                 ISSUES_REPORTED, issue, key=issue.issue_id, event_id=issue.issue_id
             )
+        ]
+        if accepted.contact is not None:
+            contact = accepted.contact
+            sends.append(
+                self._publisher.publish(RESIDENTS_CONTACTS, contact, key=contact.resident_ref)
+            )
+        try:
+            # both in flight at once (one round trip); the answer waits for both acks, and a
+            # retry after a failure republishes both (the contact topic is compacted, and an
+            # issue id from an Idempotency-Key makes the report's duplicate droppable)
+            await asyncio.gather(*sends)
         except PublishFailed as exc:
             raise Unavailable("Kafka", self._retry_after_s) from exc
         ref = issue.resident_ref or ""

@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -47,6 +47,47 @@ def _ops_router(runtime: ServiceRuntime) -> APIRouter:
     return router
 
 
+class MeasureAndLimit:
+    """Body-size limit (by Content-Length, per path prefix) and request metrics, as a plain
+    ASGI middleware (Starlette's BaseHTTPMiddleware costs an extra task per request)."""
+
+    def __init__(self, app, *, service: str, default_limit: int, limits: Mapping[str, int]):
+        self.app = app
+        self.service = service
+        self.default_limit = default_limit
+        self.limits = sorted(limits.items(), key=lambda item: -len(item[0]))
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        limit = next((n for prefix, n in self.limits if path.startswith(prefix)), None)
+        limit = self.default_limit if limit is None else limit
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+                response = error_response(
+                    413, "too_large", f"request body over {limit} bytes", "header.content-length"
+                )
+                await response(scope, receive, send)
+                return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_and_note(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_REQUESTS.labels(self.service, route, str(status)).inc()
+            HTTP_SECONDS.labels(self.service, route).observe(time.perf_counter() - started)
+
+
 def create_service_app(
     runtime: ServiceRuntime,
     *,
@@ -68,25 +109,10 @@ def create_service_app(
     app.include_router(_ops_router(runtime))
     for router in routers:
         app.include_router(router)
-    default_limit = runtime.settings.max_body_bytes
-    limits = sorted((body_limits or {}).items(), key=lambda item: -len(item[0]))
-    service = runtime.service
-
-    @app.middleware("http")
-    async def measure_and_limit(request: Request, call_next):
-        path = request.url.path
-        limit = next((n for prefix, n in limits if path.startswith(prefix)), default_limit)
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return error_response(
-                413, "too_large", f"request body over {limit} bytes", "header.content-length"
-            )
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(service, path, str(response.status_code)).inc()
-        HTTP_SECONDS.labels(service, path).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(
+        MeasureAndLimit,
+        service=runtime.service,
+        default_limit=runtime.settings.max_body_bytes,
+        limits=body_limits or {},
+    )
     return app
