@@ -154,6 +154,8 @@ def build_router(
     router = APIRouter(prefix="/api/v1", tags=["reports"])
 
     def draft_of(body: ReportIn) -> ReportDraft:
+        if body.node_id is None and body.address is None and body.lat is None:
+            raise ApiError(422, "missing", "give node_id, address, or lat and lon", "body.node_id")
         place = reports.places.resolve(
             node_id=body.node_id,
             address=body.address,
