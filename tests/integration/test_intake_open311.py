@@ -452,3 +452,19 @@ async def test_unknown_request_and_format(intake):
     assert response.status_code == 404 and response.json()[0]["code"] == 404
     assert _xml(await intake.get(f"{V2}/requests/iss_00000000000.xml")).tag == "errors"
     assert (await intake.get(f"{V2}/services.html")).status_code == 404
+
+
+async def test_rate_limit_per_key_is_429_with_retry_after_in_the_spec_format(
+    module_settings, api_key
+):
+    settings = module_settings.model_copy(
+        update={"intake_rate_per_key": 0.5, "intake_burst_per_key": 1.0}
+    )
+    async with serving(create_app(settings)) as (intake,):
+        form = {"service_code": "streetlight-daytime", "address_id": HONGQI, "email": "r@e.cn"}
+        first = await _post(intake, api_key, **form)
+        assert first.status_code == 201, first.text
+        limited = await _post(intake, api_key, fmt="xml", **form)
+        assert limited.status_code == 429
+        assert int(limited.headers["retry-after"]) >= 1
+        assert "api_key" in _xml(limited).find("error/description").text
