@@ -39,9 +39,8 @@ class ReadModelUpdater:
         fields = event.model_dump(include={"issue_id", *_REPORTED_FIELDS}, exclude_none=True)
         fields["reported_at"] = event.reported_at
         fields["compound_id"] = self._compound_of(event.node_id)
-        return await self._store.processed.once(
-            envelope.id, lambda: self._store.record_reported(fields, event.reported_at)
-        )
+        recorded = await self._store.record_reported(fields, event.reported_at)
+        return "ok" if recorded else "duplicate"
 
     async def on_assigned(self, envelope: Envelope, event: IssueAssignedV1) -> str:
         fields = {

@@ -10,13 +10,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.intake.domain.open311 import RequestQuery, open311_status
-from shared.mongo import ProcessedEvents
 
 
 class IssueStore:
     def __init__(self, db: AsyncDatabase):
         self._issues = db["issues"]
-        self.processed = ProcessedEvents(db["processed_events"], "intake")
 
     async def prepare(self) -> None:
         await self._issues.create_index([("resident_ref", ASCENDING), ("reported_at", ASCENDING)])
@@ -26,17 +24,27 @@ class IssueStore:
             [("category", ASCENDING), ("open311_status", ASCENDING), ("reported_at", DESCENDING)]
         )
 
-    async def record_reported(self, fields: dict[str, Any], at: datetime) -> None:
-        """Upsert: the lifecycle may have arrived first (they travel on different topics)."""
-        await self._issues.update_one(
-            {"_id": fields["issue_id"]},
-            {
-                "$set": {k: v for k, v in fields.items() if k != "issue_id"},
-                "$setOnInsert": {"status": "reported", "open311_status": "open", "sequence": 0},
-                "$push": {"history": {"status": "reported", "at": at, "note": None}},
-            },
-            upsert=True,
-        )
+    async def record_reported(self, fields: dict[str, Any], at: datetime) -> bool:
+        """Upsert once: the lifecycle may have arrived first (they travel on different
+        topics); a redelivered report finds ``reported_at`` set and changes nothing (one
+        round trip, no separate processed-events marker). False for a duplicate."""
+        try:
+            await self._issues.update_one(
+                {"_id": fields["issue_id"], "reported_at": {"$exists": False}},
+                {
+                    "$set": {k: v for k, v in fields.items() if k != "issue_id"},
+                    "$setOnInsert": {
+                        "status": "reported",
+                        "open311_status": "open",
+                        "sequence": 0,
+                    },
+                    "$push": {"history": {"status": "reported", "at": at, "note": None}},
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def record_transition(
         self, issue_id: str, sequence: int, status: str, at: datetime, fields: dict[str, Any]

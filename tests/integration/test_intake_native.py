@@ -12,6 +12,7 @@ import pytest
 from services.intake.app import create_app
 from shared.events import Envelope
 from shared.events.lifecycle import IssueProgressedV1
+from shared.metrics import EVENTS_CONSUMED
 from shared.settings import Settings
 from shared.topics import ISSUES_LIFECYCLE, ISSUES_REPORTED
 from tests.helpers import eventually, produce, read_topic, serving
@@ -261,3 +262,27 @@ async def test_rate_limit_per_client_answers_429_with_retry_after(module_setting
         limited = await intake.post("/api/v1/issues", json=_report())
         assert int(limited.headers["retry-after"]) >= 1
         assert limited.json()["errors"][0]["field"] == "client"
+
+
+async def test_a_redelivered_report_changes_nothing(intake, module_settings):
+    accepted = (await intake.post("/api/v1/issues", json=_report())).json()
+    await eventually(lambda: _view(intake, accepted))
+    topic = module_settings.topic_prefix + ISSUES_REPORTED
+    records = await read_topic(module_settings.kafka_bootstrap, topic, expect=10_000, timeout_s=3)
+    [record] = [r for r in records if r.key.decode() == accepted["issue_id"]]
+    duplicates = EVENTS_CONSUMED.labels("intake", ISSUES_REPORTED, "duplicate")
+    before = duplicates._value.get()
+    await produce(
+        module_settings.kafka_bootstrap,
+        topic,
+        record.value,
+        key=record.key,
+        headers=list(record.headers),
+    )
+
+    async def seen() -> bool:
+        return duplicates._value.get() > before
+
+    await eventually(seen)
+    view = await _view(intake, accepted)
+    assert [h["status"] for h in view["history"]] == ["reported"]
