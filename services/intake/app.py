@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from fastapi import FastAPI
 
 from services.intake.consumers import ReadModelUpdater
@@ -63,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def prepare_db() -> None:
         await store.prepare()
 
-    return parts.app(
+    app = parts.app(
         title="Linli intake",
         description="Residents' reports and service requests (native API and Open311 "
         "GeoReport v2); publishes issue events.",
@@ -71,3 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prepare_db=prepare_db,
         body_limits={"/api/v1/media": settings.intake_max_photo_bytes + 16 * 1024},
     )
+    # the modules, schemas and reference data loaded so far live as long as the process:
+    # keep them out of the collector's full passes (those were 100 ms pauses under load)
+    gc.freeze()
+    return app

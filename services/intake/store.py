@@ -25,25 +25,33 @@ class IssueStore:
         )
 
     async def record_reported(self, fields: dict[str, Any], at: datetime) -> bool:
-        """Upsert once: the lifecycle may have arrived first (they travel on different
-        topics); a redelivered report finds ``reported_at`` set and changes nothing (one
-        round trip, no separate processed-events marker). False for a duplicate."""
+        """Record a report once. The common case is one insert (cheap, where an update is
+        not on FerretDB); if the document exists, either this is a redelivery (it has
+        ``reported_at``: nothing to do) or the lifecycle arrived first (fill it in).
+        False for a duplicate."""
+        entry = {"status": "reported", "at": at, "note": None, "sequence": 0}
+        document = {
+            "_id": fields["issue_id"],
+            **{k: v for k, v in fields.items() if k != "issue_id"},
+            "status": "reported",
+            "open311_status": "open",
+            "sequence": 0,
+            "history": [entry],
+        }
         try:
-            await self._issues.update_one(
-                {"_id": fields["issue_id"], "reported_at": {"$exists": False}},
-                {
-                    "$set": {k: v for k, v in fields.items() if k != "issue_id"},
-                    "$setOnInsert": {
-                        "status": "reported",
-                        "open311_status": "open",
-                        "sequence": 0,
-                    },
-                    "$push": {"history": {"status": "reported", "at": at, "note": None}},
-                },
-                upsert=True,
-            )
+            await self._issues.insert_one(document)
+            return True
         except DuplicateKeyError:
+            existing = await self._issues.find_one({"_id": document["_id"]}, {"reported_at": 1})
+        if existing is None or existing.get("reported_at") is not None:
             return False
+        await self._issues.update_one(
+            {"_id": document["_id"]},
+            {
+                "$set": {k: v for k, v in fields.items() if k != "issue_id"},
+                "$push": {"history": entry},
+            },
+        )
         return True
 
     async def record_transition(
@@ -59,10 +67,8 @@ class IssueStore:
         }
         try:
             result = await self._issues.update_one(
-                {
-                    "_id": issue_id,
-                    "$or": [{"sequence": {"$lt": sequence}}, {"sequence": {"$exists": False}}],
-                },
+                # every document has a sequence (a report inserts 0)
+                {"_id": issue_id, "sequence": {"$lt": sequence}},
                 {
                     "$set": {
                         "status": status,
