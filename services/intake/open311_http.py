@@ -20,7 +20,7 @@ from services.intake.domain.places import parse_coordinate
 from services.intake.idempotency import issue_id_for_key
 from services.intake.keys import ApiKeys
 from services.intake.limits import RateLimiter
-from services.intake.open311_render import FORMATS, JSON_TYPE, XML_TYPE, render, render_errors
+from services.intake.open311_render import FORMATS, render, render_errors
 from services.intake.reports import ReportService
 from shared.http.errors import ApiError
 
@@ -363,6 +363,3 @@ def build_open311_router(
         return await _answer(fmt, work)
 
     return router
-
-
-__all__ = ["JSON_TYPE", "XML_TYPE", "build_open311_router"]
