@@ -213,7 +213,11 @@ def build_router(
                 )
                 if candidates:
                     return JSONResponse(DuplicatesOffered(candidates=candidates).model_dump())
-            issue_id = issue_id_for_key(idempotency_key) if idempotency_key else None
+            # same key and body -> same id, so a retried publish is dropped downstream; the
+            # body is part of it so that a reused key can never silently replace a report
+            issue_id = (
+                issue_id_for_key(f"{idempotency_key}:{fingerprint}") if idempotency_key else None
+            )
             submitted = await reports.submit(draft, issue_id)
         except ReportRejected as exc:
             raise _rejected(exc) from exc

@@ -1,5 +1,5 @@
 """Idempotency-Key for the native API: the same key and body replay the first answer, a
-different body is a conflict, and the issue id is derived from the key so that a retried
+different body is a conflict, and the issue id is derived from the key and body so a retried
 publish carries the same event id (consumers drop the duplicate)."""
 
 from __future__ import annotations
