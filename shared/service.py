@@ -60,6 +60,7 @@ class ServiceParts:
         description: str,
         routers: list[APIRouter],
         prepare_db: Callable[[], Awaitable[None]],
+        body_limits: Mapping[str, int] | None = None,
     ) -> FastAPI:
         runtime = ServiceRuntime(
             settings=self.settings,
@@ -69,7 +70,13 @@ class ServiceParts:
             topics=platform_topics(self.settings),
             prepare_db=prepare_db,
         )
-        app = create_service_app(runtime, title=title, description=description, routers=routers)
+        app = create_service_app(
+            runtime,
+            title=title,
+            description=description,
+            routers=routers,
+            body_limits=body_limits,
+        )
         app.state.parts = self
         return app
 

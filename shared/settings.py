@@ -83,6 +83,28 @@ class Settings(BaseSettings):
         64 * 1024, ge=1024, description="Largest accepted JSON request body, in bytes."
     )
 
+    intake_rate_per_client: float = Field(
+        20.0, ge=0, description="Intake: reports per second per client address (0: no limit)."
+    )
+    intake_burst_per_client: float = Field(
+        40.0, ge=1, description="Intake: burst of reports a client address may send at once."
+    )
+    intake_rate_per_key: float = Field(
+        50.0, ge=0, description="Intake: Open311 requests per second per API key (0: no limit)."
+    )
+    intake_burst_per_key: float = Field(
+        100.0, ge=1, description="Intake: burst of Open311 requests per API key."
+    )
+    intake_max_photo_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, le=8 * 1024 * 1024, description="Intake: largest photo upload."
+    )
+    intake_duplicate_radius_m: float = Field(
+        150.0, ge=0, description="Intake: open reports this close are offered as duplicates."
+    )
+    intake_duplicate_days: int = Field(
+        30, ge=1, description="Intake: how far back open reports count as possible duplicates."
+    )
+
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> Settings:
         if self.env == "production" and self.resident_secret.get_secret_value() == DEV_SECRET:

@@ -5,44 +5,131 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
-from shared.mongo import ProcessedEvents
+from services.intake.domain.open311 import RequestQuery, open311_status
 
 
 class IssueStore:
     def __init__(self, db: AsyncDatabase):
         self._issues = db["issues"]
-        self.processed = ProcessedEvents(db["processed_events"], "intake")
 
     async def prepare(self) -> None:
         await self._issues.create_index([("resident_ref", ASCENDING), ("reported_at", ASCENDING)])
-        await self._issues.create_index([("node_id", ASCENDING), ("category", ASCENDING)])
+        await self._issues.create_index([("followers", ASCENDING)])
+        await self._issues.create_index([("reported_at", DESCENDING)])
+        await self._issues.create_index(
+            [("category", ASCENDING), ("open311_status", ASCENDING), ("reported_at", DESCENDING)]
+        )
 
-    async def record_reported(self, fields: dict[str, Any], at: datetime) -> None:
-        """Upsert: the lifecycle may have arrived first (they travel on different topics)."""
+    async def record_reported(self, fields: dict[str, Any], at: datetime) -> bool:
+        """Record a report once. The common case is one insert (cheap, where an update is
+        not on FerretDB); if the document exists, either this is a redelivery (it has
+        ``reported_at``: nothing to do) or the lifecycle arrived first (fill it in).
+        False for a duplicate."""
+        entry = {"status": "reported", "at": at, "note": None, "sequence": 0}
+        document = {
+            "_id": fields["issue_id"],
+            **{k: v for k, v in fields.items() if k != "issue_id"},
+            "status": "reported",
+            "open311_status": "open",
+            "sequence": 0,
+            "history": [entry],
+        }
+        try:
+            await self._issues.insert_one(document)
+            return True
+        except DuplicateKeyError:
+            existing = await self._issues.find_one({"_id": document["_id"]}, {"reported_at": 1})
+        if existing is None or existing.get("reported_at") is not None:
+            return False
         await self._issues.update_one(
-            {"_id": fields["issue_id"]},
+            {"_id": document["_id"]},
             {
                 "$set": {k: v for k, v in fields.items() if k != "issue_id"},
-                "$setOnInsert": {"status": "reported"},
-                "$push": {"history": {"status": "reported", "at": at}},
+                "$push": {"history": entry},
             },
-            upsert=True,
         )
+        return True
 
-    async def record_status(
-        self, issue_id: str, status: str, at: datetime, fields: dict[str, Any]
-    ) -> None:
-        await self._issues.update_one(
-            {"_id": issue_id},
-            {
-                "$set": {"status": status, "updated_at": at, **fields},
-                "$push": {"history": {"status": status, "at": at}},
-            },
-            upsert=True,
-        )
+    async def record_transition(
+        self, issue_id: str, sequence: int, status: str, at: datetime, fields: dict[str, Any]
+    ) -> bool:
+        """Apply a transition unless the document already holds this or a later version
+        (events are ordered per issue by ``sequence``). False when it was stale."""
+        entry = {
+            "status": status,
+            "at": at,
+            "note": fields.get("status_note"),
+            "sequence": sequence,
+        }
+        try:
+            result = await self._issues.update_one(
+                # every document has a sequence (a report inserts 0)
+                {"_id": issue_id, "sequence": {"$lt": sequence}},
+                {
+                    "$set": {
+                        "status": status,
+                        "open311_status": open311_status(status),
+                        "sequence": sequence,
+                        "updated_at": at,
+                        **fields,
+                    },
+                    "$push": {"history": entry},
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # the document exists with this sequence or a later one
+        return result.matched_count > 0 or result.upserted_id is not None
 
     async def get(self, issue_id: str) -> dict[str, Any] | None:
         return await self._issues.find_one({"_id": issue_id})
+
+    async def query(self, query: RequestQuery) -> list[dict[str, Any]]:
+        if query.ids:
+            selector: dict[str, Any] = {"_id": {"$in": list(query.ids)}}
+        else:
+            selector = {"reported_at": {"$gte": query.start, "$lte": query.end}}
+            if query.service_codes:
+                selector["category"] = {"$in": list(query.service_codes)}
+            if query.statuses:
+                selector["open311_status"] = {"$in": list(query.statuses)}
+        cursor = (
+            self._issues.find(selector, {"history": 0})
+            .sort([("reported_at", DESCENDING), ("_id", ASCENDING)])
+            .skip(query.skip)
+            .limit(query.page_size)
+        )
+        return [doc async for doc in cursor]
+
+    async def open_of_category(
+        self, category: str, since: datetime, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        cursor = (
+            self._issues.find(
+                {
+                    "category": category,
+                    "open311_status": "open",
+                    "reported_at": {"$gte": since},
+                },
+                {"history": 0},
+            )
+            .sort("reported_at", DESCENDING)
+            .limit(limit)
+        )
+        return [doc async for doc in cursor]
+
+    async def of_resident(self, ref: str, limit: int = 200) -> list[dict[str, Any]]:
+        cursor = (
+            self._issues.find({"$or": [{"resident_ref": ref}, {"followers": ref}]})
+            .sort("reported_at", DESCENDING)
+            .limit(limit)
+        )
+        return [doc async for doc in cursor]
+
+    async def add_follower(self, issue_id: str, ref: str) -> bool:
+        result = await self._issues.update_one({"_id": issue_id}, {"$addToSet": {"followers": ref}})
+        return result.matched_count > 0

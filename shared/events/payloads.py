@@ -29,6 +29,13 @@ class IssueReportedV1(EventPayload):
     resident_ref: ResidentRef | None = Field(None, description="Absent for anonymous reports.")
     channel: Literal["api", "open311", "front-desk"] = "api"
     reported_at: datetime
+    attributes: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="Answers to the category's extra questions."
+    )
+    address: str | None = Field(None, max_length=500, description="Address as given.")
+    lat: float | None = Field(None, ge=-90, le=90, description="WGS-84 latitude as given.")
+    lon: float | None = Field(None, ge=-180, le=180, description="WGS-84 longitude as given.")
+    media_url: str | None = Field(None, max_length=2000, description="Photo of the problem.")
 
 
 class Owner(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Response
@@ -47,8 +47,15 @@ def _ops_router(runtime: ServiceRuntime) -> APIRouter:
 
 
 def create_service_app(
-    runtime: ServiceRuntime, *, title: str, description: str, routers: list[APIRouter]
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    routers: list[APIRouter],
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
+    """``body_limits``: larger (or smaller) body limits for path prefixes, e.g. uploads."""
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
@@ -61,6 +68,9 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(
-        LimitAndMeasure, service=runtime.service, max_body_bytes=runtime.settings.max_body_bytes
+        LimitAndMeasure,
+        service=runtime.service,
+        max_body_bytes=runtime.settings.max_body_bytes,
+        limits=body_limits or {},
     )
     return app

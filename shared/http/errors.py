@@ -84,7 +84,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+        field = None
+        if exc.status_code == 400 and "body" in str(exc.detail):  # FastAPI's unparsable body
+            code, field = "malformed_body", "body"
+        return error_response(exc.status_code, code, str(exc.detail), field, exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

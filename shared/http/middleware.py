@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from shared.http.errors import error_body
@@ -63,23 +64,32 @@ async def _send_413(send, limit: int) -> None:
 
 
 class LimitAndMeasure:
-    def __init__(self, app, *, service: str, max_body_bytes: int):
+    def __init__(
+        self, app, *, service: str, max_body_bytes: int, limits: Mapping[str, int] | None = None
+    ):
+        """``limits``: body limits for path prefixes (longest prefix wins), else the default."""
         self.app = app
         self.service = service
-        self.limit = max_body_bytes
+        self.default_limit = max_body_bytes
+        self.limits = sorted((limits or {}).items(), key=lambda item: -len(item[0]))
+
+    def _limit_for(self, path: str) -> int:
+        return next((n for prefix, n in self.limits if path.startswith(prefix)), self.default_limit)
 
     async def __call__(self, scope: Scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _send_413(send, self.limit)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _send_413(send, limit)
+            self._count(scope, 413, 0.0)
             return
         if declared is None and scope["method"] in ("POST", "PUT", "PATCH"):
-            body = await _read_at_most(receive, self.limit)
+            body = await _read_at_most(receive, limit)
             if body is None:
-                await _send_413(send, self.limit)
+                await _send_413(send, limit)
                 self._count(scope, 413, 0.0)
                 return
             receive = _replay(body)
@@ -91,8 +101,10 @@ class LimitAndMeasure:
                 status["code"] = message["status"]
             await send(message)
 
-        await self.app(scope, receive, measured_send)
-        self._count(scope, status["code"], time.perf_counter() - started)
+        try:
+            await self.app(scope, receive, measured_send)
+        finally:
+            self._count(scope, status["code"], time.perf_counter() - started)
 
     def _count(self, scope: Scope, status: int, seconds: float) -> None:
         route = scope.get("route")

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from services.intake.domain.attributes import check_attributes, native_field
+from services.intake.domain.text import ReportRejected, check_description
 from shared.events import IssueReportedV1, ResidentContactV1
 from shared.residents import normalise_contact, resident_ref
-
-MAX_DESCRIPTION = 4000
-_HTML = re.compile(r"<\s*[a-zA-Z/!?]|&[a-zA-Z]+;|&#\d+;")
-
-
-class ReportRejected(ValueError):
-    """A report that cannot be accepted, with the field at fault."""
-
-    def __init__(self, field: str, code: str, message: str):
-        super().__init__(message)
-        self.field, self.code, self.message = field, code, message
 
 
 @dataclass(frozen=True)
@@ -36,26 +27,19 @@ class ReportDraft:
     description: str
     contact: Contact | None
     channel: str = "api"
+    attributes: dict = field(default_factory=dict)
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    media_url: str | None = None
+    description_required: bool = True
+    field_of_attribute: Callable[[str], str] | None = None
 
 
 @dataclass(frozen=True)
 class AcceptedReport:
     issue: IssueReportedV1
     contact: ResidentContactV1 | None
-
-
-def check_description(text: str) -> str:
-    """Trimmed description, or ``ReportRejected``: not empty, not too long, no markup."""
-    text = text.strip()
-    if not text:
-        raise ReportRejected("body.description", "empty", "describe the problem")
-    if len(text) > MAX_DESCRIPTION:
-        raise ReportRejected(
-            "body.description", "too_long", f"at most {MAX_DESCRIPTION} characters"
-        )
-    if _HTML.search(text):
-        raise ReportRejected("body.description", "markup", "HTML or entities are not accepted")
-    return text
 
 
 def accept_report(
@@ -73,13 +57,19 @@ def accept_report(
         raise ReportRejected("body.category", "unknown", f"no category {draft.category!r}")
     if not node_exists(draft.node_id):
         raise ReportRejected("body.node_id", "unknown", f"no place {draft.node_id!r} in the tree")
-    description = check_description(draft.description)
+    prefix = "body." if draft.channel == "api" else ""
+    description = check_description(
+        draft.description,
+        required=draft.description_required,
+        field_name=f"{prefix}description",
+    )
+    answers = check_attributes(category, draft.attributes, draft.field_of_attribute or native_field)
     identity = (
         normalise_contact(draft.contact.phone, draft.contact.email) if draft.contact else None
     )
     if identity is None and not category.anonymous_allowed:
         raise ReportRejected(
-            "body.contact", "required", f"{draft.category} needs a phone number or an email"
+            f"{prefix}contact", "required", f"{draft.category} needs a phone number or an email"
         )
     ref = resident_ref(secret, identity)
     issue = IssueReportedV1(
@@ -91,6 +81,11 @@ def accept_report(
         resident_ref=ref,
         channel=draft.channel,
         reported_at=now,
+        attributes=answers,
+        address=draft.address,
+        lat=draft.lat,
+        lon=draft.lon,
+        media_url=draft.media_url,
     )
     contact = None
     if identity is not None and draft.contact is not None:
