@@ -10,8 +10,10 @@ seeks back, waits, and tries the same record again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
@@ -76,6 +78,33 @@ async def _raw_body(message: KafkaMessage) -> bytes:
     return message.body
 
 
+def _utf8_headers(record: Any) -> Any:
+    """The framework decodes header values as UTF-8 before any handler runs; a record with a
+    binary header would fail there forever, so such values are made readable here (and the
+    record then dead-letters on its bad envelope)."""
+    try:
+        for _, value in record.headers or ():
+            value.decode()
+        return record
+    except UnicodeDecodeError:
+        fixed = [(k, v.decode("utf-8", "replace").encode()) for k, v in record.headers]
+        return dataclasses.replace(record, headers=fixed)
+
+
+async def _safe_parse(records: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    if isinstance(records, tuple):
+        return await original(tuple(_utf8_headers(r) for r in records))
+    return await original(_utf8_headers(records))
+
+
+def _by_key(records: Iterable[Any]) -> list[list[Any]]:
+    """Records grouped by key, each group in offset order (order matters only per key)."""
+    groups: dict[Any, list[Any]] = {}
+    for record in records:
+        groups.setdefault((record.partition, record.key), []).append(record)
+    return list(groups.values())
+
+
 def subscribe(
     broker: KafkaBroker,
     *,
@@ -86,18 +115,24 @@ def subscribe(
     dead_letters: DeadLetters,
     group_id: str | None = None,
     description: str = "",
+    batch_size: int = 100,
+    parallel_keys: bool = True,
 ) -> None:
     """Register a consumer of ``topic`` in the service's consumer group; ``handlers`` says
-    which payload types it processes (other platform events on the topic are skipped)."""
+    which payload types it processes (other platform events on the topic are skipped).
+
+    Records arrive in batches of up to ``batch_size``; the offsets are committed once the
+    whole batch is processed. With ``parallel_keys`` records of different keys are processed
+    concurrently and those of one key in order; a transient failure anywhere rewinds the
+    batch, and the handlers' idempotency absorbs the replay of what had succeeded.
+    """
     accepted = {model.event_type: model for model in handlers}
     by_type = {model.event_type: handler for model, handler in handlers.items()}
     consumer_name = f"{service}:{topic}"
     backoff = Backoff()
 
-    async def consume(message: KafkaMessage = Context("message")) -> None:
-        record = message.raw_message
+    async def process(record: Any) -> None:
         started = time.perf_counter()
-        outcome = "ok"
         try:
             decoded = decode(record.headers, record.value, accepted)
             if decoded is None:
@@ -109,17 +144,38 @@ def subscribe(
             outcome = "dead_letter"
             log.warning("dead_letter", topic=topic, offset=record.offset, error=str(exc))
             await dead_letters.send(record, consumer_name, str(exc))
+        EVENTS_CONSUMED.labels(service, topic, outcome).inc()
+        EVENT_SECONDS.labels(service, topic).observe(time.perf_counter() - started)
+
+    async def process_in_order(records: list[Any]) -> None:
+        for record in records:
+            await process(record)
+
+    async def consume(message: KafkaMessage = Context("message")) -> None:
+        records = message.raw_message
+        records = records if isinstance(records, tuple) else (records,)
+        try:
+            if parallel_keys and len(records) > 1:
+                async with asyncio.TaskGroup() as group:
+                    for same_key in _by_key(records):
+                        group.create_task(process_in_order(same_key))
+            else:
+                await process_in_order(list(records))
         except Exception as exc:
+            error = exc.exceptions[0] if isinstance(exc, ExceptionGroup) else exc
             EVENTS_CONSUMED.labels(service, topic, "retry").inc()
             delay = backoff.next_delay()
             log.warning(
-                "retrying_event", topic=topic, offset=record.offset, error=repr(exc), delay=delay
+                "retrying_batch",
+                topic=topic,
+                first_offset=records[0].offset,
+                size=len(records),
+                error=repr(error),
+                delay=delay,
             )
             await asyncio.sleep(delay)
-            raise
+            raise error from None
         backoff.reset()
-        EVENTS_CONSUMED.labels(service, topic, outcome).inc()
-        EVENT_SECONDS.labels(service, topic).observe(time.perf_counter() - started)
 
     consume.__name__ = f"consume_{topic.replace('.', '_').replace('-', '_')}"
     broker.subscriber(
@@ -127,7 +183,11 @@ def subscribe(
         group_id=group_id or f"linli-{service}",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        batch=True,
+        max_records=batch_size,
+        batch_timeout_ms=100,
         decoder=_raw_body,
+        parser=_safe_parse,
         title=f"{prefix + topic}:{service}",
         description=description or f"{service} consumes {topic}",
     )(consume)

@@ -122,13 +122,17 @@ async def test_poison_goes_to_dead_letters_and_the_consumer_carries_on(settings,
     envelope = Envelope(type="linli.issues.reported.v1", source="/test", subject="x")
     headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
     await produce(settings.kafka_bootstrap, topic, b"{not json", key=b"x", headers=headers)
+    binary = [*headers[:1], ("ce_id", b"\xff\xfe"), *headers[2:]]
+    await produce(settings.kafka_bootstrap, topic, b"{}", key=b"y", headers=binary)
 
     accepted = (await intake.post("/api/v1/issues", json=REPORT)).json()
     await eventually(lambda: _inbox(notify, accepted))
 
-    [dead] = await read_topic(
-        settings.kafka_bootstrap, settings.topic_prefix + dead_letters("dispatch")
+    dead_records = await read_topic(
+        settings.kafka_bootstrap, settings.topic_prefix + dead_letters("dispatch"), expect=2
     )
+    assert len(dead_records) == 2
+    dead = next(r for r in dead_records if r.key == b"x")
     dead_headers = {k: v.decode() for k, v in dead.headers}
     assert dead.value == b"{not json"
     assert dead_headers["ce_id"] == envelope.id
