@@ -6,13 +6,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.cli import docs, infra, platform, topics
+from shared.cli import docs, infra, notify, platform, topics
 from shared.settings import Settings
 
 app = typer.Typer(help="Linli operators' tool.", no_args_is_help=True)
 app.add_typer(infra.app, name="infra")
 app.add_typer(topics.app, name="topics")
 app.add_typer(docs.app, name="docs")
+app.add_typer(notify.app, name="notify")
 app.command("up")(platform.up)
 app.command("down")(platform.down)
 app.command("status")(platform.status)
