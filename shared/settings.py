@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
     smtp_username: str = Field("", description="SMTP user name (empty: no authentication).")
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
+    smtp_ca_file: str = Field(
+        "", description="CA bundle that signs the SMTP server's certificate (empty: system CAs)."
+    )
     smtp_from: str = Field("linli@localhost", description="Sender address of emails.")
     smtp_timeout_s: float = Field(10.0, gt=0, description="SMTP connect and command timeout.")
     sms_gateway_url: str = Field("", description="HTTP SMS gateway endpoint; empty disables SMS.")

@@ -61,6 +61,7 @@ def build_channels(
             password=settings.smtp_password.get_secret_value(),
             sender=settings.smtp_from,
             timeout_s=settings.smtp_timeout_s,
+            ca_file=settings.smtp_ca_file,
         )
     if settings.sms_gateway_url:
         channels["sms"] = SmsChannel(

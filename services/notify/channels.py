@@ -114,10 +114,12 @@ class EmailChannel:
         password: str,
         sender: str,
         timeout_s: float,
+        ca_file: str = "",
     ):
         self._host, self._port, self._starttls = host, port, starttls
         self._username, self._password = username or None, password or None
         self._sender, self._timeout_s = sender, timeout_s
+        self._ca_file = ca_file or None
 
     async def send(self, outgoing: Outgoing) -> None:
         email = EmailMessage()
@@ -137,6 +139,7 @@ class EmailChannel:
                 username=self._username,
                 password=self._password,
                 timeout=self._timeout_s,
+                cert_bundle=self._ca_file,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise SendFailed("recipient refused", permanent=True) from exc
