@@ -11,7 +11,7 @@ from services.notify.store import NotifyStore
 from shared.events import utcnow
 
 
-async def create_operator(store: NotifyStore, *, node_id: str, name: str) -> str:
+async def create_operator(store: NotifyStore, *, node_id: str, name: str = "") -> str:
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(24)
     await store.add_operator(

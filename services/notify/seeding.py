@@ -13,15 +13,17 @@ def demo_ref(index: int) -> str:
     return f"res_demo{index:020d}"
 
 
-async def seed(db: AsyncDatabase, tree: Tree, node_id: str, count: int, batch: int = 2000) -> int:
+async def seed(
+    db: AsyncDatabase, tree: Tree, node_id: str, count: int, *, first: int = 0, batch: int = 2000
+) -> int:
     root = tree[node_id]
     leaves = [n for n in tree.descendants(node_id) if not tree.children(n.id)] or [root]
     inserted = 0
     with Progress(transient=True) as progress:
         task = progress.add_task("residents", total=count)
-        for start in range(0, count, batch):
+        for start in range(first, first + count, batch):
             docs = []
-            for index in range(start, min(count, start + batch)):
+            for index in range(start, min(first + count, start + batch)):
                 leaf = leaves[index % len(leaves)]
                 docs.append(
                     {
