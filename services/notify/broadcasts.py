@@ -13,15 +13,19 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
+import pymongo
+
 from services.notify.channels import Outgoing, inbox_document
-from services.notify.delivery import Deliverer, Notice, delivered_event, recipient_of
+from services.notify.delivery import Deliverer, Notice, recipient_of
 from services.notify.domain import delivery_id, wanted
 from services.notify.live import LiveInbox
 from services.notify.store import NotifyStore
 from shared.events import derived_event_id, utcnow
+from shared.events.notify import NotificationsBatchDeliveredV1
 from shared.kafka.publisher import EventPublisher
 from shared.logging import get_logger
 from shared.topics import NOTIFICATIONS_DELIVERED
@@ -55,6 +59,7 @@ class Broadcasts:
         batch: int,
         lease_s: float,
         concurrency: int = 16,
+        read_timeout_s: float = 600.0,
         clock: Callable[[], datetime] = utcnow,
     ):
         self._store = store
@@ -64,6 +69,7 @@ class Broadcasts:
         self._batch = batch
         self._lease = timedelta(seconds=lease_s)
         self._concurrency = concurrency
+        self._read_timeout_s = read_timeout_s
         self._clock = clock
         self.owner = "replica-" + uuid.uuid4().hex[:12]
         self._wake = asyncio.Event()
@@ -95,20 +101,37 @@ class Broadcasts:
         return True
 
     async def _fan_out(self, doc: dict[str, Any]) -> None:
+        """Read the next batch while the current one is sent (reading is the slow half)."""
         broadcast_id = doc["_id"]
-        batch: list[dict[str, Any]] = []
         cursor = self._store.residents_below(doc["node_id"], doc.get("cursor"), self._batch)
-        async for resident in cursor:
-            batch.append(resident)
-            if len(batch) >= self._batch:
+        batches: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue(maxsize=2)
+
+        async def read() -> None:
+            batch: list[dict[str, Any]] = []
+            # the first batch of a sorted scan can take longer than a usual socket timeout
+            with pymongo.timeout(self._read_timeout_s):
+                async for resident in cursor:
+                    batch.append(resident)
+                    if len(batch) >= self._batch:
+                        await batches.put(batch)
+                        batch = []
+            if batch:
+                await batches.put(batch)
+            await batches.put(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (batch := await batches.get()) is not None:
                 if not await self._send_batch(doc, batch):
-                    await cursor.close()
-                    return
-                batch = []
-        if batch and not await self._send_batch(doc, batch):
-            return
-        await self._store.finish_broadcast(broadcast_id, self.owner)
-        log.info("broadcast_done", broadcast=broadcast_id)
+                    return  # cancelled, or the lease went to another replica
+            await reader
+            await self._store.finish_broadcast(broadcast_id, self.owner)
+            log.info("broadcast_done", broadcast=broadcast_id)
+        finally:
+            reader.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await reader
+            await cursor.close()
 
     def _notice(self, doc: dict[str, Any], ref: str) -> Notice:
         messages = doc["messages"]
@@ -150,18 +173,16 @@ class Broadcasts:
         await self._store.deliver_many_to_inbox(
             [{"_id": out.delivery_id, **inbox_document(out)} for out in inbox]
         )
-        now = self._clock()
-        await asyncio.gather(
-            *(
-                self._publisher.publish(
-                    NOTIFICATIONS_DELIVERED,
-                    delivered_event(out, "inbox", 1, now),
-                    key=out.resident_ref,
-                    event_id=derived_event_id("delivered", out.delivery_id),
-                )
-                for out in inbox
+        if inbox:
+            refs = tuple(out.resident_ref for out in inbox)
+            await self._publisher.publish(
+                NOTIFICATIONS_DELIVERED,
+                NotificationsBatchDeliveredV1(
+                    source_event=doc["_id"], resident_refs=refs, delivered_at=self._clock()
+                ),
+                key=doc["_id"],
+                event_id=derived_event_id("delivered", doc["_id"], refs[0], refs[-1]),
             )
-        )
         for out in inbox:
             self._live.wake(out.resident_ref)
         counts["sent.inbox"] += len(inbox)

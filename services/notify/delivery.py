@@ -35,6 +35,7 @@ from shared.events.notify import (
     NotificationDeliveredV1,
     NotificationFailedV1,
     NotificationRetryV1,
+    NotificationsBatchDeliveredV1,
 )
 from shared.kafka.publisher import EventPublisher
 from shared.logging import get_logger
@@ -110,6 +111,7 @@ class Deliverer:
         self._clock = clock
         self._rng = rng or random.Random()
         publisher.declare(NOTIFICATIONS_DELIVERED, NotificationDeliveredV1)
+        publisher.declare(NOTIFICATIONS_DELIVERED, NotificationsBatchDeliveredV1)
         publisher.declare(NOTIFICATIONS_FAILED, NotificationFailedV1)
         publisher.declare(NOTIFICATIONS_RETRY, NotificationRetryV1)
         publisher.declare(NOTIFICATIONS_DEAD, NotificationRetryV1)

@@ -75,7 +75,8 @@ class NotifyStore:
         query: dict[str, Any] = {"nodes": node_id}
         if after is not None:
             query["_id"] = {"$gt": after}
-        return self.residents.find(query).sort("_id", ASCENDING).batch_size(batch)
+        fields = {"language": 1, "prefs": 1, "phone": 1, "email": 1}
+        return self.residents.find(query, fields).sort("_id", ASCENDING).batch_size(batch)
 
     # --- inbox ----------------------------------------------------------------------------
 

@@ -31,6 +31,20 @@ class NotificationDeliveredV1(EventPayload):
     delivered_at: datetime
 
 
+class NotificationsBatchDeliveredV1(EventPayload):
+    """One batch of an area broadcast reached these residents' inboxes (one event per fan-out
+    batch instead of one per resident; same topic ``notifications.delivered``)."""
+
+    event_type: ClassVar[str] = "linli.notifications.batch-delivered.v1"
+    subject_field: ClassVar[str] = "source_event"
+
+    source_event: str = Field(description="The broadcast id.")
+    kind: str = "broadcast"
+    channel: Channel = "inbox"
+    resident_refs: tuple[ResidentRef, ...] = Field(description="Everyone reached in the batch.")
+    delivered_at: datetime
+
+
 class NotificationFailedV1(EventPayload):
     """A send failed for good on one channel (permanent error, or retries exhausted)."""
 
@@ -74,6 +88,7 @@ class NotificationRetryV1(EventPayload):
 
 NOTIFY_PAYLOADS: tuple[type[EventPayload], ...] = (
     NotificationDeliveredV1,
+    NotificationsBatchDeliveredV1,
     NotificationFailedV1,
     NotificationRetryV1,
 )
