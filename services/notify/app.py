@@ -10,11 +10,13 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
+from services.notify.batches import subscribe_batched
 from services.notify.broadcasts import Broadcasts
 from services.notify.channels import (
     Channel,
     EmailChannel,
     InboxChannel,
+    InboxWriter,
     RateLimiter,
     SmsChannel,
     WebhookChannel,
@@ -49,7 +51,7 @@ def build_channels(
     settings: Settings, store: NotifyStore, live: LiveInbox, client: httpx.AsyncClient
 ) -> dict[str, Channel]:
     channels: dict[str, Channel] = {
-        "inbox": InboxChannel(store, live.wake),
+        "inbox": InboxChannel(InboxWriter(store), live.wake),
         "webhook": WebhookChannel(client),
     }
     if settings.smtp_host:
@@ -123,16 +125,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     parts.publisher.declare(ISSUES_FEEDBACK, IssueRatedV1)
     parts.consume(RESIDENTS_CONTACTS, {ResidentContactV1: notifier.on_contact})
-    parts.consume(ISSUES_REPORTED, {IssueReportedV1: notifier.on_reported})
-    parts.consume(
-        ISSUES_LIFECYCLE,
-        {
+    batched = {
+        ISSUES_REPORTED: {IssueReportedV1: notifier.on_reported},
+        ISSUES_LIFECYCLE: {
             IssueAssignedV1: notifier.on_assigned,
             **{transition: notifier.on_transition for transition in TRANSITIONS},
         },
-    )
-    parts.consume(LEDGER_RECEIPTS, {ReceiptIssuedV1: notifier.on_receipt})
-    parts.consume(NOTIFICATIONS_RETRY, {NotificationRetryV1: notifier.on_retry})
+        LEDGER_RECEIPTS: {ReceiptIssuedV1: notifier.on_receipt},
+        NOTIFICATIONS_RETRY: {NotificationRetryV1: notifier.on_retry},
+    }
+    for topic, handlers in batched.items():
+        subscribe_batched(
+            parts.broker,
+            service="notify",
+            topic=topic,
+            prefix=settings.topic_prefix,
+            handlers=handlers,
+            dead_letters=parts.dead_letters,
+        )
     router = build_router(
         store,
         secret=secret,

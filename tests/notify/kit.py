@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import mailbox
+import os
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 from pathlib import Path
@@ -13,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.events import Envelope, EventPayload, Owner
 from shared.residents import resident_token
-from shared.settings import Settings
+from shared.settings import REPO_ROOT, Settings
 from tests.servers import Endpoints
 
 NOW = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)  # noon in Beijing
@@ -108,3 +115,54 @@ def mails(maildir: Path) -> list[dict[str, str]]:
             }
         )
     return found
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a service process exactly these settings."""
+    env = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        env[f"LINLI_{name.upper()}"] = str(value)
+    return env
+
+
+@contextmanager
+def notify_process(settings: Settings, port: int, log: Path) -> Iterator[subprocess.Popen]:
+    """Notify as its own OS process on 127.0.0.1:``port``, ready when yielded; stopped (this
+    process only) at the end."""
+    env = {**os.environ, **settings_env(settings), "LINLI_NOTIFY_PORT": str(port)}
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.notify"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not _ready(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"notify on {port} did not become ready; see {log}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+            return response.status == 200
+    except (OSError, ValueError):
+        return False
