@@ -10,6 +10,7 @@ restarted) takes over at the cursor and re-sends nothing: keys already used are 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -71,7 +72,7 @@ class Broadcasts:
         self._concurrency = concurrency
         self._read_timeout_s = read_timeout_s
         self._clock = clock
-        self.owner = "replica-" + uuid.uuid4().hex[:12]
+        self.owner = f"replica-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
