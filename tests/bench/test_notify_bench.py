@@ -161,6 +161,11 @@ async def test_single_event_to_inbox_latency_at_200_per_second(servers, tmp_path
             # warm-up: one event through the whole path before the clock starts
             await _assigned(emitter, "warm", sent)
             await eventually(lambda: _at(seen, 1), timeout_s=30)
+            # and a few seconds for the group's other consumers to join and settle
+            for n in range(5):
+                await asyncio.sleep(1)
+                await _assigned(emitter, f"warm{n}", sent)
+            await eventually(lambda: _at(seen, 6), timeout_s=30)
             seen.clear()
             sent.clear()
             started = time.perf_counter()
