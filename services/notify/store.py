@@ -4,7 +4,6 @@ Contact details live here and nowhere else."""
 
 from __future__ import annotations
 
-from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
@@ -44,32 +43,31 @@ class NotifyStore:
         changes: dict[str, Any] = {**contact, "updated_at": updated_at}
         if nodes:
             changes |= {"node_id": nodes[-1], "nodes": nodes}
-        try:
-            await self.residents.update_one(
-                {"_id": ref, "$or": [{"updated_at": {"$lt": updated_at}}, {"updated_at": None}]},
-                {"$set": changes},
-                upsert=True,
-            )
-            return True
-        except DuplicateKeyError:  # a newer record exists: the filter missed, upsert collided
-            return False
+        newer = {"_id": ref, "$or": [{"updated_at": {"$lt": updated_at}}, {"updated_at": None}]}
+        return await self._upsert(newer, {"$set": changes})
 
     async def place_resident(self, ref: str, nodes: list[str]) -> None:
         """Remember where a resident lives (from their reports) when no contact said so."""
-        with suppress(DuplicateKeyError):  # placed already (by a contact or a report)
-            await self.residents.update_one(
-                {"_id": ref, "node_id": None},
-                {"$set": {"node_id": nodes[-1], "nodes": nodes}},
-                upsert=True,
-            )
+        await self._upsert(
+            {"_id": ref, "node_id": None}, {"$set": {"node_id": nodes[-1], "nodes": nodes}}
+        )
+
+    async def save_preferences(self, ref: str, prefs: dict[str, Any]) -> None:
+        await self._upsert({"_id": ref}, {"$set": {"prefs": prefs, "prefs_at": utcnow()}})
+
+    async def _upsert(self, query: dict[str, Any], update: dict[str, Any]) -> bool:
+        """Update the resident, creating it if missing. Two writers creating the same resident
+        at once collide on the id (no upsert retry here): the loser updates the one that won.
+        False when the document exists but the filter does not match (e.g. a newer contact)."""
+        try:
+            await self.residents.update_one(query, update, upsert=True)
+            return True
+        except DuplicateKeyError:
+            result = await self.residents.update_one(query, update)
+            return result.matched_count == 1
 
     async def resident(self, ref: str) -> dict[str, Any] | None:
         return await self.residents.find_one({"_id": ref})
-
-    async def save_preferences(self, ref: str, prefs: dict[str, Any]) -> None:
-        await self.residents.update_one(
-            {"_id": ref}, {"$set": {"prefs": prefs, "prefs_at": utcnow()}}, upsert=True
-        )
 
     def residents_below(self, node_id: str, after: str | None, batch: int):
         query: dict[str, Any] = {"nodes": node_id}

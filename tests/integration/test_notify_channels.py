@@ -123,6 +123,11 @@ async def _resident(notify, emitter, config, who, *, language, prefs, email=None
         f"/api/v1/residents/{who}/preferences", json=prefs, headers=auth(config, who)
     )
     assert response.status_code == 200, response.text
+    # contacts and events travel on different topics: start the story once notify has it
+    mongo = make_client(config.mongodb_url, app_name="test")
+    residents = mongo[config.database_name("notify")]["residents"]
+    await eventually(lambda: residents.count_documents({"_id": who, "updated_at": {"$ne": None}}))
+    await mongo.close()
     return response.json()
 
 

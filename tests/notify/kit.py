@@ -102,6 +102,8 @@ def transition(model: type, issue_id: str, resident: str, sequence: int, **field
 
 
 def mails(maildir: Path) -> list[dict[str, str]]:
+    if not (maildir / "new").exists():  # the server makes it on the first connection
+        return []
     box = mailbox.Maildir(maildir, create=False)
     found = []
     for message in box:
