@@ -132,9 +132,11 @@ async def test_a_killed_replica_duplicates_nothing(servers, tmp_path):
         hooks = await eventually(lambda: _settled_hooks(store, hooks_log), timeout_s=60)
         deliveries = [h["delivery"] for h in hooks]
         assert len(deliveries) == len(set(deliveries))
+        sent = await store.deliveries.count_documents({"status": "sent"})
         in_doubt = await store.deliveries.count_documents({"status": "sending"})
-        assert len(deliveries) + in_doubt == EVENTS // 4
-        assert in_doubt <= 3
+        assert sent + in_doubt == EVENTS // 4 and in_doubt <= 3
+        # a send in doubt may or may not have reached the robot before the kill; never twice
+        assert sent <= len(deliveries) <= sent + in_doubt
     await mongo.close()
 
 
