@@ -114,7 +114,7 @@ async def test_broadcast_to_100k_residents_against_bulk_inserts(servers):
 
 
 async def test_single_event_to_inbox_latency_at_200_per_second(servers, tmp_path):
-    config = module_settings(servers)
+    config = module_settings(servers, topic_partitions=6)
     client = make_client(config.mongodb_url, app_name="bench", timeout_ms=30000)
     db = client[config.database_name("notify")]
     total = RATE * SECONDS

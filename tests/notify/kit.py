@@ -30,16 +30,16 @@ OWNER = Owner(kind="department", code="urban-mgmt", name="城管局", name_en="U
 
 def module_settings(servers: Endpoints, **overrides: Any) -> Settings:
     run = uuid.uuid4().hex[:8]
-    return Settings(
-        env="test",
-        kafka_bootstrap=servers.kafka_bootstrap,
-        mongodb_url=servers.mongodb_url,
-        topic_prefix=f"t{run}.",
-        db_prefix=f"t{run}_",
-        topic_partitions=2,
-        probe_interval_s=0.5,
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "env": "test",
+        "kafka_bootstrap": servers.kafka_bootstrap,
+        "mongodb_url": servers.mongodb_url,
+        "topic_prefix": f"t{run}.",
+        "db_prefix": f"t{run}_",
+        "topic_partitions": 2,
+        "probe_interval_s": 0.5,
+    }
+    return Settings(**(values | overrides))
 
 
 def ref(name: str) -> str:
