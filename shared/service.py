@@ -41,7 +41,11 @@ class ServiceParts:
     db: AsyncDatabase
 
     def consume(
-        self, topic: str, handlers: Mapping[type[EventPayload], Handler], description: str = ""
+        self,
+        topic: str,
+        handlers: Mapping[type[EventPayload], Handler],
+        description: str = "",
+        batch_size: int = 100,
     ) -> None:
         subscribe(
             self.broker,
@@ -51,6 +55,7 @@ class ServiceParts:
             handlers=handlers,
             dead_letters=self.dead_letters,
             description=description,
+            batch_size=batch_size,
         )
 
     def app(

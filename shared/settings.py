@@ -79,6 +79,47 @@ class Settings(BaseSettings):
         description="How long a ledger HTTP request waits for its command's outcome before "
         "answering 202 with a command id to poll.",
     )
+    notify_public_url: str = Field(
+        "http://127.0.0.1:8083",
+        description="Public base URL of notify, used in the signed rating links residents get.",
+    )
+    notify_rating_ttl_h: int = Field(
+        168, ge=1, description="Hours a return-visit rating link stays valid."
+    )
+    notify_retry_max_attempts: int = Field(
+        5, ge=1, description="Attempts per channel before a temporary failure is given up on."
+    )
+    notify_retry_base_s: float = Field(
+        2.0, gt=0, description="First retry delay; doubled each attempt, with full jitter."
+    )
+    notify_retry_max_s: float = Field(300.0, gt=0, description="Longest retry delay, in seconds.")
+    notify_rate_per_s: str = Field(
+        "email=20,webhook=20,sms=10",
+        description="Per-channel send rate limits per replica, name=messages per second.",
+    )
+    notify_broadcast_batch: int = Field(
+        1000, ge=1, description="Residents per fan-out batch of an area broadcast."
+    )
+    notify_broadcast_lease_s: float = Field(
+        30.0, gt=0, description="How long a replica holds a broadcast before another may resume it."
+    )
+    smtp_host: str = Field("", description="SMTP server for email; empty disables email.")
+    smtp_port: int = Field(587, description="SMTP port.")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_username: str = Field("", description="SMTP user name (empty: no authentication).")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
+    smtp_ca_file: str = Field(
+        "", description="CA bundle that signs the SMTP server's certificate (empty: system CAs)."
+    )
+    smtp_from: str = Field("linli@localhost", description="Sender address of emails.")
+    smtp_timeout_s: float = Field(10.0, gt=0, description="SMTP connect and command timeout.")
+    sms_gateway_url: str = Field("", description="HTTP SMS gateway endpoint; empty disables SMS.")
+    sms_gateway_secret: SecretStr = Field(
+        SecretStr(""), description="Key that signs SMS gateway requests (HMAC-SHA256)."
+    )
+    http_send_timeout_s: float = Field(
+        5.0, gt=0, description="Timeout of webhook and SMS gateway requests."
+    )
     max_body_bytes: int = Field(
         64 * 1024, ge=1024, description="Largest accepted JSON request body, in bytes."
     )

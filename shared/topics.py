@@ -22,6 +22,8 @@ LEDGER_RECEIPTS = "ledger.receipts"
 LEDGER_COMMANDS = "ledger.commands"
 NOTIFICATIONS_DELIVERED = "notifications.delivered"
 NOTIFICATIONS_FAILED = "notifications.failed"
+NOTIFICATIONS_RETRY = "notifications.retry"
+NOTIFICATIONS_DEAD = "notifications.dead"
 
 
 def dept_tasks(department: str) -> str:
@@ -84,6 +86,17 @@ def catalogue(departments: Iterable[str]) -> list[Topic]:
         ),
         Topic(NOTIFICATIONS_DELIVERED, "resident reference", "Messages delivered, per channel."),
         Topic(NOTIFICATIONS_FAILED, "resident reference", "Messages that could not be sent."),
+        Topic(
+            NOTIFICATIONS_RETRY,
+            "resident reference",
+            "Notify's own retries of temporarily failed sends, due at a back-off time.",
+        ),
+        Topic(
+            NOTIFICATIONS_DEAD,
+            "resident reference",
+            "Sends that failed for good or ran out of retries, with the reason (replayable).",
+            retention_days=90,
+        ),
     ]
     topics += [
         Topic(

@@ -2,32 +2,175 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
+
+import httpx
 from fastapi import FastAPI
 
+from services.notify.broadcasts import Broadcasts
+from services.notify.channels import (
+    Channel,
+    EmailChannel,
+    InboxChannel,
+    InboxWriter,
+    RateLimiter,
+    SmsChannel,
+    WebhookChannel,
+    parse_rates,
+)
+from services.notify.delivery import Deliverer, RetryPolicy
 from services.notify.http import build_router
+from services.notify.live import LiveInbox
 from services.notify.messages import Notifier
+from services.notify.rendering import Templates
 from services.notify.store import NotifyStore
-from shared.events import IssueAssignedV1, ResidentContactV1
+from shared.events import IssueAssignedV1, IssueReportedV1, ResidentContactV1
+from shared.events.lifecycle import TRANSITIONS, IssueRatedV1, ReceiptIssuedV1
+from shared.events.notify import NotificationRetryV1
+from shared.logging import get_logger
+from shared.reference import load_reference
 from shared.service import build_parts
 from shared.settings import Settings
-from shared.topics import ISSUES_LIFECYCLE, RESIDENTS_CONTACTS
+from shared.topics import (
+    ISSUES_FEEDBACK,
+    ISSUES_LIFECYCLE,
+    ISSUES_REPORTED,
+    LEDGER_RECEIPTS,
+    NOTIFICATIONS_RETRY,
+    RESIDENTS_CONTACTS,
+)
+
+log = get_logger("linli.notify")
+
+
+def build_channels(
+    settings: Settings, store: NotifyStore, live: LiveInbox, client: httpx.AsyncClient
+) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {
+        "inbox": InboxChannel(InboxWriter(store), live.wake),
+        "webhook": WebhookChannel(client),
+    }
+    if settings.smtp_host:
+        channels["email"] = EmailChannel(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value(),
+            sender=settings.smtp_from,
+            timeout_s=settings.smtp_timeout_s,
+            ca_file=settings.smtp_ca_file,
+        )
+    if settings.sms_gateway_url:
+        channels["sms"] = SmsChannel(
+            client,
+            url=settings.sms_gateway_url,
+            secret=settings.sms_gateway_secret.get_secret_value(),
+        )
+    return channels
+
+
+async def _every(seconds: float, work, name: str) -> None:
+    while True:
+        try:
+            await work()
+        except Exception as exc:
+            log.warning(f"{name}_failed", error=repr(exc))
+        await asyncio.sleep(seconds)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     parts = build_parts(settings, "notify")
+    reference = load_reference(settings.config_dir)
     store = NotifyStore(parts.db)
-    notifier = Notifier(store)
+    live = LiveInbox()
+    client = httpx.AsyncClient(timeout=settings.http_send_timeout_s)
+    limits = {
+        name: RateLimiter(rate) for name, rate in parse_rates(settings.notify_rate_per_s).items()
+    }
+    deliverer = Deliverer(
+        store,
+        Templates(),
+        build_channels(settings, store, live, client),
+        limits,
+        parts.publisher,
+        RetryPolicy(
+            settings.notify_retry_max_attempts,
+            settings.notify_retry_base_s,
+            settings.notify_retry_max_s,
+        ),
+    )
+    secret = settings.resident_secret.get_secret_value()
+    notifier = Notifier(
+        store,
+        deliverer,
+        reference,
+        secret=secret,
+        public_url=settings.notify_public_url,
+        rating_ttl=timedelta(hours=settings.notify_rating_ttl_h),
+        max_retry_wait_s=settings.notify_retry_max_s,
+    )
+    broadcasts = Broadcasts(
+        store,
+        deliverer,
+        parts.publisher,
+        live,
+        batch=settings.notify_broadcast_batch,
+        lease_s=settings.notify_broadcast_lease_s,
+    )
+    parts.publisher.declare(ISSUES_FEEDBACK, IssueRatedV1)
     parts.consume(RESIDENTS_CONTACTS, {ResidentContactV1: notifier.on_contact})
-    parts.consume(ISSUES_LIFECYCLE, {IssueAssignedV1: notifier.on_assigned})
+    batched = {
+        ISSUES_REPORTED: {IssueReportedV1: notifier.on_reported},
+        ISSUES_LIFECYCLE: {
+            IssueAssignedV1: notifier.on_assigned,
+            **{transition: notifier.on_transition for transition in TRANSITIONS},
+        },
+        LEDGER_RECEIPTS: {ReceiptIssuedV1: notifier.on_receipt},
+        NOTIFICATIONS_RETRY: {NotificationRetryV1: notifier.on_retry},
+    }
+    for topic, handlers in batched.items():
+        parts.consume(topic, handlers, batch_size=200)
     router = build_router(
         store,
-        secret=settings.resident_secret.get_secret_value(),
+        secret=secret,
         retry_after_s=settings.retry_after_s,
+        live=live,
+        publisher=parts.publisher,
+        broadcasts=broadcasts,
+        tree=reference.tree,
     )
-    return parts.app(
+    app = parts.app(
         title="Linli notify",
-        description="Residents' inboxes and notifications.",
+        description="Residents' notifications on the channels they chose, and area broadcasts.",
         routers=[router],
         prepare_db=store.prepare,
     )
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        async with runtime_lifespan(app_):
+            tasks = [
+                asyncio.create_task(broadcasts.run_forever(), name="notify-broadcasts"),
+                asyncio.create_task(
+                    _every(5.0, deliverer.wake_deferred, "wake_deferred"), name="notify-deferred"
+                ),
+            ]
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with suppress(asyncio.CancelledError, Exception):
+                        await task
+                await client.aclose()
+
+    app.router.lifespan_context = lifespan
+    app.state.notify = {"store": store, "deliverer": deliverer, "broadcasts": broadcasts}
+    return app

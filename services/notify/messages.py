@@ -1,45 +1,175 @@
-"""Notify's use cases: remember contacts, turn lifecycle events into inbox messages."""
+"""Notify's use cases for incoming events: remember contacts and where residents live, and turn
+reports, lifecycle transitions and receipts into notices for the deliverer."""
 
 from __future__ import annotations
 
-from services.notify.domain import assigned_message
-from services.notify.store import NotifyStore
-from shared.events import Envelope, IssueAssignedV1, ResidentContactV1, utcnow
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.notify.delivery import Deliverer, Notice
+from services.notify.domain import rating_token
+from services.notify.rendering import local_time
+from services.notify.store import CONTACT_FIELDS, NotifyStore
+from shared.events import (
+    Envelope,
+    IssueAssignedV1,
+    IssueReportedV1,
+    Owner,
+    ResidentContactV1,
+    utcnow,
+)
+from shared.events.lifecycle import IssueTransitionV1, ReceiptIssuedV1
+from shared.events.notify import NotificationRetryV1
+from shared.reference import Reference
+
+
+def transition_kind(event_type: str) -> str:
+    """``linli.issues.resolved.v1`` -> ``issue.resolved``."""
+    return "issue." + event_type.split(".")[2]
 
 
 class Notifier:
-    def __init__(self, store: NotifyStore):
+    def __init__(
+        self,
+        store: NotifyStore,
+        deliverer: Deliverer,
+        reference: Reference,
+        *,
+        secret: str,
+        public_url: str,
+        rating_ttl: timedelta,
+        max_retry_wait_s: float,
+        clock: Callable[[], datetime] = utcnow,
+    ):
         self._store = store
+        self._deliverer = deliverer
+        self._reference = reference
+        self._secret = secret
+        self._public_url = public_url.rstrip("/")
+        self._rating_ttl = rating_ttl
+        self._max_retry_wait_s = max_retry_wait_s
+        self._clock = clock
+
+    def _nodes(self, node_id: str | None) -> list[str] | None:
+        node = self._reference.tree.get(node_id) if node_id else None
+        return [*node.ancestors, node.id] if node else None
 
     async def on_contact(self, _: Envelope, event: ResidentContactV1) -> str:
-        contact = event.model_dump(include={"name", "phone", "email", "language"})
-        saved = await self._store.save_contact(event.resident_ref, contact, event.updated_at)
+        contact = event.model_dump(include={*CONTACT_FIELDS, "language"})
+        saved = await self._store.save_contact(
+            event.resident_ref, contact, event.updated_at, self._nodes(event.node_id)
+        )
         return "ok" if saved else "stale"
 
-    async def on_assigned(self, envelope: Envelope, event: IssueAssignedV1) -> str:
-        ref = event.resident_ref
-        if ref is None:
+    async def on_reported(self, envelope: Envelope, event: IssueReportedV1) -> str:
+        if event.resident_ref is None:
             return "skipped"
-        language = await self._store.language_of(ref)
-        owner = event.owner
-        message = assigned_message(
+        nodes = self._nodes(event.node_id)
+        if nodes:
+            await self._store.place_resident(event.resident_ref, nodes)
+        notice = Notice(
+            envelope.id,
+            "issue.received",
+            event.resident_ref,
+            lambda _lang: {"issue_id": event.issue_id},
             issue_id=event.issue_id,
-            owner_name=(owner.name_en if language == "en" else owner.name) or owner.code,
-            resolve_due=event.resolve_due,
-            language=language,
         )
-        inserted = await self._store.deliver_to_inbox(
-            f"{envelope.id}:{ref}:inbox",
-            {
-                "resident_ref": ref,
+        return await self._deliverer.notify(notice)
+
+    async def on_assigned(self, envelope: Envelope, event: IssueAssignedV1) -> str:
+        if event.resident_ref is None:
+            return "skipped"
+        notice = Notice(
+            envelope.id,
+            "issue.assigned",
+            event.resident_ref,
+            lambda lang: {
                 "issue_id": event.issue_id,
-                "kind": message.kind,
-                "title": message.title,
-                "body": message.body,
-                "language": language,
-                "source_event": envelope.id,
-                "created_at": utcnow(),
-                "read": False,
+                "owner_name": self._owner_name(event.owner, lang),
+                "resolve_due": local_time(event.resolve_due),
+            },
+            issue_id=event.issue_id,
+        )
+        return await self._deliverer.notify(notice)
+
+    async def on_transition(self, envelope: Envelope, event: IssueTransitionV1) -> str:
+        if event.resident_ref is None:
+            return "skipped"
+        ref = event.resident_ref
+        kind = transition_kind(envelope.type)
+        extra: dict[str, Any] = {}
+        if kind == "issue.return-visit":
+            expires = self._clock() + self._rating_ttl
+            token = rating_token(
+                self._secret,
+                issue_id=event.issue_id,
+                ref=ref,
+                visit=event.sequence,
+                expires=expires,
+            )
+            extra = {
+                "rating_url": f"{self._public_url}/api/v1/ratings/{token}",
+                "rating_expires": local_time(expires),
+            }
+
+        def context(lang: str) -> dict[str, Any]:
+            return {
+                "issue_id": event.issue_id,
+                "owner_name": self._owner_name(event.owner, lang),
+                "departments": self._departments(event.departments, lang),
+                "actor_name": self._actor_name(event.actor, lang),
+                "reason": event.reason,
+                "public_note": event.public_note,
+                "resolve_due": local_time(event.resolve_due) if event.resolve_due else "",
+                **extra,
+            }
+
+        notice = Notice(envelope.id, kind, ref, context, issue_id=event.issue_id)
+        return await self._deliverer.notify(notice)
+
+    async def on_receipt(self, envelope: Envelope, event: ReceiptIssuedV1) -> str:
+        if event.donor_ref is None:
+            return "skipped"
+        notice = Notice(
+            envelope.id,
+            "receipt.issued",
+            event.donor_ref,
+            lambda _lang: {
+                "receipt_no": event.receipt_no,
+                "campaign": event.campaign,
+                "amount": f"{event.amount_fen / 100:.2f}",
             },
         )
-        return "ok" if inserted else "duplicate"
+        return await self._deliverer.notify(notice)
+
+    async def on_retry(self, _: Envelope, event: NotificationRetryV1) -> str:
+        """Wait for the retry's due time (this topic only: the source partitions go on)."""
+        wait = (event.due_at - self._clock()).total_seconds()
+        if wait > 0:
+            await asyncio.sleep(min(wait, self._max_retry_wait_s))
+        return await self._deliverer.on_retry(event)
+
+    # --- names in the resident's language -------------------------------------------------
+
+    def _owner_name(self, owner: Owner | None, lang: str) -> str:
+        if owner is None:
+            return "承办单位" if lang == "zh-CN" else "the responsible office"
+        name = owner.name_en if lang == "en" else owner.name
+        return name or self._actor_name(owner.code, lang)
+
+    def _actor_name(self, code: str | None, lang: str) -> str:
+        if not code:
+            return "承办单位" if lang == "zh-CN" else "the responsible office"
+        department = self._reference.departments.get(code)
+        if department is not None:
+            return department.name.get(lang)
+        node = self._reference.tree.get(code)
+        return node.name.get(lang) if node is not None else code
+
+    def _departments(self, codes: tuple[str, ...], lang: str) -> str:
+        names = [self._actor_name(code, lang) for code in codes]
+        if not names:
+            return "相关部门" if lang == "zh-CN" else "the departments concerned"
+        return ("、" if lang == "zh-CN" else ", ").join(names)

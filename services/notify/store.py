@@ -1,50 +1,213 @@
-"""Notify's MongoDB adapter: residents' contacts and in-app inboxes (``<prefix>notify``)."""
+"""Notify's MongoDB adapter (``<prefix>notify``): residents (contacts, node, preferences),
+inboxes, the delivery ledger (idempotency keys and outcomes), ratings, broadcasts, operators.
+Contact details live here and nowhere else."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from pymongo import DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from shared.events import utcnow
 from shared.mongo import ProcessedEvents
+
+CONTACT_FIELDS = ("name", "phone", "email")
 
 
 class NotifyStore:
     def __init__(self, db: AsyncDatabase):
-        self._residents = db["residents"]
-        self._inbox = db["inbox"]
+        self.db = db
+        self.residents = db["residents"]
+        self.inbox_messages = db["inbox"]
+        self.deliveries = db["deliveries"]
+        self.ratings = db["ratings"]
+        self.broadcasts = db["broadcasts"]
+        self.operators = db["operators"]
         self.processed = ProcessedEvents(db["processed_events"], "notify")
 
     async def prepare(self) -> None:
-        await self._inbox.create_index([("resident_ref", 1), ("created_at", DESCENDING)])
+        await self.inbox_messages.create_index([("resident_ref", 1), ("created_at", DESCENDING)])
+        await self.residents.create_index([("nodes", ASCENDING)])
+        await self.deliveries.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
+        await self.broadcasts.create_index([("status", ASCENDING)])
 
-    async def save_contact(self, ref: str, contact: dict[str, Any], updated_at: datetime) -> bool:
+    # --- residents ------------------------------------------------------------------------
+
+    async def save_contact(
+        self, ref: str, contact: dict[str, Any], updated_at: datetime, nodes: list[str] | None
+    ) -> bool:
         """Keep the newest contact per resident; an older record changes nothing."""
-        try:
-            await self._residents.update_one(
-                {"_id": ref, "updated_at": {"$lt": updated_at}},
-                {"$set": {**contact, "updated_at": updated_at}},
-                upsert=True,
-            )
-            return True
-        except DuplicateKeyError:  # a newer record exists: the filter missed, upsert collided
-            return False
+        changes: dict[str, Any] = {**contact, "updated_at": updated_at}
+        if nodes:
+            changes |= {"node_id": nodes[-1], "nodes": nodes}
+        newer = {"_id": ref, "$or": [{"updated_at": {"$lt": updated_at}}, {"updated_at": None}]}
+        return await self._upsert(newer, {"$set": changes})
 
-    async def language_of(self, ref: str) -> str:
-        doc = await self._residents.find_one({"_id": ref}, {"language": 1})
-        return (doc or {}).get("language") or "zh-CN"
+    async def place_resident(self, ref: str, nodes: list[str]) -> None:
+        """Remember where a resident lives (from their reports) when no contact said so."""
+        await self._upsert(
+            {"_id": ref, "node_id": None}, {"$set": {"node_id": nodes[-1], "nodes": nodes}}
+        )
+
+    async def save_preferences(self, ref: str, prefs: dict[str, Any]) -> None:
+        await self._upsert({"_id": ref}, {"$set": {"prefs": prefs, "prefs_at": utcnow()}})
+
+    async def _upsert(self, query: dict[str, Any], update: dict[str, Any]) -> bool:
+        """Update the resident, creating it if missing. Two writers creating the same resident
+        at once collide on the id (no upsert retry here): the loser updates the one that won.
+        False when the document exists but the filter does not match (e.g. a newer contact)."""
+        try:
+            await self.residents.update_one(query, update, upsert=True)
+            return True
+        except DuplicateKeyError:
+            result = await self.residents.update_one(query, update)
+            return result.matched_count == 1
+
+    async def resident(self, ref: str) -> dict[str, Any] | None:
+        return await self.residents.find_one({"_id": ref})
+
+    def residents_below(self, node_id: str, after: str | None, batch: int):
+        query: dict[str, Any] = {"nodes": node_id}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        fields = {"language": 1, "prefs": 1, "phone": 1, "email": 1}
+        return self.residents.find(query, fields).sort("_id", ASCENDING).batch_size(batch)
+
+    # --- inbox ----------------------------------------------------------------------------
 
     async def deliver_to_inbox(self, message_id: str, message: dict[str, Any]) -> bool:
-        """Insert once: the id is (source event, recipient), so a redelivery adds nothing."""
+        """Insert once: the id is (source event, recipient, channel), so a redelivery adds
+        nothing."""
         try:
-            await self._inbox.insert_one({"_id": message_id, **message})
+            await self.inbox_messages.insert_one({"_id": message_id, **message})
             return True
         except DuplicateKeyError:
             return False
 
-    async def inbox(self, ref: str, limit: int) -> list[dict[str, Any]]:
-        cursor = self._inbox.find({"resident_ref": ref}).sort("created_at", DESCENDING)
+    async def deliver_many_to_inbox(self, documents: list[dict[str, Any]]) -> int:
+        """Bulk insert with ids as idempotency keys; those already there are skipped."""
+        if not documents:
+            return 0
+        try:
+            result = await self.inbox_messages.insert_many(documents, ordered=False)
+            return len(result.inserted_ids)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            return int(exc.details.get("nInserted", 0))
+
+    async def inbox(self, ref: str, limit: int, after: datetime | None = None):
+        query: dict[str, Any] = {"resident_ref": ref}
+        if after is not None:
+            query["created_at"] = {"$gt": after}
+        cursor = self.inbox_messages.find(query).sort("created_at", DESCENDING)
         return await cursor.limit(limit).to_list()
+
+    # --- the delivery ledger --------------------------------------------------------------
+
+    async def claim(self, delivery_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Insert the idempotency key before sending: None when it is new (send), else the
+        existing record (someone already sent, is sending, or scheduled a retry)."""
+        try:
+            await self.deliveries.insert_one(
+                {"_id": delivery_id, "status": "sending", "attempt": 1, "at": utcnow(), **fields}
+            )
+            return None
+        except DuplicateKeyError:
+            return await self.deliveries.find_one({"_id": delivery_id}) or {}
+
+    async def claim_retry(self, delivery_id: str, attempt: int) -> bool:
+        """Take a scheduled retry (or deferred send) once, whoever consumes its record."""
+        taken = await self.deliveries.find_one_and_update(
+            {
+                "_id": delivery_id,
+                "status": {"$in": ["retrying", "deferred"]},
+                "attempt": attempt - 1,
+            },
+            {"$set": {"status": "sending", "attempt": attempt, "at": utcnow()}},
+        )
+        return taken is not None
+
+    async def settle(self, delivery_id: str, status: str, **fields: Any) -> None:
+        await self.deliveries.update_one(
+            {"_id": delivery_id}, {"$set": {"status": status, "at": utcnow(), **fields}}
+        )
+
+    async def due_deferred(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
+        cursor = self.deliveries.find({"status": "deferred", "due_at": {"$lte": now}})
+        return await cursor.limit(limit).to_list()
+
+    # --- ratings --------------------------------------------------------------------------
+
+    async def record_rating(self, key: str, doc: dict[str, Any]) -> dict[str, Any] | None:
+        """None when this is the first answer to the link, else the stored one."""
+        try:
+            await self.ratings.insert_one({"_id": key, **doc})
+            return None
+        except DuplicateKeyError:
+            return await self.ratings.find_one({"_id": key})
+
+    async def rating_published(self, key: str) -> None:
+        await self.ratings.update_one({"_id": key}, {"$set": {"published": True}})
+
+    # --- broadcasts -----------------------------------------------------------------------
+
+    async def create_broadcast(self, doc: dict[str, Any]) -> None:
+        await self.broadcasts.insert_one(doc)
+
+    async def broadcast(self, broadcast_id: str) -> dict[str, Any] | None:
+        return await self.broadcasts.find_one({"_id": broadcast_id})
+
+    async def lease_broadcast(self, owner: str, now: datetime, until: datetime):
+        """Take one unfinished broadcast whose lease is free or lapsed (one replica at a time)."""
+        return await self.broadcasts.find_one_and_update(
+            {
+                "status": {"$in": ["queued", "sending"]},
+                "$or": [
+                    {"lease_until": None},
+                    {"lease_until": {"$lt": now}},
+                    {"lease_owner": owner},
+                ],
+            },
+            {"$set": {"status": "sending", "lease_owner": owner, "lease_until": until}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def advance_broadcast(
+        self, broadcast_id: str, owner: str, cursor: str, counts: dict[str, int], until: datetime
+    ) -> bool:
+        """Move the fan-out cursor and add the batch's counts in one atomic write, only while
+        this replica holds the lease and nobody cancelled."""
+        result = await self.broadcasts.update_one(
+            {"_id": broadcast_id, "lease_owner": owner, "status": "sending"},
+            {
+                "$set": {"cursor": cursor, "lease_until": until, "updated_at": utcnow()},
+                "$inc": {f"progress.{k}": v for k, v in counts.items()},
+            },
+        )
+        return result.modified_count == 1
+
+    async def finish_broadcast(self, broadcast_id: str, owner: str) -> None:
+        await self.broadcasts.update_one(
+            {"_id": broadcast_id, "lease_owner": owner, "status": "sending"},
+            {"$set": {"status": "done", "lease_until": None, "finished_at": utcnow()}},
+        )
+
+    async def cancel_broadcast(self, broadcast_id: str) -> dict[str, Any] | None:
+        return await self.broadcasts.find_one_and_update(
+            {"_id": broadcast_id, "status": {"$in": ["queued", "sending"]}},
+            {"$set": {"status": "cancelled", "cancelled_at": utcnow()}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    # --- operators ------------------------------------------------------------------------
+
+    async def add_operator(self, doc: dict[str, Any]) -> None:
+        await self.operators.insert_one(doc)
+
+    async def operator(self, key_id: str) -> dict[str, Any] | None:
+        return await self.operators.find_one({"_id": key_id})

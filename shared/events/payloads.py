@@ -98,6 +98,9 @@ class ResidentContactV1(EventPayload):
     phone: str | None = Field(None, max_length=32)
     email: str | None = Field(None, max_length=254)
     language: Literal["zh-CN", "en"] = "zh-CN"
+    node_id: NodeId | None = Field(
+        None, description="Tree node the resident lives at, for area broadcasts."
+    )
     updated_at: datetime
 
 

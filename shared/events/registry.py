@@ -3,7 +3,7 @@ models here (and ``linli docs write`` exports their schemas)."""
 
 from __future__ import annotations
 
-from shared.events import ledger, lifecycle, payloads
+from shared.events import ledger, lifecycle, notify, payloads
 from shared.events.base import EventPayload
 
 ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
@@ -16,5 +16,6 @@ ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
     lifecycle.IssueRatedV1,
     lifecycle.ReceiptIssuedV1,
     *ledger.COMMANDS,
+    *notify.NOTIFY_PAYLOADS,
 )
 PAYLOADS_BY_TYPE: dict[str, type[EventPayload]] = {p.event_type: p for p in ALL_PAYLOADS}

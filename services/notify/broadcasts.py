@@ -1,0 +1,208 @@
+"""Area broadcasts: an operator's alert to every resident below a tree node.
+
+The fan-out walks the residents below the node in id order, a batch at a time. Each batch is
+delivered with per-recipient idempotency keys (inbox messages in one bulk insert, ids
+``<broadcast>:<resident>:inbox``), then the cursor and the batch's counts move in one atomic
+write. A replica holds a renewable lease on the broadcast; after a crash another (or the same,
+restarted) takes over at the cursor and re-sends nothing: keys already used are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import datetime, timedelta
+from typing import Any
+
+import pymongo
+
+from services.notify.channels import Outgoing, inbox_document
+from services.notify.delivery import Deliverer, Notice, recipient_of
+from services.notify.domain import delivery_id, wanted
+from services.notify.live import LiveInbox
+from services.notify.store import NotifyStore
+from shared.events import derived_event_id, utcnow
+from shared.events.notify import NotificationsBatchDeliveredV1
+from shared.kafka.publisher import EventPublisher
+from shared.logging import get_logger
+from shared.topics import NOTIFICATIONS_DELIVERED
+
+log = get_logger("linli.notify.broadcasts")
+
+
+def new_broadcast_id() -> str:
+    return "bc_" + uuid.uuid4().hex[:20]
+
+
+def progress_view(doc: dict[str, Any]) -> dict[str, Any]:
+    progress = doc.get("progress") or {}
+    return {
+        "recipients": int(progress.get("recipients", 0)),
+        "skipped": int(progress.get("skipped", 0)),
+        "queued": dict(progress.get("queued") or {}),
+        "sent": dict(progress.get("sent") or {}),
+        "failed": dict(progress.get("failed") or {}),
+    }
+
+
+class Broadcasts:
+    def __init__(
+        self,
+        store: NotifyStore,
+        deliverer: Deliverer,
+        publisher: EventPublisher,
+        live: LiveInbox,
+        *,
+        batch: int,
+        lease_s: float,
+        concurrency: int = 16,
+        read_timeout_s: float = 600.0,
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self._store = store
+        self._deliverer = deliverer
+        self._publisher = publisher
+        self._live = live
+        self._batch = batch
+        self._lease = timedelta(seconds=lease_s)
+        self._concurrency = concurrency
+        self._read_timeout_s = read_timeout_s
+        self._clock = clock
+        self.owner = f"replica-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self, idle_s: float = 1.0) -> None:
+        while True:
+            try:
+                worked = await self.run_once()
+            except Exception as exc:  # the database or Kafka is away: try again later
+                log.warning("broadcast_fan_out_failed", error=repr(exc))
+                worked = False
+            if not worked:
+                self._wake.clear()
+                try:
+                    async with asyncio.timeout(idle_s):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+
+    async def run_once(self) -> bool:
+        now = self._clock()
+        doc = await self._store.lease_broadcast(self.owner, now, now + self._lease)
+        if doc is None:
+            return False
+        await self._fan_out(doc)
+        return True
+
+    async def _fan_out(self, doc: dict[str, Any]) -> None:
+        """Read the next batch while the current one is sent (reading is the slow half)."""
+        broadcast_id = doc["_id"]
+        cursor = self._store.residents_below(doc["node_id"], doc.get("cursor"), self._batch)
+        batches: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue(maxsize=2)
+
+        async def read() -> None:
+            batch: list[dict[str, Any]] = []
+            # the first batch of a sorted scan can take longer than a usual socket timeout
+            with pymongo.timeout(self._read_timeout_s):
+                async for resident in cursor:
+                    batch.append(resident)
+                    if len(batch) >= self._batch:
+                        await batches.put(batch)
+                        batch = []
+            if batch:
+                await batches.put(batch)
+            await batches.put(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (batch := await batches.get()) is not None:
+                if not await self._send_batch(doc, batch):
+                    return  # cancelled, or the lease went to another replica
+            await reader
+            await self._store.finish_broadcast(broadcast_id, self.owner)
+            log.info("broadcast_done", broadcast=broadcast_id)
+        finally:
+            reader.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await reader
+            await cursor.close()
+
+    def _notice(self, doc: dict[str, Any], ref: str) -> Notice:
+        messages = doc["messages"]
+
+        def context(lang: str) -> dict[str, Any]:
+            text = messages.get(lang) or messages["zh-CN"]
+            return {"title": text["title"], "body": text["body"], "urgent": doc["urgent"]}
+
+        return Notice(doc["_id"], "broadcast", ref, context, urgent=doc["urgent"])
+
+    async def _send_batch(self, doc: dict[str, Any], residents: list[dict[str, Any]]) -> bool:
+        counts: Counter[str] = Counter()
+        inbox: list[Outgoing] = []
+        others: list[tuple[Notice, Any]] = []
+        rendered: dict[str, Any] = {}
+        for resident in residents:
+            recipient = recipient_of(resident)
+            notice = self._notice(doc, resident["_id"])
+            if not wanted(recipient.prefs, "broadcast", urgent=notice.urgent):
+                counts["skipped"] += 1
+                continue
+            plan = self._deliverer.plan(recipient)
+            if plan[0] != "inbox":
+                others.append((notice, recipient))
+                continue
+            language = recipient.prefs.language
+            if language not in rendered:  # one rendering per language for the whole batch
+                rendered[language] = self._deliverer.render(notice, language)
+            inbox.append(
+                Outgoing(
+                    delivery_id=delivery_id(doc["_id"], resident["_id"], "inbox"),
+                    source_event=doc["_id"],
+                    resident_ref=resident["_id"],
+                    contact=recipient.contact,
+                    message=rendered[language],
+                    urgent=notice.urgent,
+                )
+            )
+        await self._store.deliver_many_to_inbox(
+            [{"_id": out.delivery_id, **inbox_document(out)} for out in inbox]
+        )
+        if inbox:
+            refs = tuple(out.resident_ref for out in inbox)
+            await self._publisher.publish(
+                NOTIFICATIONS_DELIVERED,
+                NotificationsBatchDeliveredV1(
+                    source_event=doc["_id"], resident_refs=refs, delivered_at=self._clock()
+                ),
+                key=doc["_id"],
+                event_id=derived_event_id("delivered", doc["_id"], refs[0], refs[-1]),
+            )
+        for out in inbox:
+            self._live.wake(out.resident_ref)
+        counts["sent.inbox"] += len(inbox)
+        limit = asyncio.Semaphore(self._concurrency)
+
+        async def one(notice: Notice, recipient: Any) -> list[tuple[str, str]]:
+            async with limit:
+                return await self._deliverer.deliver(notice, recipient)
+
+        for steps in await asyncio.gather(*(one(n, r) for n, r in others)):
+            for channel, outcome in steps:
+                if outcome in ("sent", "duplicate"):
+                    counts[f"sent.{channel}"] += 1
+                elif outcome in ("retrying", "deferred"):
+                    counts[f"queued.{channel}"] += 1
+                elif outcome == "failed":
+                    counts[f"failed.{channel}"] += 1
+        counts["recipients"] += len(residents)
+        now = self._clock()
+        return await self._store.advance_broadcast(
+            doc["_id"], self.owner, residents[-1]["_id"], dict(counts), now + self._lease
+        )

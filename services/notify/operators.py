@@ -1,0 +1,39 @@
+"""Operator keys: scoped to a tree node, stored hashed; shown once when created."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+from services.notify.domain import hash_operator_secret, new_operator_key, split_operator_key
+from services.notify.store import NotifyStore
+from shared.events import utcnow
+
+
+async def create_operator(store: NotifyStore, *, node_id: str, name: str = "") -> str:
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(24)
+    await store.add_operator(
+        {
+            "_id": key_id,
+            "node_id": node_id,
+            "name": name,
+            "secret_hash": hash_operator_secret(secret),
+            "created_at": utcnow(),
+        }
+    )
+    return new_operator_key(key_id, secret)
+
+
+async def authenticate(store: NotifyStore, key: str) -> dict[str, Any] | None:
+    parts = split_operator_key(key)
+    if parts is None:
+        return None
+    key_id, secret = parts
+    operator = await store.operator(key_id)
+    if operator is None or operator.get("revoked"):
+        return None
+    if not hmac.compare_digest(operator["secret_hash"], hash_operator_secret(secret)):
+        return None
+    return operator

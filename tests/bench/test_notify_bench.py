@@ -1,0 +1,215 @@
+"""Notify's figures, each beside a baseline measured in the same run:
+
+* an area broadcast to 100,000 residents into their inboxes (the whole pipeline: lease,
+  cursor, per-recipient idempotency keys, outcome events on Kafka) against bulk inserts of
+  the same inbox documents into the same database (floor: at most 30 s);
+* single event to inbox at 200 events per second: from the producer's send to the
+  ``notifications.delivered`` outcome read back from Kafka, p99 (floor: at most 100 ms),
+  against a bare insert of the same inbox documents at the same rate.
+"""
+
+import asyncio
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from services.notify.app import create_app
+from services.notify.operators import create_operator
+from services.notify.seeding import demo_ref, seed
+from services.notify.store import NotifyStore
+from shared.events import IssueAssignedV1, utcnow
+from shared.mongo import make_client
+from shared.reference import load_reference
+from shared.topics import ISSUES_LIFECYCLE, NOTIFICATIONS_DELIVERED
+from tests.helpers import eventually, serving
+from tests.notify.kit import (
+    HONGQI,
+    NOW,
+    OWNER,
+    Emitter,
+    issue,
+    module_settings,
+    notify_process,
+    ref,
+)
+
+pytestmark = pytest.mark.bench
+
+RESIDENTS = 100_000
+RATE, SECONDS = 200, 10
+
+
+def _p(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def test_broadcast_to_100k_residents_against_bulk_inserts(servers):
+    config = module_settings(servers, notify_broadcast_batch=1000)
+    client = make_client(config.mongodb_url, app_name="bench", timeout_ms=30000)
+    store = NotifyStore(client[config.database_name("notify")])
+    started = time.perf_counter()
+    await seed(store.db, load_reference().tree, "sz", RESIDENTS, batch=5000)
+    print(f"\n[notify bench] seeded {RESIDENTS} residents in {time.perf_counter() - started:.1f} s")
+
+    # baseline: the same inbox documents, bulk-inserted in batches of 1000, nothing else
+    baseline_docs = store.db["baseline_inbox"]
+    refs = [demo_ref(i) for i in range(RESIDENTS)]
+    started = time.perf_counter()
+    for start in range(0, len(refs), 1000):
+        await baseline_docs.insert_many(
+            [
+                {
+                    "_id": f"bc_baseline:{r}:inbox",
+                    "resident_ref": r,
+                    "issue_id": None,
+                    "kind": "broadcast",
+                    "title": "暴雨预警",
+                    "body": "今晚有暴雨，请勿外出。",
+                    "language": "zh-CN",
+                    "source_event": "bc_baseline",
+                    "urgent": True,
+                    "created_at": utcnow(),
+                    "read": False,
+                }
+                for r in refs[start : start + 1000]
+            ],
+            ordered=False,
+        )
+    baseline = time.perf_counter() - started
+
+    key = await create_operator(store, node_id="sz")
+    async with serving(create_app(config)) as [notify]:
+        body = {
+            "node_id": "sz",
+            "urgent": True,
+            "zh-CN": {"title": "暴雨预警", "body": "今晚有暴雨，请勿外出。"},
+            "en": {"title": "Rainstorm warning", "body": "Heavy rain tonight; stay indoors."},
+        }
+        started = time.perf_counter()
+        response = await notify.post(
+            "/api/v1/broadcasts", json=body, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert response.status_code == 202
+        url = f"/api/v1/broadcasts/{response.json()['id']}"
+
+        async def done():
+            view = (await notify.get(url, headers={"Authorization": f"Bearer {key}"})).json()
+            return view if view["status"] == "done" else None
+
+        view = await eventually(done, timeout_s=120, interval_s=0.25)
+        elapsed = time.perf_counter() - started
+    print(
+        f"[notify bench] broadcast to {RESIDENTS} residents: {elapsed:.1f} s "
+        f"({RESIDENTS / elapsed:,.0f}/s); baseline bulk insert of the same inbox documents: "
+        f"{baseline:.1f} s ({RESIDENTS / baseline:,.0f}/s); ratio {elapsed / baseline:.2f}x"
+    )
+    inboxes = await store.inbox_messages.count_documents({"kind": "broadcast"})
+    await client.close()
+    assert view["progress"]["sent"] == {"inbox": RESIDENTS} and inboxes == RESIDENTS
+    print(f"[notify bench] floor 30 s: {'met' if elapsed <= 30.0 else 'NOT met'}")
+
+
+async def test_single_event_to_inbox_latency_at_200_per_second(servers, tmp_path):
+    config = module_settings(servers, topic_partitions=6)
+    client = make_client(config.mongodb_url, app_name="bench", timeout_ms=30000)
+    db = client[config.database_name("notify")]
+    total = RATE * SECONDS
+
+    # baseline: the same inbox documents, one insert each, at the same rate
+    baseline = []
+    for n in range(total):
+        started = time.perf_counter()
+        await db["baseline_inbox"].insert_one(
+            {
+                "_id": f"ev{n}:res:inbox",
+                "resident_ref": ref(f"lat{n % 50}"),
+                "kind": "x",
+                "title": "t",
+                "body": "b",
+                "created_at": utcnow(),
+                "read": False,
+            }
+        )
+        baseline.append(time.perf_counter() - started)
+        await asyncio.sleep(max(0.0, 1 / RATE - baseline[-1]))
+
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    # notify runs as its own process, as deployed; this one only produces and watches
+    with notify_process(config, 18381, tmp_path / "notify.log"):
+        async with Emitter(config) as emitter:
+            consumer = AIOKafkaConsumer(
+                config.topic_prefix + NOTIFICATIONS_DELIVERED,
+                bootstrap_servers=config.kafka_bootstrap,
+                auto_offset_reset="earliest",
+            )
+            await consumer.start()
+
+            async def watch():
+                while len(seen) < total:
+                    batches = await consumer.getmany(timeout_ms=50)
+                    arrived = time.perf_counter()
+                    for records in batches.values():
+                        for record in records:
+                            seen.setdefault(json.loads(record.value)["source_event"], arrived)
+
+            watcher = asyncio.create_task(watch())
+            # warm-up: one event through the whole path before the clock starts
+            await _assigned(emitter, "warm", sent)
+            await eventually(lambda: _at(seen, 1), timeout_s=30)
+            # and a few seconds for the group's other consumers to join and settle
+            for n in range(5):
+                await asyncio.sleep(1)
+                await _assigned(emitter, f"warm{n}", sent)
+            await eventually(lambda: _at(seen, 6), timeout_s=30)
+            seen.clear()
+            sent.clear()
+            started = time.perf_counter()
+            for n in range(total):
+                await _assigned(emitter, n, sent)
+                await asyncio.sleep(max(0.0, started + (n + 1) / RATE - time.perf_counter()))
+            await asyncio.wait_for(watcher, timeout=60)
+            await consumer.stop()
+    await client.close()
+    latencies = [seen[event] - sent[event] for event in sent]
+    per_second = [
+        round(max(latencies[i : i + RATE]) * 1000) for i in range(0, len(latencies), RATE)
+    ]
+    print(f"\n[notify bench] worst latency per second (ms): {per_second}")
+    p50, p99 = _p(latencies, 0.50) * 1000, _p(latencies, 0.99) * 1000
+    b50, b99 = _p(baseline, 0.50) * 1000, _p(baseline, 0.99) * 1000
+    print(
+        f"\n[notify bench] event to inbox at {RATE}/s x {SECONDS} s: p50 {p50:.1f} ms, "
+        f"p99 {p99:.1f} ms; baseline insert of the same documents: p50 {b50:.1f} ms, "
+        f"p99 {b99:.1f} ms; ratio p99 {p99 / b99:.1f}x"
+    )
+    assert len(latencies) == total
+    print(f"[notify bench] floor p99 100 ms: {'met' if p99 <= 100.0 else 'NOT met'}")
+
+
+def _at(seen, n):
+    async def check():
+        return len(seen) >= n
+
+    return check()
+
+
+async def _assigned(emitter, n, sent):
+    iid = issue(f"bench-{n}-{time.time_ns()}")
+    event = IssueAssignedV1(
+        issue_id=iid,
+        category="streetlight-out",
+        node_id=HONGQI,
+        owner=OWNER,
+        ack_due=NOW + timedelta(hours=2),
+        resolve_due=NOW + timedelta(days=3),
+        resident_ref=ref(f"lat{hash(n) % 50}"),
+        assigned_at=NOW,
+    )
+    started = time.perf_counter()
+    envelope = await emitter.emit(ISSUES_LIFECYCLE, event, iid)
+    sent[envelope.id] = started

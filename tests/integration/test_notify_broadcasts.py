@@ -1,0 +1,222 @@
+"""Area broadcasts against real Kafka and FerretDB: scoped operator keys, each resident below
+the node reached once (none outside), urgent over quiet hours, progress, cancelling, and a
+fan-out taken over half-way from a replica that died between its inserts and its cursor."""
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from services.notify.app import create_app
+from services.notify.broadcasts import new_broadcast_id
+from services.notify.domain import delivery_id
+from services.notify.operators import create_operator
+from services.notify.seeding import demo_ref, seed
+from services.notify.store import NotifyStore
+from shared.events import utcnow
+from shared.mongo import make_client
+from shared.reference import load_reference
+from tests.helpers import eventually, serving
+from tests.notify.kit import auth, module_settings, ref
+from tests.notify.receivers import read_log, receiver
+
+pytestmark = pytest.mark.integration
+
+STREET, OTHER_STREET = "sz.tongjiang", "sz.haitang"
+COMMUNITY = "sz.tongjiang.niuerqiao"
+IN_STREET, ELSEWHERE = 300, 40
+
+
+@pytest.fixture(scope="module")
+def hooks(tmp_path_factory):
+    log = tmp_path_factory.mktemp("bc") / "hooks.jsonl"
+    with receiver("http", str(log), json.dumps({"night-owl": "owl-secret-1"})) as (port, _):
+        yield port, log
+
+
+@pytest.fixture(scope="module")
+def config(servers):
+    return module_settings(servers, notify_broadcast_batch=64, notify_broadcast_lease_s=2.0)
+
+
+@pytest.fixture(scope="module")
+async def store(config):
+    client = make_client(config.mongodb_url, app_name="test")
+    yield NotifyStore(client[config.database_name("notify")])
+    await client.close()
+
+
+@pytest.fixture(scope="module")
+async def notify(config, store):
+    tree = load_reference().tree
+    await seed(store.db, tree, STREET, IN_STREET)
+    await seed(store.db, tree, OTHER_STREET, ELSEWHERE, first=IN_STREET)
+    async with serving(create_app(config)) as [client]:
+        yield client
+
+
+def _bearer(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+MESSAGE = {
+    "zh-CN": {"title": "暴雨预警", "body": "今晚有暴雨，请勿外出。"},
+    "en": {"title": "Rainstorm warning", "body": "Heavy rain tonight; stay indoors."},
+}
+
+
+async def _done(notify, key, broadcast_id):
+    body = (await notify.get(f"/api/v1/broadcasts/{broadcast_id}", headers=_bearer(key))).json()
+    return body if body["status"] == "done" else None
+
+
+async def _counts(store, source):
+    pipeline = [
+        {"$match": {"source_event": source}},
+        {"$group": {"_id": "$resident_ref", "n": {"$sum": 1}}},
+    ]
+    return {d["_id"]: d["n"] async for d in await store.inbox_messages.aggregate(pipeline)}
+
+
+async def test_a_broadcast_to_a_street_reaches_each_resident_below_it_once(notify, store):
+    key = await create_operator(store, node_id=STREET, name="street duty officer")
+    body = {"node_id": STREET, "urgent": False, **MESSAGE}
+    response = await notify.post("/api/v1/broadcasts", json=body, headers=_bearer(key))
+    assert response.status_code == 202, response.text
+    broadcast_id = response.json()["id"]
+    done = await eventually(lambda: _done(notify, key, broadcast_id), timeout_s=30)
+    assert done["progress"]["recipients"] == IN_STREET
+    assert done["progress"]["sent"] == {"inbox": IN_STREET}
+    counts = await _counts(store, broadcast_id)
+    assert counts == {demo_ref(i): 1 for i in range(IN_STREET)}
+    english = await store.inbox_messages.find_one(
+        {"_id": delivery_id(broadcast_id, demo_ref(0), "inbox")}
+    )
+    chinese = await store.inbox_messages.find_one(
+        {"_id": delivery_id(broadcast_id, demo_ref(1), "inbox")}
+    )
+    assert english["title"] == "Rainstorm warning" and chinese["title"] == "暴雨预警"
+
+
+async def test_operators_are_scoped_to_their_node(notify, store):
+    key = await create_operator(store, node_id=COMMUNITY)
+    body = {"node_id": STREET, **MESSAGE}
+    response = await notify.post("/api/v1/broadcasts", json=body, headers=_bearer(key))
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["field"] == "body.node_id"
+    response = await notify.post(
+        "/api/v1/broadcasts", json={**body, "node_id": "sz.nowhere"}, headers=_bearer(key)
+    )
+    assert response.status_code == 404
+    for bad in ("", "opk_x.y", key + "x"):
+        response = await notify.post("/api/v1/broadcasts", json=body, headers=_bearer(bad))
+        assert response.status_code == 401
+    stored = await store.operators.find_one({"node_id": COMMUNITY})
+    assert key.split(".", 1)[1] not in json.dumps(stored, default=str)
+
+
+async def test_urgent_overrides_quiet_hours_and_opt_outs(notify, store, config, hooks):
+    port, log = hooks
+    owl = ref("night-owl")
+    local_hour = (utcnow() + timedelta(hours=8)).hour
+    await store.residents.insert_one(
+        {"_id": owl, "node_id": COMMUNITY, "nodes": ["sz", STREET, COMMUNITY]}
+    )
+    prefs = {
+        "channels": ["webhook"],
+        "quiet_hours": {
+            "start": f"{(local_hour - 1) % 24:02d}:00",
+            "end": f"{(local_hour + 2) % 24:02d}:00",
+        },
+        "opt_outs": ["broadcast"],
+        "webhook": {"url": f"http://127.0.0.1:{port}/robot/night-owl", "secret": "owl-secret-1"},
+    }
+    response = await notify.put(
+        f"/api/v1/residents/{owl}/preferences", json=prefs, headers=auth(config, owl)
+    )
+    assert response.status_code == 200
+    key = await create_operator(store, node_id=COMMUNITY)
+    quiet = {"node_id": COMMUNITY, "urgent": False, **MESSAGE}
+    first = (await notify.post("/api/v1/broadcasts", json=quiet, headers=_bearer(key))).json()
+    done = await eventually(lambda: _done(notify, key, first["id"]))
+    assert done["progress"]["skipped"] == 1  # opted out, not urgent
+    urgent = {**quiet, "urgent": True}
+    second = (await notify.post("/api/v1/broadcasts", json=urgent, headers=_bearer(key))).json()
+    done = await eventually(lambda: _done(notify, key, second["id"]))
+    assert done["progress"]["sent"]["webhook"] == 1
+    [hook] = read_log(log)
+    assert hook["body"]["text"]["content"].startswith("【紧急】暴雨预警")
+
+
+async def test_a_fan_out_resumes_after_a_replica_died_half_way_without_second_copies(notify, store):
+    key = await create_operator(store, node_id=STREET)
+    broadcast_id = new_broadcast_id()
+    # the dead replica had counted 128 residents, then inserted 40 more before dying
+    refs = sorted(demo_ref(i) for i in range(IN_STREET))
+    for r in refs[:168]:
+        await store.inbox_messages.insert_one(
+            {
+                "_id": delivery_id(broadcast_id, r, "inbox"),
+                "resident_ref": r,
+                "source_event": broadcast_id,
+                "kind": "broadcast",
+                "title": "t",
+                "body": "b",
+                "language": "zh-CN",
+                "created_at": utcnow(),
+                "read": False,
+            }
+        )
+    await store.create_broadcast(
+        {
+            "_id": broadcast_id,
+            "node_id": STREET,
+            "urgent": True,
+            "messages": MESSAGE,
+            "operator": "x",
+            "status": "sending",
+            "cursor": refs[127],
+            "lease_owner": "dead",
+            "lease_until": utcnow() + timedelta(seconds=1),
+            "created_at": utcnow(),
+            "progress": {
+                "recipients": 128,
+                "skipped": 0,
+                "queued": {},
+                "sent": {"inbox": 128},
+                "failed": {},
+            },
+        }
+    )
+    done = await eventually(lambda: _done(notify, key, broadcast_id), timeout_s=30)
+    assert done["progress"]["recipients"] == IN_STREET
+    assert done["progress"]["sent"] == {"inbox": IN_STREET}
+    counts = await _counts(store, broadcast_id)
+    assert len(counts) == IN_STREET and set(counts.values()) == {1}
+
+
+async def test_a_broadcast_can_be_cancelled_and_then_stops(notify, store):
+    key = await create_operator(store, node_id=STREET)
+    broadcast_id = new_broadcast_id()
+    await store.create_broadcast(
+        {
+            "_id": broadcast_id,
+            "node_id": STREET,
+            "urgent": False,
+            "messages": MESSAGE,
+            "operator": "x",
+            "status": "sending",
+            "cursor": None,
+            "lease_owner": "slow",
+            "lease_until": utcnow() + timedelta(minutes=5),
+            "created_at": utcnow(),
+            "progress": {"recipients": 0},
+        }
+    )
+    url = f"/api/v1/broadcasts/{broadcast_id}"
+    response = await notify.post(url + "/cancel", headers=_bearer(key))
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert not await store.advance_broadcast(broadcast_id, "slow", "res_x", {}, utcnow())
+    assert (await notify.post(url + "/cancel", headers=_bearer(key))).status_code == 409
+    other = await create_operator(store, node_id=OTHER_STREET)
+    assert (await notify.get(url, headers=_bearer(other))).status_code == 404
