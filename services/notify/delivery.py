@@ -59,6 +59,7 @@ class Notice:
     context: Callable[[str], dict[str, Any]]
     issue_id: str | None = None
     urgent: bool = False
+    language: str | None = None  # the event's hint, for a resident notify does not know yet
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,12 @@ class Recipient:
     contact: Contact
 
 
-def recipient_of(doc: dict[str, Any] | None) -> Recipient:
-    """A stored resident as preferences and contact (defaults for one never seen)."""
+def recipient_of(doc: dict[str, Any] | None, language_hint: str | None = None) -> Recipient:
+    """A stored resident as preferences and contact (defaults for one never seen, in the
+    language the event says the resident used)."""
     doc = doc or {}
     stored = dict(doc.get("prefs") or {})
-    stored.setdefault("language", doc.get("language") or "zh-CN")
+    stored.setdefault("language", doc.get("language") or language_hint or "zh-CN")
     prefs = Preferences.model_validate(stored)
     contact = Contact(phone=doc.get("phone"), email=doc.get("email"), webhook=prefs.webhook)
     return Recipient(prefs, contact)
@@ -134,7 +136,9 @@ class Deliverer:
     async def notify(self, notice: Notice, recipient: Recipient | None = None) -> str:
         """Deliver a notice on the resident's channels; the outcome label for the metrics."""
         if recipient is None:
-            recipient = recipient_of(await self._store.resident(notice.resident_ref))
+            recipient = recipient_of(
+                await self._store.resident(notice.resident_ref), notice.language
+            )
         steps = await self.deliver(notice, recipient)
         return steps[-1][1]
 

@@ -75,6 +75,7 @@ class Notifier:
             event.resident_ref,
             lambda _lang: {"issue_id": event.issue_id},
             issue_id=event.issue_id,
+            language=event.language,
         )
         return await self._deliverer.notify(notice)
 
@@ -91,6 +92,7 @@ class Notifier:
                 "resolve_due": local_time(event.resolve_due),
             },
             issue_id=event.issue_id,
+            language=event.language,
         )
         return await self._deliverer.notify(notice)
 
@@ -126,7 +128,9 @@ class Notifier:
                 **extra,
             }
 
-        notice = Notice(envelope.id, kind, ref, context, issue_id=event.issue_id)
+        notice = Notice(
+            envelope.id, kind, ref, context, issue_id=event.issue_id, language=event.language
+        )
         return await self._deliverer.notify(notice)
 
     async def on_receipt(self, envelope: Envelope, event: ReceiptIssuedV1) -> str:

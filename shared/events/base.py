@@ -18,6 +18,7 @@ NodeId = Annotated[
     str, Field(min_length=1, max_length=200, description="A node of the district tree.")
 ]
 Priority = Literal["low", "normal", "high", "urgent"]
+Language = Literal["zh-CN", "en"]
 
 
 class EventPayload(BaseModel):

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from shared.events.base import EventPayload, IssueId, NodeId, ResidentRef
+from shared.events.base import EventPayload, IssueId, Language, NodeId, ResidentRef
 from shared.events.payloads import Owner
 
 
@@ -38,6 +38,7 @@ class IssueTransitionV1(EventPayload):
     ack_due: datetime | None = None
     resolve_due: datetime | None = None
     resident_ref: ResidentRef | None = None
+    language: Language | None = Field(None, description="The reporter's language.")
     at: datetime
 
 

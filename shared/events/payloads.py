@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.base import EventPayload, IssueId, NodeId, Priority, ResidentRef
+from shared.events.base import EventPayload, IssueId, Language, NodeId, Priority, ResidentRef
 
 
 class IssueReportedV1(EventPayload):
@@ -36,6 +36,9 @@ class IssueReportedV1(EventPayload):
     lat: float | None = Field(None, ge=-90, le=90, description="WGS-84 latitude as given.")
     lon: float | None = Field(None, ge=-180, le=180, description="WGS-84 longitude as given.")
     media_url: str | None = Field(None, max_length=2000, description="Photo of the problem.")
+    language: Language | None = Field(
+        None, description="The reporter's language, for messages sent before notify knows it."
+    )
 
 
 class Owner(BaseModel):
@@ -63,6 +66,7 @@ class IssueAssignedV1(EventPayload):
     ack_due: datetime
     resolve_due: datetime
     resident_ref: ResidentRef | None = None
+    language: Language | None = Field(None, description="The reporter's language.")
     assigned_at: datetime
 
 

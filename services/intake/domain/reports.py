@@ -86,6 +86,7 @@ def accept_report(
         lat=draft.lat,
         lon=draft.lon,
         media_url=draft.media_url,
+        language=draft.contact.language if draft.contact else None,
     )
     contact = None
     if identity is not None and draft.contact is not None:
