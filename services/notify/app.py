@@ -82,6 +82,9 @@ async def _every(seconds: float, work, name: str) -> None:
         await asyncio.sleep(seconds)
 
 
+CONSUMER_BATCH = 200  # records per poll, processed concurrently across keys
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     parts = build_parts(settings, "notify")
@@ -134,7 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         NOTIFICATIONS_RETRY: {NotificationRetryV1: notifier.on_retry},
     }
     for topic, handlers in batched.items():
-        parts.consume(topic, handlers, batch_size=200)
+        parts.consume(topic, handlers, batch_size=CONSUMER_BATCH)
     router = build_router(
         store,
         secret=secret,
