@@ -3,7 +3,7 @@ models here (and ``linli docs write`` exports their schemas)."""
 
 from __future__ import annotations
 
-from shared.events import lifecycle, payloads
+from shared.events import dispatch, lifecycle, payloads
 from shared.events.base import EventPayload
 
 ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
@@ -15,5 +15,6 @@ ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
     *lifecycle.TRANSITIONS,
     lifecycle.IssueRatedV1,
     lifecycle.ReceiptIssuedV1,
+    dispatch.DepartmentActionV1,
 )
 PAYLOADS_BY_TYPE: dict[str, type[EventPayload]] = {p.event_type: p for p in ALL_PAYLOADS}
