@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         routing=routing,
         rules=rules,
         clock=clock,
+        replica=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
     )
     parts.consume(ISSUES_REPORTED, {IssueReportedV1: dispatcher.on_reported})
     parts.consume(DEPT_ACTIONS, {DepartmentActionV1: KafkaActions(dispatcher).on_action})

@@ -73,6 +73,7 @@ class Dispatcher:
         rules: Rules,
         clock: Callable[[], datetime] = utcnow,
         outbox_stale: timedelta = timedelta(seconds=5),
+        replica: str = "",
     ):
         self._store = store
         self._publisher = publisher
@@ -81,6 +82,7 @@ class Dispatcher:
         self.rules = rules
         self.clock = clock
         self._outbox_stale = outbox_stale
+        self._replica = replica
 
     # -- a new report -----------------------------------------------------------------------
     async def on_reported(self, envelope: Envelope, event: IssueReportedV1) -> str:
@@ -127,6 +129,7 @@ class Dispatcher:
             reported_at=event.reported_at,
             reported_month=now.astimezone(SHANGHAI).strftime("%Y-%m"),
             assigned_at=now,
+            assigned_by=self._replica,
             places=[n for n, _ in path],
             actions=[],
             history=[],
@@ -239,14 +242,13 @@ class Dispatcher:
         # topics in parallel, each topic's events in order (order only matters per topic)
         await asyncio.gather(*(in_order(entries) for entries in by_topic.values()))
         if not stale_only:
-            case = case_from_doc(doc)
-            await self._store.sync_timers(case, timers(case, self.rules))
+            await self.resync_timers(doc)
         if mine:
             await self._forget(doc, {e["id"] for e in mine})
 
     async def resync_timers(self, doc: dict[str, Any]) -> None:
         case = case_from_doc(doc)
-        await self._store.sync_timers(case, timers(case, self.rules))
+        await self._store.sync_timers(case, timers(case, self.rules), self.clock(), _keys(doc))
 
     async def _forget(self, doc: dict[str, Any], published: set[str]) -> None:
         current: dict[str, Any] | None = doc
@@ -345,3 +347,9 @@ class Dispatcher:
         else:
             name = self._reference.tree[holder.code].name
         return Owner(kind=holder.kind, code=holder.code, name=name.zh_CN, name_en=name.en)
+
+
+def _keys(doc: dict[str, Any]) -> set[str]:
+    """Every timer key the case may have: two lanes per holder it ever had, and its own."""
+    holders = {d["holder"]["code"] for d in (*doc.get("duties", ()), *doc.get("history", ()))}
+    return {"case:case"} | {f"{h}:{lane}" for h in holders for lane in ("ladder", "reprimand")}

@@ -69,9 +69,6 @@ class CaseStore:
         await self.cases.create_index([("places", ASCENDING), ("status", ASCENDING)])
         await self.cases.create_index([("reported_month", ASCENDING)])
         await self.cases.create_index([("outbox_at", ASCENDING)])
-        await self.timers.create_index([("status", ASCENDING), ("due", ASCENDING)])
-        await self.timers.create_index([("status", ASCENDING), ("lease_until", ASCENDING)])
-        await self.timers.create_index([("issue_id", ASCENDING)])
 
     # -- cases ------------------------------------------------------------------------------
     async def insert(self, doc: dict[str, Any]) -> dict[str, Any]:
@@ -103,8 +100,14 @@ class CaseStore:
         )
         return result.matched_count == 1
 
-    async def with_outbox(self, limit: int = 100) -> list[dict[str, Any]]:
-        return await self.cases.find({"outbox.0": {"$exists": True}}).limit(limit).to_list()
+    async def with_outbox(self, stored_before: datetime, limit: int = 100) -> list[dict[str, Any]]:
+        """Cases with events stored before ``stored_before`` and still not published."""
+        return (
+            await self.cases.find({"outbox_at": {"$lte": stored_before}})
+            .sort("outbox_at", ASCENDING)
+            .limit(limit)
+            .to_list()
+        )
 
     async def visible(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
         return await self.cases.find(query).sort("_id", ASCENDING).limit(limit).to_list()
@@ -115,48 +118,109 @@ class CaseStore:
         ).to_list()
 
     # -- timers -----------------------------------------------------------------------------
-    async def sync_timers(self, case: Case, wanted: tuple[Timer, ...]) -> None:
-        """Make the stored timers of ``case`` exactly ``wanted``; a writer that saw an older
-        version of the case never overwrites a newer one's timers."""
-        ids = []
-        for timer in wanted:
-            timer_id = f"{case.issue_id}|{timer.key}"
-            ids.append(timer_id)
-            with suppress(DuplicateKeyError):  # a newer case version already wrote it
-                await self.timers.update_one(
-                    {"_id": timer_id, "case_version": {"$lte": case.version}},
-                    {
-                        "$set": {
-                            "issue_id": case.issue_id,
-                            "target": timer.target,
-                            "kind": timer.kind,
-                            "due": timer.due,
-                            "status": "pending",
-                            "lease_until": None,
-                            "case_version": case.version,
-                        }
-                    },
-                    upsert=True,
-                )
-        await self.timers.delete_many(
-            {
-                "issue_id": case.issue_id,
-                "_id": {"$nin": ids},
-                "case_version": {"$lte": case.version},
-            }
+    # FerretDB v1 answers only exact ``_id`` look-ups without scanning a collection, so due
+    # timers are found through a two-level wheel: minute buckets ("min:<m>") list their
+    # timers with due times, hour buckets ("hour:<h>") list their non-empty minutes, and a
+    # shared cursor holds the last minute fully handled. A tick reads, by exact id, the hours
+    # and minutes between the cursor and now: its cost depends on the time elapsed and the
+    # timers coming due, never on how many are pending.
+    @staticmethod
+    def minute_of(moment: datetime) -> int:
+        return int(moment.timestamp()) // 60
+
+    async def _enlist(self, timer_id: str, due: datetime) -> None:
+        minute = self.minute_of(due)
+        await self.timers.update_one(
+            {"_id": f"min:{minute}"},
+            {"$push": {"timers": {"id": timer_id, "due": due}}},
+            upsert=True,
+        )
+        await self.timers.update_one(
+            {"_id": f"hour:{minute // 60}"}, {"$addToSet": {"minutes": minute}}, upsert=True
         )
 
-    async def claim_timer(self, now: datetime, lease: timedelta, owner: str) -> dict | None:
-        """Claim one due timer (or one whose claimer died: lease expired) for ``owner``."""
+    async def sync_timers(
+        self, case: Case, wanted: tuple[Timer, ...], now: datetime, candidates: set[str]
+    ) -> None:
+        """Make the stored timers of ``case`` exactly ``wanted`` (``candidates``: every key it
+        may have had); a writer that saw an older case version never overwrites a newer one."""
+        keys = set()
+        cursor = await self.cursor(now)
+        for timer in wanted:
+            timer_id = f"{case.issue_id}|{timer.key}"
+            keys.add(timer.key)
+            fields = {
+                "issue_id": case.issue_id,
+                "target": timer.target,
+                "kind": timer.kind,
+                "due": timer.due,
+                "case_version": case.version,
+            }
+            existing = await self.timers.find_one({"_id": timer_id})
+            if existing is not None and all(existing.get(k) == v for k, v in fields.items()):
+                continue  # unchanged (a redelivery): already enlisted
+            with suppress(DuplicateKeyError):  # a newer case version already wrote it
+                result = await self.timers.update_one(
+                    {"_id": timer_id, "case_version": {"$lte": case.version}},
+                    {"$set": {**fields, "status": "pending", "lease_until": None}},
+                    upsert=True,
+                )
+                if result.matched_count or result.upserted_id is not None:
+                    # a due time in a minute already handled goes to the current minute
+                    listed = (
+                        max(timer.due, now) if self.minute_of(timer.due) <= cursor else timer.due
+                    )
+                    await self._enlist(timer_id, listed)
+        for key in candidates - keys:
+            await self.timers.delete_one(
+                {"_id": f"{case.issue_id}|{key}", "case_version": {"$lte": case.version}}
+            )
+
+    async def cursor(self, now: datetime) -> int:
+        """The last minute every timer of which was handled (created on first use)."""
+        doc = await self.timers.find_one({"_id": "cursor"})
+        if doc is None:
+            with suppress(DuplicateKeyError):
+                await self.timers.insert_one({"_id": "cursor", "minute": self.minute_of(now) - 1})
+            doc = await self.timers.find_one({"_id": "cursor"})
+        assert doc is not None
+        return int(doc["minute"])
+
+    async def advance(self, old: int, new: int) -> None:
+        """Move the cursor from ``old`` to ``new`` (if no other replica moved it)."""
+        await self.timers.update_one({"_id": "cursor", "minute": old}, {"$set": {"minute": new}})
+
+    async def minutes_between(self, after: int, upto: int) -> list[int]:
+        """Non-empty minutes in (after, upto], from the hour buckets."""
+        found = []
+        for hour in range((after + 1) // 60, upto // 60 + 1):
+            doc = await self.timers.find_one({"_id": f"hour:{hour}"})
+            if doc:
+                found += [m for m in doc["minutes"] if after < m <= upto]
+        return sorted(found)
+
+    async def minute_timers(self, minute: int) -> list[dict]:
+        doc = await self.timers.find_one({"_id": f"min:{minute}"})
+        return list(doc["timers"]) if doc else []
+
+    async def drop_minute(self, minute: int) -> None:
+        await self.timers.delete_one({"_id": f"min:{minute}"})
+
+    async def claim_timer(
+        self, timer_id: str, now: datetime, lease: timedelta, owner: str
+    ) -> dict | None:
+        """Claim a due timer (or one whose claimer died: lease expired) for ``owner``; it is
+        enlisted again after the lease, in case this replica dies before firing it."""
         update = {"$set": {"status": "claimed", "lease_until": now + lease, "claimed_by": owner}}
         for query in (
-            {"status": "pending", "due": {"$lte": now}},
-            {"status": "claimed", "lease_until": {"$lte": now}},
+            {"_id": timer_id, "status": "pending", "due": {"$lte": now}},
+            {"_id": timer_id, "status": "claimed", "lease_until": {"$lte": now}},
         ):
             doc = await self.timers.find_one_and_update(
-                query, update, sort=[("due", ASCENDING)], return_document=ReturnDocument.AFTER
+                query, update, return_document=ReturnDocument.AFTER
             )
             if doc is not None:
+                await self._enlist(timer_id, now + lease)
                 return doc
         return None
 

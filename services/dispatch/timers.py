@@ -1,12 +1,13 @@
 """Durable timers: each due timer is claimed by one replica (lease), fired through the state
 machine (which refuses a timer it no longer wants, so a timer acts at most once) and replaced
-by the case's next timers. A tick reads the due index with a limit: its cost does not grow
-with the number of pending timers."""
+by the case's next timers. A tick reads the wheel's slots from the shared cursor to now by
+exact id: its cost does not grow with the number of pending timers."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import deque
 from datetime import timedelta
 
 from services.dispatch.cases import CaseNotFound, Dispatcher
@@ -40,17 +41,27 @@ class TimerWheel:
         self._lease = lease
         self._batch = batch
         self.replica = uuid.uuid4().hex[:12]
+        self.lags: deque[float] = deque(maxlen=100_000)  # seconds late, latest firings
 
     async def tick(self) -> int:
-        """Fire up to ``batch`` due timers; the number fired."""
+        """Fire the timers due between the shared cursor and now; the number fired. Minutes
+        wholly past are then dropped and the cursor moves past them."""
         fired = 0
-        for _ in range(self._batch):
-            now = self._dispatcher.clock()
-            timer = await self._store.claim_timer(now, self._lease, self.replica)
-            if timer is None:
-                break
-            await self._fire(timer)
-            fired += 1
+        now = self._dispatcher.clock()
+        current = self._store.minute_of(now)
+        cursor = await self._store.cursor(now)
+        for minute in await self._store.minutes_between(cursor, current):
+            for entry in await self._store.minute_timers(minute):
+                if entry["due"] > now or fired >= self._batch:
+                    continue
+                timer = await self._store.claim_timer(entry["id"], now, self._lease, self.replica)
+                if timer is not None:
+                    await self._fire(timer)
+                    fired += 1
+            if minute < current and fired < self._batch:
+                await self._store.drop_minute(minute)
+        if fired < self._batch and current - 1 > cursor:
+            await self._store.advance(cursor, current - 1)
         return fired
 
     async def _fire(self, timer: dict) -> None:
@@ -58,7 +69,9 @@ class TimerWheel:
         outcome = "fired"
         try:
             await self._dispatcher.apply(timer["issue_id"], command)
-            TIMER_LAG.observe(max(0.0, (self._dispatcher.clock() - timer["due"]).total_seconds()))
+            lag = max(0.0, (self._dispatcher.clock() - timer["due"]).total_seconds())
+            TIMER_LAG.observe(lag)
+            self.lags.append(lag)
         except (Refused, CaseNotFound) as exc:
             outcome = "stale"
             log.info("timer_stale", timer=timer["_id"], reason=str(exc))

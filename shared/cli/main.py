@@ -6,13 +6,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.cli import docs, infra, platform, topics
+from shared.cli import dispatch, docs, infra, platform, topics
 from shared.settings import Settings
 
 app = typer.Typer(help="Linli operators' tool.", no_args_is_help=True)
 app.add_typer(infra.app, name="infra")
 app.add_typer(topics.app, name="topics")
 app.add_typer(docs.app, name="docs")
+app.add_typer(dispatch.app, name="dispatch")
+app.add_typer(dispatch.report, name="report")
 app.command("up")(platform.up)
 app.command("down")(platform.down)
 app.command("status")(platform.status)

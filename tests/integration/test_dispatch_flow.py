@@ -26,7 +26,8 @@ from tests.helpers import eventually, produce, read_topic, serving
 
 pytestmark = pytest.mark.integration
 PLACE = "sz.tongjiang.niuerqiao.hongqi"
-START = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+EARLY = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+START = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # a week later (the clock only moves on)
 
 
 class Clock:
@@ -50,7 +51,7 @@ async def world(servers):
         probe_interval_s=0.5,
         dispatch_timer_interval_s=0,  # the test ticks the timers itself
     )
-    clock = Clock(START)
+    clock = Clock(EARLY)
     app = create_app(settings, clock=clock)
     async with serving(app) as [client]:
         store = app.state.store
@@ -223,38 +224,15 @@ async def test_kafka_actions_apply_once_and_the_street_whistles(world):
     assert rejected.json()["case"]["owner"]["code"] == "sz.tongjiang"
 
 
-async def test_deadlines_climb_the_ladder_exactly_once(world):
-    settings, clock, app, client, keys = world
-    clock.now = START
-    issue_id = await report(settings)
-    await case_of(client, keys["urban-mgmt"], issue_id)
-    wheel = app.state.timers
-    seen = []
-    # ack due 13:00 (4 working hours): reminder 11:00, 催办 13:00, escalation 14:00, ...
-    for hours in (2.1, 4.0, 5.1, 30, 60, 200):
-        clock.now = START + timedelta(hours=hours)
-        while await wheel.tick():  # drain: several steps may be due at once
-            pass
-        seen.append(len(await lifecycle(settings, issue_id, 1)))
-    names = await lifecycle(settings, issue_id, 6)
-    assert seen[:3] == [2, 3, 4]  # one step per move of the clock, none twice
-    assert names[:4] == ["assigned", "reminded", "reminded", "escalated"]
-    assert names.count("reprimanded") == 1
-    actions = [t["action"] for t in await tasks(settings, "urban-mgmt", issue_id)]
-    assert actions[:4] == ["new", "reminder", "reminder", "escalation"]
-    doc = await case_of(client, keys["urban-mgmt"], issue_id)
-    assert doc["supervisor"] == "sz"  # escalated from the street to the district
-
-
 async def test_ratings_reopen_or_close_and_the_month_has_rates(world):
     settings, clock, app, client, keys = world
-    clock.now = START
+    clock.now = EARLY
     ids = [await report(settings, category="water-outage") for _ in range(2)]
     for issue_id in ids:
         await case_of(client, keys["water"], issue_id)
         await act(client, keys["water"], issue_id, "acknowledge")
         await act(client, keys["water"], issue_id, "resolve", note="fixed")
-    clock.now = START + timedelta(hours=9)  # the return visit: one working day later
+    clock.now = EARLY + timedelta(hours=9)  # the return visit: one working day later
     while await app.state.timers.tick():
         pass
     for issue_id, rating in zip(ids, (5, 1), strict=True):
@@ -281,6 +259,29 @@ async def test_ratings_reopen_or_close_and_the_month_has_rates(world):
     assert water["rated"] == 2 and water["rates"]["satisfaction"] == 0.5
     metrics = (await client.get("/metrics")).text
     assert 'linli_dispatch_rate{dimension="department",key="water"' in metrics
+
+
+async def test_deadlines_climb_the_ladder_exactly_once(world):
+    settings, clock, app, client, keys = world
+    clock.now = START
+    issue_id = await report(settings)
+    await case_of(client, keys["urban-mgmt"], issue_id)
+    wheel = app.state.timers
+    seen = []
+    # ack due 13:00 (4 working hours): reminder 11:00, 催办 13:00, escalation 14:00, ...
+    for hours in (2.1, 4.0, 5.1, 30, 60, 200):
+        clock.now = START + timedelta(hours=hours)
+        while await wheel.tick():  # drain: several steps may be due at once
+            pass
+        seen.append(len(await lifecycle(settings, issue_id, 1)))
+    names = await lifecycle(settings, issue_id, 6)
+    assert seen[:3] == [2, 3, 4]  # one step per move of the clock, none twice
+    assert names[:4] == ["assigned", "reminded", "reminded", "escalated"]
+    assert names.count("reprimanded") == 1
+    actions = [t["action"] for t in await tasks(settings, "urban-mgmt", issue_id)]
+    assert actions[:4] == ["new", "reminder", "reminder", "escalation"]
+    doc = await case_of(client, keys["urban-mgmt"], issue_id)
+    assert doc["supervisor"] == "sz"  # escalated from the street to the district
 
 
 async def _status_is(client, keys, issue_id, status):
