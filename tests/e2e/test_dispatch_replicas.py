@@ -106,7 +106,7 @@ async def test_a_killed_replica_loses_and_duplicates_nothing(servers, tmp_path):
         replicas[0].wait(10)
         # the orchestrator restarts the killed replica (a new process, same group)
         replicas.append(start_replica(env, RESTART_PORT, tmp_path / "restarted.log"))
-        await eventually(lambda: _all_done(cases), timeout_s=90, interval_s=0.5)
+        await eventually(lambda: _all_done(cases), timeout_s=60, interval_s=0.5)
         docs = list(cases.find({}, {"assigned_by": 1}))
         assert sorted(d["_id"] for d in docs) == sorted(ids)
         by_replica = Counter(d["assigned_by"] for d in docs)
