@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         64 * 1024, ge=1024, description="Largest accepted JSON request body, in bytes."
     )
+    dispatch_timer_interval_s: float = Field(
+        0.2, ge=0, description="How often dispatch looks for due timers (0: never, for tests)."
+    )
+    dispatch_timer_batch: int = Field(
+        200, ge=1, description="Most timers one dispatch replica fires per tick."
+    )
 
     intake_rate_per_client: float = Field(
         20.0, ge=0, description="Intake: reports per second per client address (0: no limit)."

@@ -2,34 +2,91 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from datetime import datetime
+
 from fastapi import FastAPI
 
-from services.dispatch.cases import Dispatcher
-from services.dispatch.routing import load_routing
+from services.dispatch.actions import KafkaActions
+from services.dispatch.cases import TRANSITION_BY_NAME, Dispatcher
+from services.dispatch.domain.machine import Rules
+from services.dispatch.feedback import Feedback
+from services.dispatch.http import router
+from services.dispatch.routing import load_calendar, load_policy, load_routing
 from services.dispatch.store import CaseStore
-from shared.events import DepartmentTaskV1, IssueAssignedV1, IssueReportedV1
+from services.dispatch.timers import TimerWheel
+from shared.events import DepartmentTaskV1, IssueAssignedV1, IssueReportedV1, utcnow
+from shared.events.dispatch import DepartmentActionV1
+from shared.events.lifecycle import IssueRatedV1
 from shared.reference import load_reference
 from shared.service import build_parts
 from shared.settings import Settings
-from shared.topics import ISSUES_LIFECYCLE, ISSUES_REPORTED, dept_tasks
+from shared.topics import (
+    DEPT_ACTIONS,
+    ISSUES_FEEDBACK,
+    ISSUES_LIFECYCLE,
+    ISSUES_REPORTED,
+    dept_tasks,
+)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> FastAPI:
     settings = settings or Settings()
     reference = load_reference(settings.config_dir)
     routing = load_routing(settings.config_dir / "routing.yaml", set(reference.departments))
+    rules = Rules(
+        reference.tree,
+        frozenset(reference.departments),
+        load_calendar(settings.config_dir / "holidays.yaml"),
+        load_policy(settings.config_dir / "routing.yaml", set(reference.categories)),
+    )
     parts = build_parts(settings, "dispatch")
     parts.publisher.declare(ISSUES_LIFECYCLE, IssueAssignedV1)
+    for model in TRANSITION_BY_NAME.values():
+        parts.publisher.declare(ISSUES_LIFECYCLE, model)
     for code in sorted(reference.departments):
         parts.publisher.declare(dept_tasks(code), DepartmentTaskV1)
     store = CaseStore(parts.db)
     dispatcher = Dispatcher(
-        store=store, publisher=parts.publisher, reference=reference, routing=routing
+        store=store,
+        publisher=parts.publisher,
+        reference=reference,
+        routing=routing,
+        rules=rules,
+        clock=clock,
+        replica=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
     )
     parts.consume(ISSUES_REPORTED, {IssueReportedV1: dispatcher.on_reported})
-    return parts.app(
+    parts.consume(DEPT_ACTIONS, {DepartmentActionV1: KafkaActions(dispatcher).on_action})
+    parts.consume(ISSUES_FEEDBACK, {IssueRatedV1: Feedback(dispatcher).on_rated})
+    wheel = TimerWheel(store, dispatcher, batch=settings.dispatch_timer_batch)
+    app = parts.app(
         title="Linli dispatch",
         description="Routes issues to offices and departments and holds them to deadlines.",
-        routers=[],
+        routers=[router(store, dispatcher, reference.tree)],
         prepare_db=store.prepare,
     )
+    app.state.dispatcher, app.state.timers, app.state.store = dispatcher, wheel, store
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        async with inner(app_):
+            task = None
+            if settings.dispatch_timer_interval_s > 0:
+                task = asyncio.create_task(wheel.run(settings.dispatch_timer_interval_s))
+            try:
+                yield
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
+
+    app.router.lifespan_context = lifespan
+    return app

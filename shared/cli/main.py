@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.cli import docs, infra, keys, ledger, notify, platform, topics
+from shared.cli import dispatch, docs, infra, keys, ledger, notify, platform, topics
 from shared.settings import Settings
 
 app = typer.Typer(help="Linli operators' tool.", no_args_is_help=True)
@@ -16,6 +16,8 @@ app.add_typer(docs.app, name="docs")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(keys.app, name="keys")
 app.add_typer(notify.app, name="notify")
+app.add_typer(dispatch.app, name="dispatch")
+app.add_typer(dispatch.report, name="report")
 app.command("up")(platform.up)
 app.command("down")(platform.down)
 app.command("status")(platform.status)

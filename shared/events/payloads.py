@@ -88,6 +88,7 @@ class DepartmentTaskV1(EventPayload):
     resolve_due: datetime
     resident_ref: ResidentRef | None = None
     sent_at: datetime
+    note: str | None = Field(None, max_length=1000, description="Why: reminder, escalation.")
 
 
 class ResidentContactV1(EventPayload):

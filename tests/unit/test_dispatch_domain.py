@@ -1,24 +1,17 @@
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from services.dispatch.domain import Deadlines, OwnerRule, RoutingError, RoutingTable, route
+from services.dispatch.domain import OwnerRule, RoutingError, RoutingTable, route
 from services.dispatch.routing import RoutingConfigError, load_routing
 from shared.reference import load_reference
 from shared.settings import Settings
 
 pytestmark = pytest.mark.unit
-NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 PATH = (
     ("sz", "district"),
     ("sz.tongjiang", "street"),
     ("sz.tongjiang.niuerqiao", "community"),
     ("sz.tongjiang.niuerqiao.hongqi", "compound"),
 )
-DEADLINES = {
-    p: Deadlines(timedelta(hours=1), timedelta(hours=24))
-    for p in ("low", "normal", "high", "urgent")
-}
 
 
 def _route(table, category="streetlight-out", group="lighting"):
@@ -26,19 +19,15 @@ def _route(table, category="streetlight-out", group="lighting"):
         category=category,
         group=group,
         category_department="urban-mgmt",
-        priority="normal",
         node_path=PATH,
         table=table,
-        now=NOW,
     )
 
 
 def test_the_category_department_owns_by_default():
-    table = RoutingTable((OwnerRule(department="category"),), DEADLINES)
+    table = RoutingTable((OwnerRule(department="category"),))
     assignment = _route(table)
     assert (assignment.owner_kind, assignment.owner_code) == ("department", "urban-mgmt")
-    assert assignment.ack_due == NOW + timedelta(hours=1)
-    assert assignment.resolve_due == NOW + timedelta(hours=24)
 
 
 def test_first_matching_rule_wins_and_offices_are_found_up_the_tree():
@@ -46,24 +35,21 @@ def test_first_matching_rule_wins_and_offices_are_found_up_the_tree():
         (
             OwnerRule(groups=frozenset({"mediation"}), office_level="community"),
             OwnerRule(department="category"),
-        ),
-        DEADLINES,
+        )
     )
     assignment = _route(table, "neighbour-noise", "mediation")
     assert (assignment.owner_kind, assignment.owner_code) == ("office", "sz.tongjiang.niuerqiao")
 
 
 def test_an_office_level_missing_above_the_place_is_an_error():
-    table = RoutingTable((OwnerRule(office_level="compound"),), DEADLINES)
+    table = RoutingTable((OwnerRule(office_level="compound"),))
     with pytest.raises(RoutingError):
         route(
             category="c",
             group="g",
             category_department="d",
-            priority="normal",
             node_path=PATH[:2],
             table=table,
-            now=NOW,
         )
 
 
@@ -77,10 +63,6 @@ def test_the_shipped_routing_table_loads_and_routes_every_category():
 
 def test_routing_errors_name_the_rule(tmp_path):
     bad = tmp_path / "routing.yaml"
-    hours = "{ack_hours: 1, resolve_hours: 2}"
-    bad.write_text(
-        f"deadlines: {{low: {hours}, normal: {hours}, high: {hours}, urgent: {hours}}}\n"
-        "rules:\n  - owner: {department: nobody}\n"
-    )
+    bad.write_text("rules:\n  - owner: {department: nobody}\n")
     with pytest.raises(RoutingConfigError, match=r"rules\[0\].owner.department"):
         load_routing(bad, {"urban-mgmt"})

@@ -1,17 +1,10 @@
-"""Dispatch's rules: routing a new case to its first owner with its deadlines. No I/O."""
+"""Routing a new case to its first owner (首接负责). No I/O."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 OFFICE_LEVELS = ("compound", "community", "street", "district")
-
-
-@dataclass(frozen=True)
-class Deadlines:
-    ack: timedelta
-    resolve: timedelta
 
 
 @dataclass(frozen=True)
@@ -32,15 +25,12 @@ class OwnerRule:
 @dataclass(frozen=True)
 class RoutingTable:
     rules: tuple[OwnerRule, ...]
-    deadlines: dict[str, Deadlines]
 
 
 @dataclass(frozen=True)
 class Assignment:
     owner_kind: str  # "department" or "office"
     owner_code: str  # department code, or the office's node id
-    ack_due: datetime
-    resolve_due: datetime
 
 
 class RoutingError(ValueError):
@@ -52,12 +42,10 @@ def route(
     category: str,
     group: str,
     category_department: str,
-    priority: str,
     node_path: tuple[tuple[str, str], ...],
     table: RoutingTable,
-    now: datetime,
 ) -> Assignment:
-    """First matching rule gives the owner; the priority gives the deadlines.
+    """The first matching rule gives the owner.
 
     ``node_path`` is the (id, level) pairs from the root down to the reported place.
     """
@@ -68,9 +56,6 @@ def route(
         office = next((n for n, level in node_path if level == rule.office_level), None)
         if office is None:
             raise RoutingError(f"{node_path[-1][0]} has no {rule.office_level} office above it")
-        kind, code = "office", office
-    else:
-        department = category_department if rule.department == "category" else rule.department
-        kind, code = "department", str(department)
-    deadlines = table.deadlines[priority]
-    return Assignment(kind, code, now + deadlines.ack, now + deadlines.resolve)
+        return Assignment("office", office)
+    department = category_department if rule.department == "category" else rule.department
+    return Assignment("department", str(department))

@@ -1,0 +1,719 @@
+"""The case lifecycle as an explicit state machine. Pure: no I/O, time is an argument.
+
+A case has an owner (who answers for it as a whole, 首接负责) and duties: the offices or
+departments that must act on it, each with its own deadlines and escalation ladder. The
+community office resolves a case itself or calls the street (社区呼叫); the street summons
+departments (街道吹哨), each with its own duty; departments acknowledge, work and resolve
+(部门报到). ``decide`` applies one command and answers the new case and what happened, or
+raises ``Refused`` with a stable code and a reason for people.
+
+Statuses: assigned, called_up, whistled, acknowledged, in_progress, resolved, return_visit,
+reopened, rejected, closed, merged (the last two are final).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
+
+from services.dispatch.domain.calendar import WorkingCalendar
+from services.dispatch.domain.policy import DeadlinePolicy
+from shared.reference.tree import Tree
+
+FINAL = frozenset({"closed", "merged"})
+ACTIVE = frozenset({"summoned", "acknowledged", "in_progress"})
+OFFICE_LEVELS = ("compound", "community", "street", "district")
+
+
+class Refused(Exception):
+    """An illegal transition: ``code`` for programs, ``reason`` for people."""
+
+    def __init__(self, code: str, reason: str):
+        super().__init__(f"{code}: {reason}")
+        self.code, self.reason = code, reason
+
+
+@dataclass(frozen=True)
+class Holder:
+    kind: Literal["office", "department"]
+    code: str  # node id of an office, or a department code
+
+
+SYSTEM = Holder("office", "system")
+
+
+@dataclass(frozen=True)
+class Duty:
+    holder: Holder
+    status: str  # summoned, acknowledged, in_progress, resolved
+    since: datetime
+    ack_due: datetime
+    resolve_due: datetime
+    acked_at: datetime | None = None
+    resolved_at: datetime | None = None
+    extension_until: datetime | None = None  # a pending extension request
+    stage: int = 0  # ladder for the current deadline: 0 none, 1 reminded, 2 formally reminded
+    missed_at: datetime | None = None  # the first deadline missed (the reprimand clock)
+    reprimanded: bool = False
+    escalations: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def deadline(self) -> datetime:
+        return self.ack_due if self.status == "summoned" else self.resolve_due
+
+
+@dataclass(frozen=True)
+class Case:
+    issue_id: str
+    category: str
+    priority: str
+    node_id: str
+    status: str
+    owner: Holder
+    duties: tuple[Duty, ...]
+    supervisor: str  # office watching the case; escalation moves it up the tree
+    version: int = 1
+    resolved_at: datetime | None = None
+    visit_at: datetime | None = None
+    rating: int | None = None
+    merged_into: str | None = None
+    closed_reason: str | None = None
+
+    def duty(self, code: str) -> Duty | None:
+        return next((d for d in self.duties if d.holder.code == code), None)
+
+    @property
+    def active_duties(self) -> tuple[Duty, ...]:
+        return tuple(d for d in self.duties if d.active)
+
+    @property
+    def departments(self) -> tuple[str, ...]:
+        return tuple(d.holder.code for d in self.duties if d.holder.kind == "department")
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One transition to publish: its name (the lifecycle type), who acted, and the task
+    messages it sends to departments as (department, action) pairs."""
+
+    name: str
+    actor: str | None = None
+    reason: str | None = None
+    note: str | None = None
+    photo_url: str | None = None
+    tasks: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the machine needs to know about the world: the tree, the departments, the
+    working calendar and the deadline policy."""
+
+    tree: Tree
+    departments: frozenset[str]
+    calendar: WorkingCalendar
+    policy: DeadlinePolicy
+
+    def level(self, node_id: str) -> str | None:
+        node = self.tree.get(node_id)
+        return None if node is None else str(node.level)
+
+    def office_above(self, node_id: str) -> str | None:
+        """The nearest office strictly above ``node_id`` (buildings have no office)."""
+        node = self.tree.get(node_id)
+        if node is None:
+            return None
+        for ancestor in reversed(node.ancestors):
+            if self.level(ancestor) in OFFICE_LEVELS:
+                return ancestor
+        return None
+
+    def office_at(self, node_id: str, level: str) -> str | None:
+        node = self.tree.ancestor_at(node_id, level) if node_id in self.tree else None
+        return None if node is None else node.id
+
+    @property
+    def dispatcher(self) -> str:
+        return self.tree.root.id
+
+
+# -- commands -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Acknowledge:
+    actor: Holder
+
+
+@dataclass(frozen=True)
+class Progress:
+    actor: Holder
+    note: str
+
+
+@dataclass(frozen=True)
+class Resolve:
+    actor: Holder
+    note: str
+    photo_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Reject:
+    actor: Holder
+    reason: str
+
+
+@dataclass(frozen=True)
+class Transfer:
+    actor: Holder
+    to: Holder
+    reason: str
+
+
+@dataclass(frozen=True)
+class CallUp:
+    actor: Holder
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Whistle:
+    actor: Holder
+    departments: tuple[str, ...]
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RequestExtension:
+    actor: Holder
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class DecideExtension:
+    actor: Holder
+    holder: str
+    approve: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Merge:
+    actor: Holder
+    into: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Rate:
+    rating: int
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    """A durable timer came due: ``kind`` of ``target`` (a duty holder, or "case")."""
+
+    target: str
+    kind: str  # remind, urge, escalate, reprimand, visit, unanswered
+    due: datetime
+
+
+Command = (
+    Acknowledge
+    | Progress
+    | Resolve
+    | Reject
+    | Transfer
+    | CallUp
+    | Whistle
+    | RequestExtension
+    | DecideExtension
+    | Merge
+    | Rate
+    | TimerFired
+)
+
+
+@dataclass(frozen=True)
+class Timer:
+    target: str
+    kind: str
+    due: datetime
+
+    @property
+    def key(self) -> str:
+        """One timer per lane: a duty's ladder, its reprimand clock, the case's return visit."""
+        lane = (
+            "case"
+            if self.target == "case"
+            else "reprimand"
+            if self.kind == "reprimand"
+            else "ladder"
+        )
+        return f"{self.target}:{lane}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    case: Case
+    effects: tuple[Effect, ...] = field(default_factory=tuple)
+
+
+# -- opening ------------------------------------------------------------------------------------
+def new_duty(
+    case_category: str, priority: str, holder: Holder, now: datetime, rules: Rules
+) -> Duty:
+    ack_due, resolve_due = rules.policy.dues(case_category, priority, now, rules.calendar)
+    return Duty(holder, "summoned", now, ack_due, resolve_due)
+
+
+def open_case(
+    *,
+    issue_id: str,
+    category: str,
+    priority: str,
+    node_id: str,
+    first: Holder,
+    now: datetime,
+    rules: Rules,
+) -> Case:
+    """A new case with its first owner (首接负责) holding the first duty."""
+    duty = new_duty(category, priority, first, now, rules)
+    if first.kind == "office":
+        supervisor = rules.office_above(first.code) or first.code
+    else:
+        supervisor = (
+            rules.office_at(node_id, "street") or rules.office_above(node_id) or rules.dispatcher
+        )
+    return Case(issue_id, category, priority, node_id, "assigned", first, (duty,), supervisor)
+
+
+# -- the machine --------------------------------------------------------------------------------
+def _refuse_final(case: Case) -> None:
+    if case.status in FINAL:
+        raise Refused("case_final", f"the case is {case.status}")
+
+
+def _own_duty(case: Case, actor: Holder) -> Duty:
+    _refuse_final(case)
+    duty = case.duty(actor.code)
+    if duty is None or duty.holder != actor or not duty.active:
+        raise Refused("not_holder", f"{actor.code} holds no open duty on this case")
+    return duty
+
+
+def _with(case: Case, old: Duty, new: Duty | None, *extra: Duty) -> tuple[Duty, ...]:
+    duties = [d for d in case.duties if d is not old]
+    if new is not None:
+        duties.insert(case.duties.index(old), new)
+    return (*duties, *extra)
+
+
+def _task(holder: Holder, action: str) -> tuple[tuple[str, str], ...]:
+    return ((holder.code, action),) if holder.kind == "department" else ()
+
+
+def _within_case(case: Case, office: Holder, rules: Rules) -> bool:
+    return office.kind == "office" and rules.tree.is_within(case.node_id, office.code)
+
+
+def decide(case: Case, command: Command, now: datetime, rules: Rules) -> Decision:
+    """Apply ``command`` to ``case`` at ``now``; ``Refused`` if it is not allowed."""
+    handler = _HANDLERS[type(command)]
+    decision = handler(case, command, now, rules)
+    return Decision(replace(decision.case, version=case.version + 1), decision.effects)
+
+
+def _acknowledge(case: Case, cmd: Acknowledge, now: datetime, rules: Rules) -> Decision:
+    duty = _own_duty(case, cmd.actor)
+    if duty.status != "summoned":
+        raise Refused("already_acknowledged", f"{cmd.actor.code} already acknowledged")
+    new = replace(duty, status="acknowledged", acked_at=now, stage=0)
+    status = case.status if case.status in ("in_progress", "reopened") else "acknowledged"
+    return Decision(
+        replace(case, duties=_with(case, duty, new), status=status),
+        (Effect("acknowledged", cmd.actor.code),),
+    )
+
+
+def _progress(case: Case, cmd: Progress, now: datetime, rules: Rules) -> Decision:
+    duty = _own_duty(case, cmd.actor)
+    if duty.status == "summoned":
+        raise Refused("not_acknowledged", "acknowledge the case before reporting progress")
+    new = replace(duty, status="in_progress")
+    return Decision(
+        replace(case, duties=_with(case, duty, new), status="in_progress"),
+        (Effect("progressed", cmd.actor.code, note=cmd.note),),
+    )
+
+
+def _resolve(case: Case, cmd: Resolve, now: datetime, rules: Rules) -> Decision:
+    duty = _own_duty(case, cmd.actor)
+    if duty.status == "summoned":
+        raise Refused("not_acknowledged", "acknowledge the case before resolving it")
+    new = replace(duty, status="resolved", resolved_at=now, extension_until=None)
+    duties = _with(case, duty, new)
+    done = not any(d.active for d in duties)
+    status = "resolved" if done else case.status
+    updated = replace(case, duties=duties, status=status, resolved_at=now if done else None)
+    return Decision(
+        updated, (Effect("resolved", cmd.actor.code, note=cmd.note, photo_url=cmd.photo_url),)
+    )
+
+
+def _reject(case: Case, cmd: Reject, now: datetime, rules: Rules) -> Decision:
+    duty = _own_duty(case, cmd.actor)
+    if cmd.actor.kind != "department":
+        raise Refused("offices_cannot_reject", "an office calls up or transfers instead")
+    if not cmd.reason.strip():
+        raise Refused("reason_required", "a rejection needs a reason")
+    duties = _with(case, duty, None)
+    if any(d.active for d in duties):
+        return Decision(
+            replace(case, duties=duties), (Effect("rejected", cmd.actor.code, cmd.reason),)
+        )
+    # back to the office that summoned it, or to the dispatcher (退单)
+    back = case.owner if case.owner.kind == "office" else Holder("office", rules.dispatcher)
+    office_duty = replace(
+        new_duty(case.category, case.priority, back, now, rules),
+        status="acknowledged",
+        acked_at=now,
+    )
+    duties = (*(d for d in duties if d.holder != back), office_duty)
+    return Decision(
+        replace(case, duties=duties, status="rejected", owner=back),
+        (Effect("rejected", cmd.actor.code, cmd.reason),),
+    )
+
+
+def _transfer(case: Case, cmd: Transfer, now: datetime, rules: Rules) -> Decision:
+    duty = _own_duty(case, cmd.actor)
+    if not cmd.reason.strip():
+        raise Refused("reason_required", "a transfer needs a reason")
+    target = cmd.to
+    if target == cmd.actor:
+        raise Refused("same_holder", "cannot transfer a case to its holder")
+    if target.kind == "department" and target.code not in rules.departments:
+        raise Refused("unknown_department", f"no department {target.code!r}")
+    if target.kind == "office" and (
+        rules.level(target.code) not in OFFICE_LEVELS
+        or not rules.tree.is_within(case.node_id, target.code)
+    ):
+        raise Refused("office_not_on_path", f"{target.code} is not an office above the place")
+    existing = case.duty(target.code)
+    if existing is not None and existing.active:
+        raise Refused("already_on_case", f"{target.code} already holds a duty on this case")
+    fresh = new_duty(case.category, case.priority, target, now, rules)
+    duties = _with(case, duty, None, fresh)
+    duties = tuple(d for d in duties if d is fresh or d.holder != target)
+    owner = target if case.owner == cmd.actor else case.owner
+    return Decision(
+        replace(case, duties=duties, status="assigned", owner=owner),
+        (Effect("transferred", cmd.actor.code, cmd.reason, tasks=_task(target, "new")),),
+    )
+
+
+def _call_up(case: Case, cmd: CallUp, now: datetime, rules: Rules) -> Decision:
+    duty = _own_duty(case, cmd.actor)
+    if cmd.actor.kind != "office" or rules.level(cmd.actor.code) not in ("compound", "community"):
+        raise Refused("not_community", "only a compound or community office calls up")
+    above = rules.office_above(cmd.actor.code)
+    assert above is not None  # compounds and communities always have a street above
+    fresh = new_duty(case.category, case.priority, Holder("office", above), now, rules)
+    duties = tuple(
+        d for d in _with(case, duty, None, fresh) if d is fresh or d.holder.code != above
+    )
+    return Decision(
+        replace(
+            case,
+            duties=duties,
+            status="called_up",
+            owner=fresh.holder,
+            supervisor=rules.office_above(above) or above,
+        ),
+        (Effect("called-up", cmd.actor.code, cmd.reason or None),),
+    )
+
+
+def _whistle(case: Case, cmd: Whistle, now: datetime, rules: Rules) -> Decision:
+    _refuse_final(case)
+    actor = cmd.actor
+    if actor.kind != "office" or rules.level(actor.code) not in ("street", "district"):
+        raise Refused("not_street", "only a street (or the district) office blows the whistle")
+    own = case.duty(actor.code)
+    holds = own is not None and own.active
+    if not holds and case.owner != actor:
+        raise Refused("not_holder", f"{actor.code} neither holds nor owns this case")
+    if case.status in ("resolved", "return_visit"):
+        raise Refused("already_resolved", "the case is resolved")
+    wanted = tuple(dict.fromkeys(cmd.departments))
+    if not wanted:
+        raise Refused("no_departments", "name at least one department")
+    unknown = [d for d in wanted if d not in rules.departments]
+    if unknown:
+        raise Refused("unknown_department", f"no department {', '.join(unknown)}")
+    busy = [d for d in wanted if (x := case.duty(d)) is not None and x.active]
+    if busy:
+        raise Refused("already_on_case", f"{', '.join(busy)} already hold a duty")
+    summoned = tuple(
+        new_duty(case.category, case.priority, Holder("department", d), now, rules) for d in wanted
+    )
+    keep = tuple(d for d in case.duties if d is not own and d.holder.code not in wanted)
+    return Decision(
+        replace(
+            case,
+            duties=keep + summoned,
+            status="whistled",
+            owner=actor,
+            supervisor=rules.office_above(actor.code) or actor.code,
+        ),
+        (
+            Effect(
+                "whistled",
+                actor.code,
+                cmd.reason or None,
+                tasks=tuple((d, "new") for d in wanted),
+            ),
+        ),
+    )
+
+
+def _request_extension(case: Case, cmd: RequestExtension, now: datetime, rules: Rules) -> Decision:
+    duty = _own_duty(case, cmd.actor)
+    if duty.status == "summoned":
+        raise Refused("not_acknowledged", "acknowledge the case before asking for more time")
+    if now >= duty.resolve_due:
+        raise Refused("deadline_passed", "an extension must be asked before the deadline")
+    if duty.extension_until is not None:
+        raise Refused("extension_pending", "an extension request is already waiting")
+    if cmd.until <= duty.resolve_due:
+        raise Refused("not_later", "the new deadline must be after the current one")
+    if not cmd.reason.strip():
+        raise Refused("reason_required", "an extension request needs a reason")
+    new = replace(duty, extension_until=cmd.until)
+    return Decision(
+        replace(case, duties=_with(case, duty, new)),
+        (Effect("extension-requested", cmd.actor.code, cmd.reason),),
+    )
+
+
+def _decide_extension(case: Case, cmd: DecideExtension, now: datetime, rules: Rules) -> Decision:
+    _refuse_final(case)
+    if not _within_case(case, cmd.actor, rules) or cmd.actor.code == cmd.holder:
+        raise Refused("not_supervisor", f"{cmd.actor.code} does not supervise this case")
+    duty = case.duty(cmd.holder)
+    if duty is None or not duty.active or duty.extension_until is None:
+        raise Refused("no_extension_pending", f"{cmd.holder} has no pending extension request")
+    if cmd.approve:
+        new = replace(duty, resolve_due=duty.extension_until, extension_until=None, stage=0)
+    else:
+        new = replace(duty, extension_until=None)
+    tasks = _task(duty.holder, "reminder") if not cmd.approve else ()
+    return Decision(
+        replace(case, duties=_with(case, duty, new)),
+        (
+            Effect(
+                "extension-decided",
+                cmd.actor.code,
+                ("approved" if cmd.approve else "refused")
+                + (f": {cmd.reason}" if cmd.reason else ""),
+                tasks=tasks,
+            ),
+        ),
+    )
+
+
+def _closure_tasks(case: Case) -> tuple[tuple[str, str], ...]:
+    return tuple((d, "closure") for d in dict.fromkeys(case.departments))
+
+
+def _merge(case: Case, cmd: Merge, now: datetime, rules: Rules) -> Decision:
+    _refuse_final(case)
+    if not _within_case(case, cmd.actor, rules):
+        raise Refused("not_supervisor", f"{cmd.actor.code} does not supervise this case")
+    if cmd.into == case.issue_id:
+        raise Refused("merge_into_itself", "a case cannot be merged into itself")
+    return Decision(
+        replace(case, status="merged", merged_into=cmd.into, duties=()),
+        (
+            Effect(
+                "merged",
+                cmd.actor.code,
+                cmd.reason or f"duplicate of {cmd.into}",
+                tasks=_closure_tasks(case),
+            ),
+        ),
+    )
+
+
+def _rate(case: Case, cmd: Rate, now: datetime, rules: Rules) -> Decision:
+    _refuse_final(case)
+    if case.status not in ("resolved", "return_visit"):
+        raise Refused("not_resolved", "only a resolved case can be rated")
+    if cmd.rating > rules.policy.ladder.reopen_at_or_below:
+        closed = replace(case, status="closed", rating=cmd.rating, closed_reason="rated")
+        return Decision(
+            closed, (Effect("closed", None, f"rated {cmd.rating}", tasks=_closure_tasks(case)),)
+        )
+    resolve = rules.policy.deadlines(case.category, case.priority).resolve
+    due = resolve.after(now, rules.calendar)
+    reopened = tuple(
+        replace(d, status="in_progress", resolved_at=None, resolve_due=due, stage=0, since=now)
+        if d.status == "resolved"
+        else d
+        for d in case.duties
+    )
+    tasks = tuple((d.holder.code, "new") for d in reopened if d.holder.kind == "department")
+    return Decision(
+        replace(case, duties=reopened, status="reopened", rating=cmd.rating, resolved_at=None),
+        (
+            Effect(
+                "reopened", None, f"rated {cmd.rating}: {cmd.comment or 'unsatisfied'}", tasks=tasks
+            ),
+        ),
+    )
+
+
+# -- timers -------------------------------------------------------------------------------------
+def timers(case: Case, rules: Rules) -> tuple[Timer, ...]:
+    """Every timer the case wants now; a fired timer is valid only if it is still wanted."""
+    if case.status in FINAL:
+        return ()
+    ladder = rules.policy.ladder
+    cal = rules.calendar
+    if case.status == "resolved" and case.resolved_at is not None:
+        return (Timer("case", "visit", ladder.return_visit_after.after(case.resolved_at, cal)),)
+    if case.status == "return_visit" and case.visit_at is not None:
+        return (
+            Timer("case", "unanswered", ladder.close_unanswered_after.after(case.visit_at, cal)),
+        )
+    wanted: list[Timer] = []
+    for duty in case.active_duties:
+        code, deadline = duty.holder.code, duty.deadline
+        if duty.stage == 0:
+            wanted.append(
+                Timer(code, "remind", ladder.remind_before.before(deadline, duty.since, cal))
+            )
+        elif duty.stage == 1:
+            wanted.append(Timer(code, "urge", deadline))
+        else:
+            wanted.append(Timer(code, "escalate", ladder.escalate_after.after(deadline, cal)))
+        if duty.missed_at is not None and not duty.reprimanded:
+            wanted.append(
+                Timer(code, "reprimand", ladder.reprimand_after.after(duty.missed_at, cal))
+            )
+    return tuple(wanted)
+
+
+def _fired(case: Case, cmd: TimerFired, now: datetime, rules: Rules) -> Decision:
+    wanted = Timer(cmd.target, cmd.kind, cmd.due)
+    if wanted not in timers(case, rules):
+        raise Refused("stale_timer", f"{cmd.kind} of {cmd.target} is no longer due")
+    if now < cmd.due:
+        raise Refused("not_due", f"{cmd.kind} of {cmd.target} is due at {cmd.due.isoformat()}")
+    if cmd.target == "case":
+        if cmd.kind == "visit":
+            return Decision(
+                replace(case, status="return_visit", visit_at=now), (Effect("return-visit"),)
+            )
+        return Decision(
+            replace(case, status="closed", closed_reason="unanswered"),
+            (Effect("closed", None, "no rating in time", tasks=_closure_tasks(case)),),
+        )
+    duty = case.duty(cmd.target)
+    assert duty is not None
+    if cmd.kind == "remind":
+        new = replace(duty, stage=1)
+        effect = Effect(
+            "reminded", None, "reminder: the deadline is near", tasks=_task(duty.holder, "reminder")
+        )
+    elif cmd.kind == "urge":
+        new = replace(duty, stage=2, missed_at=duty.missed_at or now)
+        effect = Effect(
+            "reminded",
+            None,
+            f"formal reminder (催办) to {duty.holder.code} and {case.supervisor}",
+            tasks=_task(duty.holder, "reminder"),
+        )
+    elif cmd.kind == "reprimand":
+        new = replace(duty, reprimanded=True)
+        effect = Effect(
+            "reprimanded",
+            None,
+            f"{duty.holder.code} long overdue: flagged at {rules.dispatcher} (通报)",
+            tasks=_task(duty.holder, "escalation"),
+        )
+    else:
+        return _escalate(case, duty, now, rules)
+    return Decision(replace(case, duties=_with(case, duty, new)), (effect,))
+
+
+def _escalate(case: Case, duty: Duty, now: datetime, rules: Rules) -> Decision:
+    """One level up the tree (compound → community → street → district) with a new deadline:
+    an office's duty moves to the office above; a department stays on it and the office
+    above its supervisor takes over supervision."""
+    ack_due, resolve_due = rules.policy.dues(case.category, case.priority, now, rules.calendar)
+    if duty.holder.kind == "office":
+        above = rules.office_above(duty.holder.code)
+        holder = Holder("office", above) if above else duty.holder
+        new = replace(
+            duty,
+            holder=holder,
+            status="summoned" if above else duty.status,
+            since=now,
+            ack_due=ack_due,
+            resolve_due=resolve_due,
+            stage=0,
+            escalations=duty.escalations + 1,
+            extension_until=None,
+        )
+        duties = tuple(d for d in _with(case, duty, new) if d is new or d.holder != holder)
+        owner = holder if case.owner == duty.holder else case.owner
+        supervisor = rules.office_above(holder.code) or holder.code
+        target = holder.code
+    else:
+        new = replace(
+            duty,
+            since=now,
+            ack_due=ack_due if duty.status == "summoned" else duty.ack_due,
+            resolve_due=resolve_due,
+            stage=0,
+            escalations=duty.escalations + 1,
+            extension_until=None,
+        )
+        duties, owner = _with(case, duty, new), case.owner
+        supervisor = rules.office_above(case.supervisor) or case.supervisor
+        target = supervisor
+    return Decision(
+        replace(case, duties=duties, owner=owner, supervisor=supervisor),
+        (
+            Effect(
+                "escalated",
+                None,
+                f"{duty.holder.code} missed its deadline: escalated to {target}",
+                tasks=_task(duty.holder, "escalation"),
+            ),
+        ),
+    )
+
+
+_HANDLERS = {
+    Acknowledge: _acknowledge,
+    Progress: _progress,
+    Resolve: _resolve,
+    Reject: _reject,
+    Transfer: _transfer,
+    CallUp: _call_up,
+    Whistle: _whistle,
+    RequestExtension: _request_extension,
+    DecideExtension: _decide_extension,
+    Merge: _merge,
+    Rate: _rate,
+    TimerFired: _fired,
+}

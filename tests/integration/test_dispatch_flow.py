@@ -1,0 +1,289 @@
+"""Dispatch against the real servers, in-process with an injected clock: a report becomes a
+case and a department task; departments act by HTTP and by Kafka within their scope; timers
+remind, formally remind, escalate and reprimand exactly once as time is moved; ratings close
+or reopen; the month's rates come out of the cases."""
+
+import json
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.dispatch.app import create_app
+from shared.events import Envelope, IssueReportedV1
+from shared.events.dispatch import DepartmentActionV1
+from shared.events.lifecycle import IssueRatedV1
+from shared.settings import Settings
+from shared.topics import (
+    DEPT_ACTIONS,
+    ISSUES_FEEDBACK,
+    ISSUES_LIFECYCLE,
+    ISSUES_REPORTED,
+    dept_tasks,
+)
+from tests.helpers import eventually, produce, read_topic, serving
+
+pytestmark = pytest.mark.integration
+PLACE = "sz.tongjiang.niuerqiao.hongqi"
+EARLY = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+START = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # a week later (the clock only moves on)
+
+
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+async def world(servers):
+    run = uuid.uuid4().hex[:8]
+    settings = Settings(
+        env="test",
+        kafka_bootstrap=servers.kafka_bootstrap,
+        mongodb_url=servers.mongodb_url,
+        topic_prefix=f"t{run}.",
+        db_prefix=f"t{run}_",
+        topic_partitions=2,
+        probe_interval_s=0.5,
+        dispatch_timer_interval_s=0,  # the test ticks the timers itself
+    )
+    clock = Clock(EARLY)
+    app = create_app(settings, clock=clock)
+    async with serving(app) as [client]:
+        store = app.state.store
+        keys = {}
+        for kind, code in [
+            ("department", "urban-mgmt"),
+            ("department", "water"),
+            ("department", "power"),
+            ("office", "sz.tongjiang"),
+            ("office", "sz.tongjiang.niuerqiao"),
+            ("office", "sz.haitang"),
+        ]:
+            keys[code] = secrets.token_urlsafe(24)
+            await store.add_key(keys[code], kind, code, START)
+        yield settings, clock, app, client, keys
+
+
+def _headers(event) -> list[tuple[str, bytes]]:
+    env = Envelope(type=event.event_type, source="/test", subject=event.issue_id)
+    return [(k, v.encode()) for k, v in env.to_headers().items()]
+
+
+async def report(settings, category="streetlight-out", priority="normal") -> str:
+    issue_id = "iss_" + uuid.uuid4().hex[:20]
+    event = IssueReportedV1(
+        issue_id=issue_id,
+        category=category,
+        node_id=PLACE,
+        description="路灯不亮",
+        priority=priority,
+        resident_ref="res_" + "a" * 20,
+        reported_at=START,
+    )
+    await produce(
+        settings.kafka_bootstrap,
+        settings.topic_prefix + ISSUES_REPORTED,
+        event.model_dump_json().encode(),
+        key=issue_id.encode(),
+        headers=_headers(event),
+    )
+    return issue_id
+
+
+async def case_of(client, key, issue_id):
+    async def probe():
+        r = await client.get(
+            f"/api/v1/dispatch/cases/{issue_id}", headers={"Authorization": f"Bearer {key}"}
+        )
+        return r.json() if r.status_code == 200 else None
+
+    return await eventually(probe)
+
+
+async def act(client, key, issue_id, action, **fields):
+    return await client.post(
+        f"/api/v1/dispatch/cases/{issue_id}/actions",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"action_id": uuid.uuid4().hex, "action": action, **fields},
+    )
+
+
+async def lifecycle(settings, issue_id, expect):
+    records = await read_topic(
+        settings.kafka_bootstrap,
+        settings.topic_prefix + ISSUES_LIFECYCLE,
+        expect=10_000,
+        timeout_s=1.5,
+    )
+    mine = [r for r in records if r.key.decode() == issue_id]
+    ids = [dict(r.headers)["ce_id"] for r in mine]
+    assert len(ids) == len(set(ids)), "an event was published twice"
+    return [dict(r.headers)["ce_type"].decode().split(".")[2] for r in mine]
+
+
+async def tasks(settings, department, issue_id):
+    records = await read_topic(
+        settings.kafka_bootstrap,
+        settings.topic_prefix + dept_tasks(department),
+        expect=10_000,
+        timeout_s=1.5,
+    )
+    return [json.loads(r.value) for r in records if r.key.decode() == issue_id]
+
+
+async def test_departments_act_by_http_only_on_their_own_tasks(world):
+    settings, _, _, client, keys = world
+    issue_id = await report(settings)
+    case = await case_of(client, keys["urban-mgmt"], issue_id)
+    assert case["status"] == "assigned" and case["owner"]["code"] == "urban-mgmt"
+    [task] = await tasks(settings, "urban-mgmt", issue_id)
+    assert task["action"] == "new" and task["resolve_due"]
+
+    other = await client.get(
+        f"/api/v1/dispatch/cases/{issue_id}", headers={"Authorization": f"Bearer {keys['water']}"}
+    )
+    assert other.status_code == 404
+    refused = await act(client, keys["water"], issue_id, "acknowledge")
+    assert refused.status_code == 404
+    assert (await client.get("/api/v1/dispatch/tasks")).status_code == 401
+    listed = await client.get(
+        "/api/v1/dispatch/tasks", headers={"Authorization": f"Bearer {keys['sz.haitang']}"}
+    )
+    assert issue_id not in [c["issue_id"] for c in listed.json()["cases"]]
+    listed = await client.get(
+        "/api/v1/dispatch/tasks", headers={"Authorization": f"Bearer {keys['sz.tongjiang']}"}
+    )
+    assert issue_id in [c["issue_id"] for c in listed.json()["cases"]]
+
+    early = await act(client, keys["urban-mgmt"], issue_id, "resolve", note="done")
+    assert early.status_code == 409 and early.json()["errors"][0]["code"] == "not_acknowledged"
+    assert (await act(client, keys["urban-mgmt"], issue_id, "acknowledge")).status_code == 200
+    assert (
+        await act(client, keys["urban-mgmt"], issue_id, "progress", note="lamp ordered")
+    ).status_code == 200
+    done = await act(
+        client,
+        keys["urban-mgmt"],
+        issue_id,
+        "resolve",
+        note="replaced",
+        photo_url="https://img.example/1.jpg",
+    )
+    assert done.status_code == 200 and done.json()["case"]["status"] == "resolved"
+    names = await lifecycle(settings, issue_id, 4)
+    assert names == ["assigned", "acknowledged", "progressed", "resolved"]
+
+
+async def test_kafka_actions_apply_once_and_the_street_whistles(world):
+    settings, _, _, client, keys = world
+    issue_id = await report(settings, category="neighbour-mediation")
+    case = await case_of(client, keys["sz.tongjiang.niuerqiao"], issue_id)
+    assert case["owner"] == {"kind": "office", "code": "sz.tongjiang.niuerqiao"}
+    called = await act(
+        client, keys["sz.tongjiang.niuerqiao"], issue_id, "call-up", reason="police needed"
+    )
+    assert called.json()["case"]["status"] == "called_up", called.text
+    whistled = await act(
+        client, keys["sz.tongjiang"], issue_id, "whistle", departments=["water", "power"]
+    )
+    assert whistled.status_code == 200, whistled.text
+    assert (await tasks(settings, "water", issue_id))[0]["action"] == "new"
+
+    action = DepartmentActionV1(
+        action_id="kafka-ack-" + issue_id,
+        issue_id=issue_id,
+        actor="water",
+        action="acknowledge",
+        sent_at=START,
+    )
+    for _ in range(2):  # the same action twice: applied once
+        await produce(
+            settings.kafka_bootstrap,
+            settings.topic_prefix + DEPT_ACTIONS,
+            action.model_dump_json().encode(),
+            key=issue_id.encode(),
+            headers=_headers(action),
+        )
+
+    async def acked():
+        doc = await case_of(client, keys["water"], issue_id)
+        duty = next(d for d in doc["duties"] if d["holder"]["code"] == "water")
+        return doc if duty["status"] == "acknowledged" else None
+
+    await eventually(acked)
+    rejected = await act(client, keys["power"], issue_id, "reject", reason="no power issue here")
+    assert rejected.status_code == 200
+    names = await lifecycle(settings, issue_id, 5)
+    assert names == ["assigned", "called-up", "whistled", "acknowledged", "rejected"]
+    # power's rejection leaves the water duty: the street still owns the case
+    assert rejected.json()["case"]["owner"]["code"] == "sz.tongjiang"
+
+
+async def test_ratings_reopen_or_close_and_the_month_has_rates(world):
+    settings, clock, app, client, keys = world
+    clock.now = EARLY
+    ids = [await report(settings, category="water-outage") for _ in range(2)]
+    for issue_id in ids:
+        await case_of(client, keys["water"], issue_id)
+        await act(client, keys["water"], issue_id, "acknowledge")
+        await act(client, keys["water"], issue_id, "resolve", note="fixed")
+    clock.now = EARLY + timedelta(hours=9)  # the return visit: one working day later
+    while await app.state.timers.tick():
+        pass
+    for issue_id, rating in zip(ids, (5, 1), strict=True):
+        await eventually(lambda i=issue_id: _status_is(client, keys, i, "return_visit"))
+        rated = IssueRatedV1(
+            issue_id=issue_id, rating=rating, resident_ref="res_" + "a" * 20, rated_at=START
+        )
+        await produce(
+            settings.kafka_bootstrap,
+            settings.topic_prefix + ISSUES_FEEDBACK,
+            rated.model_dump_json().encode(),
+            key=issue_id.encode(),
+            headers=_headers(rated),
+        )
+    await eventually(lambda: _status_is(client, keys, ids[0], "closed"))
+    reopened = await eventually(lambda: _status_is(client, keys, ids[1], "reopened"))
+    assert reopened["owner"]["code"] == "water"
+    r = await client.get(
+        "/api/v1/dispatch/rates?month=2026-11&dimension=department",
+        headers={"Authorization": f"Bearer {keys['sz.tongjiang']}"},
+    )
+    assert r.status_code == 200
+    water = next(row for row in r.json()["rankings"]["department"] if row["key"] == "water")
+    assert water["rated"] == 2 and water["rates"]["satisfaction"] == 0.5
+    metrics = (await client.get("/metrics")).text
+    assert 'linli_dispatch_rate{dimension="department",key="water"' in metrics
+
+
+async def test_deadlines_climb_the_ladder_exactly_once(world):
+    settings, clock, app, client, keys = world
+    clock.now = START
+    issue_id = await report(settings)
+    await case_of(client, keys["urban-mgmt"], issue_id)
+    wheel = app.state.timers
+    seen = []
+    # ack due 13:00 (4 working hours): reminder 11:00, 催办 13:00, escalation 14:00, ...
+    for hours in (2.1, 4.0, 5.1, 30, 60, 200):
+        clock.now = START + timedelta(hours=hours)
+        while await wheel.tick():  # drain: several steps may be due at once
+            pass
+        seen.append(len(await lifecycle(settings, issue_id, 1)))
+    names = await lifecycle(settings, issue_id, 6)
+    assert seen[:3] == [2, 3, 4]  # one step per move of the clock, none twice
+    assert names[:4] == ["assigned", "reminded", "reminded", "escalated"]
+    assert names.count("reprimanded") == 1
+    actions = [t["action"] for t in await tasks(settings, "urban-mgmt", issue_id)]
+    assert actions[:4] == ["new", "reminder", "reminder", "escalation"]
+    doc = await case_of(client, keys["urban-mgmt"], issue_id)
+    assert doc["supervisor"] == "sz"  # escalated from the street to the district
+
+
+async def _status_is(client, keys, issue_id, status):
+    doc = await case_of(client, keys["water"], issue_id)
+    return doc if doc["status"] == status else None
