@@ -3,8 +3,9 @@
 Kafka: ``deploy/local/kafka/pom.xml`` lists the broker's runtime classpath; Maven copies it into
 ``<cache>/kafka-<version>/libs`` (its own ``~/.m2`` keeps the downloads). FerretDB:
 ``deploy/local/ferretdb`` is a small Go module that is built into
-``<cache>/ferretdb-<hash>/ferretdb``, the hash covering its go.mod, go.sum and main.go (Go's module
-and build caches keep the downloads and compiled packages).
+``<cache>/ferretdb-<hash>/ferretdb``, the hash covering its go.mod, go.sum, main.go and the one
+build-time patch applied to FerretDB's source (see :func:`_patch_ferretdb`; Go's module and build
+caches keep the downloads and compiled packages).
 
 Each result is published atomically (build in a temporary path, then rename) under a file lock, so
 concurrent callers never see half a cache, and a second call only checks that files exist.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -38,6 +40,11 @@ MAVEN_COPY_GOAL = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-d
 # Only the SQLite backend is used; leaving PostgreSQL out makes the binary smaller.
 FERRETDB_BUILD_TAGS = "ferretdb_no_postgresql"
 FERRETDB_SOURCES = ("go.mod", "go.sum", "main.go")
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+# The build-time patch (see _patch_ferretdb): this exact line of FERRETDB_PATCH_FILE, replaced once.
+FERRETDB_PATCH_FILE = "internal/backends/sqlite/metadata/metadata.go"
+FERRETDB_PATCH_OLD = "IDColumn = DefaultColumn + \"->'$._id'\""
+FERRETDB_PATCH_NEW = "IDColumn = DefaultColumn + \"->'_id'\""
 
 _MARKER = ".complete"
 
@@ -80,8 +87,11 @@ def _digest(paths: list[Path], extra: str = "") -> str:
 
 
 def ferretdb_build_hash() -> str:
-    """Short hash of the FerretDB wrapper's sources and build flags (names its cache folder)."""
-    return _digest([FERRETDB_DIR / n for n in FERRETDB_SOURCES], FERRETDB_BUILD_TAGS)[:16]
+    """Short hash of the FerretDB wrapper's sources, build flags and source patch (names its
+    cache folder, so changing any of them builds a new binary)."""
+    patch = (FERRETDB_PATCH_FILE, FERRETDB_PATCH_OLD, FERRETDB_PATCH_NEW)
+    extra = "\0".join((FERRETDB_BUILD_TAGS, *patch))
+    return _digest([FERRETDB_DIR / n for n in FERRETDB_SOURCES], extra)[:16]
 
 
 def planned_paths() -> InstalledPaths:
@@ -144,6 +154,54 @@ def _install_kafka(libs: Path, progress: Callable[[str], None]) -> None:
         progress(f"kafka: jars ready in {time.monotonic() - started:.1f}s")
 
 
+def _patch_ferretdb(go: str, build_dir: Path) -> Path:
+    """Copy FerretDB's module source into ``build_dir/FerretDB`` and patch it; return the wrapper
+    copy ``build_dir/wrapper`` whose go.mod points FerretDB at the patched source.
+
+    Why: FerretDB v1.24.2's SQLite backend creates each collection's unique ``_id`` index on
+    ``_ferretdb_sjson->"_id"`` (metadata/registry.go) but finds, updates and deletes by ``_id``
+    with ``metadata.IDColumn = _ferretdb_sjson->'$._id'``. Both select the same JSON value, yet
+    SQLite matches indexed expressions syntactically, so the index was never used. On a FerretDB
+    data file, ``EXPLAIN QUERY PLAN`` shows ``SCAN docs_...`` for ``WHERE _ferretdb_sjson->'$._id'
+    = ?`` but ``SEARCH docs_... USING INDEX docs_..._id_ (<expr>=?)`` for ``->'_id'``; with 20k
+    documents update_one by ``_id`` took ~110 ms instead of ~1.3 ms. Spelling IDColumn as
+    ``->'_id'`` (a label: same meaning as ``'$._id'``) makes those statements use the index.
+    Data files and indexes are unchanged; tests/integration/test_ferretdb_id_index.py checks it.
+    """
+    wrapper = build_dir / "wrapper"
+    wrapper.mkdir(parents=True)
+    for name in FERRETDB_SOURCES:
+        shutil.copyfile(FERRETDB_DIR / name, wrapper / name)
+    # The bare module path means the version go.mod requires; -json reports where it is cached.
+    cmd = [go, "mod", "download", "-json", FERRETDB_MODULE]
+    proc = subprocess.run(cmd, cwd=wrapper, capture_output=True, text=True)
+    try:
+        module = json.loads(proc.stdout)
+    except ValueError:
+        module = {}
+    if proc.returncode != 0 or not module.get("Dir"):
+        why = module.get("Error") or proc.stderr.strip() or proc.stdout.strip()
+        raise LocalInfraError(f"downloading {FERRETDB_MODULE} failed: {' '.join(cmd)}\n{why}")
+    source = build_dir / "FerretDB"
+    # The module cache is read-only; plain file copies (no permission bits) are writable.
+    shutil.copytree(module["Dir"], source, copy_function=shutil.copyfile)
+    for d, _, _ in os.walk(source):
+        os.chmod(d, 0o755)
+    target = source / FERRETDB_PATCH_FILE
+    text = target.read_text()
+    if text.count(FERRETDB_PATCH_OLD) != 1:
+        raise LocalInfraError(
+            f"cannot patch FerretDB: expected the line `{FERRETDB_PATCH_OLD}` exactly once in "
+            f"{FERRETDB_PATCH_FILE} (found {text.count(FERRETDB_PATCH_OLD)}); was the FerretDB "
+            "version in deploy/local/ferretdb/go.mod changed? Re-check the _id index bug there."
+        )
+    target.write_text(text.replace(FERRETDB_PATCH_OLD, FERRETDB_PATCH_NEW))
+    # A module replaced by a directory needs no go.sum line, so the build keeps -mod=readonly.
+    replace = f"-replace={FERRETDB_MODULE}={source}"
+    _run([go, "mod", "edit", replace], wrapper, "pointing the wrapper at the patched FerretDB")
+    return wrapper
+
+
 def _install_ferretdb(binary: Path, progress: Callable[[str], None]) -> None:
     if binary.is_file() and os.access(binary, os.X_OK):
         return
@@ -154,15 +212,19 @@ def _install_ferretdb(binary: Path, progress: Callable[[str], None]) -> None:
         progress(f"ferretdb: building {binary} with Go (about a minute the first time) ...")
         started = time.monotonic()
         tmp = binary.with_name(f"{binary.name}.tmp-{os.getpid()}")
+        build_dir = binary.with_name("src")  # fixed name (we hold the lock): reproducible builds
+        shutil.rmtree(build_dir, ignore_errors=True)
         cmd = [
             go, "build", "-trimpath", "-buildvcs=false", "-mod=readonly",
             "-tags", FERRETDB_BUILD_TAGS, "-o", str(tmp), ".",
         ]  # fmt: skip
         try:
-            _run(cmd, FERRETDB_DIR, "building FerretDB with Go")
+            wrapper = _patch_ferretdb(go, build_dir)
+            _run(cmd, wrapper, "building FerretDB with Go")
             tmp.rename(binary)
         finally:
             tmp.unlink(missing_ok=True)
+            shutil.rmtree(build_dir, ignore_errors=True)
         progress(f"ferretdb: built in {time.monotonic() - started:.1f}s")
 
 
