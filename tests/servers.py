@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from shared.infra.local import TEST_STATE_DIR, LocalServers, down, status, up
 from shared.settings import Settings
@@ -60,8 +61,9 @@ def real_servers() -> Iterator[Endpoints]:
             down(TEST_SERVERS, progress=lambda line: print(f"[servers] {line}"))
 
 
-def isolated_settings(servers: Endpoints, letter: str = "t") -> Settings:
-    """Settings pointing at the real servers, isolated by a unique topic and database prefix."""
+def isolated_settings(servers: Endpoints, letter: str = "t", **overrides: Any) -> Settings:
+    """Settings pointing at the real servers, isolated by a unique topic and database prefix
+    (``overrides``: further settings a test needs)."""
     run = uuid.uuid4().hex[:8]
     return Settings(
         env="test",
@@ -71,4 +73,5 @@ def isolated_settings(servers: Endpoints, letter: str = "t") -> Settings:
         db_prefix=f"{letter}{run}_",
         topic_partitions=2,
         probe_interval_s=0.5,
+        **overrides,
     )

@@ -14,7 +14,6 @@ from services.dispatch.app import create_app
 from shared.events import Envelope, IssueReportedV1
 from shared.events.dispatch import DepartmentActionV1
 from shared.events.lifecycle import IssueRatedV1
-from shared.settings import Settings
 from shared.topics import (
     DEPT_ACTIONS,
     ISSUES_FEEDBACK,
@@ -23,6 +22,7 @@ from shared.topics import (
     dept_tasks,
 )
 from tests.helpers import eventually, produce, read_topic, serving
+from tests.servers import isolated_settings
 
 pytestmark = pytest.mark.integration
 PLACE = "sz.tongjiang.niuerqiao.hongqi"
@@ -40,16 +40,9 @@ class Clock:
 
 @pytest.fixture(scope="module")
 async def world(servers):
-    run = uuid.uuid4().hex[:8]
-    settings = Settings(
-        env="test",
-        kafka_bootstrap=servers.kafka_bootstrap,
-        mongodb_url=servers.mongodb_url,
-        topic_prefix=f"t{run}.",
-        db_prefix=f"t{run}_",
-        topic_partitions=2,
-        probe_interval_s=0.5,
-        dispatch_timer_interval_s=0,  # the test ticks the timers itself
+    settings = isolated_settings(
+        servers,
+        dispatch_timer_interval_s=0,  # the test ticks the timers itself,
     )
     clock = Clock(EARLY)
     app = create_app(settings, clock=clock)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 
 import hypothesis
 import pytest
@@ -19,7 +18,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS
 
 from services.intake.app import create_app
-from shared.settings import Settings
+from tests.servers import isolated_settings
 
 pytestmark = pytest.mark.integration
 PORT = int(os.environ.get("LINLI_TEST_FUZZ_PORT", "18181"))
@@ -28,15 +27,8 @@ EXAMPLES = 12  # per operation and mode; the whole run stays well under a minute
 
 @pytest.fixture(scope="module")
 def served(servers):
-    run = uuid.uuid4().hex[:8]
-    settings = Settings(
-        env="test",
-        kafka_bootstrap=servers.kafka_bootstrap,
-        mongodb_url=servers.mongodb_url,
-        topic_prefix=f"t{run}.",
-        db_prefix=f"t{run}_",
-        topic_partitions=2,
-        probe_interval_s=0.5,
+    settings = isolated_settings(
+        servers,
         intake_rate_per_client=0,
         intake_rate_per_key=0,
     )

@@ -16,6 +16,7 @@ from shared.metrics import EVENTS_CONSUMED
 from shared.settings import Settings
 from shared.topics import ISSUES_LIFECYCLE, ISSUES_REPORTED
 from tests.helpers import eventually, produce, read_topic, serving
+from tests.servers import isolated_settings
 
 pytestmark = pytest.mark.integration
 HONGQI = "sz.tongjiang.niuerqiao.hongqi"
@@ -36,15 +37,8 @@ def _png() -> bytes:
 
 @pytest.fixture(scope="module")
 def module_settings(servers) -> Settings:
-    run = uuid.uuid4().hex[:8]
-    return Settings(
-        env="test",
-        kafka_bootstrap=servers.kafka_bootstrap,
-        mongodb_url=servers.mongodb_url,
-        topic_prefix=f"t{run}.",
-        db_prefix=f"t{run}_",
-        topic_partitions=2,
-        probe_interval_s=0.5,
+    return isolated_settings(
+        servers,
         intake_rate_per_client=1000,
         intake_burst_per_client=1000,
         intake_max_photo_bytes=4096,

@@ -3,7 +3,6 @@ in JSON and XML, the read model fed by lifecycle events, errors in the spec's fo
 
 from __future__ import annotations
 
-import uuid
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +17,7 @@ from shared.events.payloads import IssueAssignedV1, Owner
 from shared.settings import Settings
 from shared.topics import ISSUES_LIFECYCLE
 from tests.helpers import eventually, produce, serving
+from tests.servers import isolated_settings
 
 pytestmark = pytest.mark.integration
 V2 = "/open311/v2"
@@ -27,15 +27,8 @@ OWNER = Owner(kind="office", code=HONGQI, name="红旗小区网格站", name_en=
 
 @pytest.fixture(scope="module")
 def module_settings(servers) -> Settings:
-    run = uuid.uuid4().hex[:8]
-    return Settings(
-        env="test",
-        kafka_bootstrap=servers.kafka_bootstrap,
-        mongodb_url=servers.mongodb_url,
-        topic_prefix=f"t{run}.",
-        db_prefix=f"t{run}_",
-        topic_partitions=2,
-        probe_interval_s=0.5,
+    return isolated_settings(
+        servers,
         intake_rate_per_client=0,
         intake_rate_per_key=0,
     )

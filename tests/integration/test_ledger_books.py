@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -27,6 +26,7 @@ from shared.mongo import make_client
 from shared.settings import Settings
 from shared.topics import LEDGER_DONATIONS, LEDGER_RECEIPTS, RESIDENTS_CONTACTS
 from tests.helpers import eventually, produce, read_topic, serving
+from tests.servers import isolated_settings
 
 pytestmark = pytest.mark.integration
 
@@ -41,16 +41,7 @@ PARTIES = ("party-branch", "owners-committee", "property-company")
 
 @pytest.fixture(scope="module")
 def settings(servers) -> Settings:
-    run = uuid.uuid4().hex[:8]
-    return Settings(
-        env="test",
-        kafka_bootstrap=servers.kafka_bootstrap,
-        mongodb_url=servers.mongodb_url,
-        topic_prefix=f"t{run}.",
-        db_prefix=f"t{run}_",
-        topic_partitions=2,
-        probe_interval_s=0.5,
-    )
+    return isolated_settings(servers)
 
 
 @pytest.fixture(scope="module")
