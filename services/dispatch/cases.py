@@ -53,7 +53,7 @@ MAX_CONFLICT_RETRIES = 8
 
 
 class CaseNotFound(LookupError):
-    pass
+    """No case with that issue id."""
 
 
 @dataclass(frozen=True)

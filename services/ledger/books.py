@@ -31,7 +31,7 @@ POSTED, EXISTS = "posted", "exists"
 
 
 class UnknownFund(LookupError):
-    pass
+    """No fund (campaign) of that id has been opened."""
 
 
 @dataclass(frozen=True)

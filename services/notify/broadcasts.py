@@ -10,6 +10,7 @@ restarted) takes over at the cursor and re-sends nothing: keys already used are 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections import Counter
@@ -87,11 +88,9 @@ class Broadcasts:
                 worked = False
             if not worked:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):  # idle: look again anyway
                     async with asyncio.timeout(idle_s):
                         await self._wake.wait()
-                except TimeoutError:
-                    pass
 
     async def run_once(self) -> bool:
         now = self._clock()

@@ -169,7 +169,7 @@ def rating_token(secret: str, *, issue_id: str, ref: str, visit: int, expires: d
 
 
 class BadRatingToken(ValueError):
-    pass
+    """A rating link that is forged, malformed or expired."""
 
 
 def open_rating_token(secret: str, token: str, now: datetime) -> tuple[str, str, int]:

@@ -28,7 +28,7 @@ class Leg:
 
 
 class UnbalancedEntry(ValueError):
-    pass
+    """Legs that do not sum to zero per currency, or fewer than two."""
 
 
 def check_balanced(legs: list[Leg] | tuple[Leg, ...]) -> None:
