@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.events import EventPayload
 from shared.http.app import create_service_app
 from shared.kafka.broker import make_broker
-from shared.kafka.consumer import Handler, subscribe
+from shared.kafka.consumer import BatchHandler, Handler, subscribe
 from shared.kafka.dead_letters import DeadLetters
 from shared.kafka.publisher import EventPublisher
 from shared.logging import configure_logging
@@ -46,6 +46,7 @@ class ServiceParts:
         handlers: Mapping[type[EventPayload], Handler],
         description: str = "",
         batch_size: int = 100,
+        batch_handlers: Mapping[type[EventPayload], BatchHandler] | None = None,
     ) -> None:
         subscribe(
             self.broker,
@@ -56,6 +57,7 @@ class ServiceParts:
             dead_letters=self.dead_letters,
             description=description,
             batch_size=batch_size,
+            batch_handlers=batch_handlers,
         )
 
     def app(

@@ -65,13 +65,13 @@ def isolated_settings(servers: Endpoints, letter: str = "t", **overrides: Any) -
     """Settings pointing at the real servers, isolated by a unique topic and database prefix
     (``overrides``: further settings a test needs)."""
     run = uuid.uuid4().hex[:8]
-    return Settings(
-        env="test",
-        kafka_bootstrap=servers.kafka_bootstrap,
-        mongodb_url=servers.mongodb_url,
-        topic_prefix=f"{letter}{run}.",
-        db_prefix=f"{letter}{run}_",
-        topic_partitions=2,
-        probe_interval_s=0.5,
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "env": "test",
+        "kafka_bootstrap": servers.kafka_bootstrap,
+        "mongodb_url": servers.mongodb_url,
+        "topic_prefix": f"{letter}{run}.",
+        "db_prefix": f"{letter}{run}_",
+        "topic_partitions": 2,
+        "probe_interval_s": 0.5,
+    }
+    return Settings(**{**values, **overrides})

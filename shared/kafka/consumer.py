@@ -5,6 +5,11 @@ A handler receives the envelope and the validated payload and may return an outc
 for the metrics (e.g. "duplicate"). It raises ``PoisonMessage`` for an
 event that can never be processed; any other exception is taken as transient: the consumer
 seeks back, waits, and tries the same record again.
+
+A batch handler receives every event of its type in a fetched batch at once, in offset
+order, so it can write them with a few bulk operations; it answers one outcome per event,
+where a ``PoisonMessage`` instance dead-letters that event alone. Raising fails the whole
+batch (back-off, then the same records again).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from shared.logging import get_logger
 from shared.metrics import EVENT_SECONDS, EVENTS_CONSUMED
 
 Handler = Callable[[Envelope, EventPayload], Awaitable[str | None]]
+Item = tuple[Envelope, EventPayload]
+BatchHandler = Callable[[list[Item]], Awaitable[list["str | PoisonMessage | None"]]]
 log = get_logger("linli.consumer")
 
 
@@ -97,11 +104,12 @@ async def _safe_parse(records: Any, original: Callable[[Any], Awaitable[Any]]) -
     return await original(_utf8_headers(records))
 
 
-def _by_key(records: Iterable[Any]) -> list[list[Any]]:
-    """Records grouped by key, each group in offset order (order matters only per key)."""
-    groups: dict[Any, list[Any]] = {}
-    for record in records:
-        groups.setdefault((record.partition, record.key), []).append(record)
+def _by_key(pairs: Iterable[tuple[Any, Any]]) -> list[list[tuple[Any, Any]]]:
+    """(record, item) pairs grouped by record key, each group in offset order (order
+    matters only per key)."""
+    groups: dict[Any, list[tuple[Any, Any]]] = {}
+    for pair in pairs:
+        groups.setdefault((pair[0].partition, pair[0].key), []).append(pair)
     return list(groups.values())
 
 
@@ -113,54 +121,96 @@ def subscribe(
     prefix: str,
     handlers: Mapping[type[EventPayload], Handler],
     dead_letters: DeadLetters,
+    batch_handlers: Mapping[type[EventPayload], BatchHandler] | None = None,
     group_id: str | None = None,
     description: str = "",
     batch_size: int = 100,
     parallel_keys: bool = True,
 ) -> None:
-    """Register a consumer of ``topic`` in the service's consumer group; ``handlers`` says
-    which payload types it processes (other platform events on the topic are skipped).
+    """Register a consumer of ``topic`` in the service's consumer group; ``handlers`` and
+    ``batch_handlers`` say which payload types it processes (other platform events on the
+    topic are skipped).
 
     Records arrive in batches of up to ``batch_size``; the offsets are committed once the
-    whole batch is processed. With ``parallel_keys`` records of different keys are processed
-    concurrently and those of one key in order; a transient failure anywhere rewinds the
-    batch, and the handlers' idempotency absorbs the replay of what had succeeded.
+    whole batch is processed. The events for batch handlers go first, each type's in one
+    call; then, with ``parallel_keys``, records of different keys are processed concurrently
+    and those of one key in order. A transient failure anywhere rewinds the batch, and the
+    handlers' idempotency absorbs the replay of what had succeeded.
     """
-    accepted = {model.event_type: model for model in handlers}
+    batch_handlers = dict(batch_handlers or {})
+    accepted = {model.event_type: model for model in (*handlers, *batch_handlers)}
     by_type = {model.event_type: handler for model, handler in handlers.items()}
+    batched = {model.event_type: handler for model, handler in batch_handlers.items()}
     consumer_name = f"{service}:{topic}"
     backoff = Backoff()
 
-    async def process(record: Any) -> None:
+    def count(outcome: str, seconds: float, n: int = 1) -> None:
+        EVENTS_CONSUMED.labels(service, topic, outcome).inc(n)
+        EVENT_SECONDS.labels(service, topic).observe(seconds)
+
+    async def dead_letter(record: Any, exc: PoisonMessage) -> None:
+        log.warning("dead_letter", topic=topic, offset=record.offset, error=str(exc))
+        await dead_letters.send(record, consumer_name, str(exc))
+        EVENTS_CONSUMED.labels(service, topic, "dead_letter").inc()
+
+    def decoded(record: Any) -> Item | PoisonMessage | None:
+        try:
+            return decode(record.headers, record.value, accepted)
+        except PoisonMessage as exc:
+            return exc
+
+    async def process(record: Any, item: Item | PoisonMessage | None) -> None:
         started = time.perf_counter()
         try:
-            decoded = decode(record.headers, record.value, accepted)
-            if decoded is None:
-                outcome = "skipped"
-            else:
-                envelope, payload = decoded
-                outcome = await by_type[envelope.type](envelope, payload) or "ok"
+            if isinstance(item, PoisonMessage):
+                raise item
+            outcome = "skipped" if item is None else await by_type[item[0].type](*item) or "ok"
         except PoisonMessage as exc:
-            outcome = "dead_letter"
-            log.warning("dead_letter", topic=topic, offset=record.offset, error=str(exc))
-            await dead_letters.send(record, consumer_name, str(exc))
-        EVENTS_CONSUMED.labels(service, topic, outcome).inc()
-        EVENT_SECONDS.labels(service, topic).observe(time.perf_counter() - started)
+            await dead_letter(record, exc)
+            return
+        count(outcome, time.perf_counter() - started)
 
-    async def process_in_order(records: list[Any]) -> None:
+    async def process_batched(event_type: str, pairs: list[tuple[Any, Item]]) -> None:
+        started = time.perf_counter()
+        outcomes = await batched[event_type]([item for _, item in pairs])
+        if len(outcomes) != len(pairs):
+            raise RuntimeError(
+                f"batch handler for {event_type} answered {len(outcomes)} of {len(pairs)}"
+            )
+        seconds = (time.perf_counter() - started) / len(pairs)
+        for (record, _), outcome in zip(pairs, outcomes, strict=True):
+            if isinstance(outcome, PoisonMessage):
+                await dead_letter(record, outcome)
+            else:
+                count(outcome or "ok", seconds)
+
+    async def process_in_order(pairs: list[tuple[Any, Item | PoisonMessage | None]]) -> None:
+        for record, item in pairs:
+            await process(record, item)
+
+    async def process_all(records: tuple[Any, ...]) -> None:
+        singles: list[tuple[Any, Item | PoisonMessage | None]] = []
+        groups: dict[str, list[tuple[Any, Item]]] = {}
         for record in records:
-            await process(record)
+            item = decoded(record)
+            if isinstance(item, tuple) and item[0].type in batched:
+                groups.setdefault(item[0].type, []).append((record, item))
+            else:
+                singles.append((record, item))
+        for event_type, pairs in groups.items():
+            await process_batched(event_type, pairs)
+        if parallel_keys and len(singles) > 1:
+            async with asyncio.TaskGroup() as group:
+                for same_key in _by_key(singles):
+                    group.create_task(process_in_order(same_key))
+        else:
+            await process_in_order(singles)
 
     async def consume(message: KafkaMessage = Context("message")) -> None:
         records = message.raw_message
         records = records if isinstance(records, tuple) else (records,)
         try:
-            if parallel_keys and len(records) > 1:
-                async with asyncio.TaskGroup() as group:
-                    for same_key in _by_key(records):
-                        group.create_task(process_in_order(same_key))
-            else:
-                await process_in_order(list(records))
+            await process_all(records)
         except Exception as exc:
             error = exc.exceptions[0] if isinstance(exc, ExceptionGroup) else exc
             EVENTS_CONSUMED.labels(service, topic, "retry").inc()
