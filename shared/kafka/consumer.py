@@ -113,6 +113,13 @@ def _by_key(pairs: Iterable[tuple[Any, Any]]) -> list[list[tuple[Any, Any]]]:
     return list(groups.values())
 
 
+def consumer_group(prefix: str, service: str, topic: str) -> str:
+    """One consumer group per (service, topic): a replica joining or leaving rebalances only
+    the groups of the topics it reads, and never stops its other consumers. The topic
+    prefix isolates groups the way it isolates topics."""
+    return f"{prefix}linli-{service}.{topic}"
+
+
 def subscribe(
     broker: KafkaBroker,
     *,
@@ -127,7 +134,7 @@ def subscribe(
     batch_size: int = 100,
     parallel_keys: bool = True,
 ) -> None:
-    """Register a consumer of ``topic`` in the service's consumer group; ``handlers`` and
+    """Register a consumer of ``topic`` in its own consumer group; ``handlers`` and
     ``batch_handlers`` say which payload types it processes (other platform events on the
     topic are skipped).
 
@@ -230,7 +237,7 @@ def subscribe(
     consume.__name__ = f"consume_{topic.replace('.', '_').replace('-', '_')}"
     broker.subscriber(
         prefix + topic,
-        group_id=group_id or f"linli-{service}",
+        group_id=group_id or consumer_group(prefix, service, topic),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         batch=True,
