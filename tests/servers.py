@@ -53,6 +53,9 @@ def real_servers() -> Iterator[Endpoints]:
             yield Endpoints(k.get_bootstrap_server(), m.get_connection_url())
         return
     already = all(s["running"] for s in status(TEST_SERVERS).values())
+    if not already:  # a fresh start: no topics, groups or databases left by earlier sessions
+        down(TEST_SERVERS)
+        shutil.rmtree(TEST_STATE_DIR, ignore_errors=True)
     up(TEST_SERVERS, progress=lambda line: print(f"[servers] {line}"))
     try:
         yield Endpoints(TEST_SERVERS.kafka_bootstrap, TEST_SERVERS.mongodb_url, TEST_SERVERS)
