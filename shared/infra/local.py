@@ -43,18 +43,6 @@ from shared.infra.processes import (
     wait_gone,
 )
 
-__all__ = [
-    "DEV_STATE_DIR",
-    "TEST_STATE_DIR",
-    "InstalledPaths",
-    "LocalInfraError",
-    "LocalServers",
-    "down",
-    "ensure_installed",
-    "status",
-    "up",
-]
-
 HOST = "127.0.0.1"
 DEV_STATE_DIR = REPO_ROOT / ".state" / "dev"
 TEST_STATE_DIR = REPO_ROOT / ".state" / "test"
