@@ -3,7 +3,6 @@ follow an existing report, and show residents their own reports."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,7 +16,7 @@ from services.intake.store import IssueStore
 from shared.events import ResidentContactV1, utcnow
 from shared.http.errors import ApiError, Unavailable
 from shared.ids import new_id
-from shared.kafka.publisher import EventPublisher, PublishFailed
+from shared.kafka.publisher import EventPublisher, Outgoing, PublishFailed
 from shared.residents import normalise_contact, resident_ref, resident_token, token_matches
 from shared.topics import ISSUES_REPORTED, RESIDENTS_CONTACTS
 
@@ -73,21 +72,15 @@ class ReportService:
             secret=self._secret,
         )
         issue = accepted.issue
-        sends = [
-            self._publisher.publish(
-                ISSUES_REPORTED, issue, key=issue.issue_id, event_id=issue.issue_id
-            )
-        ]
+        events = [Outgoing(ISSUES_REPORTED, issue, issue.issue_id, issue.issue_id)]
         if accepted.contact is not None:
             contact = accepted.contact
-            sends.append(
-                self._publisher.publish(RESIDENTS_CONTACTS, contact, key=contact.resident_ref)
-            )
+            events.insert(0, Outgoing(RESIDENTS_CONTACTS, contact, contact.resident_ref))
         try:
-            # both in flight at once (one round trip); the answer waits for both acks, and a
+            # all in flight at once (one round trip); the answer waits for every ack, and a
             # retry after a failure republishes both (the contact topic is compacted, and an
             # issue id from an Idempotency-Key makes the report's duplicate droppable)
-            await asyncio.gather(*sends)
+            await self._publisher.publish_many(events)
         except PublishFailed as exc:
             raise Unavailable("Kafka", self._retry_after_s) from exc
         ref = issue.resident_ref or ""

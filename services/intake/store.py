@@ -2,19 +2,79 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.intake.domain.open311 import RequestQuery, open311_status
+
+_DUPLICATE_KEY = 11000
+
+
+class InsertBatcher:
+    """Inserts that callers make at about the same time (the consumer handles a batch's keys
+    concurrently) go to the database as one unordered ``insert_many``: one round trip and one
+    command instead of one per document. Each caller still waits for its own document's
+    acknowledged write, and learns whether it was inserted (True) or already there (False)."""
+
+    def __init__(self, collection: AsyncCollection, max_batch: int = 500):
+        self._collection = collection
+        self._max = max_batch
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def insert(self, document: dict[str, Any]) -> bool:
+        ack: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((document, ack))
+        if self._flushing is None:
+            # started on the next turn of the loop, after the concurrent callers have queued
+            self._flushing = asyncio.create_task(self._flush())
+        return await ack
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[: self._max], self._pending[self._max :]
+                await self._write(batch)
+        finally:
+            self._flushing = None
+
+    async def _write(self, batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> None:
+        failed: dict[int, BaseException | None] = {}  # index -> error (None: duplicate)
+        try:
+            await self._collection.insert_many([doc for doc, _ in batch], ordered=False)
+        except BulkWriteError as exc:
+            if exc.details.get("writeConcernErrors"):
+                failed.update(dict.fromkeys(range(len(batch)), exc))
+            for error in exc.details.get("writeErrors", []):
+                duplicate = error.get("code") == _DUPLICATE_KEY
+                failed[error["index"]] = None if duplicate else RuntimeError(repr(error))
+        except Exception as exc:
+            for _, ack in batch:
+                if not ack.done():
+                    ack.set_exception(exc)
+            return
+        for index, (_, ack) in enumerate(batch):
+            if ack.done():  # its caller was cancelled
+                continue
+            error = failed.get(index, False)
+            if error is False:
+                ack.set_result(True)
+            elif error is None:
+                ack.set_result(False)
+            else:
+                ack.set_exception(error)
 
 
 class IssueStore:
     def __init__(self, db: AsyncDatabase):
         self._issues = db["issues"]
+        self._inserts = InsertBatcher(self._issues)
 
     async def prepare(self) -> None:
         await self._issues.create_index([("resident_ref", ASCENDING), ("reported_at", ASCENDING)])
@@ -38,11 +98,9 @@ class IssueStore:
             "sequence": 0,
             "history": [entry],
         }
-        try:
-            await self._issues.insert_one(document)
+        if await self._inserts.insert(document):
             return True
-        except DuplicateKeyError:
-            existing = await self._issues.find_one({"_id": document["_id"]}, {"reported_at": 1})
+        existing = await self._issues.find_one({"_id": document["_id"]}, {"reported_at": 1})
         if existing is None or existing.get("reported_at") is not None:
             return False
         await self._issues.update_one(

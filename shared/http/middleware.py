@@ -72,6 +72,7 @@ class LimitAndMeasure:
         self.service = service
         self.default_limit = max_body_bytes
         self.limits = sorted((limits or {}).items(), key=lambda item: -len(item[0]))
+        self._series: dict[tuple[str, int], tuple[Any, Any]] = {}  # the metrics' label children
 
     def _limit_for(self, path: str) -> int:
         return next((n for prefix, n in self.limits if path.startswith(prefix)), self.default_limit)
@@ -109,5 +110,11 @@ class LimitAndMeasure:
     def _count(self, scope: Scope, status: int, seconds: float) -> None:
         route = scope.get("route")
         path = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(self.service, path, str(status)).inc()
-        HTTP_SECONDS.labels(self.service, path).observe(seconds)
+        series = self._series.get((path, status))
+        if series is None:  # looking labels up costs more than counting: once per series
+            series = self._series[(path, status)] = (
+                HTTP_REQUESTS.labels(self.service, path, str(status)),
+                HTTP_SECONDS.labels(self.service, path),
+            )
+        series[0].inc()
+        series[1].observe(seconds)

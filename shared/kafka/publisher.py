@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, NamedTuple
 
 from aiokafka.errors import KafkaError
 from faststream.exceptions import IncorrectState
@@ -17,6 +18,15 @@ class PublishFailed(RuntimeError):
     """Kafka did not acknowledge the event in time; nothing may be reported as accepted."""
 
 
+class Outgoing(NamedTuple):
+    """One event for ``publish_many``."""
+
+    topic: str
+    payload: EventPayload
+    key: str
+    event_id: str | None = None
+
+
 class EventPublisher:
     """Publishes payloads to declared topics; the declarations also feed the AsyncAPI document."""
 
@@ -26,6 +36,7 @@ class EventPublisher:
         self._prefix = prefix
         self._timeout_s = timeout_s
         self._publishers: dict[str, Any] = {}
+        self._published: dict[str, Any] = {}  # topic -> its EVENTS_PUBLISHED counter
         self.source = f"/linli/{service}"
 
     def declare(self, topic: str, model: type[EventPayload] | None, description: str = "") -> None:
@@ -39,6 +50,7 @@ class EventPublisher:
                 title=f"{self._prefix + topic}:{name}",
                 description=description or ((model.__doc__ or "") if model else "").strip(),
             )
+            self._published[topic] = EVENTS_PUBLISHED.labels(self._service, topic)
 
     def _raw_producer(self) -> Any | None:
         """The broker's connected aiokafka producer (same settings: acks=all, idempotent),
@@ -52,37 +64,64 @@ class EventPublisher:
         self, topic: str, payload: EventPayload, *, key: str, event_id: str | None = None
     ) -> Envelope:
         """Send and wait for the acknowledgement; raise ``PublishFailed`` if it does not come."""
-        envelope = Envelope(
-            type=payload.event_type,
-            source=self.source,
-            subject=payload.subject(),
-            **({"id": event_id} if event_id else {}),
-        )
-        await self.publish_raw(
-            topic, payload.model_dump_json().encode(), key=key, headers=envelope.to_headers()
-        )
+        [envelope] = await self.publish_many([Outgoing(topic, payload, key, event_id)])
         return envelope
+
+    async def publish_many(self, events: Sequence[Outgoing]) -> list[Envelope]:
+        """Send several events at once (all in flight together, one round trip) and return
+        only when Kafka has acknowledged every one; ``PublishFailed`` if any is missing.
+        There is no atomicity across them: after a failure some may be in Kafka, so a caller
+        retries all of them with the same keys and event ids."""
+        envelopes = []
+        records = []
+        for topic, payload, key, event_id in events:
+            envelope = Envelope(
+                type=payload.event_type,
+                source=self.source,
+                subject=payload.subject(),
+                **({"id": event_id} if event_id else {}),
+            )
+            envelopes.append(envelope)
+            records.append((topic, payload.model_dump_json().encode(), key, envelope.to_headers()))
+        await self._send_all(records)
+        return envelopes
 
     async def publish_raw(
         self, topic: str, body: bytes, *, key: str | bytes | None, headers: dict[str, str]
     ) -> None:
-        publisher = self._publishers.get(topic)
-        if publisher is None:
-            raise KeyError(f"topic {topic!r} was not declared by {self._service}")
-        raw_key = key.encode() if isinstance(key, str) else key
+        await self._send_all([(topic, body, key, headers)])
+
+    async def _send_all(
+        self, records: Sequence[tuple[str, bytes, str | bytes | None, dict[str, str]]]
+    ) -> None:
+        for topic, *_ in records:
+            if topic not in self._publishers:
+                raise KeyError(f"topic {topic!r} was not declared by {self._service}")
+        topic = records[0][0] if records else ""
         try:
             async with asyncio.timeout(self._timeout_s):
-                producer = self._raw_producer()
-                if producer is None:
-                    await publisher.publish(body, key=raw_key, headers=headers)
-                else:
-                    sent = await producer.send(
-                        self._prefix + topic,
-                        value=body,
-                        key=raw_key,
-                        headers=[(k, v.encode()) for k, v in headers.items()],
-                    )
-                    await sent
+                # enqueue every record first (the producer batches them), then wait for acks
+                acks = []
+                for topic, body, key, headers in records:
+                    raw_key = key.encode() if isinstance(key, str) else key
+                    acks.append(await self._transmit(topic, body, raw_key, headers))
+                for ack in acks:
+                    await ack
         except (TimeoutError, KafkaError, OSError, IncorrectState) as exc:
             raise PublishFailed(f"Kafka did not acknowledge {topic}: {exc!r}") from exc
-        EVENTS_PUBLISHED.labels(self._service, topic).inc()
+        for topic, *_ in records:
+            self._published[topic].inc()
+
+    async def _transmit(
+        self, topic: str, body: bytes, key: bytes | None, headers: dict[str, str]
+    ) -> Awaitable[Any]:
+        """Hand one record to the producer; the returned awaitable completes on Kafka's ack."""
+        producer = self._raw_producer()
+        if producer is None:
+            return self._publishers[topic].publish(body, key=key, headers=headers)
+        return await producer.send(
+            self._prefix + topic,
+            value=body,
+            key=key,
+            headers=[(k, v.encode()) for k, v in headers.items()],
+        )
