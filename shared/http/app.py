@@ -71,6 +71,7 @@ def create_service_app(
         lifespan=lifespan,
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
+    app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(_ops_router(runtime))
     for router in routers:
