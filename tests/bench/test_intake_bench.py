@@ -38,6 +38,9 @@ OPEN_LOOP_RATE = 500
 OPEN_LOOP_S = 6.0
 OPEN_LOOP_CONNECTIONS = 64
 FLOOR_RATE, FLOOR_RATIO, FLOOR_P99_MS = 1500.0, 0.40, 50.0
+# the floors fail the bench only when asked: on a machine that other work loads, the rates
+# and latencies follow that load more than the app (the verdicts are printed either way)
+ASSERT_FLOORS = os.environ.get("LINLI_BENCH_ASSERT_FLOORS", "") == "1"
 CONSUMED = re.compile(
     r'^linli_events_consumed_total\{(?=[^}]*service="intake")(?=[^}]*outcome="ok")'
     r'(?=[^}]*topic="issues\.reported")[^}]*\} ([0-9.e+]+)$',
@@ -95,6 +98,14 @@ def _consumed(port: int) -> float:
     return sum(float(value) for value in CONSUMED.findall(text))
 
 
+def _caught_up(port: int, reports: int, timeout_s: float = 20.0) -> None:
+    """Wait until the read model has recorded the warm-up's reports (it joins its consumer
+    group and catches up after start), so the timed runs measure the steady state."""
+    deadline = time.monotonic() + timeout_s
+    while _consumed(port) < reports and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def _cpu_s(pid: int) -> float:
     """CPU seconds the process has used (Linux; 0 elsewhere): a figure the machine's other
     load disturbs far less than rates and latencies."""
@@ -118,6 +129,7 @@ def _verdict(ok: bool) -> str:
 
 
 def test_report_intake_throughput_and_latency(servers):
+    load_before = os.getloadavg()[0]
     run = uuid.uuid4().hex[:8]
     env = {
         **os.environ,
@@ -135,8 +147,8 @@ def test_report_intake_throughput_and_latency(servers):
         _load(port, "sustained", 1.5, CONCURRENCY)  # warm-up: connections, code paths
         baseline = _measured(pid, port, "sustained", SUSTAIN_S, CONCURRENCY)
     with _intake(env, publish=True) as (port, pid):
-        _load(port, "sustained", 1.5, CONCURRENCY)  # warm-up, the producer's too
-        time.sleep(1.0)  # let the read model catch up with the warm-up
+        warm_up = _load(port, "sustained", 1.5, CONCURRENCY)  # the producer's too
+        _caught_up(port, warm_up["statuses"].get("202", 0))
         latency = _measured(pid, port, "open", OPEN_LOOP_RATE, OPEN_LOOP_S, OPEN_LOOP_CONNECTIONS)
         consumed_before, started = _consumed(port), time.perf_counter()
         with_kafka = _measured(pid, port, "sustained", SUSTAIN_S, CONCURRENCY)
@@ -170,6 +182,13 @@ def test_report_intake_throughput_and_latency(servers):
         f"ratio >= {FLOOR_RATIO:.0%}": ratio >= FLOOR_RATIO,
         f"p99 at {OPEN_LOOP_RATE}/s <= {FLOOR_P99_MS:.0f} ms": latency["p99"] <= FLOOR_P99_MS,
     }
-    print("intake bench: floors: " + "; ".join(f"{k} {_verdict(v)}" for k, v in floors.items()))
+    print(
+        "intake bench: floors: "
+        + "; ".join(f"{k} {_verdict(v)}" for k, v in floors.items())
+        + f" (machine load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+        f"{os.cpu_count()} cores)"
+    )
     assert set(with_kafka["statuses"]) == {"202"} and set(latency["statuses"]) == {"202"}
     assert set(baseline["statuses"]) == {"202"}
+    if ASSERT_FLOORS:
+        assert all(floors.values()), f"floors not met: {floors}"
