@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from services.intake.consumers import ReadModelUpdater
 from services.intake.domain.places import Places
+from services.intake.fast_lane import FastReportLane
 from services.intake.http import build_router
 from services.intake.idempotency import IdempotencyRecords
 from services.intake.keys import ApiKeys
@@ -56,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_client=TokenBuckets(settings.intake_rate_per_client, settings.intake_burst_per_client),
         per_key=TokenBuckets(settings.intake_rate_per_key, settings.intake_burst_per_key),
     )
-    native = build_router(
+    native, file_report = build_router(
         reports,
         IdempotencyRecords(parts.db["idempotency"]),
         MediaStore(parts.db["media"]),
@@ -76,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prepare_db=prepare_db,
         body_limits={"/api/v1/media": settings.intake_max_photo_bytes + 16 * 1024},
     )
+    # innermost of the platform's middleware: inside the body limit and the metrics
+    app.user_middleware.append(Middleware(FastReportLane, file_report=file_report))
     # the modules, schemas and reference data loaded so far live as long as the process:
     # keep them out of the collector's full passes (those were 100 ms pauses under load)
     gc.freeze()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Header, Query, Request, UploadFile
@@ -17,7 +18,9 @@ from services.intake.reports import ReportService
 from shared.http.errors import ApiError
 from shared.http.schema import error_responses
 
+FileReport = Callable[["ReportIn", str, str | None], Awaitable[Response]]
 NATIVE_FIELDS = ("body.node_id", "body.address", "body.lat", "body.lon")
+ISSUES_PATH = "/api/v1/issues"
 Attributes = dict[
     Annotated[str, Field(min_length=1, max_length=64)],
     str | float | list[Annotated[str, Field(max_length=255)]],
@@ -150,7 +153,9 @@ def build_router(
     media: MediaStore,
     limiter: RateLimiter,
     max_photo_bytes: int,
-) -> APIRouter:
+) -> tuple[APIRouter, FileReport]:
+    """The native API's routes, and the function that files a validated report (for the
+    fast lane, ``services.intake.fast_lane``)."""
     router = APIRouter(prefix="/api/v1", tags=["reports"])
 
     def draft_of(body: ReportIn) -> ReportDraft:
@@ -199,7 +204,11 @@ def build_router(
         ] = None,
     ) -> Any:
         """Report a problem or request a service. 202 means the report is durably in Kafka."""
-        limiter.check(_client(request))
+        return await file_report(body, _client(request), idempotency_key)
+
+    async def file_report(body: ReportIn, client: str, idempotency_key: str | None) -> Response:
+        """What POST /issues does once the request is validated (also the fast lane's)."""
+        limiter.check(client)
         fingerprint = ""
         if idempotency_key is not None:
             fingerprint = body_fingerprint(body.model_dump(mode="json"))
@@ -330,7 +339,7 @@ def build_router(
             },
         )
 
-    return router
+    return router, file_report
 
 
 def _replay(record: dict, fingerprint: str, first: bool = False) -> JSONResponse:

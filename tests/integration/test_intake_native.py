@@ -3,6 +3,7 @@ possible duplicates and following, the resident's own view, photos, limits."""
 
 from __future__ import annotations
 
+import json
 import struct
 import uuid
 import zlib
@@ -280,3 +281,36 @@ async def test_a_redelivered_report_changes_nothing(intake, module_settings):
     await eventually(seen)
     view = await _view(intake, accepted)
     assert [h["status"] for h in view["history"]] == ["reported"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps(_report()),
+        json.dumps(_report(category="nope")),
+        json.dumps(_report(node_id=None)),
+        json.dumps(_report(description="x" * 4001)),
+        json.dumps(_report(colour="red")),
+        '{"category": ',
+        "[]",
+    ],
+)
+async def test_the_fast_lane_answers_as_the_route_does(intake, body):
+    """A plain JSON report takes the fast lane; the same body with a charset parameter takes
+    the FastAPI route: both must answer alike (status, error body, the answer's fields)."""
+    fast = await intake.post(
+        "/api/v1/issues", content=body, headers={"content-type": "application/json"}
+    )
+    routed = await intake.post(
+        "/api/v1/issues",
+        content=body,
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert fast.status_code == routed.status_code, (fast.text, routed.text)
+    assert fast.headers["content-type"] == routed.headers["content-type"]
+    if fast.status_code == 202:
+        assert fast.json().keys() == routed.json().keys()
+        assert fast.json()["resident_ref"] == routed.json()["resident_ref"]
+        assert fast.json()["issue_id"] != routed.json()["issue_id"]
+    else:
+        assert fast.json() == routed.json()
