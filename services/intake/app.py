@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return node.id if node is not None else None
 
     updater = ReadModelUpdater(store, compound_of)
-    parts.consume(ISSUES_REPORTED, {IssueReportedV1: updater.on_reported})
+    parts.consume(ISSUES_REPORTED, {}, batch_handlers={IssueReportedV1: updater.on_reported})
     parts.consume(ISSUES_LIFECYCLE, updater.handlers())
     reports = ReportService(
         publisher=parts.publisher,

@@ -35,12 +35,16 @@ class ReadModelUpdater:
         handlers.update(dict.fromkeys(TRANSITIONS, self.on_transition))
         return handlers
 
-    async def on_reported(self, envelope: Envelope, event: IssueReportedV1) -> str:
-        fields = event.model_dump(include={"issue_id", *_REPORTED_FIELDS}, exclude_none=True)
-        fields["reported_at"] = event.reported_at
-        fields["compound_id"] = self._compound_of(event.node_id)
-        recorded = await self._store.record_reported(fields, event.reported_at)
-        return "ok" if recorded else "duplicate"
+    async def on_reported(self, items: list[tuple[Envelope, IssueReportedV1]]) -> list[str]:
+        """A fetched batch's reports, recorded with one insert; one outcome each."""
+        reports = []
+        for _, event in items:
+            fields = event.model_dump(include={"issue_id", *_REPORTED_FIELDS}, exclude_none=True)
+            fields["reported_at"] = event.reported_at
+            fields["compound_id"] = self._compound_of(event.node_id)
+            reports.append((fields, event.reported_at))
+        recorded = await self._store.record_reported_many(reports)
+        return ["ok" if done else "duplicate" for done in recorded]
 
     async def on_assigned(self, envelope: Envelope, event: IssueAssignedV1) -> str:
         fields = {

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -16,65 +14,9 @@ from services.intake.domain.open311 import RequestQuery, open311_status
 _DUPLICATE_KEY = 11000
 
 
-class InsertBatcher:
-    """Inserts that callers make at about the same time (the consumer handles a batch's keys
-    concurrently) go to the database as one unordered ``insert_many``: one round trip and one
-    command instead of one per document. Each caller still waits for its own document's
-    acknowledged write, and learns whether it was inserted (True) or already there (False)."""
-
-    def __init__(self, collection: AsyncCollection, max_batch: int = 500):
-        self._collection = collection
-        self._max = max_batch
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
-        self._flushing: asyncio.Task[None] | None = None
-
-    async def insert(self, document: dict[str, Any]) -> bool:
-        ack: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((document, ack))
-        if self._flushing is None:
-            # started on the next turn of the loop, after the concurrent callers have queued
-            self._flushing = asyncio.create_task(self._flush())
-        return await ack
-
-    async def _flush(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending[: self._max], self._pending[self._max :]
-                await self._write(batch)
-        finally:
-            self._flushing = None
-
-    async def _write(self, batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> None:
-        failed: dict[int, BaseException | None] = {}  # index -> error (None: duplicate)
-        try:
-            await self._collection.insert_many([doc for doc, _ in batch], ordered=False)
-        except BulkWriteError as exc:
-            if exc.details.get("writeConcernErrors"):
-                failed.update(dict.fromkeys(range(len(batch)), exc))
-            for error in exc.details.get("writeErrors", []):
-                duplicate = error.get("code") == _DUPLICATE_KEY
-                failed[error["index"]] = None if duplicate else RuntimeError(repr(error))
-        except Exception as exc:
-            for _, ack in batch:
-                if not ack.done():
-                    ack.set_exception(exc)
-            return
-        for index, (_, ack) in enumerate(batch):
-            if ack.done():  # its caller was cancelled
-                continue
-            error = failed.get(index, False)
-            if error is False:
-                ack.set_result(True)
-            elif error is None:
-                ack.set_result(False)
-            else:
-                ack.set_exception(error)
-
-
 class IssueStore:
     def __init__(self, db: AsyncDatabase):
         self._issues = db["issues"]
-        self._inserts = InsertBatcher(self._issues)
 
     async def prepare(self) -> None:
         await self._issues.create_index([("resident_ref", ASCENDING), ("reported_at", ASCENDING)])
@@ -84,27 +26,49 @@ class IssueStore:
             [("category", ASCENDING), ("open311_status", ASCENDING), ("reported_at", DESCENDING)]
         )
 
-    async def record_reported(self, fields: dict[str, Any], at: datetime) -> bool:
-        """Record a report once. The common case is one insert (cheap, where an update is
-        not on FerretDB); if the document exists, either this is a redelivery (it has
+    async def record_reported_many(
+        self, reports: list[tuple[dict[str, Any], datetime]]
+    ) -> list[bool]:
+        """Record reports once each, in one unordered insert (cheap, where an update is not
+        on FerretDB). For a document that exists, either this is a redelivery (it has
         ``reported_at``: nothing to do) or the lifecycle arrived first (fill it in).
-        False for a duplicate."""
-        entry = {"status": "reported", "at": at, "note": None, "sequence": 0}
-        document = {
-            "_id": fields["issue_id"],
-            **{k: v for k, v in fields.items() if k != "issue_id"},
-            "status": "reported",
-            "open311_status": "open",
-            "sequence": 0,
-            "history": [entry],
-        }
-        if await self._inserts.insert(document):
-            return True
-        existing = await self._issues.find_one({"_id": document["_id"]}, {"reported_at": 1})
-        if existing is None or existing.get("reported_at") is not None:
+        One answer per report: False for a duplicate. Any other failure raises."""
+        entries = [
+            {"status": "reported", "at": at, "note": None, "sequence": 0} for _, at in reports
+        ]
+        documents = [
+            {
+                "_id": fields["issue_id"],
+                **{k: v for k, v in fields.items() if k != "issue_id"},
+                "status": "reported",
+                "open311_status": "open",
+                "sequence": 0,
+                "history": [entry],
+            }
+            for (fields, _), entry in zip(reports, entries, strict=True)
+        ]
+        existing: list[int] = []
+        try:
+            await self._issues.insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if exc.details.get("writeConcernErrors") or any(
+                e.get("code") != _DUPLICATE_KEY for e in errors
+            ):
+                raise
+            existing = sorted(e["index"] for e in errors)
+        recorded = [True] * len(documents)
+        for index in existing:  # in offset order, one at a time (rare)
+            recorded[index] = await self._fill_in(reports[index][0], entries[index])
+        return recorded
+
+    async def _fill_in(self, fields: dict[str, Any], entry: dict[str, Any]) -> bool:
+        issue_id = fields["issue_id"]
+        found = await self._issues.find_one({"_id": issue_id}, {"reported_at": 1})
+        if found is None or found.get("reported_at") is not None:
             return False
         await self._issues.update_one(
-            {"_id": document["_id"]},
+            {"_id": issue_id},
             {
                 "$set": {k: v for k, v in fields.items() if k != "issue_id"},
                 "$push": {"history": entry},
