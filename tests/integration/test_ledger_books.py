@@ -13,14 +13,15 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
+from bson import Binary
 
 from services.ledger.access import create_key
 from services.ledger.app import create_app
 from services.ledger.books import Books, Posted
 from services.ledger.chain import export_hledger, verify
-from services.ledger.domain.journal import seal
+from services.ledger.domain.journal import digest, seal
 from services.ledger.domain.postings import donation_draft
-from services.ledger.store import LedgerStore
+from services.ledger.store import LedgerStore, pack, unpack
 from shared.events import DonationReceivedV1, Envelope
 from shared.mongo import make_client
 from shared.settings import Settings
@@ -305,7 +306,7 @@ async def test_two_writers_on_one_fund_keep_one_chain_and_the_balance(store):
     half_dead = Books(store)
     state, _ = await half_dead.state(fund)
     orphan = seal(gift(999), state.seq + 1, state.head)
-    assert await store.append([orphan]) == 1  # the fund document was never advanced
+    assert await store.append_block(fund, [orphan])  # the fund document was never advanced
 
     one, two = Books(store), Books(store)
 
@@ -323,12 +324,25 @@ async def test_two_writers_on_one_fund_keep_one_chain_and_the_balance(store):
     assert (await verify(store)).ok
 
 
+async def rewrite_entry(store, entry_id: str, change) -> dict:
+    """Edit an entry in place in the database, as an intruder would: ``change`` maps the
+    stored ``(hash, body)`` to new ones; the entry as it was is returned."""
+    doc = await store.entry(entry_id)
+    raw = await store.blocks.find_one({"_id": doc["block"]})
+    lines = unpack(raw["z"])
+    position = doc["seq"] - raw["first"]
+    lines[position] = change(*lines[position])
+    await store.blocks.update_one({"_id": raw["_id"]}, {"$set": {"z": Binary(pack(lines))}})
+    return doc
+
+
 async def test_a_tampered_entry_is_caught(settings, store):
     assert (await verify(store)).ok
-    doc = await store.journal.find_one({"_id": "donation:desk-0001"})
+    doc = await rewrite_entry(
+        store, "donation:desk-0001", lambda h, body: (h, body.replace("200000", "20000"))
+    )
     forged = doc["body"].replace("200000", "20000")
     assert forged != doc["body"]
-    await store.journal.update_one({"_id": doc["_id"]}, {"$set": {"body": forged}})
     result = await verify(store)
     assert result.first.entry_id == "donation:desk-0001" and result.first.seq == doc["seq"]
     assert "content" in result.first.reason
@@ -349,10 +363,6 @@ async def test_a_tampered_entry_is_caught(settings, store):
     assert f"entry {doc['seq']} (donation:desk-0001)" in cli.stderr.replace("\n", " ")
 
     # re-sealing the forged entry's hash moves the break to the next link
-    import hashlib
-
-    await store.journal.update_one(
-        {"_id": doc["_id"]}, {"$set": {"hash": hashlib.sha256(forged.encode()).hexdigest()}}
-    )
+    await rewrite_entry(store, "donation:desk-0001", lambda h, body: (digest(body), body))
     result = await verify(store)
     assert result.first.seq == doc["seq"] + 1 and "link" in result.first.reason
