@@ -64,6 +64,7 @@ class Books:
         self._max_retries = max_retries
         self.writer = uuid.uuid4().hex
         self._locks: dict[str, asyncio.Lock] = {}
+        self._tails: dict[str, tuple[int, frozenset[str]]] = {}  # fund -> last seq, quarters
 
     async def state(self, fund: str) -> tuple[FundState, int]:
         doc = await self.store.fund_doc(fund)
@@ -114,9 +115,13 @@ class Books:
                 results[i] = exc
             if not sealed:
                 break
-            if not await self.store.append_block(fund, sealed):
+            tail = self._tails.get(fund)
+            indexed = tail[1] if tail and tail[0] == state.seq else frozenset()
+            quarters = await self.store.append_block(fund, sealed, indexed)
+            if quarters is None:
                 await self.store.roll_forward(fund)  # the link was taken: another writer
                 continue
+            self._tails[fund] = (sealed[-1].seq, frozenset(quarters))
             try:
                 await self.store.save_state(current, version)
             except StaleFund:
@@ -151,7 +156,7 @@ class Books:
         """Claim the sealed drafts' ids for ``block``; the answers for ids claimed already
         (replays: exists or conflict; or busy). Claims this call holds are moved along."""
         new = [i for i in positions if held.get(i) != block]
-        taken = await self.store.claim(fund, block, self.writer, [drafts[i].entry_id for i in new])
+        taken = await self.store.claim(block, self.writer, [drafts[i].entry_id for i in new])
         for i in new:
             held[i] = block
         decided: dict[int, Result] = {}
@@ -187,7 +192,7 @@ class Books:
             or claim_expired(claim, utcnow())
             or (claim["w"] == self.writer and claim["fund"] == fund)  # under our fund lock
         )
-        if dead and await self.store.take_claim(claim, fund, block, self.writer):
+        if dead and await self.store.take_claim(claim, block, self.writer):
             return None
         return Busy(draft.entry_id)
 

@@ -12,6 +12,7 @@ no order with the commands anyway."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from services.ledger.books import Busy, Posted
@@ -86,7 +87,7 @@ class Commands:
         a donation that cannot be booked is a dead letter. If another writer is busy with one
         of the ids, the answers found so far are recorded and the batch is tried again."""
         events: list[DonationReceivedV1] = [event for _, event in items]  # type: ignore[misc]
-        outcomes = await self._donations.receive_many(events)
+        outcomes = await self._donations.post_many(events)
         answers: list[tuple[str, dict[str, Any]]] = []
         labels: list[str | PoisonMessage] = []
         busy: Busy | None = None
@@ -104,7 +105,10 @@ class Commands:
             outcome = answer(result, "campaign", **extra)
             answers.append((envelope.id, outcome))
             labels.append("refused" if outcome["status"] == "refused" else "ok")
-        await self._store.record_outcomes(answers)
+        await asyncio.gather(
+            self._donations.publish_receipts(events, outcomes),
+            self._store.record_outcomes(answers),
+        )
         if busy is not None:
             raise busy
         return labels

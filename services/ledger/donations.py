@@ -61,13 +61,15 @@ class Donations:
         self._publisher = publisher
 
     async def receive(self, event: DonationReceivedV1) -> Outcome:
-        [outcome] = await self.receive_many([event])
+        [outcome] = await self.post_many([event])
+        await self.publish_receipts([event], [outcome])
         return outcome
 
-    async def receive_many(self, events: list[DonationReceivedV1]) -> list[Outcome]:
-        """Post donations (one group commit per fund, in order) and publish their receipts;
-        one ``(result, receipt number)`` per event. A donation that cannot be booked (its
-        campaign id cannot name an account) answers ``UnbalancedEntry``/``BadAccount``."""
+    async def post_many(self, events: list[DonationReceivedV1]) -> list[Outcome]:
+        """Post donations, one group commit per fund (the funds side by side), each fund's in
+        the order they came; one ``(result, receipt number)`` per event. A donation that
+        cannot be booked (its campaign id cannot name an account) answers
+        ``UnbalancedEntry``/``BadAccount``."""
         outcomes: list[Outcome | None] = [None] * len(events)
         per_fund: dict[str, list[tuple[int, Draft]]] = {}
         for i, event in enumerate(events):
@@ -75,23 +77,30 @@ class Donations:
                 per_fund.setdefault(event.campaign, []).append((i, draft_of(event)))
             except (UnbalancedEntry, BadAccount) as exc:
                 outcomes[i] = (exc, None)
-        for fund, items in per_fund.items():
+
+        async def post(fund: str, items: list[tuple[int, Draft]]) -> None:
             await self._campaigns.ensure(fund)
             results = await self._books.post(fund, [d for _, d in items])
             for (i, _), result in zip(items, results, strict=True):
                 number = None
                 if isinstance(result, Posted):
-                    event = events[i]
-                    number = receipt_no(fund, event.received_at.year, result.seq)
+                    number = receipt_no(fund, events[i].received_at.year, result.seq)
                 outcomes[i] = (result, number)
+
+        await asyncio.gather(*(post(fund, items) for fund, items in per_fund.items()))
+        return [o for o in outcomes if o is not None]
+
+    async def publish_receipts(
+        self, events: list[DonationReceivedV1], outcomes: list[Outcome]
+    ) -> None:
+        """The receipts of the posted (or already posted) donations, sent together."""
         await asyncio.gather(
             *(
-                self._publish_receipt(event, outcome[1])
-                for event, outcome in zip(events, outcomes, strict=True)
-                if outcome is not None and outcome[1] is not None
+                self._publish_receipt(event, number)
+                for event, (_, number) in zip(events, outcomes, strict=True)
+                if number is not None
             )
         )
-        return [o for o in outcomes if o is not None]
 
     async def _publish_receipt(self, event: DonationReceivedV1, number: str) -> None:
         receipt = ReceiptIssuedV1(

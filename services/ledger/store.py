@@ -8,17 +8,18 @@ write is by ``_id``:
   binary value per block reads ~15x faster than a document per entry). Two writers can never
   both append the link after ``seq``: both would insert the same ``_id``. A fund's blocks follow
   one another (``last + 1`` is the next block's first), so the chain is walked by ``_id``;
-- ``entries``: a small claim per entry id (``fund``, ``block``, writer ``w``, ``at``), inserted
-  before its block: the unique ``_id`` makes a replayed id visible before anything is
+- ``entries``: a small claim per entry id (``c``: its block, writer and time in one value),
+  inserted before its block: the unique ``_id`` makes a replayed id visible before anything is
   appended, and it finds an entry's block for look-ups (reversals, replays);
-- ``quarters``: per ``<fund>/<quarter>`` the first seqs of the blocks holding entries of that
-  quarter (the quarterly disclosure reads only those blocks);
+- ``quarters``: per ``<fund>/<quarter>`` the first seqs of the runs of blocks holding entries
+  of that quarter (the quarterly disclosure follows each run by ``_id``; a block continuing
+  its predecessor's quarter adds nothing, so most group commits write no index);
 - ``funds``: one document per fund, its campaign data and its running state (balance, holds,
   figures, chain head), replaced only with a ``version`` filter (optimistic concurrency). The
   blocks are the truth: if a writer dies between appending a block and advancing the fund, the
   next writer rolls the fund forward along the blocks after its ``seq``;
-- ``disbursements``, ``approvers`` (hashed keys), ``outcomes`` (answers to commands, the first
-  one recorded stays), ``reversals``.
+- ``disbursements``, ``approvers`` (hashed keys), ``outcomes`` (answers to commands as one JSON
+  value each, the first one recorded stays), ``reversals``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import json
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import Binary
@@ -122,6 +123,17 @@ def entry_doc(entry: Entry) -> dict[str, Any]:
     }
 
 
+def claim_text(block: str, writer: str, at: datetime) -> str:
+    """A claim in one value (FerretDB pays per stored value): block, writer, time (ms)."""
+    return f"{block} {writer} {int(at.timestamp() * 1000)}"
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot store {value!r} in an outcome")
+
+
 def _duplicates(exc: BulkWriteError) -> list[int]:
     """Indexes of the operations refused as duplicate keys; other errors are raised."""
     errors = exc.details.get("writeErrors") or []
@@ -214,41 +226,61 @@ class LedgerStore:
         return sorted({quarter_of(json.loads(b)["at"]) for _, b in block.lines or ()})
 
     # the chain ---------------------------------------------------------------------------
-    async def claim(self, fund: str, block: str, writer: str, ids: list[str]) -> list[int]:
+    async def claim(self, block: str, writer: str, ids: list[str]) -> list[int]:
         """Claim entry ids for ``block``; the positions of those already claimed."""
         if not ids:
             return []
-        now = utcnow()
-        docs = [{"_id": i, "fund": fund, "block": block, "w": writer, "at": now} for i in ids]
+        c = claim_text(block, writer, utcnow())
         try:
-            await self.entries.insert_many(docs, ordered=False)
+            await self.entries.insert_many([{"_id": i, "c": c} for i in ids], ordered=False)
             return []
         except BulkWriteError as exc:
             return _duplicates(exc)
 
     async def claim_of(self, entry_id: str) -> dict[str, Any] | None:
-        return await self.entries.find_one({"_id": entry_id})
+        """``_id``, ``fund``, ``block``, ``w`` (writer) and ``at`` of an entry id's claim."""
+        doc = await self.entries.find_one({"_id": entry_id})
+        if doc is None:
+            return None
+        block, writer, at_ms = doc["c"].split(" ")
+        return {
+            "_id": entry_id,
+            "c": doc["c"],
+            "fund": block.rsplit("/", 1)[0],
+            "block": block,
+            "w": writer,
+            "at": datetime.fromtimestamp(int(at_ms) / 1000, UTC),
+        }
 
-    async def take_claim(self, old: dict[str, Any], fund: str, block: str, writer: str) -> bool:
+    async def take_claim(self, old: dict[str, Any], block: str, writer: str) -> bool:
         """Move a claim to ``block`` if it is still ``old`` (compare-and-set: the filter is not
         by ``_id`` alone, so FerretDB scans; only a dead or beaten writer's claim comes here)."""
         result = await self.entries.update_one(
-            {k: old[k] for k in ("_id", "fund", "block", "w", "at")},
-            {"$set": {"fund": fund, "block": block, "w": writer, "at": utcnow()}},
+            {"_id": old["_id"], "c": old["c"]},
+            {"$set": {"c": claim_text(block, writer, utcnow())}},
         )
         return result.matched_count == 1
 
-    async def append_block(self, fund: str, entries: list[Entry]) -> bool:
-        """Append sealed entries (the link after the fund's ``seq``); False if it is taken."""
+    async def append_block(
+        self, fund: str, entries: list[Entry], indexed: frozenset[str] = frozenset()
+    ) -> list[str] | None:
+        """Append sealed entries (the link after the fund's ``seq``); the block's quarters, or
+        None if the link is taken. ``indexed``: quarters of the block just before it, whose run
+        of blocks the quarter index already starts earlier (the disclosure walks runs)."""
         doc = block_doc(fund, entries)
         try:
             await self.blocks.insert_one(doc)
         except DuplicateKeyError:
-            return False
-        await self.index_quarters(fund, doc["first"], doc["quarters"])
-        return True
+            return None
+        await self.index_quarters(
+            fund, doc["first"], [q for q in doc["quarters"] if q not in indexed]
+        )
+        return doc["quarters"]
 
     async def index_quarters(self, fund: str, first: int, quarters: list[str]) -> None:
+        """Mark ``first`` as the start of a run of blocks holding entries of ``quarters``."""
+        if not quarters:
+            return
         await self.quarters.bulk_write(
             [
                 UpdateOne({"_id": f"{fund}/{q}"}, {"$addToSet": {"firsts": first}}, upsert=True)
@@ -270,16 +302,24 @@ class LedgerStore:
         return block.find(entry_id) if block else None
 
     async def entries_of_quarter(self, quarter: str) -> list[dict[str, Any]]:
-        """Parsed bodies of the entries of a quarter, by fund and seq."""
+        """Parsed bodies of the entries of a quarter, by fund and seq: the index gives where
+        each run of blocks with entries of that quarter starts; a run is followed block by
+        block (by ``_id``) while the blocks hold entries of the quarter."""
         bodies = []
         for fund in await self.all_funds():
             index = await self.quarters.find_one({"_id": f"{fund['_id']}/{quarter}"})
+            seen: set[int] = set()
             for first in sorted((index or {}).get("firsts", [])):
-                block = await self.block(block_id(fund["_id"], first))
-                for _, body in (block.lines or []) if block else []:
-                    data = json.loads(body)
-                    if quarter_of(data["at"]) == quarter:
-                        bodies.append(data)
+                while first not in seen:
+                    doc = await self.blocks.find_one({"_id": block_id(fund["_id"], first)})
+                    if doc is None or quarter not in doc.get("quarters", ()):
+                        break
+                    seen.add(first)
+                    for _, body in Block.from_doc(doc).lines or ():
+                        data = json.loads(body)
+                        if quarter_of(data["at"]) == quarter:
+                            bodies.append(data)
+                    first = doc["last"] + 1
         return bodies
 
     async def stream_blocks(self, batch_size: int = 50) -> AsyncIterator[Block]:
@@ -339,14 +379,19 @@ class LedgerStore:
         now = utcnow()
         try:
             await self.outcomes.insert_many(
-                [{**o, "_id": command_id, "at": now} for command_id, o in outcomes],
+                [
+                    {"_id": command_id, "o": json.dumps(o, default=_json_default), "at": now}
+                    for command_id, o in outcomes
+                ],
                 ordered=False,
             )
         except BulkWriteError as exc:
             _duplicates(exc)
 
     async def outcome(self, command_id: str) -> dict[str, Any] | None:
-        return await self.outcomes.find_one({"_id": command_id})
+        """A command's answer (stored as one JSON value: FerretDB pays per stored value)."""
+        doc = await self.outcomes.find_one({"_id": command_id})
+        return json.loads(doc["o"]) if doc else None
 
 
 CLAIM_TIMEOUT = timedelta(seconds=15)
