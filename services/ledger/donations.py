@@ -94,28 +94,28 @@ class Donations:
         self, events: list[DonationReceivedV1], outcomes: list[Outcome]
     ) -> None:
         """The receipts of the posted (or already posted) donations, sent together."""
-        await asyncio.gather(
-            *(
-                self._publish_receipt(event, number)
+        await self._publisher.publish_many(
+            LEDGER_RECEIPTS,
+            [
+                (receipt_of(event, number), event.donation_id, receipt_event_id(event))
                 for event, (_, number) in zip(events, outcomes, strict=True)
                 if number is not None
-            )
+            ],
         )
 
-    async def _publish_receipt(self, event: DonationReceivedV1, number: str) -> None:
-        receipt = ReceiptIssuedV1(
-            receipt_no=number,
-            donation_id=event.donation_id,
-            campaign=event.campaign,
-            channel=event.channel,
-            amount_fen=event.amount_fen,
-            currency=event.currency,
-            donor_ref=event.donor_ref,
-            issued_at=event.received_at,
-        )
-        await self._publisher.publish(
-            LEDGER_RECEIPTS,
-            receipt,
-            key=event.donation_id,
-            event_id=derived_event_id("receipt", event.donation_id),
-        )
+
+def receipt_event_id(event: DonationReceivedV1) -> str:
+    return derived_event_id("receipt", event.donation_id)
+
+
+def receipt_of(event: DonationReceivedV1, number: str) -> ReceiptIssuedV1:
+    return ReceiptIssuedV1(
+        receipt_no=number,
+        donation_id=event.donation_id,
+        campaign=event.campaign,
+        channel=event.channel,
+        amount_fen=event.amount_fen,
+        currency=event.currency,
+        donor_ref=event.donor_ref,
+        issued_at=event.received_at,
+    )

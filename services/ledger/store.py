@@ -376,11 +376,10 @@ class LedgerStore:
         """Record many answers with one write; those already recorded stay as they were."""
         if not outcomes:
             return
-        now = utcnow()
         try:
             await self.outcomes.insert_many(
                 [
-                    {"_id": command_id, "o": json.dumps(o, default=_json_default), "at": now}
+                    {"_id": command_id, "o": json.dumps(o, default=_json_default)}
                     for command_id, o in outcomes
                 ],
                 ordered=False,

@@ -86,3 +86,42 @@ class EventPublisher:
         except (TimeoutError, KafkaError, OSError, IncorrectState) as exc:
             raise PublishFailed(f"Kafka did not acknowledge {topic}: {exc!r}") from exc
         EVENTS_PUBLISHED.labels(self._service, topic).inc()
+
+    async def publish_many(
+        self, topic: str, items: list[tuple[EventPayload, str, str | None]]
+    ) -> None:
+        """Send many ``(payload, key, event_id)`` at once and wait for all the
+        acknowledgements (one deadline for the lot); raise ``PublishFailed`` if any is
+        missing. Cheaper per event than ``publish`` (no task and deadline each), for a
+        consumer answering a whole batch."""
+        if not items:
+            return
+        producer = self._raw_producer()
+        if producer is None or topic not in self._publishers:
+            for payload, key, event_id in items:
+                await self.publish(topic, payload, key=key, event_id=event_id)
+            return
+        name = self._prefix + topic
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                sent = []
+                for payload, key, event_id in items:
+                    envelope = Envelope(
+                        type=payload.event_type,
+                        source=self.source,
+                        subject=payload.subject(),
+                        **({"id": event_id} if event_id else {}),
+                    )
+                    headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
+                    sent.append(
+                        await producer.send(
+                            name,
+                            value=payload.model_dump_json().encode(),
+                            key=key.encode(),
+                            headers=headers,
+                        )
+                    )
+                await asyncio.gather(*sent)
+        except (TimeoutError, KafkaError, OSError, IncorrectState) as exc:
+            raise PublishFailed(f"Kafka did not acknowledge {topic}: {exc!r}") from exc
+        EVENTS_PUBLISHED.labels(self._service, topic).inc(len(items))
