@@ -263,6 +263,56 @@ async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, l
     assert "王阿姨" not in public and "res_" not in public
 
 
+async def test_a_batch_of_donations_answers_each_once_and_posts_nothing_twice(
+    settings, ledger, store
+):
+    """Donations on ledger.donations are posted per fetched batch; a redelivered command keeps
+    its first answer, a replay by another command answers "exists", a changed replay names the
+    field, and each donation is in the chain once."""
+    fund = "batch-test"
+
+    def gift(donation_id: str, amount_fen: int) -> DonationReceivedV1:
+        return DonationReceivedV1(
+            donation_id=donation_id,
+            campaign=fund,
+            channel="online",
+            amount_fen=amount_fen,
+            received_at=datetime(2026, 11, 6, tzinfo=UTC),
+        )
+
+    sent = [
+        ("cmd-a", gift("b-1", 100)),
+        ("cmd-b", gift("b-2", 200)),
+        ("cmd-a", gift("b-1", 100)),  # the same record delivered again
+        ("cmd-c", gift("b-1", 999)),  # the same donation id with another amount
+        ("cmd-d", gift("b-2", 200)),  # a replay under another command id
+    ]
+    for command_id, event in sent:
+        envelope = Envelope(
+            type=event.event_type, source="/test/pay", subject=event.donation_id, id=command_id
+        )
+        await produce(
+            settings.kafka_bootstrap,
+            settings.topic_prefix + LEDGER_DONATIONS,
+            event.model_dump_json().encode(),
+            key=fund.encode(),
+            headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+        )
+    answers = {}
+    for command_id in ("cmd-a", "cmd-b", "cmd-c", "cmd-d"):
+        answers[command_id] = await eventually(lambda c=command_id: store.outcome(c), timeout_s=30)
+    assert answers["cmd-a"]["status"] == "posted" and answers["cmd-b"]["status"] == "posted"
+    assert answers["cmd-c"]["status"] == "refused"
+    assert answers["cmd-c"]["field"] == "body.amount_fen"
+    assert answers["cmd-d"]["status"] == "exists"
+    assert answers["cmd-d"]["seq"] == answers["cmd-b"]["seq"]
+    assert answers["cmd-d"]["receipt_no"] == answers["cmd-b"]["receipt_no"]
+    doc = await store.fund_doc(fund)
+    assert doc["seq"] == 2 and doc["balance_fen"] == 300
+    entry = await store.entry("donation:b-1")
+    assert entry["seq"] == answers["cmd-a"]["seq"] and entry["fund"] == fund
+
+
 async def test_hledger_accepts_the_export_with_the_same_balances(store, tmp_path):
     if shutil.which("hledger") is None:
         pytest.fail("hledger is needed: apt-get update && apt-get install -y hledger")
