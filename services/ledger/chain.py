@@ -12,11 +12,14 @@ the sum of its legs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any, Protocol
+
+import orjson
 
 from services.ledger.domain.accounts import fund_account
 from services.ledger.domain.disclosure import hledger_declarations, hledger_entry
@@ -82,7 +85,7 @@ def check_block(chain: _Chain, block: Block, breaks: list[Break]) -> None:
             return fail(
                 seq, data.get("id", "?"), "hash does not match the entry's content (entry changed)"
             )
-        data = json.loads(body)
+        data = orjson.loads(body)
         if data["prev"] != head:
             return fail(
                 seq,
@@ -110,13 +113,34 @@ def _parsed(body: str) -> dict[str, Any]:
         return {}
 
 
+async def prefetched(store: ChainSource, batch_size: int) -> AsyncIterator[Block]:
+    """The blocks, read ahead by a task: while the caller checks one batch, the next one's
+    request is already with the database (which works on another core)."""
+    queue: asyncio.Queue[Block | None] = asyncio.Queue()
+
+    async def read() -> None:
+        try:
+            async for block in store.stream_blocks(batch_size):
+                queue.put_nowait(block)  # the checker takes a batch before the next comes
+        finally:
+            queue.put_nowait(None)
+
+    reader = asyncio.create_task(read())
+    try:
+        while (block := await queue.get()) is not None:
+            yield block
+        await reader  # its error, if it stopped on one
+    finally:
+        reader.cancel()
+
+
 async def verify(
-    store: ChainSource, *, batch_size: int = 50, progress: Callable[[int], None] | None = None
+    store: ChainSource, *, batch_size: int = 20, progress: Callable[[int], None] | None = None
 ) -> Verification:
     """Check every fund's chain; ``progress`` is told how many entries each block held."""
     result = Verification()
     chains: dict[str, _Chain] = {}
-    async for block in store.stream_blocks(batch_size):
+    async for block in prefetched(store, batch_size):
         n = len(block.lines or ())
         result.entries += n
         chain = chains.setdefault(block.fund, _Chain())
@@ -177,7 +201,7 @@ async def export_hledger(
         if block.lines is None:
             raise ValueError(f"block {block.id} cannot be read: run `linli ledger verify`")
         for entry_hash, text in block.lines:
-            body = json.loads(text)
+            body = orjson.loads(text)
             for account, fen, currency in body["legs"]:
                 balances[account] = balances.get(account, 0) + fen
                 currencies.add(currency)
