@@ -28,7 +28,7 @@ from services.ledger.domain.funds import (
 )
 from services.ledger.domain.idempotency import Conflict, check_same
 from services.ledger.domain.journal import Draft, Entry, seal
-from services.ledger.store import LedgerStore, StaleFund, block_id, claim_expired
+from services.ledger.store import Block, LedgerStore, StaleFund, block_id, claim_expired
 from shared.events import utcnow
 
 POSTED, EXISTS = "posted", "exists"
@@ -160,23 +160,35 @@ class Books:
         for i in new:
             held[i] = block
         decided: dict[int, Result] = {}
-        for n in taken:
+        blocks: dict[str, Block | None] = {}  # read once for all the replays in it
+        claims = await asyncio.gather(
+            *(self.store.claim_of(drafts[new[n]].entry_id) for n in taken)
+        )
+        for n, claim in zip(taken, claims, strict=True):
             i = new[n]
             held.pop(i, None)
-            outcome = await self._resolve(fund, block, drafts[i])
+            outcome = await self._resolve(fund, block, drafts[i], claim, blocks)
             if outcome is None:
                 held[i] = block
             else:
                 decided[i] = outcome
         return decided
 
-    async def _resolve(self, fund: str, block: str, draft: Draft) -> Result | None:
+    async def _resolve(
+        self,
+        fund: str,
+        block: str,
+        draft: Draft,
+        claim: dict[str, Any] | None,
+        blocks: dict[str, Block | None],
+    ) -> Result | None:
         """An id claimed already: its stored answer; None once the claim is ours for
         ``block``; ``Busy`` while another writer may still be posting it."""
-        claim = await self.store.claim_of(draft.entry_id)
         if claim is None:
             return Busy(draft.entry_id)
-        stored = await self.store.block(claim["block"])
+        if claim["block"] not in blocks:
+            blocks[claim["block"]] = await self.store.block(claim["block"])
+        stored = blocks[claim["block"]]
         if stored is not None:
             doc = stored.find(draft.entry_id)
             if doc is not None:

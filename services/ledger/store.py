@@ -29,6 +29,7 @@ import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from bson import Binary
@@ -78,20 +79,25 @@ class Block:
             lines = None
         return cls(doc["_id"], doc.get("fund", ""), doc.get("first", 0), doc.get("last", 0), lines)
 
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Entry id -> position in the block (built once per block read)."""
+        return {json.loads(body)["id"]: i for i, (_, body) in enumerate(self.lines or ())}
+
     def find(self, entry_id: str) -> dict[str, Any] | None:
         """The entry of that id in this block, as ``entry`` returns it."""
-        needle = json.dumps(entry_id, ensure_ascii=False)
-        for i, (h, body) in enumerate(self.lines or ()):
-            if f'"id":{needle}' in body and json.loads(body)["id"] == entry_id:
-                return {
-                    "_id": entry_id,
-                    "fund": self.fund,
-                    "seq": self.first + i,
-                    "body": body,
-                    "hash": h,
-                    "block": self.id,
-                }
-        return None
+        i = self.positions.get(entry_id)
+        if i is None or self.lines is None:
+            return None
+        h, body = self.lines[i]
+        return {
+            "_id": entry_id,
+            "fund": self.fund,
+            "seq": self.first + i,
+            "body": body,
+            "hash": h,
+            "block": self.id,
+        }
 
 
 def block_doc(fund: str, entries: list[Entry]) -> dict[str, Any]:
