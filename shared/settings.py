@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         description="How long a ledger HTTP request waits for its command's outcome before "
         "answering 202 with a command id to poll.",
     )
+    ledger_batch_size: int = Field(
+        500,
+        ge=1,
+        le=5000,
+        description="Records the ledger's consumers fetch at once; a batch's donations are "
+        "posted with one group commit (one block of the chain) per fund.",
+    )
     notify_public_url: str = Field(
         "http://127.0.0.1:8083",
         description="Public base URL of notify, used in the signed rating links residents get.",

@@ -41,18 +41,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     parts.publisher.declare(RESIDENTS_CONTACTS, ResidentContactV1)
     parts.consume(
         LEDGER_DONATIONS,
-        {DonationReceivedV1: commands.on_donation},
+        {},
         "Payment callbacks and other donation sources",
+        batch_size=settings.ledger_batch_size,
+        batch_handlers={DonationReceivedV1: commands.on_donations},
     )
     parts.consume(
         LEDGER_COMMANDS,
         {
-            DonationReceivedV1: commands.on_donation,
             DisbursementRequestedV1: commands.on_request,
             DisbursementDecidedV1: commands.on_decision,
             ReversalRequestedV1: commands.on_reversal,
         },
         "The fund's single writer: front-desk donations, spending, decisions, reversals",
+        batch_size=settings.ledger_batch_size,
+        batch_handlers={DonationReceivedV1: commands.on_donations},
     )
     app = parts.app(
         title="Linli ledger",

@@ -1,16 +1,19 @@
 """Posting to a fund's chain: idempotency, the balance check, the hash chain, the fund's
-running state. Each call is one fund; the fund's single writer (the command consumer for the
-Kafka partition of the fund's key) makes calls for a fund one at a time, and the unique
-``(fund, seq)`` index and the fund's ``version`` keep the chain and the balance right even when
-two writers meet (a rebalance, or the donations topic), by rolling forward and retrying.
+running state. Each call is one fund and a batch of drafts (group commit: one fund read, one
+``insert_many`` of claims, one block, one fund update); a command alone posts a batch of one.
 
-``post`` takes a batch of drafts for one fund (group commit: one read, one ``insert_many``, one
-fund update), which is how bulk imports and the benchmark post; a command posts a batch of one.
+The fund's single writer (the command consumer for the Kafka partition of the fund's key, and
+within a process a lock per fund) makes calls for a fund one at a time. When two writers meet
+anyway (a rebalance, or the donations topic in another process), the unique claim per entry id
+keeps an entry from being posted twice, the unique block ``_id`` per link keeps one chain, and
+the fund's ``version`` keeps the balance: the loser rolls forward and retries.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,13 +28,18 @@ from services.ledger.domain.funds import (
 )
 from services.ledger.domain.idempotency import Conflict, check_same
 from services.ledger.domain.journal import Draft, Entry, seal
-from services.ledger.store import LedgerStore, StaleFund
+from services.ledger.store import Block, LedgerStore, StaleFund, block_id, claim_expired
+from shared.events import utcnow
 
 POSTED, EXISTS = "posted", "exists"
 
 
 class UnknownFund(LookupError):
     """No fund (campaign) of that id has been opened."""
+
+
+class Busy(RuntimeError):
+    """Another writer is posting this entry id right now: try again later (transient)."""
 
 
 @dataclass(frozen=True)
@@ -47,10 +55,16 @@ def stored_content(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: body[k] for k in ("fund", "kind", "meta", "memo", "reverses", "legs")}
 
 
+Result = Posted | Overspend | Conflict | Busy
+
+
 class Books:
     def __init__(self, store: LedgerStore, max_retries: int = 20):
         self.store = store
         self._max_retries = max_retries
+        self.writer = uuid.uuid4().hex
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tails: dict[str, tuple[int, frozenset[str]]] = {}  # fund -> last seq, quarters
 
     async def state(self, fund: str) -> tuple[FundState, int]:
         doc = await self.store.fund_doc(fund)
@@ -58,71 +72,141 @@ class Books:
             raise UnknownFund(fund)
         return FundState.from_doc(doc), doc.get("version", 0)
 
-    async def post(self, fund: str, drafts: list[Draft]) -> list[Posted | Exception]:
-        """Post drafts of one fund, in order. Each result is ``Posted`` (posted or exists) or
-        the refusal (``Overspend``, ``Conflict``); a refused draft does not stop the others.
-
-        Optimistic: the entries are sealed on the fund's state and inserted in one ordered
-        ``insert_many``; a taken entry id (a replay) stops the insert there and is compared
-        with what is stored; a taken chain link (another writer) rolls the fund forward."""
-        results: list[Posted | Exception | None] = [None] * len(drafts)
-        pending = list(range(len(drafts)))
+    async def post(self, fund: str, drafts: list[Draft]) -> list[Result]:
+        """Post drafts of one fund, in order; one result per draft: ``Posted`` (posted or
+        exists) or the refusal (``Overspend``, ``Conflict``), which does not stop the others;
+        ``Busy`` for a draft whose id another writer is posting right now, and for every draft
+        after it (so the fund's order holds): the caller retries those later."""
         for draft in drafts:
             if draft.fund != fund:
                 raise ValueError(f"draft {draft.entry_id} is not for fund {fund}")
+        lock = self._locks.setdefault(fund, asyncio.Lock())
+        async with lock:
+            return await self._post(fund, drafts)
+
+    async def _post(self, fund: str, drafts: list[Draft]) -> list[Result]:
+        results: list[Result | None] = [None] * len(drafts)
+        held: dict[int, str] = {}  # draft position -> block its claim points to
         for _ in range(self._max_retries):
+            pending = [i for i, r in enumerate(results) if r is None]
+            if not pending:
+                break
             state, version = await self.state(fund)
+            block = block_id(fund, state.seq + 1)
             sealed: list[Entry] = []
-            states: list[FundState] = []
             positions: list[int] = []
             current = state
+            refused: dict[int, Overspend] = {}
             for i in pending:
                 try:
                     self._check(current, drafts[i])
                 except Overspend as exc:
-                    results[i] = exc
+                    refused[i] = exc
                     continue
                 entry = seal(drafts[i], current.seq + 1, current.head)
                 current = apply_entry(current, entry)
                 sealed.append(entry)
-                states.append(current)
                 positions.append(i)
+            decided = await self._claim(fund, block, drafts, positions, held)
+            if decided:  # replays or busy ids: seal again without them
+                self._settle(results, decided)
+                continue
+            for i, exc in refused.items():
+                results[i] = exc
             if not sealed:
                 break
-            inserted = await self.store.append(sealed)
-            if inserted:
-                try:
-                    await self.store.save_state(states[inserted - 1], version)
-                except StaleFund:
-                    await self.store.roll_forward(fund)
-                for entry, i in zip(sealed[:inserted], positions, strict=False):
-                    results[i] = Posted(POSTED, entry.draft.entry_id, entry.seq, entry.hash)
-            if inserted == len(sealed):
-                break
-            stopped = positions[inserted]
-            pending = [i for i in pending if i > stopped]
-            for i in pending:
-                results[i] = None
-            doc = await self.store.entry(drafts[stopped].entry_id)
-            if doc is None:  # the link was taken: another writer, or one that died half-way
-                await self.store.roll_forward(fund)
-                pending.insert(0, stopped)
+            tail = self._tails.get(fund)
+            indexed = tail[1] if tail and tail[0] == state.seq else frozenset()
+            quarters = await self.store.append_block(fund, sealed, indexed)
+            if quarters is None:
+                await self.store.roll_forward(fund)  # the link was taken: another writer
                 continue
-            if (
-                doc["fund"] == fund
-                and doc["seq"] > (states[inserted - 1] if inserted else state).seq
-            ):
-                await self.store.roll_forward(fund)  # it was appended, the fund not advanced
+            self._tails[fund] = (sealed[-1].seq, frozenset(quarters))
             try:
-                check_same("entry", doc["_id"], stored_content(doc), drafts[stopped].content())
-                results[stopped] = Posted(EXISTS, doc["_id"], doc["seq"], doc["hash"])
-            except Conflict as exc:
-                results[stopped] = exc
-            if not pending:
-                break
-        else:
+                await self.store.save_state(current, version)
+            except StaleFund:
+                await self.store.roll_forward(fund)
+            for entry, i in zip(sealed, positions, strict=True):
+                results[i] = Posted(POSTED, entry.draft.entry_id, entry.seq, entry.hash)
+        done = [r for r in results if r is not None]
+        if len(done) < len(results):
             raise RuntimeError(f"fund {fund}: too much contention, gave up after retries")
-        return [r for r in results if r is not None]
+        return done
+
+    @staticmethod
+    def _settle(results: list[Result | None], decided: dict[int, Result]) -> None:
+        """Record the answers found for replayed ids; a busy id defers it and all after it."""
+        busy = min((i for i, r in decided.items() if isinstance(r, Busy)), default=None)
+        for i, r in decided.items():
+            if busy is None or i < busy:
+                results[i] = r
+        if busy is not None:
+            for i in range(busy, len(results)):
+                if results[i] is None:
+                    results[i] = Busy(str(decided[busy]))
+
+    async def _claim(
+        self,
+        fund: str,
+        block: str,
+        drafts: list[Draft],
+        positions: list[int],
+        held: dict[int, str],
+    ) -> dict[int, Result]:
+        """Claim the sealed drafts' ids for ``block``; the answers for ids claimed already
+        (replays: exists or conflict; or busy). Claims this call holds are moved along."""
+        new = [i for i in positions if held.get(i) != block]
+        taken = await self.store.claim(block, self.writer, [drafts[i].entry_id for i in new])
+        for i in new:
+            held[i] = block
+        decided: dict[int, Result] = {}
+        blocks: dict[str, Block | None] = {}  # read once for all the replays in it
+        claims = await asyncio.gather(
+            *(self.store.claim_of(drafts[new[n]].entry_id) for n in taken)
+        )
+        for n, claim in zip(taken, claims, strict=True):
+            i = new[n]
+            held.pop(i, None)
+            outcome = await self._resolve(fund, block, drafts[i], claim, blocks)
+            if outcome is None:
+                held[i] = block
+            else:
+                decided[i] = outcome
+        return decided
+
+    async def _resolve(
+        self,
+        fund: str,
+        block: str,
+        draft: Draft,
+        claim: dict[str, Any] | None,
+        blocks: dict[str, Block | None],
+    ) -> Result | None:
+        """An id claimed already: its stored answer; None once the claim is ours for
+        ``block``; ``Busy`` while another writer may still be posting it."""
+        if claim is None:
+            return Busy(draft.entry_id)
+        if claim["block"] not in blocks:
+            blocks[claim["block"]] = await self.store.block(claim["block"])
+        stored = blocks[claim["block"]]
+        if stored is not None:
+            doc = stored.find(draft.entry_id)
+            if doc is not None:
+                try:
+                    check_same("entry", doc["_id"], stored_content(doc), draft.content())
+                    return Posted(EXISTS, doc["_id"], doc["seq"], doc["hash"])
+                except Conflict as exc:
+                    return exc
+        if claim["block"] == block and claim["w"] == self.writer and claim["fund"] == fund:
+            return None  # ours, from an attempt of this writer that stopped before its block
+        dead = (
+            stored is not None  # its writer lost that link and will claim again
+            or claim_expired(claim, utcnow())
+            or (claim["w"] == self.writer and claim["fund"] == fund)  # under our fund lock
+        )
+        if dead and await self.store.take_claim(claim, block, self.writer):
+            return None
+        return Busy(draft.entry_id)
 
     @staticmethod
     def _check(state: FundState, draft: Draft) -> None:

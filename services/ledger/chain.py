@@ -1,25 +1,36 @@
-"""Checking the hash chains and exporting the journal, streaming (projection, large batches),
-so a million entries never sit in memory at once.
+"""Checking the hash chains and exporting the journal, streaming the blocks (a few hundred
+entries each, compressed), so a million entries never sit in memory at once.
 
-Verification re-orders per fund on the fly: entries usually stream in the order they were
+Verification re-orders per fund on the fly: blocks usually stream in the order they were
 appended; one that arrives early waits in a small buffer until its predecessor has been seen.
 Each entry's hash must be the SHA-256 of its canonical body, its body must name the previous
-entry's hash, and its stored fund/seq/id must match the body. At the end each chain's tail must
-be the head and length the fund document records (so a removed last entry is caught too), and
-the fund's balance must equal the sum of its legs.
+entry's hash, and its place (the block's fund, the block's first seq plus its position) must
+match the body's fund and seq. At the end each chain's tail must be the head and length the fund
+document records (so a removed last block is caught too), and the fund's balance must equal
+the sum of its legs.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from hashlib import sha256
+from typing import Any, Protocol
+
+import orjson
 
 from services.ledger.domain.accounts import fund_account
 from services.ledger.domain.disclosure import hledger_declarations, hledger_entry
 from services.ledger.domain.journal import GENESIS
-from services.ledger.store import LedgerStore
+from services.ledger.store import Block, block_id
+
+
+class ChainSource(Protocol):
+    def stream_blocks(self, batch_size: int = ...) -> AsyncIterator[Block]: ...
+
+    async def all_funds(self) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -50,58 +61,98 @@ class _Chain:
     seq: int = 0
     head: str = GENESIS
     balance: int = 0
-    waiting: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+    waiting: dict[int, Block] = field(default_factory=dict)
     broken: bool = False
 
 
-def check_link(
-    chain: _Chain,
-    fund: str,
-    doc_id: str,
-    seq: int,
-    body: str,
-    stored_hash: str,
-    breaks: list[Break],
-) -> None:
-    if chain.broken:
-        return
+def check_block(chain: _Chain, block: Block, breaks: list[Break]) -> None:
+    """Follow the chain through one block (the next one of its fund)."""
+    fund = block.fund
 
-    def fail(reason: str) -> None:
+    def fail(seq: int, entry_id: str, reason: str) -> None:
         chain.broken = True
-        breaks.append(Break(fund, seq, doc_id, reason))
+        breaks.append(Break(fund, seq, entry_id, reason))
 
-    if hashlib.sha256(body.encode()).hexdigest() != stored_hash:
-        return fail("hash does not match the entry's content (entry changed)")
-    data = json.loads(body)
-    if data["prev"] != chain.head:
-        return fail("previous-hash link broken (an entry before it changed or is missing)")
-    if data["id"] != doc_id or data["fund"] != fund or data["seq"] != seq:
-        return fail("stored id, fund or sequence differ from the sealed content")
+    if block.lines is None:
+        return fail(block.first, "?", f"block {block.id} cannot be read (data damaged)")
+    if block.id != block_id(fund, block.first) or block.last != block.first + len(block.lines) - 1:
+        return fail(block.first, "?", f"block {block.id} is not where its fields place it")
     account = fund_account(fund)
-    chain.balance -= sum(f for a, f, _ in data["legs"] if a == account)
-    chain.seq, chain.head = seq, stored_hash
+    head, balance, seq = chain.head, chain.balance, block.first
+    for stored_hash, body in block.lines:
+        if sha256(body.encode()).hexdigest() != stored_hash:
+            data = _parsed(body)
+            return fail(
+                seq, data.get("id", "?"), "hash does not match the entry's content (entry changed)"
+            )
+        data = orjson.loads(body)
+        if data["prev"] != head:
+            return fail(
+                seq,
+                data["id"],
+                "previous-hash link broken (an entry before it changed or is missing)",
+            )
+        if data["fund"] != fund or data["seq"] != seq:
+            return fail(
+                seq,
+                data["id"],
+                "stored fund or sequence differ from the sealed content (entry moved)",
+            )
+        for a, f, _ in data["legs"]:
+            if a == account:
+                balance -= f
+        head, seq = stored_hash, seq + 1
+    chain.seq, chain.head, chain.balance = seq - 1, head, balance
+
+
+def _parsed(body: str) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+        return data if isinstance(data, dict) else {}
+    except ValueError:
+        return {}
+
+
+async def prefetched(store: ChainSource, batch_size: int) -> AsyncIterator[Block]:
+    """The blocks, read ahead by a task: while the caller checks one batch, the next one's
+    request is already with the database (which works on another core)."""
+    queue: asyncio.Queue[Block | None] = asyncio.Queue()
+
+    async def read() -> None:
+        try:
+            async for block in store.stream_blocks(batch_size):
+                queue.put_nowait(block)  # the checker takes a batch before the next comes
+        finally:
+            queue.put_nowait(None)
+
+    reader = asyncio.create_task(read())
+    try:
+        while (block := await queue.get()) is not None:
+            yield block
+        await reader  # its error, if it stopped on one
+    finally:
+        reader.cancel()
 
 
 async def verify(
-    store: LedgerStore, *, batch_size: int = 5000, progress: Callable[[int], None] | None = None
+    store: ChainSource, *, batch_size: int = 20, progress: Callable[[int], None] | None = None
 ) -> Verification:
+    """Check every fund's chain; ``progress`` is told how many entries each block held."""
     result = Verification()
     chains: dict[str, _Chain] = {}
-    async for doc in store.stream(batch_size):
-        result.entries += 1
-        if progress and result.entries % batch_size == 0:
-            progress(batch_size)
-        fund, seq = doc["fund"], doc["seq"]
-        chain = chains.setdefault(fund, _Chain())
-        if seq != chain.seq + 1:
-            chain.waiting[seq] = (doc["_id"], doc["body"], doc["hash"])
-            continue
-        check_link(chain, fund, doc["_id"], seq, doc["body"], doc["hash"], result.breaks)
-        while chain.seq + 1 in chain.waiting and not chain.broken:
-            doc_id, body, h = chain.waiting.pop(chain.seq + 1)
-            check_link(chain, fund, doc_id, chain.seq + 1, body, h, result.breaks)
-    if progress:
-        progress(result.entries % batch_size)
+    async for block in prefetched(store, batch_size):
+        n = len(block.lines or ())
+        result.entries += n
+        chain = chains.setdefault(block.fund, _Chain())
+        if block.first != chain.seq + 1:
+            chain.waiting[block.first] = block
+        else:
+            if not chain.broken:
+                check_block(chain, block, result.breaks)
+            while chain.seq + 1 in chain.waiting and not chain.broken:
+                check_block(chain, chain.waiting.pop(chain.seq + 1), result.breaks)
+        if progress:
+            progress(n)
     fund_docs = await store.all_funds()
     for fund in sorted(set(chains) - {d["_id"] for d in fund_docs}):
         result.breaks.append(Break(fund, 1, "?", "entries of a fund that has no fund record"))
@@ -140,17 +191,20 @@ async def verify(
 
 
 async def export_hledger(
-    store: LedgerStore, write: Callable[[str], object], *, batch_size: int = 5000
+    store: ChainSource, write: Callable[[str], object], *, batch_size: int = 50
 ) -> dict[str, int]:
     """Write the journal in hledger's format; the account balances it must give (fen)."""
     balances: dict[str, int] = {}
     currencies: set[str] = set()
     write("; Linli ledger export (hledger journal); amounts in yuan\n\n")
-    async for doc in store.stream(batch_size):
-        body = json.loads(doc["body"])
-        for account, fen, currency in body["legs"]:
-            balances[account] = balances.get(account, 0) + fen
-            currencies.add(currency)
-        write(hledger_entry(body, doc["hash"]) + "\n")
+    async for block in store.stream_blocks(batch_size):
+        if block.lines is None:
+            raise ValueError(f"block {block.id} cannot be read: run `linli ledger verify`")
+        for entry_hash, text in block.lines:
+            body = orjson.loads(text)
+            for account, fen, currency in body["legs"]:
+                balances[account] = balances.get(account, 0) + fen
+                currencies.add(currency)
+            write(hledger_entry(body, entry_hash) + "\n")
     write(hledger_declarations(balances, currencies or {"CNY"}))
     return balances

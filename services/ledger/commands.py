@@ -1,13 +1,21 @@
 """The single writer: the consumers of ``ledger.commands`` (keyed by fund, so each fund's
 commands come in order to one consumer) and ``ledger.donations`` (payment callbacks, keyed by
 campaign). Each command's answer is recorded under its event id for the HTTP caller waiting
-for it; refusals are answers, not errors (the consumer goes on)."""
+for it (the first answer recorded stays, so a redelivered command answers the same); refusals
+are answers, not errors (the consumer goes on).
+
+Donations come in batches: all donations of a fetched batch are posted with one group commit
+per fund, in offset order, and their answers recorded with one write. They go before the batch's
+other commands (spending, decisions, reversals, one at a time): a donation only adds money, so
+no refusal can turn into an overspend by it, and payment callbacks on ``ledger.donations`` have
+no order with the commands anyway."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from services.ledger.books import Posted
+from services.ledger.books import Busy, Posted
 from services.ledger.domain.accounts import BadAccount
 from services.ledger.domain.funds import Overspend
 from services.ledger.domain.idempotency import Conflict
@@ -21,7 +29,7 @@ from shared.events.ledger import (
     DisbursementRequestedV1,
     ReversalRequestedV1,
 )
-from shared.kafka.consumer import PoisonMessage
+from shared.kafka.consumer import Item, PoisonMessage
 
 
 def answer(result: object, fund_field: str = "fund", **extra: Any) -> dict[str, Any]:
@@ -74,16 +82,36 @@ class Commands:
         await self._store.record_outcome(envelope.id, outcome)
         return "refused" if outcome["status"] == "refused" else "ok"
 
-    async def on_donation(self, envelope: Envelope, event: DonationReceivedV1) -> str:
-        try:
-            result, receipt = await self._donations.receive(event)
-        except (
-            UnbalancedEntry,
-            BadAccount,
-        ) as exc:  # e.g. a campaign id that cannot name an account
-            raise PoisonMessage(f"donation {event.donation_id} cannot be booked: {exc}") from exc
-        extra = {"receipt_no": receipt} if receipt else {}
-        return await self._record(envelope, answer(result, "campaign", **extra))
+    async def on_donations(self, items: list[Item]) -> list[str | PoisonMessage]:
+        """A batch of donations: posted per fund in one group commit, answers in one write;
+        a donation that cannot be booked is a dead letter. If another writer is busy with one
+        of the ids, the answers found so far are recorded and the batch is tried again."""
+        events: list[DonationReceivedV1] = [event for _, event in items]  # type: ignore[misc]
+        outcomes = await self._donations.post_many(events)
+        answers: list[tuple[str, dict[str, Any]]] = []
+        labels: list[str | PoisonMessage] = []
+        busy: Busy | None = None
+        for (envelope, event), (result, receipt) in zip(items, outcomes, strict=True):
+            if isinstance(result, UnbalancedEntry | BadAccount):
+                labels.append(
+                    PoisonMessage(f"donation {event.donation_id} cannot be booked: {result}")
+                )
+                continue
+            if isinstance(result, Busy):
+                busy = busy or result
+                labels.append("busy")
+                continue
+            extra = {"receipt_no": receipt} if receipt else {}
+            outcome = answer(result, "campaign", **extra)
+            answers.append((envelope.id, outcome))
+            labels.append("refused" if outcome["status"] == "refused" else "ok")
+        await asyncio.gather(
+            self._donations.publish_receipts(events, outcomes),
+            self._store.record_outcomes(answers),
+        )
+        if busy is not None:
+            raise busy
+        return labels
 
     async def on_request(self, envelope: Envelope, command: DisbursementRequestedV1) -> str:
         try:

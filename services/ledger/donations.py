@@ -1,25 +1,57 @@
-"""Donations in (payment callbacks, front desks, goods): post the entry, issue the receipt.
+"""Donations in (payment callbacks, front desks, goods): post the entries, issue the receipts.
 
-The receipt number is the fund's chain position (``R<year>-<fund>-<seq>``), so a redelivered
-donation gets the same number again and no counter can skip or repeat. The receipt event
-carries the pseudonymous donor reference only; notify finds the contact on its own topic.
+A batch of donations is grouped per fund and posted with one group commit per fund, in the
+order they came; the receipts are then published together. The receipt number is the fund's
+chain position (``R<year>-<fund>-<seq>``), so a redelivered donation gets the same number again
+and no counter can skip or repeat. The receipt event carries the pseudonymous donor reference
+only; notify finds the contact on its own topic.
 """
 
 from __future__ import annotations
 
-from services.ledger.books import Books, Posted
+import asyncio
+
+from services.ledger.books import Books, Busy, Posted
 from services.ledger.campaigns import Campaigns
+from services.ledger.domain.accounts import BadAccount
 from services.ledger.domain.funds import Overspend
 from services.ledger.domain.idempotency import Conflict
+from services.ledger.domain.journal import Draft, UnbalancedEntry
 from services.ledger.domain.postings import donation_draft
 from shared.events import DonationReceivedV1, derived_event_id
 from shared.events.lifecycle import ReceiptIssuedV1
-from shared.kafka.publisher import EventPublisher
+from shared.kafka.publisher import EventPublisher, Outgoing
 from shared.topics import LEDGER_RECEIPTS
+
+Outcome = tuple[Posted | Conflict | Overspend | Busy | UnbalancedEntry | BadAccount, str | None]
 
 
 def receipt_no(fund: str, year: int, seq: int) -> str:
     return f"R{year}-{fund}-{seq:06d}"
+
+
+def draft_of(event: DonationReceivedV1) -> Draft:
+    meta = {
+        "amount_fen": event.amount_fen,
+        "currency": event.currency,
+        "item": event.item,
+        "donor_name": event.donor_name,
+        "donor_ref": event.donor_ref,
+        "payment_ref": event.payment_ref,
+        "receipt_book_no": event.receipt_book_no,
+        "quantity": event.quantity,
+        "valuation_method": event.valuation_method,
+    }
+    return donation_draft(
+        donation_id=event.donation_id,
+        fund=event.campaign,
+        channel=event.channel,
+        amount_fen=event.amount_fen,
+        currency=event.currency,
+        at=event.received_at,
+        item=event.item,
+        meta={k: v for k, v in meta.items() if v is not None},
+    )
 
 
 class Donations:
@@ -28,49 +60,66 @@ class Donations:
         self._campaigns = campaigns
         self._publisher = publisher
 
-    async def receive(
-        self, event: DonationReceivedV1
-    ) -> tuple[Posted | Conflict | Overspend, str | None]:
-        meta = {
-            "amount_fen": event.amount_fen,
-            "currency": event.currency,
-            "item": event.item,
-            "donor_name": event.donor_name,
-            "donor_ref": event.donor_ref,
-            "payment_ref": event.payment_ref,
-            "receipt_book_no": event.receipt_book_no,
-            "quantity": event.quantity,
-            "valuation_method": event.valuation_method,
-        }
-        draft = donation_draft(
-            donation_id=event.donation_id,
-            fund=event.campaign,
-            channel=event.channel,
-            amount_fen=event.amount_fen,
-            currency=event.currency,
-            at=event.received_at,
-            item=event.item,
-            meta={k: v for k, v in meta.items() if v is not None},
+    async def receive(self, event: DonationReceivedV1) -> Outcome:
+        [outcome] = await self.post_many([event])
+        await self.publish_receipts([event], [outcome])
+        return outcome
+
+    async def post_many(self, events: list[DonationReceivedV1]) -> list[Outcome]:
+        """Post donations, one group commit per fund (the funds side by side), each fund's in
+        the order they came; one ``(result, receipt number)`` per event. A donation that
+        cannot be booked (its campaign id cannot name an account) answers
+        ``UnbalancedEntry``/``BadAccount``."""
+        outcomes: list[Outcome | None] = [None] * len(events)
+        per_fund: dict[str, list[tuple[int, Draft]]] = {}
+        for i, event in enumerate(events):
+            try:
+                per_fund.setdefault(event.campaign, []).append((i, draft_of(event)))
+            except (UnbalancedEntry, BadAccount) as exc:
+                outcomes[i] = (exc, None)
+
+        async def post(fund: str, items: list[tuple[int, Draft]]) -> None:
+            await self._campaigns.ensure(fund)
+            results = await self._books.post(fund, [d for _, d in items])
+            for (i, _), result in zip(items, results, strict=True):
+                number = None
+                if isinstance(result, Posted):
+                    number = receipt_no(fund, events[i].received_at.year, result.seq)
+                outcomes[i] = (result, number)
+
+        await asyncio.gather(*(post(fund, items) for fund, items in per_fund.items()))
+        return [o for o in outcomes if o is not None]
+
+    async def publish_receipts(
+        self, events: list[DonationReceivedV1], outcomes: list[Outcome]
+    ) -> None:
+        """The receipts of the posted (or already posted) donations, sent together."""
+        await self._publisher.publish_many(
+            [
+                Outgoing(
+                    LEDGER_RECEIPTS,
+                    receipt_of(event, number),
+                    event.donation_id,
+                    receipt_event_id(event),
+                )
+                for event, (_, number) in zip(events, outcomes, strict=True)
+                if number is not None
+            ]
         )
-        await self._campaigns.ensure(event.campaign)
-        [result] = await self._books.post(event.campaign, [draft])
-        number = None
-        if isinstance(result, Posted):
-            number = receipt_no(event.campaign, event.received_at.year, result.seq)
-            receipt = ReceiptIssuedV1(
-                receipt_no=number,
-                donation_id=event.donation_id,
-                campaign=event.campaign,
-                channel=event.channel,
-                amount_fen=event.amount_fen,
-                currency=event.currency,
-                donor_ref=event.donor_ref,
-                issued_at=event.received_at,
-            )
-            await self._publisher.publish(
-                LEDGER_RECEIPTS,
-                receipt,
-                key=event.donation_id,
-                event_id=derived_event_id("receipt", event.donation_id),
-            )
-        return result, number
+
+
+def receipt_event_id(event: DonationReceivedV1) -> str:
+    return derived_event_id("receipt", event.donation_id)
+
+
+def receipt_of(event: DonationReceivedV1, number: str) -> ReceiptIssuedV1:
+    return ReceiptIssuedV1(
+        receipt_no=number,
+        donation_id=event.donation_id,
+        campaign=event.campaign,
+        channel=event.channel,
+        amount_fen=event.amount_fen,
+        currency=event.currency,
+        donor_ref=event.donor_ref,
+        issued_at=event.received_at,
+    )

@@ -4,7 +4,6 @@ personal data: only the names donors chose to show."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -26,8 +25,7 @@ class PublicAccount:
         return [public_figures(doc) for doc in await self._store.all_funds()]
 
     async def disclosure(self, quarter: str) -> tuple[list[dict[str, Any]], list[tuple]]:
-        docs = await self._store.entries_of_quarter(quarter)
-        rows = disclosure_rows(json.loads(d["body"]) for d in docs)
+        rows = disclosure_rows(await self._store.entries_of_quarter(quarter))
         summaries = [s for s in await self.campaigns() if quarter in s["quarters"]]
         return summaries, rows
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from services.ledger.books import Books, Posted
+from services.ledger.books import Books, Busy, Posted
 from services.ledger.campaigns import Campaigns
 from services.ledger.domain import approvals as A
 from services.ledger.domain.accounts import BANK, in_kind_account
@@ -197,6 +197,8 @@ class Spending:
             payment_ref=c.payment_ref,
         )
         [result] = await self._books.post(doc["fund"], [draft])
+        if isinstance(result, Busy):
+            raise result
         if isinstance(result, Overspend):
             raise Refused(
                 "overspend", str(result), "body.amount_fen", would_leave_fen=result.would_leave_fen
@@ -227,6 +229,8 @@ class Spending:
                 "body.original_entry_id",
             )
         [result] = await self._books.post(c.fund, [draft])
+        if isinstance(result, Busy):
+            raise result
         if isinstance(result, Overspend):
             raise Refused(
                 "overspend",

@@ -57,7 +57,9 @@ def approvers_create(
 
 @app.command("verify")
 def verify_command(
-    batch_size: int = typer.Option(5000, help="Entries per database round trip."),
+    batch_size: int = typer.Option(
+        50, help="Blocks (of up to a few hundred entries) per round trip."
+    ),
 ) -> None:
     """Check every fund's hash chain; report the first broken link (exit 1)."""
 
@@ -72,7 +74,7 @@ def verify_command(
                 TimeElapsedColumn(),
                 console=console,
             ) as progress:
-                task = progress.add_task("verifying", total=total)
+                task = progress.add_task("verifying entries", total=total)
                 return await verify(
                     store, batch_size=batch_size, progress=lambda n: progress.advance(task, n)
                 )

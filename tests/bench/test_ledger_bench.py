@@ -1,173 +1,249 @@
-"""Ledger benchmark against the real FerretDB: postings per second with the balance check and
-the hash chain, beside raw inserts of the same entry documents (the baseline, same run, same
-indexes); and the time to verify a chain of 1,000,000 entries.
+"""Ledger benchmark against the real Kafka and FerretDB, each figure beside a baseline from the
+same run, as a ratio:
 
-Printed figures:
-- batched postings (group commit, as the fund's writer posts a batch): ledger vs raw
-  ``insert_many`` of the same documents; floor 3,000/s and >= 30% of the baseline;
-- single postings (one command at a time): ledger vs raw ``insert_one``, for information;
-- chain verification: through the database (rate measured on the posted entries, and what it
-  gives for 1,000,000), and the hashing/linking work alone on 1,000,000 entries streamed from
-  memory (target <= 15 s).
+1. Sustained postings per second through the real path: donation events produced to
+   ``ledger.donations`` (four funds, keyed by fund), consumed by the ledger app (balance check,
+   hash chain, fund state, receipt published, answer recorded), pre-produced, measured from
+   the moment the ledger's consumer group has formed to the last answer; baseline: raw
+   ``insert_many`` of the same entries as one document each (the naive journal), in batches of
+   the consumer's size. Floor: 3,000/s and 30% of the baseline, printed, not asserted: met
+   with the machine's other users at a load around 5, missed above 6 (this process then gets
+   a fraction of a core; see docs/ledger.md).
+2. Verifying a real chain of 1,000,000 entries stored in the database (posted through
+   ``Books.post`` in group commits, as fast as it goes): the full ``verify`` (every hash and
+   link) beside a raw read of the same blocks. Floor: 15 s, asserted.
 """
 
+import asyncio
 import time
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
+from services.ledger.app import create_app
 from services.ledger.books import Books, Posted
 from services.ledger.chain import verify
 from services.ledger.domain.funds import FundState, apply_entry
-from services.ledger.domain.journal import GENESIS, seal
+from services.ledger.domain.journal import seal
 from services.ledger.domain.postings import donation_draft
+from services.ledger.donations import draft_of
 from services.ledger.store import LedgerStore, entry_doc
+from shared.events import DonationReceivedV1, Envelope
+from shared.kafka.admin import apply_topics
+from shared.settings import Settings
+from shared.topics import LEDGER_DONATIONS, LEDGER_RECEIPTS, Topic
+from tests.helpers import eventually, serving
 
 pytestmark = pytest.mark.bench
 
 FUNDS = [f"bench-{i}" for i in range(4)]
-BATCH = 500
-N_BATCHED = 20_000
-N_SINGLE = 400
+N_KAFKA = 30_000
+BATCH = 500  # the consumer's batch size (ledger_batch_size)
 N_VERIFY = 1_000_000
+BULK = 2_500  # drafts per group commit when storing the million
 AT = datetime(2026, 11, 28, tzinfo=UTC)
+POSTINGS_FLOOR, RATIO_FLOOR, VERIFY_FLOOR_S = 3_000, 0.30, 15.0
 
 
-def drafts(prefix: str, n: int, fund: str):
+def line(label: str, n: int, seconds: float) -> float:
+    rate = n / seconds
+    print(f"  {label:<58} {n:>9,} in {seconds:6.2f} s = {rate:>9,.0f}/s")
+    return rate
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def donations(run: str, n: int) -> list[DonationReceivedV1]:
     return [
-        donation_draft(
-            donation_id=f"{prefix}-{fund}-{i}",
-            fund=fund,
+        DonationReceivedV1(
+            donation_id=f"{run}-{i}",
+            campaign=FUNDS[i % len(FUNDS)],
             channel="online",
             amount_fen=100 + i % 997,
-            currency="CNY",
-            at=AT,
-            meta={"payment_ref": f"p{i}"},
+            received_at=AT,
+            payment_ref=f"pay-{run}-{i}",
         )
         for i in range(n)
     ]
 
 
-def sealed_docs(all_drafts):
-    """The documents the ledger writes for these drafts (for the raw-insert baseline)."""
+def entry_docs(events: list[DonationReceivedV1]) -> list[dict]:
+    """The entries the ledger posts for these donations, one document each (the baseline)."""
     states = {f: FundState(f) for f in FUNDS}
     docs = []
-    for d in all_drafts:
-        entry = seal(d, states[d.fund].seq + 1, states[d.fund].head)
-        states[d.fund] = apply_entry(states[d.fund], entry)
+    for event in events:
+        draft = draft_of(event)
+        entry = seal(draft, states[draft.fund].seq + 1, states[draft.fund].head)
+        states[draft.fund] = apply_entry(states[draft.fund], entry)
         docs.append(entry_doc(entry))
     return docs
 
 
-async def fresh_store(client: AsyncMongoClient, name: str) -> LedgerStore:
-    store = LedgerStore(client[f"bench_{uuid.uuid4().hex[:6]}_{name}"])
+async def produce(bootstrap: str, topic: str, events: list[DonationReceivedV1]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    await producer.start()
+    try:
+        for event in events:
+            envelope = Envelope(
+                type=event.event_type,
+                source="/bench",
+                subject=event.donation_id,
+                id=event.donation_id,
+            )
+            headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
+            await producer.send(
+                topic,
+                event.model_dump_json().encode(),
+                key=event.campaign.encode(),
+                headers=headers,
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def group_is_stable(bootstrap: str, group: str, members: int) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group])
+        _, _, state, _, _, joined, *_ = response.groups[0]
+        return state == "Stable" and len(joined) == members
+    finally:
+        await admin.close()
+
+
+async def postings_through_kafka(settings: Settings, client: AsyncMongoClient) -> None:
+    run = uuid.uuid4().hex[:6]
+    events = donations(run, N_KAFKA)
+    raw = client[f"{settings.db_prefix}raw"]["journal"]
+    docs = entry_docs(events)
+    started = time.perf_counter()
+    for i in range(0, len(docs), BATCH):
+        await raw.insert_many(docs[i : i + BATCH], ordered=True)
+    baseline = line("baseline: raw insert_many, one document per entry", N_KAFKA,
+                    time.perf_counter() - started)  # fmt: skip
+
+    topic = settings.topic_prefix + LEDGER_DONATIONS
+    await apply_topics(
+        settings.kafka_bootstrap,
+        [Topic(LEDGER_DONATIONS, "campaign", ""), Topic(LEDGER_RECEIPTS, "donation id", "")],
+        prefix=settings.topic_prefix, default_partitions=settings.topic_partitions, replication=1,
+    )  # fmt: skip
+    started = time.perf_counter()
+    await produce(settings.kafka_bootstrap, topic, events)
+    line("(produced to ledger.donations beforehand)", N_KAFKA, time.perf_counter() - started)
+    store = LedgerStore(client[settings.database_name("ledger")])
+
+    last_of_fund = [e.donation_id for e in events[-len(FUNDS) :]]
+
+    async def posted() -> int:
+        """Postings in the chains; all of them once the last command of each fund is answered
+        (answers are recorded after the posting; a batch is answered in one write)."""
+        chained = sum(doc.get("seq", 0) for doc in await store.all_funds())
+        if chained == len(events):
+            for command_id in last_of_fund:
+                if await store.outcome(command_id) is None:
+                    return chained - 1
+        return chained
+
+    total = N_KAFKA
+    async with serving(create_app(settings)):
+        # measured once the ledger's two consumers have joined their group (the rebalance
+        # their joining causes is start-up, not throughput)
+        stable = partial(group_is_stable, settings.kafka_bootstrap, "linli-ledger", 2)
+        await eventually(stable, timeout_s=60, interval_s=0.1)
+        first, began = await posted(), time.perf_counter()
+        while time.perf_counter() - began < 120:
+            if (done := await posted()) >= total:
+                break
+            await asyncio.sleep(0.05)
+        seconds = time.perf_counter() - began
+    assert done == total, f"only {done} of {total} posted and answered"
+    print(f"  (measured from the consumer group's forming, {first:,} posted by then)")
+    rate = line("ledger via Kafka: consumed, checked, chained, receipted", done - first, seconds)
+    ratio = rate / baseline
+    floor = rate >= POSTINGS_FLOOR and ratio >= RATIO_FLOOR
+    print(f"  ratio ledger/baseline = {ratio:.2f}; floor {POSTINGS_FLOOR:,}/s and "
+          f"{RATIO_FLOOR:.2f}: {verdict(floor)}")  # fmt: skip
+    result = await verify(store)
+    assert result.ok and result.entries == total
+
+
+async def verification_of_a_million(settings: Settings, client: AsyncMongoClient) -> None:
+    store = LedgerStore(client[f"{settings.db_prefix}million"])
     await store.prepare()
     for fund in FUNDS:
         await store.create_fund({"_id": fund, "name": fund})
-    return store
+    books = Books(store)
+    per_fund = N_VERIFY // len(FUNDS)
+
+    async def fill(fund: str) -> None:
+        for start in range(0, per_fund, BULK):
+            drafts = [
+                donation_draft(
+                    donation_id=f"m-{fund}-{i}",
+                    fund=fund,
+                    channel="online",
+                    amount_fen=100 + i % 997,
+                    currency="CNY",
+                    at=AT,
+                    meta={"payment_ref": f"p{i}"},
+                )
+                for i in range(start, min(per_fund, start + BULK))
+            ]
+            results = await books.post(fund, drafts)
+            assert all(isinstance(r, Posted) and r.status == "posted" for r in results)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(fill(f) for f in FUNDS))
+    line("stored through Books.post (group commits of 2,500)", N_VERIFY,
+         time.perf_counter() - started)  # fmt: skip
+
+    started = time.perf_counter()
+    read = 0
+    async for block in store.stream_blocks():
+        read += len(block.lines or ())
+    baseline_s = time.perf_counter() - started
+    line("baseline: raw read of the same blocks (no checks)", read, baseline_s)
+
+    started = time.perf_counter()
+    result = await verify(store)
+    seconds = time.perf_counter() - started
+    assert result.ok and result.entries == N_VERIFY, result.first
+    line("verify: every entry's hash and link, tails, balances", result.entries, seconds)
+    ok = seconds <= VERIFY_FLOOR_S
+    print(f"  ratio verify/raw read = {seconds / baseline_s:.2f}; verify 1,000,000 entries in "
+          f"{seconds:.1f} s, floor {VERIFY_FLOOR_S:.0f} s: {verdict(ok)}")  # fmt: skip
+    assert ok, "verification of 1,000,000 entries slower than the floor"
 
 
-def line(label: str, n: int, seconds: float) -> float:
-    rate = n / seconds
-    print(f"  {label:<54} {n:>9,} in {seconds:6.2f} s = {rate:>9,.0f}/s")
-    return rate
-
-
-async def test_postings_per_second_and_chain_verification(servers):
+async def test_postings_per_second_and_verifying_a_million(servers):
+    run = uuid.uuid4().hex[:6]
+    settings = Settings(
+        env="test",
+        kafka_bootstrap=servers.kafka_bootstrap,
+        mongodb_url=servers.mongodb_url,
+        topic_prefix=f"lb{run}.",
+        db_prefix=f"lb{run}_",
+        topic_partitions=4,
+        ledger_batch_size=BATCH,
+        log_level="WARNING",
+    )
     client = AsyncMongoClient(servers.mongodb_url, tz_aware=True)
-    print("\nledger benchmark (FerretDB at", servers.mongodb_url + ")")
+    print(f"\nledger benchmark (Kafka {servers.kafka_bootstrap}, FerretDB {servers.mongodb_url})")
     try:
-        per_fund = N_BATCHED // len(FUNDS)
-        batched = {f: drafts("b", per_fund, f) for f in FUNDS}
-
-        base = await fresh_store(client, "raw")
-        docs = sealed_docs([d for f in FUNDS for d in batched[f]])
-        t = time.perf_counter()
-        for i in range(0, len(docs), BATCH):
-            await base.journal.insert_many(docs[i : i + BATCH], ordered=True)
-        raw_rate = line(
-            "baseline: raw insert_many of the entry documents", len(docs), time.perf_counter() - t
-        )
-
-        store = await fresh_store(client, "books")
-        books = Books(store)
-        t = time.perf_counter()
-        for i in range(0, per_fund, BATCH):
-            for f in FUNDS:
-                results = await books.post(f, batched[f][i : i + BATCH])
-                assert all(isinstance(r, Posted) and r.status == "posted" for r in results)
-        rate = line(
-            "ledger: batched postings (checks, chain, fund state)",
-            N_BATCHED,
-            time.perf_counter() - t,
-        )
-        print(f"  ratio batched/baseline = {rate / raw_rate:.2f} (floor 3,000/s and 0.30)")
-
-        singles = [d for f in FUNDS for d in drafts("s", N_SINGLE // len(FUNDS), f)]
-        single_docs = sealed_docs(singles)
-        one_base = await fresh_store(client, "raw1")
-        t = time.perf_counter()
-        for doc in single_docs:
-            await one_base.journal.insert_one(doc)
-        one_raw = line(
-            "baseline: raw insert_one of the entry documents", N_SINGLE, time.perf_counter() - t
-        )
-        t = time.perf_counter()
-        for d in singles:
-            [r] = await books.post(d.fund, [d])
-            assert isinstance(r, Posted)
-        one = line(
-            "ledger: one posting per call (as one command)", N_SINGLE, time.perf_counter() - t
-        )
-        print(f"  ratio single/baseline = {one / one_raw:.2f}")
-
-        t = time.perf_counter()
-        result = await verify(store, batch_size=10_000)
-        seconds = time.perf_counter() - t
-        assert result.ok and result.entries == N_BATCHED + N_SINGLE
-        db_rate = line("verify through FerretDB (stream, projection)", result.entries, seconds)
-        print(f"  => 1,000,000 entries through FerretDB would take ~{N_VERIFY / db_rate:.0f} s")
-
-        memory = InMemoryJournal(N_VERIFY)
-        t = time.perf_counter()
-        result = await verify(memory, batch_size=10_000)
-        seconds = time.perf_counter() - t
-        assert result.ok and result.entries == N_VERIFY
-        line("verify 1,000,000 entries, hashing+links only (memory)", N_VERIFY, seconds)
-        print(f"  target <= 15 s: {'met' if seconds <= 15 else 'NOT met'} for the CPU part")
-        floor = rate >= 3_000 and rate >= 0.30 * raw_rate
-        print(f"  floor 3,000/s and 30% of baseline: {'met' if floor else 'NOT met'}")
+        await postings_through_kafka(settings, client)
+        await verification_of_a_million(settings, client)
     finally:
-        await client.drop_database(store.db.name) if "store" in locals() else None
-        await client.drop_database(base.db.name) if "base" in locals() else None
-        await client.drop_database(one_base.db.name) if "one_base" in locals() else None
+        for name in await client.list_database_names():
+            if name.startswith(settings.db_prefix):
+                await client.drop_database(name)
         await client.close()
-
-
-class InMemoryJournal:
-    """The verifier's two reads served from memory: sealed entries of one fund, built quickly
-    by sealing one draft shape with changing ids (the hashing and linking are the real ones)."""
-
-    def __init__(self, n: int):
-        self.n = n
-        self.docs = []
-        draft = drafts("m", 1, "mem")[0]
-        seq, head, balance = 0, GENESIS, 0
-        for i in range(n):
-            d = replace(draft, entry_id=f"m{i}")
-            entry = seal(d, seq + 1, head)
-            seq, head, balance = entry.seq, entry.hash, balance + d.legs[0].amount_fen
-            self.docs.append(
-                {"_id": d.entry_id, "fund": "mem", "seq": seq, "body": entry.body, "hash": head}
-            )
-        self.fund = {"_id": "mem", "seq": seq, "head": head, "balance_fen": balance}
-
-    async def stream(self, batch_size: int = 0):
-        for doc in self.docs:
-            yield doc
-
-    async def all_funds(self):
-        return [self.fund]

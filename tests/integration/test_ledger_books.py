@@ -13,14 +13,15 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
+from bson import Binary
 
 from services.ledger.access import create_key
 from services.ledger.app import create_app
 from services.ledger.books import Books, Posted
 from services.ledger.chain import export_hledger, verify
-from services.ledger.domain.journal import seal
+from services.ledger.domain.journal import digest, seal
 from services.ledger.domain.postings import donation_draft
-from services.ledger.store import LedgerStore
+from services.ledger.store import LedgerStore, pack, unpack
 from shared.events import DonationReceivedV1, Envelope
 from shared.mongo import make_client
 from shared.settings import Settings
@@ -262,6 +263,56 @@ async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, l
     assert "王阿姨" not in public and "res_" not in public
 
 
+async def test_a_batch_of_donations_answers_each_once_and_posts_nothing_twice(
+    settings, ledger, store
+):
+    """Donations on ledger.donations are posted per fetched batch; a redelivered command keeps
+    its first answer, a replay by another command answers "exists", a changed replay names the
+    field, and each donation is in the chain once."""
+    fund = "batch-test"
+
+    def gift(donation_id: str, amount_fen: int) -> DonationReceivedV1:
+        return DonationReceivedV1(
+            donation_id=donation_id,
+            campaign=fund,
+            channel="online",
+            amount_fen=amount_fen,
+            received_at=datetime(2026, 11, 6, tzinfo=UTC),
+        )
+
+    sent = [
+        ("cmd-a", gift("b-1", 100)),
+        ("cmd-b", gift("b-2", 200)),
+        ("cmd-a", gift("b-1", 100)),  # the same record delivered again
+        ("cmd-c", gift("b-1", 999)),  # the same donation id with another amount
+        ("cmd-d", gift("b-2", 200)),  # a replay under another command id
+    ]
+    for command_id, event in sent:
+        envelope = Envelope(
+            type=event.event_type, source="/test/pay", subject=event.donation_id, id=command_id
+        )
+        await produce(
+            settings.kafka_bootstrap,
+            settings.topic_prefix + LEDGER_DONATIONS,
+            event.model_dump_json().encode(),
+            key=fund.encode(),
+            headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+        )
+    answers = {}
+    for command_id in ("cmd-a", "cmd-b", "cmd-c", "cmd-d"):
+        answers[command_id] = await eventually(lambda c=command_id: store.outcome(c), timeout_s=30)
+    assert answers["cmd-a"]["status"] == "posted" and answers["cmd-b"]["status"] == "posted"
+    assert answers["cmd-c"]["status"] == "refused"
+    assert answers["cmd-c"]["field"] == "body.amount_fen"
+    assert answers["cmd-d"]["status"] == "exists"
+    assert answers["cmd-d"]["seq"] == answers["cmd-b"]["seq"]
+    assert answers["cmd-d"]["receipt_no"] == answers["cmd-b"]["receipt_no"]
+    doc = await store.fund_doc(fund)
+    assert doc["seq"] == 2 and doc["balance_fen"] == 300
+    entry = await store.entry("donation:b-1")
+    assert entry["seq"] == answers["cmd-a"]["seq"] and entry["fund"] == fund
+
+
 async def test_hledger_accepts_the_export_with_the_same_balances(store, tmp_path):
     if shutil.which("hledger") is None:
         pytest.fail("hledger is needed: apt-get update && apt-get install -y hledger")
@@ -305,7 +356,7 @@ async def test_two_writers_on_one_fund_keep_one_chain_and_the_balance(store):
     half_dead = Books(store)
     state, _ = await half_dead.state(fund)
     orphan = seal(gift(999), state.seq + 1, state.head)
-    assert await store.append([orphan]) == 1  # the fund document was never advanced
+    assert await store.append_block(fund, [orphan])  # the fund document was never advanced
 
     one, two = Books(store), Books(store)
 
@@ -323,12 +374,25 @@ async def test_two_writers_on_one_fund_keep_one_chain_and_the_balance(store):
     assert (await verify(store)).ok
 
 
+async def rewrite_entry(store, entry_id: str, change) -> dict:
+    """Edit an entry in place in the database, as an intruder would: ``change`` maps the
+    stored ``(hash, body)`` to new ones; the entry as it was is returned."""
+    doc = await store.entry(entry_id)
+    raw = await store.blocks.find_one({"_id": doc["block"]})
+    lines = unpack(raw["z"])
+    position = doc["seq"] - raw["first"]
+    lines[position] = change(*lines[position])
+    await store.blocks.update_one({"_id": raw["_id"]}, {"$set": {"z": Binary(pack(lines))}})
+    return doc
+
+
 async def test_a_tampered_entry_is_caught(settings, store):
     assert (await verify(store)).ok
-    doc = await store.journal.find_one({"_id": "donation:desk-0001"})
+    doc = await rewrite_entry(
+        store, "donation:desk-0001", lambda h, body: (h, body.replace("200000", "20000"))
+    )
     forged = doc["body"].replace("200000", "20000")
     assert forged != doc["body"]
-    await store.journal.update_one({"_id": doc["_id"]}, {"$set": {"body": forged}})
     result = await verify(store)
     assert result.first.entry_id == "donation:desk-0001" and result.first.seq == doc["seq"]
     assert "content" in result.first.reason
@@ -349,10 +413,6 @@ async def test_a_tampered_entry_is_caught(settings, store):
     assert f"entry {doc['seq']} (donation:desk-0001)" in cli.stderr.replace("\n", " ")
 
     # re-sealing the forged entry's hash moves the break to the next link
-    import hashlib
-
-    await store.journal.update_one(
-        {"_id": doc["_id"]}, {"$set": {"hash": hashlib.sha256(forged.encode()).hexdigest()}}
-    )
+    await rewrite_entry(store, "donation:desk-0001", lambda h, body: (digest(body), body))
     result = await verify(store)
     assert result.first.seq == doc["seq"] + 1 and "link" in result.first.reason

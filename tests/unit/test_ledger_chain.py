@@ -1,5 +1,6 @@
-"""Chain verification over an in-memory journal: order-independent streaming, and every kind
-of tampering (changed content, re-sealed hash, deleted entry, removed tail, moved entry)."""
+"""Chain verification over an in-memory journal of blocks: order-independent streaming, and
+every kind of tampering (changed content, re-sealed hash, deleted entry or block, removed
+tail, moved entry, damaged block data), plus the block format's round trip."""
 
 import random
 from datetime import UTC, datetime
@@ -9,13 +10,16 @@ import pytest
 from services.ledger.chain import verify
 from services.ledger.domain.journal import GENESIS, digest, seal
 from services.ledger.domain.postings import donation_draft
+from services.ledger.store import Block, block_id, pack, unpack
 
 pytestmark = pytest.mark.unit
 
 
 class Journal:
-    def __init__(self, n: int = 6):
-        self.docs, head, balance = [], GENESIS, 0
+    """Six entries of fund ``w`` in blocks of two (seq 1-2, 3-4, 5-6)."""
+
+    def __init__(self, n: int = 6, per_block: int = 2):
+        lines, head, balance = [], GENESIS, 0
         for i in range(n):
             draft = donation_draft(
                 donation_id=f"g{i}",
@@ -27,57 +31,98 @@ class Journal:
             )
             entry = seal(draft, i + 1, head)
             head, balance = entry.hash, balance + 1000 + i
-            self.docs.append(
-                {
-                    "_id": draft.entry_id,
-                    "fund": "w",
-                    "seq": i + 1,
-                    "body": entry.body,
-                    "hash": entry.hash,
-                }
-            )
+            lines.append((entry.hash, entry.body))
+        self.blocks = [
+            self.block(first, lines[first - 1 : first - 1 + per_block])
+            for first in range(1, n + 1, per_block)
+        ]
         self.fund = {"_id": "w", "seq": n, "head": head, "balance_fen": balance}
 
-    async def stream(self, batch_size=0):
-        for doc in self.docs:
-            yield doc
+    @staticmethod
+    def block(first: int, lines, fund: str = "w") -> Block:
+        return Block(block_id(fund, first), fund, first, first + len(lines) - 1, lines)
+
+    def edit(self, seq: int, body: str, hash_: str | None = None) -> None:
+        """Replace the stored body (and hash) of entry ``seq``."""
+        for n, b in enumerate(self.blocks):
+            if b.first <= seq <= b.last:
+                lines = list(b.lines)
+                old_hash, _ = lines[seq - b.first]
+                lines[seq - b.first] = (hash_ or old_hash, body)
+                self.blocks[n] = self.block(b.first, lines)
+
+    def body(self, seq: int) -> str:
+        for b in self.blocks:
+            if b.first <= seq <= b.last:
+                return b.lines[seq - b.first][1]
+        raise KeyError(seq)
+
+    async def stream_blocks(self, batch_size=0):
+        for block in self.blocks:
+            yield block
 
     async def all_funds(self):
         return [self.fund]
 
 
+def test_blocks_store_their_lines_compressed_and_give_them_back():
+    lines = [(digest(b), b) for b in ('{"a":"x\\ny"}', '{"b":"中"}')]
+    assert unpack(pack(lines)) == lines
+    assert (
+        Block.from_doc({"_id": "w/1", "fund": "w", "first": 1, "last": 2, "z": b"junk"}).lines
+        is None
+    )
+
+
 async def test_an_intact_chain_verifies_in_any_storage_order():
     journal = Journal()
-    random.Random(7).shuffle(journal.docs)
-    result = await verify(journal, batch_size=2)
-    assert result.ok and result.entries == 6
+    random.Random(7).shuffle(journal.blocks)
+    seen = []
+    result = await verify(journal, batch_size=2, progress=seen.append)
+    assert result.ok and result.entries == 6 and sum(seen) == 6
 
 
 async def test_changed_content_is_caught_at_that_entry():
     journal = Journal()
-    journal.docs[2]["body"] = journal.docs[2]["body"].replace("1002", "9002")
-    assert (journal_first := (await verify(journal)).first).seq == 3
-    assert "content" in journal_first.reason
+    journal.edit(3, journal.body(3).replace("1002", "9002"))
+    first = (await verify(journal)).first
+    assert first.seq == 3 and first.entry_id == "donation:g2" and "content" in first.reason
 
 
 async def test_a_resealed_entry_breaks_the_next_link():
     journal = Journal()
-    forged = journal.docs[2]["body"].replace("1002", "9002")
-    journal.docs[2].update(body=forged, hash=digest(forged))
+    forged = journal.body(3).replace("1002", "9002")
+    journal.edit(3, forged, digest(forged))
     first = (await verify(journal)).first
     assert first.seq == 4 and "link" in first.reason
 
 
 async def test_deleted_entries_are_caught():
     journal = Journal()
-    del journal.docs[3]
+    del journal.blocks[1]
     assert "missing" in (await verify(journal)).first.reason
     journal = Journal()
-    journal.docs.pop()
+    journal.blocks[1] = journal.block(3, journal.blocks[1].lines[1:])  # entry 3 taken out
+    assert "link" in (await verify(journal)).first.reason
+    journal = Journal()
+    journal.blocks.pop()
     assert "records 6 entries" in (await verify(journal)).first.reason
 
 
 async def test_an_entry_moved_to_another_place_is_caught():
     journal = Journal()
-    journal.docs[1]["_id"] = "donation:other"
-    assert "differ" in (await verify(journal)).first.reason
+    moved = journal.blocks[1]
+    journal.blocks[1] = Block(block_id("w", 3), "other", 3, 4, moved.lines)
+    result = await verify(journal)
+    assert any(b.fund == "other" and "no fund record" in b.reason for b in result.breaks)
+    assert any(b.fund == "w" and "missing" in b.reason for b in result.breaks)
+    journal = Journal()
+    journal.blocks[1] = Block("w/000000000003", "w", 3, 5, journal.blocks[1].lines)
+    assert "not where" in (await verify(journal)).first.reason
+
+
+async def test_damaged_block_data_is_caught():
+    journal = Journal()
+    journal.blocks[1] = Block(journal.blocks[1].id, "w", 3, 4, None)
+    first = (await verify(journal)).first
+    assert first.seq == 3 and "cannot be read" in first.reason

@@ -48,10 +48,17 @@ class BadAccount(ValueError):
     """Not an account path (an ``UnbalancedEntry`` names it when a leg carries it)."""
 
 
+_CHECKED: set[str] = set()
+
+
 def check_account(path: str) -> str:
+    if path in _CHECKED:
+        return path
     parts = path.split(":")
     if parts[0] not in ROOTS or len(parts) < 2 or not all(_SEGMENT.match(p) for p in parts[1:]):
         raise BadAccount(f"not an account path: {path!r}")
+    if len(_CHECKED) < 100_000:  # every posting checks its legs: remember the good paths
+        _CHECKED.add(path)
     return path
 
 
