@@ -58,6 +58,7 @@ class ServiceParts:
             description=description,
             batch_size=batch_size,
             batch_handlers=batch_handlers,
+            poll_ms=self.settings.consumer_poll_ms,
         )
 
     def app(

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     publish_timeout_s: float = Field(
         4.0, gt=0, description="How long an HTTP request waits for Kafka's acknowledgement."
     )
+    consumer_poll_ms: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="How long an idle consumer waits for records, then pauses, before asking "
+        "again: an event reaching an idle consumer waits up to this long more (lower: less "
+        "latency, more idle wake-ups).",
+    )
     retry_after_s: int = Field(
         5, ge=1, description="Retry-After seconds sent with a 503 while a dependency is down."
     )

@@ -132,6 +132,7 @@ def subscribe(
     group_id: str | None = None,
     description: str = "",
     batch_size: int = 100,
+    poll_ms: int = 20,
     parallel_keys: bool = True,
 ) -> None:
     """Register a consumer of ``topic`` in its own consumer group; ``handlers`` and
@@ -142,7 +143,9 @@ def subscribe(
     whole batch is processed. The events for batch handlers go first, each type's in one
     call; then, with ``parallel_keys``, records of different keys are processed concurrently
     and those of one key in order. A transient failure anywhere rewinds the batch, and the
-    handlers' idempotency absorbs the replay of what had succeeded.
+    handlers' idempotency absorbs the replay of what had succeeded. An idle consumer waits
+    ``poll_ms`` for records, then pauses as long before asking again (the framework's
+    rhythm), so that bounds the extra wait of an event reaching an idle consumer.
     """
     batch_handlers = dict(batch_handlers or {})
     accepted = {model.event_type: model for model in (*handlers, *batch_handlers)}
@@ -242,7 +245,7 @@ def subscribe(
         auto_offset_reset="earliest",
         batch=True,
         max_records=batch_size,
-        batch_timeout_ms=100,
+        batch_timeout_ms=poll_ms,
         decoder=_raw_body,
         parser=_safe_parse,
         title=f"{prefix + topic}:{service}",
