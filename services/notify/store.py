@@ -39,18 +39,28 @@ class NotifyStore:
     async def save_contact(
         self, ref: str, contact: dict[str, Any], updated_at: datetime, nodes: list[str] | None
     ) -> bool:
-        """Keep the newest contact per resident; an older record changes nothing."""
+        """Keep the newest contact per resident; an older record changes nothing.
+
+        A resident's records come in order from one partition (the topic is keyed by the
+        reference), so the stored time is read and the write goes by id alone: any condition
+        beside the id would make FerretDB scan every resident."""
+        stored = await self.residents.find_one({"_id": ref}, {"updated_at": 1})
+        known = (stored or {}).get("updated_at")
+        if known is not None and known >= updated_at:
+            return False
         changes: dict[str, Any] = {**contact, "updated_at": updated_at}
         if nodes:
             changes |= {"node_id": nodes[-1], "nodes": nodes}
-        newer = {"_id": ref, "$or": [{"updated_at": {"$lt": updated_at}}, {"updated_at": None}]}
-        return await self._upsert(newer, {"$set": changes})
+        return await self._upsert({"_id": ref}, {"$set": changes})
 
-    async def place_resident(self, ref: str, nodes: list[str]) -> None:
-        """Remember where a resident lives (from their reports) when no contact said so."""
-        await self._upsert(
-            {"_id": ref, "node_id": None}, {"$set": {"node_id": nodes[-1], "nodes": nodes}}
-        )
+    async def place_resident(
+        self, ref: str, nodes: list[str], stored: dict[str, Any] | None
+    ) -> None:
+        """Remember where a resident lives (from their reports) when no contact said so;
+        ``stored`` is the resident as just read, so the write goes by id alone (no scan)."""
+        if stored is not None and stored.get("node_id") is not None:
+            return
+        await self._upsert({"_id": ref}, {"$set": {"node_id": nodes[-1], "nodes": nodes}})
 
     async def save_preferences(self, ref: str, prefs: dict[str, Any]) -> None:
         await self._upsert({"_id": ref}, {"$set": {"prefs": prefs, "prefs_at": utcnow()}})
