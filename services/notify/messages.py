@@ -12,6 +12,7 @@ from services.notify.delivery import Deliverer, Notice, recipient_of
 from services.notify.domain import rating_token
 from services.notify.rendering import local_time
 from services.notify.store import CONTACT_FIELDS, NotifyStore
+from services.notify.timing import stage
 from shared.events import (
     Envelope,
     IssueAssignedV1,
@@ -66,7 +67,8 @@ class Notifier:
     async def on_reported(self, envelope: Envelope, event: IssueReportedV1) -> str:
         if event.resident_ref is None:
             return "skipped"
-        stored = await self._store.resident(event.resident_ref)  # one read serves both uses
+        with stage("resident"):  # one read serves both placing and delivering
+            stored = await self._store.resident(event.resident_ref)
         nodes = self._nodes(event.node_id)
         if nodes:
             await self._store.place_resident(event.resident_ref, nodes, stored)
