@@ -22,7 +22,7 @@ from typing import Any
 import pymongo
 
 from services.notify.channels import Outgoing, inbox_document
-from services.notify.delivery import Deliverer, Notice, recipient_of
+from services.notify.delivery import Deliverer, Notice, Recipient, recipient_of
 from services.notify.domain import delivery_id, wanted
 from services.notify.live import LiveInbox
 from services.notify.store import NotifyStore
@@ -142,23 +142,40 @@ class Broadcasts:
 
         return Notice(doc["_id"], "broadcast", ref, context, urgent=doc["urgent"])
 
+    def _recipient(
+        self, resident: dict[str, Any], shared: dict[str, tuple[Recipient, tuple[str, ...]]]
+    ) -> tuple[Recipient, tuple[str, ...]]:
+        """The resident's preferences, contact and channel plan. Residents with neither
+        preferences nor contact details (most of an area) share one per language: reading
+        their defaults again for each was most of a batch's CPU time."""
+        plain = not (resident.get("prefs") or resident.get("phone") or resident.get("email"))
+        language = resident.get("language") or ""
+        if plain and language in shared:
+            return shared[language]
+        recipient = recipient_of(resident)
+        found = (recipient, self._deliverer.plan(recipient))
+        if plain:
+            shared[language] = found
+        return found
+
     async def _send_batch(self, doc: dict[str, Any], residents: list[dict[str, Any]]) -> bool:
         counts: Counter[str] = Counter()
         inbox: list[Outgoing] = []
         others: list[tuple[Notice, Any]] = []
         rendered: dict[str, Any] = {}
+        shared: dict[str, tuple[Recipient, tuple[str, ...]]] = {}
+        urgent = bool(doc["urgent"])
         for resident in residents:
-            recipient = recipient_of(resident)
-            notice = self._notice(doc, resident["_id"])
-            if not wanted(recipient.prefs, "broadcast", urgent=notice.urgent):
+            recipient, plan = self._recipient(resident, shared)
+            if not wanted(recipient.prefs, "broadcast", urgent=urgent):
                 counts["skipped"] += 1
                 continue
-            plan = self._deliverer.plan(recipient)
             if plan[0] != "inbox":
-                others.append((notice, recipient))
+                others.append((self._notice(doc, resident["_id"]), recipient))
                 continue
             language = recipient.prefs.language
             if language not in rendered:  # one rendering per language for the whole batch
+                notice = self._notice(doc, resident["_id"])
                 rendered[language] = self._deliverer.render(notice, language)
             inbox.append(
                 Outgoing(
@@ -167,7 +184,7 @@ class Broadcasts:
                     resident_ref=resident["_id"],
                     contact=recipient.contact,
                     message=rendered[language],
-                    urgent=notice.urgent,
+                    urgent=urgent,
                 )
             )
         await self._store.deliver_many_to_inbox(
