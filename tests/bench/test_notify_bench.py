@@ -121,7 +121,7 @@ async def test_broadcast_to_100k_residents_against_bulk_inserts(servers):
     inboxes = await store.inbox_messages.count_documents({"kind": "broadcast"})
     await client.close()
     assert view["progress"]["sent"] == {"inbox": RESIDENTS} and inboxes == RESIDENTS
-    assert elapsed <= BROADCAST_FLOOR_S
+    assert elapsed <= BROADCAST_FLOOR_S, f"broadcast {elapsed:.1f} s (baseline {baseline:.1f} s)"
 
 
 async def test_single_event_to_inbox_latency_at_200_per_second(servers, tmp_path):
