@@ -79,12 +79,11 @@ class NotifyStore:
     async def resident(self, ref: str) -> dict[str, Any] | None:
         return await self.residents.find_one({"_id": ref})
 
-    def residents_below(self, node_id: str, after: str | None, batch: int):
-        query: dict[str, Any] = {"nodes": node_id}
-        if after is not None:
-            query["_id"] = {"$gt": after}
+    def residents_below(self, node_id: str, batch: int):
+        """Every resident below the node, streamed in the collection's natural order: a sort
+        would make FerretDB scan and sort the whole collection before the first batch."""
         fields = {"language": 1, "prefs": 1, "phone": 1, "email": 1}
-        return self.residents.find(query, fields).sort("_id", ASCENDING).batch_size(batch)
+        return self.residents.find({"nodes": node_id}, fields).batch_size(batch)
 
     # --- inbox ----------------------------------------------------------------------------
 
@@ -188,14 +187,14 @@ class NotifyStore:
         )
 
     async def advance_broadcast(
-        self, broadcast_id: str, owner: str, cursor: str, counts: dict[str, int], until: datetime
+        self, broadcast_id: str, owner: str, walked: int, counts: dict[str, int], until: datetime
     ) -> bool:
-        """Move the fan-out cursor and add the batch's counts in one atomic write, only while
-        this replica holds the lease and nobody cancelled."""
+        """Record how many residents the fan-out walked and add the batch's counts in one
+        atomic write, only while this replica holds the lease and nobody cancelled."""
         result = await self.broadcasts.update_one(
             {"_id": broadcast_id, "lease_owner": owner, "status": "sending"},
             {
-                "$set": {"cursor": cursor, "lease_until": until, "updated_at": utcnow()},
+                "$set": {"walked": walked, "lease_until": until, "updated_at": utcnow()},
                 "$inc": {f"progress.{k}": v for k, v in counts.items()},
             },
         )
