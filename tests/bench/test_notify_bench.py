@@ -1,7 +1,7 @@
 """Notify's figures, each beside a baseline measured in the same run:
 
 * an area broadcast to 100,000 residents into their inboxes (the whole pipeline: lease,
-  cursor, per-recipient idempotency keys, outcome events on Kafka) against bulk inserts of
+  progress, per-recipient idempotency keys, outcome events on Kafka) against bulk inserts of
   the same inbox documents into the same database (floor: at most 30 s);
 * single event to inbox at 200 events per second: from the producer's send to the
   ``notifications.delivered`` outcome read back from Kafka, p99 (floor: at most 100 ms),
