@@ -27,6 +27,7 @@ from services.notify.live import LiveInbox
 from services.notify.messages import Notifier
 from services.notify.rendering import Templates
 from services.notify.store import NotifyStore
+from services.notify.timing import waited
 from shared.events import IssueAssignedV1, IssueReportedV1, ResidentContactV1
 from shared.events.lifecycle import TRANSITIONS, IssueRatedV1, ReceiptIssuedV1
 from shared.events.notify import NotificationRetryV1
@@ -134,10 +135,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             **{transition: notifier.on_transition for transition in TRANSITIONS},
         },
         LEDGER_RECEIPTS: {ReceiptIssuedV1: notifier.on_receipt},
-        NOTIFICATIONS_RETRY: {NotificationRetryV1: notifier.on_retry},
     }
     for topic, handlers in batched.items():
-        parts.consume(topic, handlers, batch_size=CONSUMER_BATCH)
+        timed = {model: waited(handler) for model, handler in handlers.items()}
+        parts.consume(topic, timed, batch_size=CONSUMER_BATCH)
+    parts.consume(  # retries wait for their due time on purpose: not counted as waiting
+        NOTIFICATIONS_RETRY, {NotificationRetryV1: notifier.on_retry}, batch_size=CONSUMER_BATCH
+    )
     router = build_router(
         store,
         secret=secret,

@@ -1,10 +1,14 @@
 """Area broadcasts: an operator's alert to every resident below a tree node.
 
-The fan-out walks the residents below the node in id order, a batch at a time. Each batch is
-delivered with per-recipient idempotency keys (inbox messages in one bulk insert, ids
-``<broadcast>:<resident>:inbox``), then the cursor and the batch's counts move in one atomic
-write. A replica holds a renewable lease on the broadcast; after a crash another (or the same,
-restarted) takes over at the cursor and re-sends nothing: keys already used are skipped.
+The fan-out streams the residents below the node in the collection's natural order (sending
+starts with the first batch read; a sorted read would wait for FerretDB to sort them all), a
+batch at a time. Each batch is delivered with per-recipient idempotency keys (inbox messages
+in one bulk insert, ids ``<broadcast>:<resident>:inbox``), then the number walked and the
+batch's counts move in one atomic write. A replica holds a renewable lease on the broadcast;
+after a crash another (or the same, restarted) walks again from the start: keys already used
+are skipped, so nobody gets a second copy and nobody is missed even if the order changed, and
+the residents walked before are not counted again. (A broadcast begun by an earlier version
+kept an id cursor instead: those up to it count as walked.)
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 import pymongo
 
 from services.notify.channels import Outgoing, inbox_document
-from services.notify.delivery import Deliverer, Notice, recipient_of
+from services.notify.delivery import Deliverer, Notice, Recipient, recipient_of
 from services.notify.domain import delivery_id, wanted
 from services.notify.live import LiveInbox
 from services.notify.store import NotifyStore
@@ -101,15 +105,14 @@ class Broadcasts:
         return True
 
     async def _fan_out(self, doc: dict[str, Any]) -> None:
-        """Read the next batch while the current one is sent (reading is the slow half)."""
+        """Read the next batch while the current one is sent."""
         broadcast_id = doc["_id"]
-        cursor = self._store.residents_below(doc["node_id"], doc.get("cursor"), self._batch)
+        cursor = self._store.residents_below(doc["node_id"], self._batch)
         batches: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue(maxsize=2)
 
         async def read() -> None:
             batch: list[dict[str, Any]] = []
-            # the first batch of a sorted scan can take longer than a usual socket timeout
-            with pymongo.timeout(self._read_timeout_s):
+            with pymongo.timeout(self._read_timeout_s):  # a slow server must not end it early
                 async for resident in cursor:
                     batch.append(resident)
                     if len(batch) >= self._batch:
@@ -120,10 +123,12 @@ class Broadcasts:
             await batches.put(None)
 
         reader = asyncio.create_task(read())
+        walked = 0
         try:
             while (batch := await batches.get()) is not None:
-                if not await self._send_batch(doc, batch):
+                if not await self._send_batch(doc, batch, walked):
                     return  # cancelled, or the lease went to another replica
+                walked += len(batch)
             await reader
             await self._store.finish_broadcast(broadcast_id, self.owner)
             log.info("broadcast_done", broadcast=broadcast_id)
@@ -142,23 +147,48 @@ class Broadcasts:
 
         return Notice(doc["_id"], "broadcast", ref, context, urgent=doc["urgent"])
 
-    async def _send_batch(self, doc: dict[str, Any], residents: list[dict[str, Any]]) -> bool:
+    def _recipient(
+        self, resident: dict[str, Any], shared: dict[str, tuple[Recipient, tuple[str, ...]]]
+    ) -> tuple[Recipient, tuple[str, ...]]:
+        """The resident's preferences, contact and channel plan. Residents with neither
+        preferences nor contact details (most of an area) share one per language: reading
+        their defaults again for each was most of a batch's CPU time."""
+        plain = not (resident.get("prefs") or resident.get("phone") or resident.get("email"))
+        language = resident.get("language") or ""
+        if plain and language in shared:
+            return shared[language]
+        recipient = recipient_of(resident)
+        found = (recipient, self._deliverer.plan(recipient))
+        if plain:
+            shared[language] = found
+        return found
+
+    async def _send_batch(
+        self, doc: dict[str, Any], residents: list[dict[str, Any]], walked: int
+    ) -> bool:
+        """Deliver one batch (``walked`` residents came before it in this walk) and count
+        the residents no earlier walk counted."""
         counts: Counter[str] = Counter()
+        before = _walked_before(doc)
         inbox: list[Outgoing] = []
         others: list[tuple[Notice, Any]] = []
         rendered: dict[str, Any] = {}
-        for resident in residents:
-            recipient = recipient_of(resident)
-            notice = self._notice(doc, resident["_id"])
-            if not wanted(recipient.prefs, "broadcast", urgent=notice.urgent):
-                counts["skipped"] += 1
+        shared: dict[str, tuple[Recipient, tuple[str, ...]]] = {}
+        urgent = bool(doc["urgent"])
+        fresh: set[str] = set()  # residents counted in this batch
+        for index, resident in enumerate(residents, start=walked):
+            if not before(index, resident["_id"]):
+                fresh.add(resident["_id"])
+            recipient, plan = self._recipient(resident, shared)
+            if not wanted(recipient.prefs, "broadcast", urgent=urgent):
+                counts["skipped"] += resident["_id"] in fresh
                 continue
-            plan = self._deliverer.plan(recipient)
             if plan[0] != "inbox":
-                others.append((notice, recipient))
+                others.append((self._notice(doc, resident["_id"]), recipient))
                 continue
             language = recipient.prefs.language
             if language not in rendered:  # one rendering per language for the whole batch
+                notice = self._notice(doc, resident["_id"])
                 rendered[language] = self._deliverer.render(notice, language)
             inbox.append(
                 Outgoing(
@@ -167,7 +197,7 @@ class Broadcasts:
                     resident_ref=resident["_id"],
                     contact=recipient.contact,
                     message=rendered[language],
-                    urgent=notice.urgent,
+                    urgent=urgent,
                 )
             )
         await self._store.deliver_many_to_inbox(
@@ -185,14 +215,17 @@ class Broadcasts:
             )
         for out in inbox:
             self._live.wake(out.resident_ref)
-        counts["sent.inbox"] += len(inbox)
+        counts["sent.inbox"] += sum(out.resident_ref in fresh for out in inbox)
         limit = asyncio.Semaphore(self._concurrency)
 
         async def one(notice: Notice, recipient: Any) -> list[tuple[str, str]]:
             async with limit:
                 return await self._deliverer.deliver(notice, recipient)
 
-        for steps in await asyncio.gather(*(one(n, r) for n, r in others)):
+        outcomes = await asyncio.gather(*(one(n, r) for n, r in others))
+        for (notice, _), steps in zip(others, outcomes, strict=True):
+            if notice.resident_ref not in fresh:
+                continue
             for channel, outcome in steps:
                 if outcome in ("sent", "duplicate"):
                     counts[f"sent.{channel}"] += 1
@@ -200,8 +233,21 @@ class Broadcasts:
                     counts[f"queued.{channel}"] += 1
                 elif outcome == "failed":
                     counts[f"failed.{channel}"] += 1
-        counts["recipients"] += len(residents)
+        counts["recipients"] += len(fresh)
         now = self._clock()
+        # a walk again from the start must not lower what an earlier one reached
+        reached = max(walked + len(residents), int(doc.get("walked") or 0))
         return await self._store.advance_broadcast(
-            doc["_id"], self.owner, residents[-1]["_id"], dict(counts), now + self._lease
+            doc["_id"], self.owner, reached, dict(counts), now + self._lease
         )
+
+
+def _walked_before(doc: dict[str, Any]) -> Callable[[int, str], bool]:
+    """Whether an earlier walk of this broadcast already counted the resident at a position:
+    the first ``walked`` of the natural order, or (a broadcast begun by an earlier version,
+    which walked in id order) those up to its id cursor."""
+    walked = doc.get("walked")
+    if walked is not None:
+        return lambda index, _ref: index < walked
+    cursor = doc.get("cursor")
+    return lambda _index, ref: cursor is not None and ref <= cursor

@@ -30,6 +30,7 @@ from services.notify.domain import (
 )
 from services.notify.rendering import Message, Templates
 from services.notify.store import NotifyStore
+from services.notify.timing import stage
 from shared.events import derived_event_id, utcnow
 from shared.events.notify import (
     NotificationDeliveredV1,
@@ -136,9 +137,9 @@ class Deliverer:
     async def notify(self, notice: Notice, recipient: Recipient | None = None) -> str:
         """Deliver a notice on the resident's channels; the outcome label for the metrics."""
         if recipient is None:
-            recipient = recipient_of(
-                await self._store.resident(notice.resident_ref), notice.language
-            )
+            with stage("resident"):
+                stored = await self._store.resident(notice.resident_ref)
+            recipient = recipient_of(stored, notice.language)
         steps = await self.deliver(notice, recipient)
         return steps[-1][1]
 
@@ -177,8 +178,10 @@ class Deliverer:
             delivery_id=delivery_id(job.outgoing.source_event, job.outgoing.resident_ref, channel),
         )
         if channel == "inbox":
-            await self._channels["inbox"].send(out)
-            await self._delivered(out, "inbox", 1)
+            with stage("inbox"):
+                await self._channels["inbox"].send(out)
+            with stage("outcome"):
+                await self._delivered(out, "inbox", 1)
             return "sent"
         if not claimed:
             existing = await self._store.claim(out.delivery_id, _ledger_fields(out, channel))

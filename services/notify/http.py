@@ -359,7 +359,7 @@ def build_router(
             "messages": messages,
             "operator": who["_id"],
             "status": "queued",
-            "cursor": None,
+            "walked": 0,
             "lease_owner": None,
             "lease_until": None,
             "progress": {"recipients": 0, "skipped": 0, "queued": {}, "sent": {}, "failed": {}},

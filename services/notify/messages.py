@@ -8,10 +8,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.notify.delivery import Deliverer, Notice
+from services.notify.delivery import Deliverer, Notice, recipient_of
 from services.notify.domain import rating_token
 from services.notify.rendering import local_time
 from services.notify.store import CONTACT_FIELDS, NotifyStore
+from services.notify.timing import stage
 from shared.events import (
     Envelope,
     IssueAssignedV1,
@@ -66,9 +67,11 @@ class Notifier:
     async def on_reported(self, envelope: Envelope, event: IssueReportedV1) -> str:
         if event.resident_ref is None:
             return "skipped"
+        with stage("resident"):  # one read serves both placing and delivering
+            stored = await self._store.resident(event.resident_ref)
         nodes = self._nodes(event.node_id)
         if nodes:
-            await self._store.place_resident(event.resident_ref, nodes)
+            await self._store.place_resident(event.resident_ref, nodes, stored)
         notice = Notice(
             envelope.id,
             "issue.received",
@@ -77,7 +80,7 @@ class Notifier:
             issue_id=event.issue_id,
             language=event.language,
         )
-        return await self._deliverer.notify(notice)
+        return await self._deliverer.notify(notice, recipient_of(stored, event.language))
 
     async def on_assigned(self, envelope: Envelope, event: IssueAssignedV1) -> str:
         if event.resident_ref is None:

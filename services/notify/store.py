@@ -39,18 +39,28 @@ class NotifyStore:
     async def save_contact(
         self, ref: str, contact: dict[str, Any], updated_at: datetime, nodes: list[str] | None
     ) -> bool:
-        """Keep the newest contact per resident; an older record changes nothing."""
+        """Keep the newest contact per resident; an older record changes nothing.
+
+        A resident's records come in order from one partition (the topic is keyed by the
+        reference), so the stored time is read and the write goes by id alone: any condition
+        beside the id would make FerretDB scan every resident."""
+        stored = await self.residents.find_one({"_id": ref}, {"updated_at": 1})
+        known = (stored or {}).get("updated_at")
+        if known is not None and known >= updated_at:
+            return False
         changes: dict[str, Any] = {**contact, "updated_at": updated_at}
         if nodes:
             changes |= {"node_id": nodes[-1], "nodes": nodes}
-        newer = {"_id": ref, "$or": [{"updated_at": {"$lt": updated_at}}, {"updated_at": None}]}
-        return await self._upsert(newer, {"$set": changes})
+        return await self._upsert({"_id": ref}, {"$set": changes})
 
-    async def place_resident(self, ref: str, nodes: list[str]) -> None:
-        """Remember where a resident lives (from their reports) when no contact said so."""
-        await self._upsert(
-            {"_id": ref, "node_id": None}, {"$set": {"node_id": nodes[-1], "nodes": nodes}}
-        )
+    async def place_resident(
+        self, ref: str, nodes: list[str], stored: dict[str, Any] | None
+    ) -> None:
+        """Remember where a resident lives (from their reports) when no contact said so;
+        ``stored`` is the resident as just read, so the write goes by id alone (no scan)."""
+        if stored is not None and stored.get("node_id") is not None:
+            return
+        await self._upsert({"_id": ref}, {"$set": {"node_id": nodes[-1], "nodes": nodes}})
 
     async def save_preferences(self, ref: str, prefs: dict[str, Any]) -> None:
         await self._upsert({"_id": ref}, {"$set": {"prefs": prefs, "prefs_at": utcnow()}})
@@ -69,12 +79,11 @@ class NotifyStore:
     async def resident(self, ref: str) -> dict[str, Any] | None:
         return await self.residents.find_one({"_id": ref})
 
-    def residents_below(self, node_id: str, after: str | None, batch: int):
-        query: dict[str, Any] = {"nodes": node_id}
-        if after is not None:
-            query["_id"] = {"$gt": after}
+    def residents_below(self, node_id: str, batch: int):
+        """Every resident below the node, streamed in the collection's natural order: a sort
+        would make FerretDB scan and sort the whole collection before the first batch."""
         fields = {"language": 1, "prefs": 1, "phone": 1, "email": 1}
-        return self.residents.find(query, fields).sort("_id", ASCENDING).batch_size(batch)
+        return self.residents.find({"nodes": node_id}, fields).batch_size(batch)
 
     # --- inbox ----------------------------------------------------------------------------
 
@@ -178,14 +187,14 @@ class NotifyStore:
         )
 
     async def advance_broadcast(
-        self, broadcast_id: str, owner: str, cursor: str, counts: dict[str, int], until: datetime
+        self, broadcast_id: str, owner: str, walked: int, counts: dict[str, int], until: datetime
     ) -> bool:
-        """Move the fan-out cursor and add the batch's counts in one atomic write, only while
-        this replica holds the lease and nobody cancelled."""
+        """Record how many residents the fan-out walked and add the batch's counts in one
+        atomic write, only while this replica holds the lease and nobody cancelled."""
         result = await self.broadcasts.update_one(
             {"_id": broadcast_id, "lease_owner": owner, "status": "sending"},
             {
-                "$set": {"cursor": cursor, "lease_until": until, "updated_at": utcnow()},
+                "$set": {"walked": walked, "lease_until": until, "updated_at": utcnow()},
                 "$inc": {f"progress.{k}": v for k, v in counts.items()},
             },
         )
