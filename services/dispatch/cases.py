@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo
 from services.dispatch.domain.machine import (
     Case,
     Command,
-    Duty,
     Effect,
     Holder,
     Rules,
@@ -60,6 +59,8 @@ TRANSITION_BY_NAME = {t.event_type.split(".")[2]: t for t in TRANSITIONS}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_CONFLICT_RETRIES = 8
 ABANDONED_AFTER = timedelta(seconds=60)  # a pointer whose change never got stored
+SENDS_IN_FLIGHT = 512
+ROUTE_PART = 125  # reports per concurrent part of a routed batch
 
 
 class CaseNotFound(LookupError):
@@ -77,8 +78,12 @@ def _ms(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def _duty(raw: dict[str, Any]) -> Duty:
-    return Duty(**{**raw, "holder": Holder(**raw["holder"])})
+def _without_nulls(doc: dict[str, Any]) -> dict[str, Any]:
+    """A new case without its empty fields (fewer fields: a cheaper insert); readers take a
+    missing field as None."""
+    doc = {k: v for k, v in doc.items() if v is not None}
+    doc["duties"] = [{k: v for k, v in d.items() if v is not None} for d in doc["duties"]]
+    return doc
 
 
 class Dispatcher:
@@ -104,6 +109,8 @@ class Dispatcher:
         self.clock = clock
         self._outbox_stale = outbox_stale
         self._replica = replica
+        # sends in flight: more only wake each other up while the producer's batches drain
+        self._sending = asyncio.Semaphore(SENDS_IN_FLIGHT)
 
     # -- new reports ------------------------------------------------------------------------
     async def on_reported(self, envelope: Envelope, event: IssueReportedV1) -> str:
@@ -115,42 +122,52 @@ class Dispatcher:
     async def route(
         self, items: list[tuple[Envelope, EventPayload]]
     ) -> list[str | PoisonMessage | None]:
-        """Route a batch of reports (the consumer's batch handler): one outcome per event."""
+        """Route a batch of reports (the consumer's batch handler): one outcome per event.
+
+        No outbox pointer is needed here: the consumer commits the offsets only after this
+        returns, so a replica that dies midway has the batch redelivered, and a redelivered
+        report whose case is stored publishes that case's events again (same ids) and places
+        its timers again. Parts of the batch go concurrently, so the database, Kafka and this
+        process work at the same time."""
         outcomes: list[str | PoisonMessage | None] = [None] * len(items)
-        fresh: dict[str, tuple[int, dict[str, Any]]] = {}
+        fresh: dict[str, tuple[int, Case, dict[str, Any]]] = {}
         for index, (_, event) in enumerate(items):
             assert isinstance(event, IssueReportedV1)
             if event.issue_id in fresh:
                 outcomes[index] = "duplicate"
                 continue
             try:
-                fresh[event.issue_id] = (index, self._open(event))
+                fresh[event.issue_id] = (index, *self._open(event))
             except PoisonMessage as exc:
                 outcomes[index] = exc
-        if not fresh:
-            return outcomes
-        tag = uuid.uuid4().hex[:12]
-        pointers = [self._pointer(issue_id, 1, tag) for issue_id in fresh]
-        await self._store.add_pending(pointers)
-        docs = {issue_id: doc for issue_id, (_, doc) in fresh.items()}
-        existing = await self._store.insert_cases(list(docs.values()))
+        opened = list(fresh.values())
+        parts = [opened[i : i + ROUTE_PART] for i in range(0, len(opened), ROUTE_PART)]
+        cases: list[Case] = []
+        for part, (answers, stored) in zip(
+            parts, await asyncio.gather(*(self._route_part(p) for p in parts)), strict=True
+        ):
+            cases += stored
+            for (index, _, _), answer in zip(part, answers, strict=True):
+                outcomes[index] = answer
+        wanted = [e for case in cases for e in entries_of(case.issue_id, timers(case, self.rules))]
+        await self._wheel.enlist(wanted, self.clock())
+        return outcomes
+
+    async def _route_part(
+        self, opened: list[tuple[int, Case, dict[str, Any]]]
+    ) -> tuple[list[str], list[Case]]:
+        """Store and publish part of a batch; the answers, and the cases as stored."""
+        docs = {doc["_id"]: (case, doc) for _, case, doc in opened}
+        existing = await self._store.insert_cases([doc for _, _, doc in opened])
         if existing:  # redelivered: the stored case wins; its effects are replayed (same ids)
             for stored in await self._store.heads(sorted(existing)):
                 if stored is not None:
-                    docs[stored["_id"]] = stored
-        events = [e for doc in docs.values() for e in self._routed_events(doc)]
-        wanted = [
-            entry
-            for doc in docs.values()
-            for entry in entries_of(doc["_id"], timers(case_from_doc(doc), self.rules))
-        ]
-        await self._effects(events, wanted)
-        await self._store.drop_pending([p["_id"] for p in pointers])
-        for issue_id, (index, _) in fresh.items():
-            outcomes[index] = "duplicate" if issue_id in existing else "ok"
-        return outcomes
+                    docs[stored["_id"]] = (case_from_doc(stored), stored)
+        await self._publish([e for _, doc in docs.values() for e in self._routed_events(doc)])
+        answers = ["duplicate" if doc["_id"] in existing else "ok" for _, _, doc in opened]
+        return answers, [case for case, _ in docs.values()]
 
-    def _open(self, event: IssueReportedV1) -> dict[str, Any]:
+    def _open(self, event: IssueReportedV1) -> tuple[Case, dict[str, Any]]:
         category = self._reference.categories.get(event.category)
         node = self._reference.tree.get(event.node_id)
         if category is None or node is None:
@@ -186,31 +203,38 @@ class Dispatcher:
             reported_month=now.astimezone(SHANGHAI).strftime("%Y-%m"),
             assigned_at=now,
             assigned_by=self._replica,
-            first=doc["duties"][0],  # the routing's events are rebuilt from it, any time
+            first={  # the routing's events are rebuilt from it, any time
+                "holder": doc["owner"],
+                "ack_due": case.duties[0].ack_due,
+                "resolve_due": case.duties[0].resolve_due,
+            },
             places=[n for n, _ in path],
-            actions=[],
-            history=[],
         )
-        return doc
+        return case, _without_nulls(doc)
 
     def _routed_events(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
         """The events of version 1 (the assignment and a department's task), from the fields
         of the case that never change: the same bodies and ids whenever they are rebuilt."""
-        first, at = _duty(doc["first"]), doc["assigned_at"]
+        first, at = doc["first"], doc["assigned_at"]
+        holder = Holder(**first["holder"])
         assigned = IssueAssignedV1(
             issue_id=doc["_id"],
             category=doc["category"],
             node_id=doc["node_id"],
-            owner=self._owner(first.holder),
-            ack_due=first.ack_due,
-            resolve_due=first.resolve_due,
+            owner=self._owner(holder),
+            ack_due=first["ack_due"],
+            resolve_due=first["resolve_due"],
             resident_ref=doc.get("resident_ref"),
             language=doc.get("language"),
             assigned_at=at,
         )
         events = [self._entry(ISSUES_LIFECYCLE, doc["_id"], assigned, "assigned", "1", at)]
-        if first.holder.kind == "department":
-            events.append(self._task_entry(doc, 1, first.holder.code, first, "new", None, at))
+        if holder.kind == "department":
+            events.append(
+                self._task_entry(
+                    doc, 1, holder.code, first["ack_due"], first["resolve_due"], "new", None, at
+                )
+            )
         return events
 
     # -- any later change -------------------------------------------------------------------
@@ -273,7 +297,16 @@ class Dispatcher:
             for department, action in effect.tasks:
                 duty = new.duty(department) or new.duties[0]
                 events.append(
-                    self._task_entry(new_doc, new.version, department, duty, action, effect, now)
+                    self._task_entry(
+                        new_doc,
+                        new.version,
+                        department,
+                        duty.ack_due,
+                        duty.resolve_due,
+                        action,
+                        effect,
+                        now,
+                    )
                 )
         return new_doc, events
 
@@ -288,7 +321,7 @@ class Dispatcher:
 
     async def _effects(self, events: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> None:
         """Publish ``events`` (all acknowledged) and place the timer entries ``wanted``."""
-        await asyncio.gather(self._publish(events), self._wheel.enlist(wanted))
+        await asyncio.gather(self._publish(events), self._wheel.enlist(wanted, self.clock()))
 
     async def _publish(self, events: list[dict[str, Any]]) -> None:
         """Publish and wait for every acknowledgement: all at once, except that the events of
@@ -298,12 +331,11 @@ class Dispatcher:
             by_stream.setdefault((event["topic"], event["key"]), []).append(event)
 
         async def in_order(stream: list[dict[str, Any]]) -> None:
-            for event in stream:
-                await self._send(event)
+            async with self._sending:
+                for event in stream:
+                    await self._send(event)
 
-        await asyncio.gather(
-            *(self._send(s[0]) if len(s) == 1 else in_order(s) for s in by_stream.values())
-        )
+        await asyncio.gather(*(in_order(s) for s in by_stream.values()))
 
     async def _send(self, event: dict[str, Any]) -> None:
         envelope = Envelope(
@@ -358,7 +390,8 @@ class Dispatcher:
         doc: dict,
         version: int,
         department: str,
-        duty: Duty,
+        ack_due: datetime,
+        resolve_due: datetime,
         action: str,
         effect: Effect | None,
         at: datetime,
@@ -373,8 +406,8 @@ class Dispatcher:
             node_id=doc["node_id"],
             description=doc.get("description", ""),
             priority=doc["priority"],
-            ack_due=duty.ack_due,
-            resolve_due=duty.resolve_due,
+            ack_due=ack_due,
+            resolve_due=resolve_due,
             resident_ref=doc.get("resident_ref"),
             sent_at=at,
             note=effect.reason if effect else None,

@@ -17,7 +17,7 @@ from services.dispatch.cases import CaseNotFound, Dispatcher
 from services.dispatch.domain.machine import Holder, Refused
 from services.dispatch.domain.rates import DIMENSIONS
 from services.dispatch.reports import month_rates
-from services.dispatch.store import CaseStore, Conflict
+from services.dispatch.store import CaseStore, Conflict, case_from_doc, duty_to_doc
 from shared.events import utcnow
 from shared.events.dispatch import ActionTarget, ActionType, DepartmentActionV1
 from shared.http.errors import ApiError
@@ -58,7 +58,8 @@ def _view(doc: dict[str, Any]) -> dict[str, Any]:
         "supervisor": doc["supervisor"],
         "version": doc["version"],
         "duties": [
-            {k: v for k, v in d.items() if k not in ("stage",)} for d in doc.get("duties", ())
+            {k: v for k, v in duty_to_doc(d).items() if k not in ("stage",)}
+            for d in case_from_doc(doc).duties
         ],
         "rating": doc.get("rating"),
         "merged_into": doc.get("merged_into"),

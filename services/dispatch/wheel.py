@@ -66,13 +66,13 @@ class WheelStore:
         self._origin: int | None = None
 
     # -- writers ----------------------------------------------------------------------------
-    async def enlist(self, entries: list[Entry]) -> None:
+    async def enlist(self, entries: list[Entry], now: datetime) -> None:
         """Store entries, one chunk per minute of their due time (bulk: one insert for all
-        chunks, then two small updates per minute)."""
+        chunks, then two small updates per minute); ``now`` places the cursor on first use."""
         if not entries:
             return
         if self._origin is None:
-            await self._cursor_doc(min(minute_of(e["d"]) for e in entries) - 1)
+            await self._cursor_doc(minute_of(now) - 1)
         assert self._origin is not None
         by_minute: dict[int, list[Entry]] = {}
         for entry in entries:
@@ -91,15 +91,8 @@ class WheelStore:
             await insert_new(self.wheel, docs[start : start + 500])
 
         async def register(minute: int) -> int | None:
-            await self.wheel.update_one(
-                {"_id": f"min:{minute}"}, {"$push": {"chunks": chunks[minute]}}, upsert=True
-            )
-            hour = await self.wheel.find_one_and_update(
-                {"_id": f"hour:{minute // 60}"},
-                {"$addToSet": {"minutes": minute}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
+            await self._upsert(f"min:{minute}", {"$push": {"chunks": chunks[minute]}})
+            hour = await self._upsert(f"hour:{minute // 60}", {"$addToSet": {"minutes": minute}})
             passed = hour.get("passed")
             if passed is not None and passed >= minute:
                 await self.wheel.delete_one({"_id": chunks[minute]})
@@ -112,6 +105,19 @@ class WheelStore:
             if target is not None:
                 moved.setdefault(target, []).extend(by_minute[minute])
         return moved
+
+    async def _upsert(self, doc_id: str, update: dict[str, Any]) -> dict[str, Any]:
+        """Update (creating it if missing) one document by ``_id``; the document after.
+        Two writers creating it at once: one insert wins, the other then updates."""
+        for attempt in range(3):
+            try:
+                return await self.wheel.find_one_and_update(
+                    {"_id": doc_id}, update, upsert=True, return_document=ReturnDocument.AFTER
+                )
+            except DuplicateKeyError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     # -- ticks ------------------------------------------------------------------------------
     async def cursor(self, current: int) -> int:
@@ -136,12 +142,8 @@ class WheelStore:
         hours = range((after + 1) // 60, (upto + 1) // 60 + 1)
 
         async def one(hour: int) -> list[int]:
-            doc = await self.wheel.find_one_and_update(
-                {"_id": f"hour:{hour}"},
-                {"$max": {"passed": min(upto, hour * 60 + 59)}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
+            passed = min(upto, hour * 60 + 59)
+            doc = await self._upsert(f"hour:{hour}", {"$max": {"passed": passed}})
             return [m for m in doc.get("minutes", ()) if after < m <= upto + 1]
 
         return sorted(m for found in await bounded(one(h) for h in hours) for m in found)
