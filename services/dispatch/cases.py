@@ -1,17 +1,19 @@
 """Dispatch's use cases: route a batch of reports, apply a command (a department's or an
 office's action, a resident's rating, a due timer), and publish what happened.
 
-Routing is batched: the new cases are inserted in one unordered insert (a redelivered report
-hits the unique issue id and the stored case wins), all their events published at once
-(each acknowledged by Kafka), their timers placed with a few bulk writes. A later change is
-one insert of the next version's change document (``<issue>:<version>``, unique: the
-compare-and-set) carrying the new state and its events, then the head is replaced.
+Routing is batched: the new cases are inserted with unordered bulk inserts (a redelivered
+report hits the unique issue id and the stored case wins), all their events published at
+once (each acknowledged by Kafka), their timers placed with a few bulk writes; the consumer
+commits the offsets only then, so a replica that dies midway has the batch redelivered and
+the same effects replayed (same ids).
 
-Before any change, a pointer goes into the small ``outbox`` collection; it is deleted once
-the events are acknowledged and the timers placed. Event ids derive from (issue id, case
-version, ...), so a replica that dies in between leaves a pointer that the sweeper follows
-later, publishing the same events with the same ids: nothing is lost and a department never
-gets a second task (by id) for one duty.
+A later change is one insert of the next version's change document (``<issue>:<version>``,
+unique: the compare-and-set) carrying the new state and its events, then the head is
+replaced. A pointer in the small ``outbox`` collection is written before the change and
+deleted once its events are acknowledged and its timers placed; the sweeper follows the
+pointers a dead writer left and publishes the same events with the same ids. Event ids
+derive from (issue id, case version, ...): nothing is lost and a department never gets a
+second task (by id) for one duty.
 """
 
 from __future__ import annotations
