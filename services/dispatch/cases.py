@@ -61,8 +61,8 @@ TRANSITION_BY_NAME = {t.event_type.split(".")[2]: t for t in TRANSITIONS}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_CONFLICT_RETRIES = 8
 ABANDONED_AFTER = timedelta(seconds=60)  # a pointer whose change never got stored
-SENDS_IN_FLIGHT = 512
-ROUTE_PART = 125  # reports per concurrent part of a routed batch
+SENDS_IN_FLIGHT = 128
+ROUTE_PART = 50  # reports per insert; the parts of a batch are inserted concurrently
 
 
 class CaseNotFound(LookupError):
@@ -129,8 +129,8 @@ class Dispatcher:
         No outbox pointer is needed here: the consumer commits the offsets only after this
         returns, so a replica that dies midway has the batch redelivered, and a redelivered
         report whose case is stored publishes that case's events again (same ids) and places
-        its timers again. Parts of the batch go concurrently, so the database, Kafka and this
-        process work at the same time."""
+        its timers again. Parts of the batch are inserted concurrently, then all events are
+        published while the timers are placed."""
         outcomes: list[str | PoisonMessage | None] = [None] * len(items)
         fresh: dict[str, tuple[int, Case, dict[str, Any]]] = {}
         for index, (_, event) in enumerate(items):
@@ -144,30 +144,34 @@ class Dispatcher:
                 outcomes[index] = exc
         opened = list(fresh.values())
         parts = [opened[i : i + ROUTE_PART] for i in range(0, len(opened), ROUTE_PART)]
-        cases: list[Case] = []
-        for part, (answers, stored) in zip(
-            parts, await asyncio.gather(*(self._route_part(p) for p in parts)), strict=True
-        ):
-            cases += stored
-            for (index, _, _), answer in zip(part, answers, strict=True):
-                outcomes[index] = answer
-        wanted = [e for case in cases for e in entries_of(case.issue_id, timers(case, self.rules))]
-        await self._wheel.enlist(wanted, self.clock())
+        stored: dict[str, tuple[Case, dict[str, Any]]] = {}
+        existing: set[str] = set()
+        for part_stored, part_existing in await asyncio.gather(*map(self._store_part, parts)):
+            stored.update(part_stored)
+            existing |= part_existing
+        events = [e for _, doc in stored.values() for e in self._routed_events(doc)]
+        wanted = [
+            entry
+            for case, _ in stored.values()
+            for entry in entries_of(case.issue_id, timers(case, self.rules))
+        ]
+        await self._effects(events, wanted)
+        for issue_id, (index, _, _) in fresh.items():
+            outcomes[index] = "duplicate" if issue_id in existing else "ok"
         return outcomes
 
-    async def _route_part(
+    async def _store_part(
         self, opened: list[tuple[int, Case, dict[str, Any]]]
-    ) -> tuple[list[str], list[Case]]:
-        """Store and publish part of a batch; the answers, and the cases as stored."""
+    ) -> tuple[dict[str, tuple[Case, dict[str, Any]]], set[str]]:
+        """Insert part of a batch; the cases as stored (a redelivered report's stored case
+        wins, and its effects are replayed with the same ids), and the ids already stored."""
         docs = {doc["_id"]: (case, doc) for _, case, doc in opened}
         existing = await self._store.insert_cases([doc for _, _, doc in opened])
-        if existing:  # redelivered: the stored case wins; its effects are replayed (same ids)
-            for stored in await self._store.heads(sorted(existing)):
-                if stored is not None:
-                    docs[stored["_id"]] = (case_from_doc(stored), stored)
-        await self._publish([e for _, doc in docs.values() for e in self._routed_events(doc)])
-        answers = ["duplicate" if doc["_id"] in existing else "ok" for _, _, doc in opened]
-        return answers, [case for case, _ in docs.values()]
+        if existing:
+            for doc in await self._store.heads(sorted(existing)):
+                if doc is not None:
+                    docs[doc["_id"]] = (case_from_doc(doc), doc)
+        return docs, existing
 
     def _open(self, event: IssueReportedV1) -> tuple[Case, dict[str, Any]]:
         category = self._reference.categories.get(event.category)
