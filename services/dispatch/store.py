@@ -106,6 +106,9 @@ def pack(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def unpack(head: dict[str, Any]) -> dict[str, Any]:
+    """The case in a head document (one stored before packing is the case itself)."""
+    if "case" not in head:
+        return head
     return bson.decode(head["case"], codec_options=UNPACK)
 
 
