@@ -45,13 +45,16 @@ class TimerWheel:
         self.replica = uuid.uuid4().hex[:12]
         self.lags: deque[float] = deque(maxlen=100_000)  # seconds late, latest firings
         self._chunks: dict[str, list[Entry]] = {}  # chunks are immutable: read each once
-        self._done: set[str] = set()  # entries fired (by any replica), of minutes not dropped
+        self._done: set[str] = set()  # entries this replica fired, of minutes not dropped
         self._busy: dict[str, datetime] = {}  # entries another replica holds, until
+        self._firing: dict[str, asyncio.Task[int]] = {}  # entries being fired here
 
-    async def tick(self) -> int:
-        """Fire the entries due between the shared cursor and now (at most ``batch``); the
-        number this replica fired. Minutes wholly past whose entries are all fired are then
-        dropped and the cursor moves past them."""
+    async def tick(self, *, wait: bool = True) -> int:
+        """Fire the entries due between the shared cursor and now (at most ``batch`` at a
+        time); the number fired (``wait``), or started in the background (not ``wait``: the
+        service's loop, so an entry coming due is fired while slower firings still run).
+        Minutes wholly past whose entries are all fired are then dropped and the cursor
+        moves past them."""
         now = self._dispatcher.clock()
         current = minute_of(now)
         cursor = await self._wheel.cursor(current)
@@ -70,11 +73,11 @@ class TimerWheel:
                     if entry["d"] <= now and entry_id not in self._done:
                         due.append((entry_id, minute, entry))
         due.sort(key=lambda item: item[2]["d"])
-        open_minutes = {minute for _, minute, _ in due}  # not known to be all fired yet
-        results = await bounded(self._claim_and_fire(*item) for item in due[: self._batch])
-        fired = sum(results)
-        if len(due) <= self._batch:
-            open_minutes = {minute for entry_id, minute, _ in due if entry_id not in self._done}
+        room = max(0, self._batch - len(self._firing))
+        starting = [item for item in due if item[0] not in self._firing][:room]
+        tasks = [self._start(*item) for item in starting]
+        fired = sum(await asyncio.gather(*tasks)) if wait else len(tasks)
+        open_minutes = {minute for entry_id, minute, _ in due if entry_id not in self._done}
         complete = cursor
         for minute in range(cursor + 1, current):
             if minute in open_minutes:
@@ -92,26 +95,27 @@ class TimerWheel:
                         self._busy.pop(entry_id, None)
         return fired
 
+    def _start(self, entry_id: str, minute: int, entry: Entry) -> asyncio.Task[int]:
+        task = asyncio.create_task(self._claim_and_fire(entry_id, minute, entry))
+        self._firing[entry_id] = task
+        task.add_done_callback(lambda _: self._firing.pop(entry_id, None))
+        return task
+
     async def _claim_and_fire(self, entry_id: str, minute: int, entry: Entry) -> int:
         wall = utcnow()  # leases run on the real clock, whatever clock the cases use
         if self._busy.get(entry_id, wall) > wall:
             return 0
-        state, detail = await self._wheel.claim(entry_id, minute, wall, self._lease, self.replica)
-        if state == "done":
-            self._done.add(entry_id)
-            return 0
+        state, until = await self._wheel.claim(entry_id, minute, wall, self._lease, self.replica)
         if state == "busy":
-            assert isinstance(detail, datetime)
-            self._busy[entry_id] = detail
+            self._busy[entry_id] = until
             return 0
         self._busy.pop(entry_id, None)
-        assert isinstance(detail, str)
         try:
             await self._fire(entry)
         except Exception as exc:  # the lease runs out and the entry is fired again
             log.warning("timer_fire_failed", entry=entry_id, error=repr(exc))
+            self._busy[entry_id] = until
             return 0
-        await self._wheel.finish(detail)
         self._done.add(entry_id)
         return 1
 
@@ -138,9 +142,11 @@ class TimerWheel:
                 if loop.time() >= next_sweep:
                     next_sweep = loop.time() + sweep_every_s
                     await self._dispatcher.sweep_outbox()
-                if await self.tick() == 0:
+                if await self.tick(wait=False) == 0:
                     await asyncio.sleep(interval_s)
             except asyncio.CancelledError:
+                for task in list(self._firing.values()):
+                    task.cancel()
                 raise
             except Exception as exc:
                 log.warning("timer_tick_failed", error=repr(exc))

@@ -14,9 +14,11 @@ bound and a tick's reads do not depend on how many timers are pending.
   Entries due before the cursor's first position (its ``origin``) go to the minute after.
 - ``claims``: one document per entry being fired (``<entry>#<generation>``, unique insert =
   exclusive claim between replicas; a lease, checked in Python, lets another replica take
-  over from a dead one with the next generation). Dropped with their minute, so it stays
-  small. Firing is exactly-once anyway (the case's compare-and-set and the machine refusing
-  a timer it no longer wants); claims only save replicas from doing the same work.
+  over from a dead one with the next generation; a replica knows which of its own claims it
+  fired, and another replica's claim counts as pending until its lease ends). Dropped with
+  their minute, so the collection stays small. Firing is exactly-once anyway (the case's
+  compare-and-set and the machine refusing a timer it no longer wants); claims only save
+  replicas from doing the same work.
 """
 
 from __future__ import annotations
@@ -64,15 +66,39 @@ class WheelStore:
         self.wheel = db["wheel"]
         self.claims = db["claims"]
         self._origin: int | None = None
+        self._group: tuple[list[Entry], asyncio.Future[None]] | None = None
+        self._writing: set[asyncio.Task[None]] = set()
 
     # -- writers ----------------------------------------------------------------------------
     async def enlist(self, entries: list[Entry], now: datetime) -> None:
         """Store entries, one chunk per minute of their due time (bulk: one insert for all
-        chunks, then two small updates per minute); ``now`` places the cursor on first use."""
+        chunks, then two small updates per minute); ``now`` places the cursor on first use.
+        Concurrent calls are written together (one group of writes for a tick's firings)."""
         if not entries:
             return
         if self._origin is None:
             await self._cursor_doc(minute_of(now) - 1)
+        if self._group is None:
+            self._group = ([], asyncio.get_running_loop().create_future())
+            task = asyncio.create_task(self._write_group())
+            self._writing.add(task)
+            task.add_done_callback(self._writing.discard)
+        queued, written = self._group
+        queued.extend(entries)
+        await asyncio.shield(written)
+
+    async def _write_group(self) -> None:
+        await asyncio.sleep(0)  # writers that are ready now join this group
+        assert self._group is not None
+        (entries, written), self._group = self._group, None
+        try:
+            await self._write(entries)
+        except Exception as exc:
+            written.set_exception(exc)
+        else:
+            written.set_result(None)
+
+    async def _write(self, entries: list[Entry]) -> None:
         assert self._origin is not None
         by_minute: dict[int, list[Entry]] = {}
         for entry in entries:
@@ -168,25 +194,21 @@ class WheelStore:
     # -- claims -----------------------------------------------------------------------------
     async def claim(
         self, entry_id: str, minute: int, now: datetime, lease: timedelta, owner: str
-    ) -> tuple[Literal["mine", "busy", "done"], str | datetime | None]:
-        """Claim an entry to fire it: ("mine", claim id), ("busy", lease end) while another
-        replica holds it, or ("done", None) once it was fired."""
+    ) -> tuple[Literal["mine", "busy"], datetime]:
+        """Claim an entry to fire it: ("mine", lease end), or ("busy", lease end) while
+        another replica holds it (it fired it, or it is firing it, or it died: then the
+        entry is claimed again, with the next generation, once the lease ends)."""
         for generation in range(MAX_GENERATIONS):
             claim_id = f"{entry_id}#{generation}"
             try:
                 await self.claims.insert_one(
                     {"_id": claim_id, "minute": minute, "by": owner, "until": now + lease}
                 )
-                return "mine", claim_id
+                return "mine", now + lease
             except DuplicateKeyError:
                 held = await self.claims.find_one({"_id": claim_id})
             if held is None:
                 continue  # dropped meanwhile: try again
-            if held.get("done"):
-                return "done", None
             if held["until"] > now:
                 return "busy", held["until"]
         return "busy", now + lease
-
-    async def finish(self, claim_id: str) -> None:
-        await self.claims.update_one({"_id": claim_id}, {"$set": {"done": True}})
