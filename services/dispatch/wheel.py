@@ -66,6 +66,7 @@ class WheelStore:
         self.wheel = db["wheel"]
         self.claims = db["claims"]
         self._origin: int | None = None
+        self._sealed = -1  # the last minute this process sealed (seals only move forward)
         self._group: tuple[list[Entry], asyncio.Future[None]] | None = None
         self._writing: set[asyncio.Task[None]] = set()
 
@@ -169,10 +170,15 @@ class WheelStore:
 
         async def one(hour: int) -> list[int]:
             passed = min(upto, hour * 60 + 59)
-            doc = await self._upsert(f"hour:{hour}", {"$max": {"passed": passed}})
+            if passed <= self._sealed:  # sealed by this process already: a read will do
+                doc = await self.wheel.find_one({"_id": f"hour:{hour}"}) or {}
+            else:
+                doc = await self._upsert(f"hour:{hour}", {"$max": {"passed": passed}})
             return [m for m in doc.get("minutes", ()) if after < m <= upto + 1]
 
-        return sorted(m for found in await bounded(one(h) for h in hours) for m in found)
+        minutes = sorted(m for found in await bounded(one(h) for h in hours) for m in found)
+        self._sealed = max(self._sealed, upto)
+        return minutes
 
     async def chunk_ids(self, minute: int) -> list[str]:
         doc = await self.wheel.find_one({"_id": f"min:{minute}"})
