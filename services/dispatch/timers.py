@@ -29,6 +29,9 @@ TIMER_LAG = Histogram(
 )
 
 
+FIRING_AT_ONCE = 16  # firings in flight per replica (more only queue up in the database)
+
+
 class TimerWheel:
     def __init__(
         self,
@@ -48,6 +51,7 @@ class TimerWheel:
         self._done: set[str] = set()  # entries this replica fired, of minutes not dropped
         self._busy: dict[str, datetime] = {}  # entries another replica holds, until
         self._firing: dict[str, asyncio.Task[int]] = {}  # entries being fired here
+        self._gate = asyncio.Semaphore(FIRING_AT_ONCE)
 
     async def tick(self, *, wait: bool = True) -> int:
         """Fire the entries due between the shared cursor and now (at most ``batch`` at a
@@ -102,6 +106,10 @@ class TimerWheel:
         return task
 
     async def _claim_and_fire(self, entry_id: str, minute: int, entry: Entry) -> int:
+        async with self._gate:
+            return await self._claim_and_fire_now(entry_id, minute, entry)
+
+    async def _claim_and_fire_now(self, entry_id: str, minute: int, entry: Entry) -> int:
         wall = utcnow()  # leases run on the real clock, whatever clock the cases use
         if self._busy.get(entry_id, wall) > wall:
             return 0
