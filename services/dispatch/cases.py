@@ -9,8 +9,9 @@ the same effects replayed (same ids).
 
 A later change is one insert of the next version's change document (``<issue>:<version>``,
 unique: the compare-and-set) carrying the new state and its events, then the head is
-replaced. A pointer in the small ``outbox`` collection is written before the change and
-deleted once its events are acknowledged and its timers placed; the sweeper follows the
+replaced. For every change (a routed batch too), pointers in the small ``outbox``
+collection are written before it and deleted once its events are acknowledged and its
+timers placed; the sweeper follows the
 pointers a dead writer left and publishes the same events with the same ids. Event ids
 derive from (issue id, case version, ...): nothing is lost and a department never gets a
 second task (by id) for one duty.
@@ -126,11 +127,12 @@ class Dispatcher:
     ) -> list[str | PoisonMessage | None]:
         """Route a batch of reports (the consumer's batch handler): one outcome per event.
 
-        No outbox pointer is needed here: the consumer commits the offsets only after this
-        returns, so a replica that dies midway has the batch redelivered, and a redelivered
-        report whose case is stored publishes that case's events again (same ids) and places
-        its timers again. Parts of the batch are inserted concurrently, then all events are
-        published while the timers are placed."""
+        The consumer commits the offsets only after this returns, so a replica that dies
+        midway has the batch redelivered, and a redelivered report whose case is stored
+        publishes that case's events again (same ids) and places its timers again. The
+        batch's outbox pointers (one insert, one delete) also let the sweeper finish the job
+        if the redelivery is late (a partition stuck in a rebalance). Parts of the batch are
+        inserted concurrently, then all events are published while the timers are placed."""
         outcomes: list[str | PoisonMessage | None] = [None] * len(items)
         fresh: dict[str, tuple[int, Case, dict[str, Any]]] = {}
         for index, (_, event) in enumerate(items):
@@ -143,6 +145,11 @@ class Dispatcher:
             except PoisonMessage as exc:
                 outcomes[index] = exc
         opened = list(fresh.values())
+        if not opened:
+            return outcomes
+        tag = uuid.uuid4().hex[:12]
+        pointers = [self._pointer(issue_id, 1, tag) for issue_id in fresh]
+        await self._store.add_pending(pointers)
         parts = [opened[i : i + ROUTE_PART] for i in range(0, len(opened), ROUTE_PART)]
         stored: dict[str, tuple[Case, dict[str, Any]]] = {}
         existing: set[str] = set()
@@ -156,6 +163,7 @@ class Dispatcher:
             for entry in entries_of(case.issue_id, timers(case, self.rules))
         ]
         await self._effects(events, wanted)
+        await self._store.drop_pending([p["_id"] for p in pointers])
         for issue_id, (index, _, _) in fresh.items():
             outcomes[index] = "duplicate" if issue_id in existing else "ok"
         return outcomes

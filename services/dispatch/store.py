@@ -15,9 +15,9 @@ an insert or an exact-``_id`` read, replace or delete:
   The head is then replaced by bare ``_id``; a reader that finds a change newer than the head
   rolls forward to it (and repairs the head), so a writer that dies after its insert, or a
   late head write, loses nothing. The documents stay (an audit trail read only by ``_id``).
-- ``outbox``: a pointer per later change whose side effects (events, timers) are not
-  confirmed yet, written before the change and deleted after. It stays small, so the sweeper's scan
-  for pointers left behind by a dead writer is cheap.
+- ``outbox``: a pointer per change (a routed case is version 1) whose side effects (events,
+  timers) are not confirmed yet, written before the change and deleted after. It stays
+  small, so the sweeper's scan for pointers left behind by a dead writer is cheap.
 - ``keys``: hashed API keys scoped to a department or an office node.
 """
 
