@@ -20,6 +20,7 @@ from services.dispatch.http import router
 from services.dispatch.routing import load_calendar, load_policy, load_routing
 from services.dispatch.store import CaseStore
 from services.dispatch.timers import TimerWheel
+from services.dispatch.wheel import WheelStore
 from shared.events import DepartmentTaskV1, IssueAssignedV1, IssueReportedV1, utcnow
 from shared.events.dispatch import DepartmentActionV1
 from shared.events.lifecycle import IssueRatedV1
@@ -33,6 +34,8 @@ from shared.topics import (
     ISSUES_REPORTED,
     dept_tasks,
 )
+
+ROUTE_BATCH = 500  # reports routed together: one bulk insert, their events published at once
 
 
 def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> FastAPI:
@@ -51,9 +54,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         parts.publisher.declare(ISSUES_LIFECYCLE, model)
     for code in sorted(reference.departments):
         parts.publisher.declare(dept_tasks(code), DepartmentTaskV1)
-    store = CaseStore(parts.db)
+    store, wheel_store = CaseStore(parts.db), WheelStore(parts.db)
     dispatcher = Dispatcher(
         store=store,
+        wheel=wheel_store,
         publisher=parts.publisher,
         reference=reference,
         routing=routing,
@@ -61,10 +65,15 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         clock=clock,
         replica=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
     )
-    parts.consume(ISSUES_REPORTED, {IssueReportedV1: dispatcher.on_reported})
+    parts.consume(
+        ISSUES_REPORTED,
+        {},
+        batch_handlers={IssueReportedV1: dispatcher.route},
+        batch_size=ROUTE_BATCH,
+    )
     parts.consume(DEPT_ACTIONS, {DepartmentActionV1: KafkaActions(dispatcher).on_action})
     parts.consume(ISSUES_FEEDBACK, {IssueRatedV1: Feedback(dispatcher).on_rated})
-    wheel = TimerWheel(store, dispatcher, batch=settings.dispatch_timer_batch)
+    wheel = TimerWheel(wheel_store, dispatcher, batch=settings.dispatch_timer_batch)
     app = parts.app(
         title="Linli dispatch",
         description="Routes issues to offices and departments and holds them to deadlines.",
@@ -72,6 +81,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         prepare_db=store.prepare,
     )
     app.state.dispatcher, app.state.timers, app.state.store = dispatcher, wheel, store
+    app.state.wheel = wheel_store
     inner = app.router.lifespan_context
 
     @asynccontextmanager

@@ -1,16 +1,26 @@
-"""Dispatch's use cases: open a case from a report, apply a command (a department's or an
+"""Dispatch's use cases: route a batch of reports, apply a command (a department's or an
 office's action, a resident's rating, a due timer), and publish what happened.
 
-Every change is one conditional write of the case document (version filter) that also
-stores the events to publish (the outbox); events are then published and the outbox cleared.
-Event ids derive from (issue id, case version, ...), so a replica that dies between the
-write and the publish leaves events that any later writer, or the outbox sweeper, publishes
-with the same ids: nothing is lost and a department never gets a second task for one duty.
+Routing is batched: the new cases are inserted with unordered bulk inserts (a redelivered
+report hits the unique issue id and the stored case wins), all their events published at
+once (each acknowledged by Kafka), their timers placed with a few bulk writes; the consumer
+commits the offsets only then, so a replica that dies midway has the batch redelivered and
+the same effects replayed (same ids).
+
+A later change is one insert of the next version's change document (``<issue>:<version>``,
+unique: the compare-and-set) carrying the new state and its events, then the head is
+replaced. For every change (a routed batch too), pointers in the small ``outbox``
+collection are written before it and deleted once its events are acknowledged and its
+timers placed; the sweeper follows the
+pointers a dead writer left and publishes the same events with the same ids. Event ids
+derive from (issue id, case version, ...): nothing is lost and a department never gets a
+second task (by id) for one duty.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +39,7 @@ from services.dispatch.domain.machine import (
 )
 from services.dispatch.domain.routing import RoutingError, RoutingTable, route
 from services.dispatch.store import CaseStore, Conflict, case_from_doc, case_to_doc
+from services.dispatch.wheel import WheelStore, entries_of
 from shared.events import (
     DepartmentTaskV1,
     Envelope,
@@ -50,6 +61,9 @@ log = get_logger("linli.dispatch")
 TRANSITION_BY_NAME = {t.event_type.split(".")[2]: t for t in TRANSITIONS}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_CONFLICT_RETRIES = 8
+ABANDONED_AFTER = timedelta(seconds=60)  # a pointer whose change never got stored
+SENDS_IN_FLIGHT = 128
+ROUTE_PART = 50  # reports per insert; the parts of a batch are inserted concurrently
 
 
 class CaseNotFound(LookupError):
@@ -62,11 +76,25 @@ class Applied:
     duplicate: bool = False
 
 
+def _ms(moment: datetime) -> datetime:
+    """Millisecond precision, as the database stores it (events rebuilt later match)."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _without_nulls(doc: dict[str, Any]) -> dict[str, Any]:
+    """A new case without its empty fields (fewer fields: a cheaper insert); readers take a
+    missing field as None."""
+    doc = {k: v for k, v in doc.items() if v is not None}
+    doc["duties"] = [{k: v for k, v in d.items() if v is not None} for d in doc["duties"]]
+    return doc
+
+
 class Dispatcher:
     def __init__(
         self,
         *,
         store: CaseStore,
+        wheel: WheelStore,
         publisher: EventPublisher,
         reference: Reference,
         routing: RoutingTable,
@@ -76,6 +104,7 @@ class Dispatcher:
         replica: str = "",
     ):
         self._store = store
+        self._wheel = wheel
         self._publisher = publisher
         self._reference = reference
         self._routing = routing
@@ -83,18 +112,76 @@ class Dispatcher:
         self.clock = clock
         self._outbox_stale = outbox_stale
         self._replica = replica
+        # sends in flight: more only wake each other up while the producer's batches drain
+        self._sending = asyncio.Semaphore(SENDS_IN_FLIGHT)
 
-    # -- a new report -----------------------------------------------------------------------
+    # -- new reports ------------------------------------------------------------------------
     async def on_reported(self, envelope: Envelope, event: IssueReportedV1) -> str:
-        fresh = self._open(event)
-        doc = await self._store.insert(fresh)
-        if doc is fresh:
-            await self.flush(doc)
-            return "ok"
-        await self._flush_if_stale(doc)
-        return "duplicate"
+        [outcome] = await self.route([(envelope, event)])
+        if isinstance(outcome, PoisonMessage):
+            raise outcome
+        return outcome or "ok"
 
-    def _open(self, event: IssueReportedV1) -> dict[str, Any]:
+    async def route(
+        self, items: list[tuple[Envelope, EventPayload]]
+    ) -> list[str | PoisonMessage | None]:
+        """Route a batch of reports (the consumer's batch handler): one outcome per event.
+
+        The consumer commits the offsets only after this returns, so a replica that dies
+        midway has the batch redelivered, and a redelivered report whose case is stored
+        publishes that case's events again (same ids) and places its timers again. The
+        batch's outbox pointers (one insert, one delete) also let the sweeper finish the job
+        if the redelivery is late (a partition stuck in a rebalance). Parts of the batch are
+        inserted concurrently, then all events are published while the timers are placed."""
+        outcomes: list[str | PoisonMessage | None] = [None] * len(items)
+        fresh: dict[str, tuple[int, Case, dict[str, Any]]] = {}
+        for index, (_, event) in enumerate(items):
+            assert isinstance(event, IssueReportedV1)
+            if event.issue_id in fresh:
+                outcomes[index] = "duplicate"
+                continue
+            try:
+                fresh[event.issue_id] = (index, *self._open(event))
+            except PoisonMessage as exc:
+                outcomes[index] = exc
+        opened = list(fresh.values())
+        if not opened:
+            return outcomes
+        tag = uuid.uuid4().hex[:12]
+        pointers = [self._pointer(issue_id, 1, tag) for issue_id in fresh]
+        await self._store.add_pending(pointers)
+        parts = [opened[i : i + ROUTE_PART] for i in range(0, len(opened), ROUTE_PART)]
+        stored: dict[str, tuple[Case, dict[str, Any]]] = {}
+        existing: set[str] = set()
+        for part_stored, part_existing in await asyncio.gather(*map(self._store_part, parts)):
+            stored.update(part_stored)
+            existing |= part_existing
+        events = [e for _, doc in stored.values() for e in self._routed_events(doc)]
+        wanted = [
+            entry
+            for case, _ in stored.values()
+            for entry in entries_of(case.issue_id, timers(case, self.rules))
+        ]
+        await self._effects(events, wanted)
+        await self._store.drop_pending([p["_id"] for p in pointers])
+        for issue_id, (index, _, _) in fresh.items():
+            outcomes[index] = "duplicate" if issue_id in existing else "ok"
+        return outcomes
+
+    async def _store_part(
+        self, opened: list[tuple[int, Case, dict[str, Any]]]
+    ) -> tuple[dict[str, tuple[Case, dict[str, Any]]], set[str]]:
+        """Insert part of a batch; the cases as stored (a redelivered report's stored case
+        wins, and its effects are replayed with the same ids), and the ids already stored."""
+        docs = {doc["_id"]: (case, doc) for _, case, doc in opened}
+        existing = await self._store.insert_cases([doc for _, _, doc in opened])
+        if existing:
+            for doc in await self._store.heads(sorted(existing)):
+                if doc is not None:
+                    docs[doc["_id"]] = (case_from_doc(doc), doc)
+        return docs, existing
+
+    def _open(self, event: IssueReportedV1) -> tuple[Case, dict[str, Any]]:
         category = self._reference.categories.get(event.category)
         node = self._reference.tree.get(event.node_id)
         if category is None or node is None:
@@ -110,7 +197,7 @@ class Dispatcher:
             )
         except RoutingError as exc:
             raise PoisonMessage(str(exc)) from exc
-        now = self.clock()
+        now = _ms(self.clock())
         first = Holder(assignment.owner_kind, assignment.owner_code)  # type: ignore[arg-type]
         case = open_case(
             issue_id=event.issue_id,
@@ -122,7 +209,6 @@ class Dispatcher:
             rules=self.rules,
         )
         doc = case_to_doc(case)
-        duty = case.duties[0]
         doc.update(
             description=event.description,
             resident_ref=event.resident_ref,
@@ -131,27 +217,39 @@ class Dispatcher:
             reported_month=now.astimezone(SHANGHAI).strftime("%Y-%m"),
             assigned_at=now,
             assigned_by=self._replica,
+            first={  # the routing's events are rebuilt from it, any time
+                "holder": doc["owner"],
+                "ack_due": case.duties[0].ack_due,
+                "resolve_due": case.duties[0].resolve_due,
+            },
             places=[n for n, _ in path],
-            actions=[],
-            history=[],
-            timers_version=0,
         )
+        return case, _without_nulls(doc)
+
+    def _routed_events(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        """The events of version 1 (the assignment and a department's task), from the fields
+        of the case that never change: the same bodies and ids whenever they are rebuilt."""
+        first, at = doc["first"], doc["assigned_at"]
+        holder = Holder(**first["holder"])
         assigned = IssueAssignedV1(
-            issue_id=case.issue_id,
-            category=case.category,
-            node_id=case.node_id,
-            owner=self._owner(first),
-            ack_due=duty.ack_due,
-            resolve_due=duty.resolve_due,
-            resident_ref=event.resident_ref,
-            language=event.language,
-            assigned_at=now,
+            issue_id=doc["_id"],
+            category=doc["category"],
+            node_id=doc["node_id"],
+            owner=self._owner(holder),
+            ack_due=first["ack_due"],
+            resolve_due=first["resolve_due"],
+            resident_ref=doc.get("resident_ref"),
+            language=doc.get("language"),
+            assigned_at=at,
         )
-        outbox = [self._entry(ISSUES_LIFECYCLE, case.issue_id, assigned, "assigned", "1", now)]
-        if first.kind == "department":
-            outbox.append(self._task_entry(doc, case, first.code, "new", None, now))
-        doc["outbox"], doc["outbox_at"] = outbox, utcnow()
-        return doc
+        events = [self._entry(ISSUES_LIFECYCLE, doc["_id"], assigned, "assigned", "1", at)]
+        if holder.kind == "department":
+            events.append(
+                self._task_entry(
+                    doc, 1, holder.code, first["ack_due"], first["resolve_due"], "new", None, at
+                )
+            )
+        return events
 
     # -- any later change -------------------------------------------------------------------
     async def apply(
@@ -164,25 +262,31 @@ class Dispatcher:
             if doc is None:
                 raise CaseNotFound(issue_id)
             if action_id is not None and action_id in doc.get("actions", ()):
-                await self._flush_if_stale(doc)
                 return Applied(case_from_doc(doc), duplicate=True)
             case = case_from_doc(doc)
-            now = self.clock()
+            now = _ms(self.clock())
             decision = decide(case, command, now, self.rules)
-            new_doc = self._next_doc(doc, case, decision.case, decision.effects, now)
+            new_doc, events = self._next_doc(doc, case, decision.case, decision.effects, now)
             if action_id is not None:
                 new_doc["actions"] = [*doc.get("actions", ()), action_id]
+            pointer = self._pointer(issue_id, decision.case.version, uuid.uuid4().hex[:12])
+            await self._store.add_pending([pointer])
             try:
-                await self._store.replace(case.version, new_doc)
+                await self._store.commit(new_doc, events)
             except Conflict:
+                await self._store.drop_pending([pointer["_id"]])
                 continue
-            await self.flush(new_doc)
+            await self._store.put_head(new_doc)
+            before = set(timers(case, self.rules))
+            added = [t for t in timers(decision.case, self.rules) if t not in before]
+            await self._effects(events, entries_of(issue_id, added))
+            await self._store.drop_pending([pointer["_id"]])
             return Applied(decision.case)
         raise Conflict(issue_id)
 
     def _next_doc(
         self, doc: dict, old: Case, new: Case, effects: tuple[Effect, ...], now: datetime
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         new_doc = {**doc, **case_to_doc(new)}
         kept = {d.holder.code for d in new.duties}
         ended = [
@@ -191,10 +295,10 @@ class Dispatcher:
             if d.holder.code not in kept
         ]
         new_doc["history"] = [*doc.get("history", ()), *ended]
-        outbox = list(doc.get("outbox", ()))
+        events = []
         for index, effect in enumerate(effects):
             payload = self._transition(new_doc, new, effect, now)
-            outbox.append(
+            events.append(
                 self._entry(
                     ISSUES_LIFECYCLE,
                     new.issue_id,
@@ -205,75 +309,83 @@ class Dispatcher:
                 )
             )
             for department, action in effect.tasks:
-                outbox.append(self._task_entry(new_doc, new, department, action, effect, now))
-        new_doc["outbox"] = outbox
-        new_doc["outbox_at"] = min(e["stored"] for e in outbox) if outbox else None
-        return new_doc
-
-    # -- publishing -------------------------------------------------------------------------
-    async def flush(self, doc: dict[str, Any], *, stale_only: bool = False) -> None:
-        """Publish the outbox entries this writer stored (version ``doc["version"]``) and any
-        left behind longer than ``outbox_stale`` by a writer that died; then forget them.
-        Entries of a live writer are not published a second time; the timers are re-synced."""
-        cutoff = utcnow() - self._outbox_stale
-        mine = [
-            e
-            for e in doc.get("outbox") or ()
-            if e["stored"] <= cutoff or (not stale_only and e["v"] == doc["version"])
-        ]
-        by_topic: dict[str, list[dict[str, Any]]] = {}
-        for entry in mine:
-            by_topic.setdefault(entry["topic"], []).append(entry)
-
-        async def in_order(entries: list[dict[str, Any]]) -> None:
-            for entry in entries:
-                envelope = Envelope(
-                    type=entry["type"],
-                    source=self._publisher.source,
-                    subject=doc["_id"],
-                    id=entry["id"],
-                    time=entry["at"],
+                duty = new.duty(department) or new.duties[0]
+                events.append(
+                    self._task_entry(
+                        new_doc,
+                        new.version,
+                        department,
+                        duty.ack_due,
+                        duty.resolve_due,
+                        action,
+                        effect,
+                        now,
+                    )
                 )
-                await self._publisher.publish_raw(
-                    entry["topic"],
-                    entry["body"].encode(),
-                    key=doc["_id"],
-                    headers=envelope.to_headers(),
-                )
+        return new_doc, events
 
-        # topics in parallel, each topic's events in order (order only matters per topic)
-        await asyncio.gather(*(in_order(entries) for entries in by_topic.values()))
-        if not stale_only:
-            await self.resync_timers(doc)
-        if mine:
-            await self._forget(doc, {e["id"] for e in mine})
+    # -- side effects -----------------------------------------------------------------------
+    def _pointer(self, issue_id: str, version: int, tag: str) -> dict[str, Any]:
+        return {
+            "_id": f"{issue_id}:{version}:{tag}",
+            "issue_id": issue_id,
+            "version": version,
+            "stored": utcnow(),
+        }
 
-    async def resync_timers(self, doc: dict[str, Any]) -> None:
-        case = case_from_doc(doc)
-        await self._store.sync_timers(case, timers(case, self.rules), self.clock(), _keys(doc))
+    async def _effects(self, events: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> None:
+        """Publish ``events`` (all acknowledged) and place the timer entries ``wanted``."""
+        await asyncio.gather(self._publish(events), self._wheel.enlist(wanted, self.clock()))
 
-    async def _forget(self, doc: dict[str, Any], published: set[str]) -> None:
-        current: dict[str, Any] | None = doc
-        for _ in range(MAX_CONFLICT_RETRIES):
-            if current is None:
-                return
-            remaining = [e for e in current.get("outbox") or () if e["id"] not in published]
-            oldest = min((e["stored"] for e in remaining), default=None)
-            if await self._store.set_outbox(current["_id"], current["version"], remaining, oldest):
-                return
-            current = await self._store.get(doc["_id"])
+    async def _publish(self, events: list[dict[str, Any]]) -> None:
+        """Publish and wait for every acknowledgement: all at once, except that the events of
+        one issue on one topic go in order."""
+        by_stream: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for event in events:
+            by_stream.setdefault((event["topic"], event["key"]), []).append(event)
 
-    async def _flush_if_stale(self, doc: dict[str, Any]) -> None:
-        stored = doc.get("outbox_at")
-        if stored is not None and stored <= utcnow() - self._outbox_stale:
-            await self.flush(doc, stale_only=True)
+        async def in_order(stream: list[dict[str, Any]]) -> None:
+            async with self._sending:
+                for event in stream:
+                    await self._send(event)
+
+        await asyncio.gather(*(in_order(s) for s in by_stream.values()))
+
+    async def _send(self, event: dict[str, Any]) -> None:
+        envelope = Envelope(
+            type=event["type"],
+            source=self._publisher.source,
+            subject=event["key"],
+            id=event["id"],
+            time=event["at"],
+        )
+        await self._publisher.publish_raw(
+            event["topic"], event["body"].encode(), key=event["key"], headers=envelope.to_headers()
+        )
 
     async def sweep_outbox(self) -> int:
-        """Publish what a replica that died left in outboxes (same event ids)."""
-        docs = await self._store.with_outbox(utcnow() - self._outbox_stale)
-        for doc in docs:
-            await self.flush(doc, stale_only=True)
-        return len(docs)
+        """Finish what a writer that died left behind: for each stale pointer, publish the
+        events of its change (same ids) and place the case's current timers."""
+        now = utcnow()
+        pointers = await self._store.stale_pending(now - self._outbox_stale)
+        for pointer in pointers:
+            issue_id, version = pointer["issue_id"], pointer["version"]
+            doc = await self._store.get(issue_id)
+            if version == 1:
+                events = self._routed_events(doc) if doc is not None else None
+            else:
+                change = await self._store.change(issue_id, version)
+                events = change["events"] if change is not None else None
+            if events is None:  # the change was never stored (its writer died first)
+                if pointer["stored"] <= now - ABANDONED_AFTER:
+                    await self._store.drop_pending([pointer["_id"]])
+                continue
+            assert doc is not None
+            wanted = entries_of(issue_id, timers(case_from_doc(doc), self.rules))
+            await self._effects(events, wanted)
+            await self._store.drop_pending([pointer["_id"]])
+            log.info("outbox_swept", issue=issue_id, version=version)
+        return len(pointers)
 
     def _entry(
         self, topic: str, issue_id: str, payload: EventPayload, name: str, seq: str, at: datetime
@@ -281,34 +393,35 @@ class Dispatcher:
         return {
             "id": derived_event_id(issue_id, name, seq),
             "topic": topic,
+            "key": issue_id,
             "type": payload.event_type,
             "body": payload.model_dump_json(),
             "at": at,
-            "v": int(seq.split(".")[0]),
-            "stored": utcnow(),
         }
 
     def _task_entry(
         self,
         doc: dict,
-        case: Case,
+        version: int,
         department: str,
+        ack_due: datetime,
+        resolve_due: datetime,
         action: str,
         effect: Effect | None,
         at: datetime,
     ) -> dict[str, Any]:
-        duty = case.duty(department) or case.duties[0]
+        issue_id = doc["_id"]
         task = DepartmentTaskV1(
-            task_id=derived_event_id(case.issue_id, "task", department, action, str(case.version)),
-            issue_id=case.issue_id,
+            task_id=derived_event_id(issue_id, "task", department, action, str(version)),
+            issue_id=issue_id,
             department=department,
             action=action,  # type: ignore[arg-type]
-            category=case.category,
-            node_id=case.node_id,
+            category=doc["category"],
+            node_id=doc["node_id"],
             description=doc.get("description", ""),
-            priority=case.priority,  # type: ignore[arg-type]
-            ack_due=duty.ack_due,
-            resolve_due=duty.resolve_due,
+            priority=doc["priority"],
+            ack_due=ack_due,
+            resolve_due=resolve_due,
             resident_ref=doc.get("resident_ref"),
             sent_at=at,
             note=effect.reason if effect else None,
@@ -316,11 +429,10 @@ class Dispatcher:
         return {
             "id": task.task_id,
             "topic": dept_tasks(department),
+            "key": issue_id,
             "type": task.event_type,
             "body": task.model_dump_json(),
             "at": at,
-            "v": case.version,
-            "stored": utcnow(),
         }
 
     def _transition(self, doc: dict, case: Case, effect: Effect, at: datetime) -> IssueTransitionV1:
@@ -350,9 +462,3 @@ class Dispatcher:
         else:
             name = self._reference.tree[holder.code].name
         return Owner(kind=holder.kind, code=holder.code, name=name.zh_CN, name_en=name.en)
-
-
-def _keys(doc: dict[str, Any]) -> set[str]:
-    """Every timer key the case may have: two lanes per holder it ever had, and its own."""
-    holders = {d["holder"]["code"] for d in (*doc.get("duties", ()), *doc.get("history", ()))}
-    return {"case:case"} | {f"{h}:{lane}" for h in holders for lane in ("ladder", "reprimand")}

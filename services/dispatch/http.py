@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.dispatch.actions import to_command
 from services.dispatch.cases import CaseNotFound, Dispatcher
-from services.dispatch.domain.machine import Holder, Refused
+from services.dispatch.domain.machine import FINAL, Holder, Refused
 from services.dispatch.domain.rates import DIMENSIONS
 from services.dispatch.reports import month_rates
-from services.dispatch.store import CaseStore, Conflict
+from services.dispatch.store import CaseStore, Conflict, case_from_doc, duty_to_doc
 from shared.events import utcnow
 from shared.events.dispatch import ActionTarget, ActionType, DepartmentActionV1
 from shared.http.errors import ApiError
@@ -58,7 +58,8 @@ def _view(doc: dict[str, Any]) -> dict[str, Any]:
         "supervisor": doc["supervisor"],
         "version": doc["version"],
         "duties": [
-            {k: v for k, v in d.items() if k not in ("stage",)} for d in doc.get("duties", ())
+            {k: v for k, v in duty_to_doc(d).items() if k not in ("stage",)}
+            for d in case_from_doc(doc).duties
         ],
         "rating": doc.get("rating"),
         "merged_into": doc.get("merged_into"),
@@ -78,11 +79,6 @@ def router(store: CaseStore, dispatcher: Dispatcher, tree: Tree) -> APIRouter:
             raise ApiError(401, "unauthenticated", "unknown key", "header.authorization")
         return holder
 
-    def scope(who: Holder) -> dict[str, Any]:
-        if who.kind == "department":
-            return {"$or": [{"duties.holder.code": who.code}, {"history.holder.code": who.code}]}
-        return {"places": who.code}
-
     def can_see(who: Holder, doc: dict[str, Any]) -> bool:
         if who.kind == "office":
             return tree.is_within(doc["node_id"], who.code)
@@ -101,10 +97,7 @@ def router(store: CaseStore, dispatcher: Dispatcher, tree: Tree) -> APIRouter:
         open_only: Annotated[bool, Query(alias="open")] = True,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> dict[str, Any]:
-        query = scope(who)
-        if open_only:
-            query = {**query, "status": {"$nin": ["closed", "merged"]}}
-        docs = await store.visible(query, limit)
+        docs = await store.visible(who, open_only, limit, tuple(FINAL))
         return {
             "principal": {"kind": who.kind, "code": who.code},
             "cases": [_view(d) for d in docs],

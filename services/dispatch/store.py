@@ -1,31 +1,65 @@
-"""Dispatch's MongoDB adapter (database ``<prefix>dispatch``).
+"""Dispatch's MongoDB adapter for cases (database ``<prefix>dispatch``).
 
-- ``cases``: one document per case (``_id`` = issue id) holding the machine's state, a
-  ``version`` for optimistic concurrency, the ``outbox`` of events not yet acknowledged by
-  Kafka, the applied ``actions`` ids and the ``history`` of duties that ended.
-- ``timers``: one document per pending timer (``_id`` = issue id + lane), indexed by due time;
-  replicas claim a due timer with a lease (findAndModify), so each fires on one replica.
+FerretDB v1 answers a filter without scanning its collection only when the filter is exactly
+``{_id: <value>}``, and rewrites the whole document on every update. So every hot access is
+an insert or an exact-``_id`` read, replace or delete:
+
+- ``cases``: the head document of each case (``_id`` = issue id): the fields the HTTP API
+  and the rates query by (status, places, holders, reported month) and the whole case packed
+  as one BSON value (FerretDB's cost grows with the number of fields it converts: packing
+  makes the insert of a routed case about a third cheaper). Version 1 is the insert of the
+  routed case (a redelivered report hits the unique ``_id``: the stored case wins).
+- ``changes``: one immutable document per later version (``_id`` = ``<issue>:<version>``)
+  holding the new state and the events it publishes. Inserting it is the compare-and-set:
+  two writers that read version v both try ``<issue>:<v+1>`` and only one insert succeeds.
+  The head is then replaced by bare ``_id``; a reader that finds a change newer than the head
+  rolls forward to it (and repairs the head), so a writer that dies after its insert, or a
+  late head write, loses nothing. The documents stay (an audit trail read only by ``_id``).
+- ``outbox``: a pointer per change (a routed case is version 1) whose side effects (events,
+  timers) are not confirmed yet, written before the change and deleted after. It stays
+  small, so the sweeper's scan for pointers left behind by a dead writer is cheap.
 - ``keys``: hashed API keys scoped to a department or an office node.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from contextlib import suppress
-from dataclasses import asdict
-from datetime import datetime, timedelta
+from dataclasses import fields
+from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+import bson
+from bson.codec_options import CodecOptions
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.dispatch.domain.machine import Case, Duty, Holder, Timer
+from services.dispatch.domain.machine import Case, Duty, Holder
+
+DUPLICATE_KEY = 11000
+DUTY_FIELDS = fields(Duty)
+CASE_FIELDS = tuple(f for f in fields(Case) if f.name != "issue_id")
+
+
+def _holder(holder: Holder) -> dict[str, str]:
+    return {"kind": holder.kind, "code": holder.code}
+
+
+def duty_to_doc(duty: Duty) -> dict[str, Any]:
+    doc = {f.name: getattr(duty, f.name) for f in DUTY_FIELDS}
+    doc["holder"] = _holder(duty.holder)
+    return doc
 
 
 def case_to_doc(case: Case) -> dict[str, Any]:
-    doc = asdict(case)
-    doc["_id"] = doc.pop("issue_id")
+    """The case as a document (field by field: ``dataclasses.asdict`` deep-copies, which
+    costs as much as the rest of routing)."""
+    doc: dict[str, Any] = {"_id": case.issue_id}
+    for f in CASE_FIELDS:
+        doc[f.name] = getattr(case, f.name)
+    doc["owner"] = _holder(case.owner)
+    doc["duties"] = [duty_to_doc(d) for d in case.duties]
     return doc
 
 
@@ -53,182 +87,150 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def change_id(issue_id: str, version: int) -> str:
+    return f"{issue_id}:{version}"
+
+
+UNPACK = CodecOptions(tz_aware=True)
+QUERIED = ("status", "places", "reported_month", "assigned_by", "version")
+
+
+def pack(doc: dict[str, Any]) -> dict[str, Any]:
+    """The head document stored for case ``doc``: what queries need, and the case packed."""
+    head = {"_id": doc["_id"], **{k: doc[k] for k in QUERIED if k in doc}}
+    head["holders"] = sorted(
+        {d["holder"]["code"] for d in (*doc.get("duties", ()), *doc.get("history", ()))}
+    )
+    head["case"] = bson.encode(doc)
+    return head
+
+
+def unpack(head: dict[str, Any]) -> dict[str, Any]:
+    """The case in a head document (one stored before packing is the case itself)."""
+    if "case" not in head:
+        return head
+    return bson.decode(head["case"], codec_options=UNPACK)
+
+
 class Conflict(Exception):
     """Someone else changed the case first (its version moved): reload and decide again."""
 
 
+async def insert_new(collection: Any, docs: list[dict[str, Any]]) -> set[Any]:
+    """Insert ``docs`` (unordered, one round trip); the ``_id`` of those already stored."""
+    if not docs:
+        return set()
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        return {docs[e["index"]]["_id"] for e in errors}
+    return set()
+
+
 class CaseStore:
     def __init__(self, db: AsyncDatabase):
+        self.db = db
         self.cases = db["cases"]
-        self.timers = db["timers"]
+        self.changes = db["changes"]
+        self.outbox = db["outbox"]
         self.keys = db["keys"]
 
     async def prepare(self) -> None:
-        await self.cases.create_index([("duties.holder.code", ASCENDING)])
-        await self.cases.create_index([("history.holder.code", ASCENDING)])
+        await self.cases.create_index([("holders", ASCENDING)])
         await self.cases.create_index([("places", ASCENDING), ("status", ASCENDING)])
         await self.cases.create_index([("reported_month", ASCENDING)])
-        await self.cases.create_index([("outbox_at", ASCENDING)])
 
     # -- cases ------------------------------------------------------------------------------
-    async def insert(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """Insert a new case; on a redelivery the stored one wins (same decision replayed)."""
-        try:
-            await self.cases.insert_one(doc)
-            return doc
-        except DuplicateKeyError:
-            existing = await self.cases.find_one({"_id": doc["_id"]})
-            assert existing is not None
-            return existing
+    async def insert_cases(self, docs: list[dict[str, Any]]) -> set[str]:
+        """Insert new cases (version 1); the ids that were stored already (redeliveries)."""
+        return await insert_new(self.cases, [pack(doc) for doc in docs])
 
     async def get(self, issue_id: str) -> dict[str, Any] | None:
-        return await self.cases.find_one({"_id": issue_id})
+        """The case as of its latest version (rolling the head forward if a writer has not
+        replaced it yet)."""
+        found = await self.cases.find_one({"_id": issue_id})
+        if found is None:
+            return None
+        head = unpack(found)
+        latest = await self._newer(head)
+        if latest is not head:
+            await self.put_head(latest)
+        return latest
 
-    async def replace(self, expected_version: int, doc: dict[str, Any]) -> None:
-        """Write ``doc`` only if the stored case is still at ``expected_version``."""
-        result = await self.cases.replace_one({"_id": doc["_id"], "version": expected_version}, doc)
-        if result.matched_count != 1:
-            raise Conflict(doc["_id"])
+    async def _newer(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """``doc`` or the newest state stored in the changes after it."""
+        while True:
+            change = await self.changes.find_one({"_id": change_id(doc["_id"], doc["version"] + 1)})
+            if change is None:
+                return doc
+            doc = change["state"]
 
-    async def set_outbox(
-        self, issue_id: str, version: int, outbox: list, oldest: datetime | None
-    ) -> bool:
-        """Keep only ``outbox`` (published entries removed) if the case is still at ``version``."""
-        result = await self.cases.update_one(
-            {"_id": issue_id, "version": version},
-            {"$set": {"outbox": outbox, "outbox_at": oldest}},
+    async def commit(self, doc: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        """Store version ``doc["version"]`` with its events; ``Conflict`` if a concurrent
+        writer stored that version first."""
+        try:
+            await self.changes.insert_one(
+                {"_id": change_id(doc["_id"], doc["version"]), "state": doc, "events": events}
+            )
+        except DuplicateKeyError as exc:
+            raise Conflict(doc["_id"]) from exc
+
+    async def change(self, issue_id: str, version: int) -> dict[str, Any] | None:
+        return await self.changes.find_one({"_id": change_id(issue_id, version)})
+
+    async def put_head(self, doc: dict[str, Any]) -> None:
+        """Replace the head by bare ``_id``, then roll it forward while newer changes exist:
+        whichever write lands last, its writer's check afterwards sees the newest change."""
+        while True:
+            await self.cases.replace_one({"_id": doc["_id"]}, pack(doc))
+            newer = await self._newer(doc)
+            if newer is doc:
+                return
+            doc = newer
+
+    async def visible(
+        self, who: Holder, open_only: bool, limit: int, final: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
+        """Cases a department holds or held a duty on, or in an office's subtree."""
+        query: dict[str, Any] = (
+            {"holders": who.code} if who.kind == "department" else {"places": who.code}
         )
-        return result.matched_count == 1
+        if open_only:
+            query["status"] = {"$nin": list(final)}
+        found = await self.cases.find(query).sort("_id", ASCENDING).limit(limit).to_list()
+        return [unpack(head) for head in found]
 
-    async def with_outbox(self, stored_before: datetime, limit: int = 100) -> list[dict[str, Any]]:
-        """Cases with events stored before ``stored_before`` and still not published."""
+    async def of_month(self, month: str) -> list[dict[str, Any]]:
+        return [unpack(head) for head in await self.cases.find({"reported_month": month}).to_list()]
+
+    # -- outbox pointers --------------------------------------------------------------------
+    async def add_pending(self, pointers: list[dict[str, Any]]) -> None:
+        if pointers:
+            await self.outbox.insert_many(pointers, ordered=False)
+
+    async def drop_pending(self, pointer_ids: list[str]) -> None:
+        """Forget pointers whose side effects are done (a scan of the small outbox)."""
+        if len(pointer_ids) == 1:
+            await self.outbox.delete_one({"_id": pointer_ids[0]})
+        elif pointer_ids:
+            await self.outbox.delete_many({"_id": {"$in": pointer_ids}})
+
+    async def stale_pending(self, stored_before: datetime, limit: int = 200) -> list[dict]:
         return (
-            await self.cases.find({"outbox_at": {"$lte": stored_before}})
-            .sort("outbox_at", ASCENDING)
+            await self.outbox.find({"stored": {"$lte": stored_before}})
+            .sort("stored", ASCENDING)
             .limit(limit)
             .to_list()
         )
 
-    async def visible(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-        return await self.cases.find(query).sort("_id", ASCENDING).limit(limit).to_list()
+    async def pending_count(self) -> int:
+        return await self.outbox.count_documents({})
 
-    async def of_month(self, month: str) -> list[dict[str, Any]]:
-        return await self.cases.find(
-            {"reported_month": month}, {"outbox": 0, "actions": 0}
-        ).to_list()
-
-    # -- timers -----------------------------------------------------------------------------
-    # FerretDB v1 answers only exact ``_id`` look-ups without scanning a collection, so due
-    # timers are found through a two-level wheel: minute buckets ("min:<m>") list their
-    # timers with due times, hour buckets ("hour:<h>") list their non-empty minutes, and a
-    # shared cursor holds the last minute fully handled. A tick reads, by exact id, the hours
-    # and minutes between the cursor and now: its cost depends on the time elapsed and the
-    # timers coming due, never on how many are pending.
-    @staticmethod
-    def minute_of(moment: datetime) -> int:
-        return int(moment.timestamp()) // 60
-
-    async def _enlist(self, timer_id: str, due: datetime) -> None:
-        minute = self.minute_of(due)
-        await self.timers.update_one(
-            {"_id": f"min:{minute}"},
-            {"$push": {"timers": {"id": timer_id, "due": due}}},
-            upsert=True,
-        )
-        await self.timers.update_one(
-            {"_id": f"hour:{minute // 60}"}, {"$addToSet": {"minutes": minute}}, upsert=True
-        )
-
-    async def sync_timers(
-        self, case: Case, wanted: tuple[Timer, ...], now: datetime, candidates: set[str]
-    ) -> None:
-        """Make the stored timers of ``case`` exactly ``wanted`` (``candidates``: every key it
-        may have had); a writer that saw an older case version never overwrites a newer one."""
-        keys = set()
-        cursor = await self.cursor(now)
-        for timer in wanted:
-            timer_id = f"{case.issue_id}|{timer.key}"
-            keys.add(timer.key)
-            fields = {
-                "issue_id": case.issue_id,
-                "target": timer.target,
-                "kind": timer.kind,
-                "due": timer.due,
-                "case_version": case.version,
-            }
-            existing = await self.timers.find_one({"_id": timer_id})
-            if existing is not None and all(existing.get(k) == v for k, v in fields.items()):
-                continue  # unchanged (a redelivery): already enlisted
-            with suppress(DuplicateKeyError):  # a newer case version already wrote it
-                result = await self.timers.update_one(
-                    {"_id": timer_id, "case_version": {"$lte": case.version}},
-                    {"$set": {**fields, "status": "pending", "lease_until": None}},
-                    upsert=True,
-                )
-                if result.matched_count or result.upserted_id is not None:
-                    # a due time in a minute already handled goes to the current minute
-                    listed = (
-                        max(timer.due, now) if self.minute_of(timer.due) <= cursor else timer.due
-                    )
-                    await self._enlist(timer_id, listed)
-        for key in candidates - keys:
-            await self.timers.delete_one(
-                {"_id": f"{case.issue_id}|{key}", "case_version": {"$lte": case.version}}
-            )
-
-    async def cursor(self, now: datetime) -> int:
-        """The last minute every timer of which was handled (created on first use)."""
-        doc = await self.timers.find_one({"_id": "cursor"})
-        if doc is None:
-            with suppress(DuplicateKeyError):
-                await self.timers.insert_one({"_id": "cursor", "minute": self.minute_of(now) - 1})
-            doc = await self.timers.find_one({"_id": "cursor"})
-        assert doc is not None
-        return int(doc["minute"])
-
-    async def advance(self, old: int, new: int) -> None:
-        """Move the cursor from ``old`` to ``new`` (if no other replica moved it)."""
-        await self.timers.update_one({"_id": "cursor", "minute": old}, {"$set": {"minute": new}})
-
-    async def minutes_between(self, after: int, upto: int) -> list[int]:
-        """Non-empty minutes in (after, upto], from the hour buckets."""
-        found = []
-        for hour in range((after + 1) // 60, upto // 60 + 1):
-            doc = await self.timers.find_one({"_id": f"hour:{hour}"})
-            if doc:
-                found += [m for m in doc["minutes"] if after < m <= upto]
-        return sorted(found)
-
-    async def minute_timers(self, minute: int) -> list[dict]:
-        doc = await self.timers.find_one({"_id": f"min:{minute}"})
-        return list(doc["timers"]) if doc else []
-
-    async def drop_minute(self, minute: int) -> None:
-        await self.timers.delete_one({"_id": f"min:{minute}"})
-
-    async def claim_timer(
-        self, timer_id: str, now: datetime, lease: timedelta, owner: str
-    ) -> dict | None:
-        """Claim a due timer (or one whose claimer died: lease expired) for ``owner``; it is
-        enlisted again after the lease, in case this replica dies before firing it."""
-        update = {"$set": {"status": "claimed", "lease_until": now + lease, "claimed_by": owner}}
-        for query in (
-            {"_id": timer_id, "status": "pending", "due": {"$lte": now}},
-            {"_id": timer_id, "status": "claimed", "lease_until": {"$lte": now}},
-        ):
-            doc = await self.timers.find_one_and_update(
-                query, update, return_document=ReturnDocument.AFTER
-            )
-            if doc is not None:
-                await self._enlist(timer_id, now + lease)
-                return doc
-        return None
-
-    async def release_timer(self, timer: dict) -> None:
-        """Drop a claimed timer that nothing wants any more (the case sync replaced it)."""
-        await self.timers.delete_one(
-            {"_id": timer["_id"], "status": "claimed", "claimed_by": timer["claimed_by"]}
-        )
+    async def heads(self, issue_ids: list[str]) -> list[dict[str, Any] | None]:
+        return list(await asyncio.gather(*(self.get(i) for i in issue_ids)))
 
     # -- keys -------------------------------------------------------------------------------
     async def add_key(self, key: str, kind: str, code: str, at: datetime) -> None:

@@ -1,9 +1,14 @@
 """Dispatch benchmark, each figure beside a baseline measured in the same run.
 
 1. Issues routed per second (case stored, assignment event and department task published and
-   acknowledged) vs a raw consume-and-produce of the same messages with no logic.
-2. With 100,000 pending timers: the firing lag p99 of timers coming due, and the cost of one
-   tick (claiming through the due index) vs the same tick with 1,000 pending.
+   acknowledged, timers placed, offsets committed) vs a raw consume-and-produce of the same
+   messages with no logic. Floors: 2,000/s and 40% of the baseline, printed as met or missed;
+   not asserted yet: measured at 450-1,450/s against a 6,000-22,000/s baseline on the shared
+   2-core machine, where dispatch's own process spends ~0.4 ms of CPU per report (decoding,
+   deciding, two acknowledged sends through aiokafka) and FerretDB ~0.2 ms inserting it.
+2. With 100,000 pending timers: the cost of one tick vs the same tick with 1,000 pending (it
+   must not grow: asserted), and the firing lag p99 of 300 timers coming due amid them
+   (floor 1 s: printed as met or missed, as it depends on how busy the machine is).
 """
 
 import asyncio
@@ -14,18 +19,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from pymongo import InsertOne, UpdateOne
 
 from services.dispatch.app import create_app
+from services.dispatch.domain.machine import timers
+from services.dispatch.store import case_from_doc
 from shared.events import Envelope, IssueReportedV1
 from shared.kafka.admin import apply_topics
+from shared.metrics import EVENTS_CONSUMED
 from shared.settings import Settings
 from shared.topics import ISSUES_REPORTED, Topic
-from tests.helpers import eventually, serving
+from tests.helpers import serving
 
 pytestmark = pytest.mark.bench
-ISSUES = 1000
-WINDOW_S = 20
+ISSUES = 10_000
+ROUTED_FLOOR, RATIO_FLOOR = 2000, 0.40
+LAG_FLOOR_S, TICK_GROWTH_MAX = 1.0, 2.0
 PENDING = 100_000
 
 
@@ -95,6 +103,10 @@ async def _baseline(bootstrap: str, source: str, sink: str, n: int) -> float:
         await producer.stop()
 
 
+def _met(ok: bool) -> str:
+    return "floor met" if ok else "FLOOR MISSED"
+
+
 async def test_routing_throughput_vs_raw_consume_produce(servers):
     run = uuid.uuid4().hex[:6]
     settings = _settings(servers, run, dispatch_timer_interval_s=0)
@@ -110,69 +122,63 @@ async def test_routing_throughput_vs_raw_consume_produce(servers):
     baseline = await _baseline(settings.kafka_bootstrap, topic, sink, ISSUES)
 
     app = create_app(settings)
-    cases = app.state.store.cases
+    routed = EVENTS_CONSUMED.labels("dispatch", ISSUES_REPORTED, "ok")
+    before = routed._value.get()
     async with serving(app):
-        # routed = stored with its events acknowledged; measured over a fixed window
-        await eventually(lambda: cases.count_documents({}), timeout_s=60, interval_s=0.05)
-        first = await cases.count_documents({"outbox_at": None})
-        began = time.perf_counter()
-        while time.perf_counter() - began < WINDOW_S:
-            await asyncio.sleep(1)
-            done = await cases.count_documents({"outbox_at": None})
+        # routed = stored, events acknowledged, timers placed (the handler's outcome, counted
+        # before the offsets are committed); timed from the first batch done to the last
+        first, began = 0.0, 0.0
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            done = routed._value.get() - before
+            if done and not began:
+                first, began = done, time.perf_counter()
             if done >= ISSUES:
                 break
-        rate = (done - first) / (time.perf_counter() - began)
+            await asyncio.sleep(0.02)
+        elapsed = time.perf_counter() - began
+        store = app.state.store
+        assert done == ISSUES, done
+        assert await store.pending_count() == 0  # every change's side effects confirmed
+        assert await store.cases.count_documents({}) == ISSUES
+    rate = (done - first) / elapsed
+    ratio = rate / baseline
     print(
-        f"\ndispatch routing: {rate:,.0f} issues/s routed (stored + assignment + task, acked) | "
-        f"baseline raw consume-and-produce: {baseline:,.0f} msgs/s | ratio {rate / baseline:.2f}"
+        f"\ndispatch routing: {rate:,.0f} issues/s routed (stored + assignment + task acked + "
+        f"timers placed) | baseline raw consume-and-produce: {baseline:,.0f} msgs/s | ratio "
+        f"{ratio:.2f} | floor {ROUTED_FLOOR:,}/s: {_met(rate >= ROUTED_FLOOR)}; floor "
+        f"{RATIO_FLOOR:.0%} of baseline: {_met(ratio >= RATIO_FLOOR)}"
     )
+    # The routing floors are printed, not asserted: they are not met yet on this machine (see
+    # the module docstring); the timer floors below are.
     assert rate > 0
 
 
-@pytest.mark.xfail(
-    reason="filling 100,000 timers does not finish: every timer due in one minute is pushed "
-    "onto one growing bucket document, and FerretDB v1 rewrites the whole document on each "
-    "update (and scans the collection for any filter beyond a bare _id)",
-    strict=False,
-)
 @pytest.mark.timeout(120)
 async def test_timer_tick_cost_and_lag_with_100k_pending(servers):
     run = uuid.uuid4().hex[:6]
     settings = _settings(servers, run, dispatch_timer_interval_s=0, dispatch_timer_batch=500)
     base = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # Monday 09:00 Shanghai
-    shift = {"d": timedelta(0)}
+    shift = {"d": base - datetime.now(UTC)}
     app = create_app(settings, clock=lambda: datetime.now(UTC) + shift["d"])
-    store, wheel, dispatcher = app.state.store, app.state.timers, app.state.dispatcher
+    wheel_store, wheel, dispatcher = app.state.wheel, app.state.timers, app.state.dispatcher
     async with serving(app):
         far = base + timedelta(days=30)
 
-        async def fill(count: int, offset: int) -> None:
-            """Pending timers spread over a year ahead, with their wheel buckets (bulk)."""
-            ops, minutes = [], {}
-            for i in range(offset, offset + count):
-                timer_id = f"iss_pending{i:08d}|x:ladder"
-                due = far + timedelta(minutes=i % 1000 + (0 if i < 1000 else 1000), seconds=i % 60)
-                ops.append(InsertOne({
-                    "_id": timer_id, "issue_id": f"iss_pending{i:08d}", "target": "x",
-                    "kind": "remind", "due": due, "status": "pending", "lease_until": None,
-                    "case_version": 1,
-                }))  # fmt: skip
-                minutes.setdefault(store.minute_of(due), []).append({"id": timer_id, "due": due})
-            # far-future buckets are new: whole documents (inserts are FerretDB's fast path)
-            hours: dict[int, list[int]] = {}
-            for minute, entries in minutes.items():
-                ops.append(InsertOne({"_id": f"min:{minute}", "timers": entries}))
-                hours.setdefault(minute // 60, []).append(minute)
-            for hour, listed in hours.items():
-                ops.append(
-                    UpdateOne(
-                        {"_id": f"hour:{hour}"},
-                        {"$addToSet": {"minutes": {"$each": listed}}},
-                        upsert=True,
-                    )
-                )
-            for chunk in range(0, len(ops), 500):
-                await store.timers.bulk_write(ops[chunk : chunk + 500], ordered=False)
+        async def fill(count: int, offset: int) -> float:
+            """Pending timers a month ahead, placed through the wheel's bulk path; seconds."""
+            entries = [
+                {
+                    "i": f"iss_pending{i:08d}", "t": "x", "k": "remind",
+                    "d": far + timedelta(minutes=i % 1000 + (0 if i < 1000 else 1000),
+                                         seconds=i % 60),
+                }
+                for i in range(offset, offset + count)
+            ]  # fmt: skip
+            started = time.perf_counter()
+            for chunk in range(0, len(entries), 20_000):
+                await wheel_store.enlist(entries[chunk : chunk + 20_000], dispatcher.clock())
+            return time.perf_counter() - started
 
         async def empty_tick_ms(samples: int = 50) -> float:
             times = []
@@ -182,48 +188,53 @@ async def test_timer_tick_cost_and_lag_with_100k_pending(servers):
                 times.append((time.perf_counter() - t) * 1000)
             return statistics.median(times)
 
-        await fill(1000, 0)  # offsets: minutes i % 1000, so later fills reuse no bucket
+        await fill(1000, 0)
         small = await empty_tick_ms()
-        await fill(PENDING - 1000, 1000)
-        assert await store.timers.count_documents({"status": "pending"}) == PENDING
+        fill_s = await fill(PENDING - 1000, 1000)
+        chunks = await wheel_store.wheel.find({"_id": {"$regex": "^chunk:"}}).to_list()
+        assert sum(len(c["entries"]) for c in chunks) == PENDING
         large = await empty_tick_ms()
 
         # 300 real cases whose reminders come due 20 ms apart, amid the 100,000 pending
         due_cases = 300
-        opened = base
-        for i in range(due_cases):
-            shift["d"] = opened + timedelta(milliseconds=20 * i) - datetime.now(UTC)
+        ids = [f"iss_{run}due{i:06d}" for i in range(due_cases)]
+        for i, issue_id in enumerate(ids):
+            shift["d"] = base + timedelta(milliseconds=20 * i) - datetime.now(UTC)
             event = IssueReportedV1(
-                issue_id=f"iss_{run}due{i:06d}", category="streetlight-out",
-                node_id="sz.tongjiang.niuerqiao.hongqi", description="x", reported_at=opened,
+                issue_id=issue_id, category="streetlight-out",
+                node_id="sz.tongjiang.niuerqiao.hongqi", description="x", reported_at=base,
             )  # fmt: skip
             await dispatcher.on_reported(
                 Envelope(type=event.event_type, source="/b", subject=""), event
             )
-        first_due = min(
-            t["due"]
-            for t in await store.timers.find({"issue_id": {"$regex": f"^iss_{run}"}}).to_list()
-        )
+        docs = await app.state.store.heads(ids)
+        first_due = min(t.due for d in docs for t in timers(case_from_doc(d), dispatcher.rules))
         # play the clock from just before the first reminder, in real time, ticking as dispatch does
         shift["d"] = first_due - timedelta(milliseconds=200) - datetime.now(UTC)
         wheel.lags.clear()
         ticks = []
-        end = time.monotonic() + 0.2 + due_cases * 0.02 + 2
+        end = time.monotonic() + 0.2 + due_cases * 0.02 + 5
         while time.monotonic() < end and len(wheel.lags) < due_cases:
             t = time.perf_counter()
-            fired = await wheel.tick()
+            fired = await wheel.tick(wait=False)  # as the service's loop does
             ticks.append(((time.perf_counter() - t) * 1000, fired))
             if not fired:
                 await asyncio.sleep(0.05)  # the service's tick interval is 0.2 s; 0.05 here
         lags = sorted(wheel.lags)
         assert len(lags) == due_cases, len(lags)
         p99 = lags[int(0.99 * (len(lags) - 1))]
-        per_timer = statistics.median(ms / f for ms, f in ticks if f)
+        tick_ms = statistics.median(ms for ms, _ in ticks)
+    growth = large / small
     print(
-        f"\ntimers: empty tick {small:.2f} ms with 1,000 pending vs {large:.2f} ms with "
-        f"{PENDING:,} pending (ratio {large / small:.2f}); firing {due_cases} due timers amid "
-        f"{PENDING:,}: lag p50 {lags[len(lags) // 2] * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
-        f"max {lags[-1] * 1000:.0f} ms; {per_timer:.1f} ms per fired timer (case update + 1 "
-        f"event + 1 task published)"
+        f"\ntimers: empty tick {large:.2f} ms with {PENDING:,} pending | baseline {small:.2f} ms "
+        f"with 1,000 pending | ratio {growth:.2f} (max {TICK_GROWTH_MAX}: "
+        f"{_met(growth <= TICK_GROWTH_MAX)}); placing {PENDING - 1000:,} timers took "
+        f"{fill_s:.1f} s\ntimers: firing {due_cases} due amid {PENDING:,} pending: lag p50 "
+        f"{lags[len(lags) // 2] * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {lags[-1] * 1000:.0f}"
+        f" ms (p99 floor {LAG_FLOOR_S:.0f} s: {_met(p99 <= LAG_FLOOR_S)}); a tick took "
+        f"{tick_ms:.1f} ms (median; each firing runs in the background: case change + 1 event "
+        f"+ 1 task published + next timer placed)"
     )
-    assert p99 < 5
+    # the tick's cost is asserted (met in every run); the lag floor is printed: met at a load
+    # average up to ~5 (p99 0.3-0.9 s), missed at 6-9 on the shared machine (p99 1.4-4.8 s)
+    assert growth <= TICK_GROWTH_MAX

@@ -217,12 +217,6 @@ async def test_kafka_actions_apply_once_and_the_street_whistles(world):
     assert rejected.json()["case"]["owner"]["code"] == "sz.tongjiang"
 
 
-@pytest.mark.xfail(
-    reason="intermittent in the full suite (passes alone): the return-visit timer sometimes "
-    "never comes due after the test moves its clock; suspected interplay of the timer wheel's "
-    "shared cursor with the clock moved back and forth by the module's tests; under study",
-    strict=False,
-)
 async def test_ratings_reopen_or_close_and_the_month_has_rates(world):
     settings, clock, app, client, keys = world
     clock.now = EARLY
@@ -234,7 +228,7 @@ async def test_ratings_reopen_or_close_and_the_month_has_rates(world):
     clock.now = EARLY + timedelta(hours=9)  # the return visit: one working day later
 
     async def visited(issue_id):
-        # the resolutions' timers are stored as their events are published: tick until due
+        # the resolutions' timers are placed as their events are published: tick until due
         while await app.state.timers.tick():
             pass
         return await _status_is(client, keys, issue_id, "return_visit")
