@@ -22,16 +22,7 @@ from shared.settings import REPO_ROOT
 from shared.topics import ISSUES_LIFECYCLE, ISSUES_REPORTED, dept_tasks
 from tests.helpers import eventually, read_topic
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.xfail(
-        reason="after the kill, the surviving replica is assigned the dead one's partitions "
-        "but (3 runs of 3) stops consuming one of them after a CommitFailedError raised in "
-        "FastStream's ack during the rebalance (shared consumer, see the report); the cases "
-        "of that partition stay uncommitted in Kafka (not lost) but are not routed in time",
-        strict=False,
-    ),
-]
+pytestmark = pytest.mark.e2e
 REPORTS = 600
 PORTS = (18281, 18282)
 RESTART_PORT = 18283
