@@ -60,6 +60,7 @@ from shared.topics import ISSUES_LIFECYCLE, dept_tasks
 log = get_logger("linli.dispatch")
 TRANSITION_BY_NAME = {t.event_type.split(".")[2]: t for t in TRANSITIONS}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+ROUTE_TAG = "route"  # a report's routing pointer has a fixed id: a redelivery finds it
 MAX_CONFLICT_RETRIES = 8
 ABANDONED_AFTER = timedelta(seconds=60)  # a pointer whose change never got stored
 SENDS_IN_FLIGHT = 128
@@ -128,11 +129,14 @@ class Dispatcher:
         """Route a batch of reports (the consumer's batch handler): one outcome per event.
 
         The consumer commits the offsets only after this returns, so a replica that dies
-        midway has the batch redelivered, and a redelivered report whose case is stored
-        publishes that case's events again (same ids) and places its timers again. The
-        batch's outbox pointers (one insert, one delete) also let the sweeper finish the job
-        if the redelivery is late (a partition stuck in a rebalance). Parts of the batch are
-        inserted concurrently, then all events are published while the timers are placed."""
+        midway has the batch redelivered. Each report's routing pointer (``<issue>:1:route``,
+        inserted before its case and deleted once its effects are done) tells a redelivery
+        what happened: a stored case whose pointer is still there was left unfinished, and
+        its events are published again (same ids) and its timers placed again; a stored case
+        whose pointer was gone was finished, and nothing is sent twice. The pointers also let
+        the sweeper finish the job if the redelivery is late (a partition stuck in a
+        rebalance). Parts of the batch are inserted concurrently, then all events are
+        published while the timers are placed."""
         outcomes: list[str | PoisonMessage | None] = [None] * len(items)
         fresh: dict[str, tuple[int, Case, dict[str, Any]]] = {}
         for index, (_, event) in enumerate(items):
@@ -147,15 +151,17 @@ class Dispatcher:
         opened = list(fresh.values())
         if not opened:
             return outcomes
-        tag = uuid.uuid4().hex[:12]
-        pointers = [self._pointer(issue_id, 1, tag) for issue_id in fresh]
-        await self._store.add_pending(pointers)
+        pointers = [self._pointer(issue_id, 1, ROUTE_TAG) for issue_id in fresh]
+        unfinished = await self._store.add_pending(pointers)
         parts = [opened[i : i + ROUTE_PART] for i in range(0, len(opened), ROUTE_PART)]
         stored: dict[str, tuple[Case, dict[str, Any]]] = {}
         existing: set[str] = set()
         for part_stored, part_existing in await asyncio.gather(*map(self._store_part, parts)):
             stored.update(part_stored)
             existing |= part_existing
+        for issue_id in existing:  # routed and finished before: its effects are all done
+            if self._pointer(issue_id, 1, ROUTE_TAG)["_id"] not in unfinished:
+                stored.pop(issue_id, None)
         events = [e for _, doc in stored.values() for e in self._routed_events(doc)]
         wanted = [
             entry

@@ -207,9 +207,9 @@ class CaseStore:
         return [unpack(head) for head in await self.cases.find({"reported_month": month}).to_list()]
 
     # -- outbox pointers --------------------------------------------------------------------
-    async def add_pending(self, pointers: list[dict[str, Any]]) -> None:
-        if pointers:
-            await self.outbox.insert_many(pointers, ordered=False)
+    async def add_pending(self, pointers: list[dict[str, Any]]) -> set[str]:
+        """Store pointers; the ids of those an earlier writer left (its work unfinished)."""
+        return await insert_new(self.outbox, pointers)
 
     async def drop_pending(self, pointer_ids: list[str]) -> None:
         """Forget pointers whose side effects are done (a scan of the small outbox)."""
