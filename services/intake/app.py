@@ -22,6 +22,7 @@ from services.intake.open311_http import build_open311_router
 from services.intake.reports import ReportService
 from services.intake.store import IssueStore
 from shared.events import IssueReportedV1, ResidentContactV1, utcnow
+from shared.events.follow import IssueFollowedV1
 from shared.reference import load_reference
 from shared.service import build_parts
 from shared.settings import Settings
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     tree = reference.tree
     parts = build_parts(settings, "intake")
     parts.publisher.declare(ISSUES_REPORTED, IssueReportedV1)
+    parts.publisher.declare(ISSUES_REPORTED, IssueFollowedV1)
     parts.publisher.declare(RESIDENTS_CONTACTS, ResidentContactV1)
     store = IssueStore(parts.db)
 

@@ -13,7 +13,8 @@ from services.intake.domain.duplicates import pick_duplicates
 from services.intake.domain.open311 import iso, open311_status
 from services.intake.domain.places import Places
 from services.intake.store import IssueStore
-from shared.events import ResidentContactV1, utcnow
+from shared.events import ResidentContactV1, derived_event_id, utcnow
+from shared.events.follow import IssueFollowedV1
 from shared.http.errors import ApiError, Unavailable
 from shared.ids import new_id
 from shared.kafka.publisher import EventPublisher, Outgoing, PublishFailed
@@ -127,6 +128,16 @@ class ReportService:
             raise ApiError(404, "not_found", f"no open issue {issue_id}", "path.issue_id")
         identity = normalise_contact(contact.phone, contact.email) if contact else None
         ref = resident_ref(self._secret, identity)
+        now = self.clock()
+        followed = IssueFollowedV1(
+            issue_id=issue_id,
+            resident_ref=ref,
+            language=contact.language if contact else None,
+            reporter_ref=doc.get("resident_ref"),
+            followed_at=now,
+        )
+        event_id = derived_event_id("followed", issue_id, ref)
+        events = [Outgoing(ISSUES_REPORTED, followed, issue_id, event_id)]
         if identity is not None and contact is not None:
             record = ResidentContactV1(
                 resident_ref=ref,
@@ -134,12 +145,15 @@ class ReportService:
                 phone=contact.phone,
                 email=contact.email,
                 language=contact.language,
-                updated_at=self.clock(),
+                updated_at=now,
             )
-            try:
-                await self._publisher.publish(RESIDENTS_CONTACTS, record, key=ref)
-            except PublishFailed as exc:
-                raise Unavailable("Kafka", self._retry_after_s) from exc
+            events.insert(0, Outgoing(RESIDENTS_CONTACTS, record, ref))
+        try:
+            # the answer waits for both acks; a retry republishes both (a compacted topic,
+            # and the follow's derived id makes its duplicate harmless)
+            await self._publisher.publish_many(events)
+        except PublishFailed as exc:
+            raise Unavailable("Kafka", self._retry_after_s) from exc
         await self.guard(self.store.add_follower(issue_id, ref))
         return Submitted(issue_id, ref, resident_token(self._secret, ref))
 

@@ -22,6 +22,7 @@ from services.notify.channels import (
     parse_rates,
 )
 from services.notify.delivery import Deliverer, RetryPolicy
+from services.notify.followers import Followers
 from services.notify.http import build_router
 from services.notify.live import LiveInbox
 from services.notify.messages import Notifier
@@ -29,6 +30,7 @@ from services.notify.rendering import Templates
 from services.notify.store import NotifyStore
 from services.notify.timing import waited
 from shared.events import IssueAssignedV1, IssueReportedV1, ResidentContactV1
+from shared.events.follow import IssueFollowedV1
 from shared.events.lifecycle import TRANSITIONS, IssueRatedV1, ReceiptIssuedV1
 from shared.events.notify import NotificationRetryV1
 from shared.logging import get_logger
@@ -109,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     secret = settings.resident_secret.get_secret_value()
+    followers = Followers(store, deliverer)
     notifier = Notifier(
         store,
         deliverer,
@@ -117,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public_url=settings.notify_public_url,
         rating_ttl=timedelta(hours=settings.notify_rating_ttl_h),
         max_retry_wait_s=settings.notify_retry_max_s,
+        followers=followers,
     )
     broadcasts = Broadcasts(
         store,
@@ -129,7 +133,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     parts.publisher.declare(ISSUES_FEEDBACK, IssueRatedV1)
     parts.consume(RESIDENTS_CONTACTS, {ResidentContactV1: notifier.on_contact})
     batched = {
-        ISSUES_REPORTED: {IssueReportedV1: notifier.on_reported},
+        ISSUES_REPORTED: {
+            IssueReportedV1: notifier.on_reported,
+            IssueFollowedV1: followers.on_followed,
+        },
         ISSUES_LIFECYCLE: {
             IssueAssignedV1: notifier.on_assigned,
             **{transition: notifier.on_transition for transition in TRANSITIONS},

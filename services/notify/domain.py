@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import random
 import re
+from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -230,3 +231,18 @@ def split_operator_key(key: str) -> tuple[str, str] | None:
         return None
     key_id, _, secret = key[4:].partition(".")
     return (key_id, secret) if key_id and secret else None
+
+
+# --- followers of an issue ----------------------------------------------------------------
+
+# the reporter's own messages: the receipt of the report and the rating request (回访)
+NOT_FOR_FOLLOWERS = frozenset({"issue.received", "issue.return-visit"})
+
+
+def follower_recipients(kind: str, followers: Iterable[str], reporter: str | None) -> list[str]:
+    """Who besides the reporter hears of a status change of an issue: every follower once,
+    in the order they followed, never the reporter again, nobody for the reporter's own
+    messages."""
+    if kind in NOT_FOR_FOLLOWERS:
+        return []
+    return [ref for ref in dict.fromkeys(followers) if ref and ref != reporter]

@@ -10,6 +10,7 @@ from typing import Any
 
 from services.notify.delivery import Deliverer, Notice, recipient_of
 from services.notify.domain import rating_token
+from services.notify.followers import NO_REPORTER, Followers
 from services.notify.rendering import local_time
 from services.notify.store import CONTACT_FIELDS, NotifyStore
 from services.notify.timing import stage
@@ -42,6 +43,7 @@ class Notifier:
         public_url: str,
         rating_ttl: timedelta,
         max_retry_wait_s: float,
+        followers: Followers,
         clock: Callable[[], datetime] = utcnow,
     ):
         self._store = store
@@ -51,6 +53,7 @@ class Notifier:
         self._public_url = public_url.rstrip("/")
         self._rating_ttl = rating_ttl
         self._max_retry_wait_s = max_retry_wait_s
+        self._followers = followers
         self._clock = clock
 
     def _nodes(self, node_id: str | None) -> list[str] | None:
@@ -83,12 +86,10 @@ class Notifier:
         return await self._deliverer.notify(notice, recipient_of(stored, event.language))
 
     async def on_assigned(self, envelope: Envelope, event: IssueAssignedV1) -> str:
-        if event.resident_ref is None:
-            return "skipped"
         notice = Notice(
             envelope.id,
             "issue.assigned",
-            event.resident_ref,
+            event.resident_ref or NO_REPORTER,
             lambda lang: {
                 "issue_id": event.issue_id,
                 "owner_name": self._owner_name(event.owner, lang),
@@ -97,15 +98,13 @@ class Notifier:
             issue_id=event.issue_id,
             language=event.language,
         )
-        return await self._deliverer.notify(notice)
+        return await self._followers.notify(notice)
 
     async def on_transition(self, envelope: Envelope, event: IssueTransitionV1) -> str:
-        if event.resident_ref is None:
-            return "skipped"
-        ref = event.resident_ref
+        ref = event.resident_ref or NO_REPORTER  # followers hear of anonymous reports too
         kind = transition_kind(envelope.type)
         extra: dict[str, Any] = {}
-        if kind == "issue.return-visit":
+        if kind == "issue.return-visit" and ref:
             expires = self._clock() + self._rating_ttl
             token = rating_token(
                 self._secret,
@@ -134,7 +133,7 @@ class Notifier:
         notice = Notice(
             envelope.id, kind, ref, context, issue_id=event.issue_id, language=event.language
         )
-        return await self._deliverer.notify(notice)
+        return await self._followers.notify(notice)
 
     async def on_receipt(self, envelope: Envelope, event: ReceiptIssuedV1) -> str:
         if event.donor_ref is None:
