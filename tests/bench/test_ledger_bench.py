@@ -35,8 +35,9 @@ from services.ledger.donations import draft_of
 from services.ledger.store import LedgerStore, entry_doc
 from shared.events import DonationReceivedV1, Envelope
 from shared.kafka.admin import apply_topics
+from shared.kafka.consumer import consumer_group
 from shared.settings import Settings
-from shared.topics import LEDGER_DONATIONS, LEDGER_RECEIPTS, Topic
+from shared.topics import LEDGER_COMMANDS, LEDGER_DONATIONS, LEDGER_RECEIPTS, Topic
 from tests.helpers import eventually, serving
 
 pytestmark = pytest.mark.bench
@@ -156,10 +157,12 @@ async def postings_through_kafka(settings: Settings, client: AsyncMongoClient) -
 
     total = N_KAFKA
     async with serving(create_app(settings)):
-        # measured once the ledger's two consumers have joined their group (the rebalance
-        # their joining causes is start-up, not throughput)
-        stable = partial(group_is_stable, settings.kafka_bootstrap, "linli-ledger", 2)
-        await eventually(stable, timeout_s=60, interval_s=0.1)
+        # measured once the ledger's consumers have joined their groups (start-up, not
+        # throughput)
+        for source in (LEDGER_DONATIONS, LEDGER_COMMANDS):
+            group = consumer_group(settings.topic_prefix, "ledger", source)
+            stable = partial(group_is_stable, settings.kafka_bootstrap, group, 1)
+            await eventually(stable, timeout_s=60, interval_s=0.1)
         first, began = await posted(), time.perf_counter()
         while time.perf_counter() - began < 120:
             if (done := await posted()) >= total:
@@ -167,7 +170,7 @@ async def postings_through_kafka(settings: Settings, client: AsyncMongoClient) -
             await asyncio.sleep(0.05)
         seconds = time.perf_counter() - began
     assert done == total, f"only {done} of {total} posted and answered"
-    print(f"  (measured from the consumer group's forming, {first:,} posted by then)")
+    print(f"  (measured from the consumer groups' forming, {first:,} posted by then)")
     rate = line("ledger via Kafka: consumed, checked, chained, receipted", done - first, seconds)
     ratio = rate / baseline
     floor = rate >= POSTINGS_FLOOR and ratio >= RATIO_FLOOR
