@@ -58,6 +58,16 @@ def stored_content(doc: dict[str, Any]) -> dict[str, Any]:
 Result = Posted | Overspend | Conflict | Busy
 
 
+def first_occurrences(ids: list[str]) -> tuple[list[int], list[int]]:
+    """Positions of each id's first occurrence, and of the repeats."""
+    seen: set[str] = set()
+    firsts, repeats = [], []
+    for n, entry_id in enumerate(ids):
+        (repeats if entry_id in seen else firsts).append(n)
+        seen.add(entry_id)
+    return firsts, repeats
+
+
 class Books:
     def __init__(self, store: LedgerStore, max_retries: int = 20):
         self.store = store
@@ -82,7 +92,15 @@ class Books:
                 raise ValueError(f"draft {draft.entry_id} is not for fund {fund}")
         lock = self._locks.setdefault(fund, asyncio.Lock())
         async with lock:
-            return await self._post(fund, drafts)
+            results: list[Result | None] = [None] * len(drafts)
+            remaining = list(range(len(drafts)))
+            while remaining:  # an id twice: the repeat goes in the next pass (a replay then)
+                firsts, repeats = first_occurrences([drafts[i].entry_id for i in remaining])
+                posted = await self._post(fund, [drafts[remaining[n]] for n in firsts])
+                for n, result in zip(firsts, posted, strict=True):
+                    results[remaining[n]] = result
+                remaining = [remaining[n] for n in repeats]
+            return [r for r in results if r is not None]
 
     async def _post(self, fund: str, drafts: list[Draft]) -> list[Result]:
         results: list[Result | None] = [None] * len(drafts)

@@ -19,6 +19,7 @@ from services.ledger.access import create_key
 from services.ledger.app import create_app
 from services.ledger.books import Books, Posted
 from services.ledger.chain import export_hledger, verify
+from services.ledger.domain.idempotency import Conflict
 from services.ledger.domain.journal import digest, seal
 from services.ledger.domain.postings import donation_draft
 from services.ledger.store import LedgerStore, pack, unpack
@@ -416,3 +417,42 @@ async def test_a_tampered_entry_is_caught(settings, store):
     await rewrite_entry(store, "donation:desk-0001", lambda h, body: (digest(body), body))
     result = await verify(store)
     assert result.first.seq == doc["seq"] + 1 and "link" in result.first.reason
+
+
+async def test_an_id_twice_in_one_group_commit_is_posted_once(store):
+    """A batch may hold the same donation twice (a redelivery, a replay, a changed replay):
+    the first is posted, a same-content repeat answers "exists" with its place, a changed
+    one names the field; split over two calls, the answers are the same."""
+    at = datetime(2026, 11, 7, tzinfo=UTC)
+
+    def gift(fund: str, donation_id: str, amount_fen: int):
+        return donation_draft(
+            donation_id=donation_id,
+            fund=fund,
+            channel="online",
+            amount_fen=amount_fen,
+            currency="CNY",
+            at=at,
+        )
+
+    for split in (None, 1, 2):
+        fund = f"repeat-test-{split or 0}"
+        await store.create_fund({"_id": fund, "name": fund, "projects": ["p"]})
+        one, two = f"r{split or 0}-1", f"r{split or 0}-2"
+        drafts = [gift(fund, one, 100), gift(fund, two, 200), gift(fund, one, 100),
+                  gift(fund, one, 999), gift(fund, two, 200)]  # fmt: skip
+        books = Books(store)
+        if split is None:
+            results = await books.post(fund, drafts)
+        else:
+            results = [
+                *await books.post(fund, drafts[:split]),
+                *await books.post(fund, drafts[split:]),
+            ]
+        first, second, again, changed, replay = results
+        assert first.status == "posted" and second.status == "posted", results
+        assert again.status == "exists" and again.seq == first.seq, results
+        assert isinstance(changed, Conflict) and one in str(changed), results
+        assert replay.status == "exists" and replay.seq == second.seq, results
+        state, _ = await books.state(fund)
+        assert state.seq == 2 and state.balance_fen == 300
