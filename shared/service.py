@@ -47,6 +47,7 @@ class ServiceParts:
         description: str = "",
         batch_size: int = 100,
         batch_handlers: Mapping[type[EventPayload], BatchHandler] | None = None,
+        streaming: bool = False,
     ) -> None:
         subscribe(
             self.broker,
@@ -59,6 +60,7 @@ class ServiceParts:
             batch_size=batch_size,
             batch_handlers=batch_handlers,
             poll_ms=self.settings.consumer_poll_ms,
+            streaming=streaming,
         )
 
     def app(
