@@ -148,7 +148,7 @@ class _Stream:
         topic: str,
         backoff: Backoff,
         max_in_flight: int,
-        commit_delay_s: float = 0.02,
+        commit_delay_s: float = 0.1,
     ):
         self._process = process
         self._service, self._topic = service, topic
