@@ -27,6 +27,7 @@ import dataclasses
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from itertools import chain
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -283,7 +284,8 @@ def subscribe(
 
     With ``streaming`` (single-event handlers only), records are processed as they are
     fetched instead of batch by batch (see the module's docstring); at most ``4 *
-    batch_size`` records are in flight.
+    batch_size`` records are in flight, and ``poll_ms`` does not apply (the fetch waits for
+    records and returns as soon as any arrive).
     """
     if streaming and batch_handlers:
         raise ValueError("a streaming consumer takes single-event handlers only")
@@ -387,7 +389,7 @@ def subscribe(
     if streaming:
         consume = consume_streaming
     consume.__name__ = f"consume_{topic.replace('.', '_').replace('-', '_')}"
-    broker.subscriber(
+    subscriber = broker.subscriber(
         prefix + topic,
         group_id=group_id or consumer_group(prefix, service, topic),
         ack_policy=AckPolicy.MANUAL if streaming else AckPolicy.NACK_ON_ERROR,
@@ -399,4 +401,15 @@ def subscribe(
         parser=_safe_parse,
         title=f"{prefix + topic}:{service}",
         description=description or f"{service} consumes {topic}",
-    )(consume)
+    )
+    subscriber(consume)
+    if streaming:
+
+        async def fetch_without_pause(consumer: Any) -> tuple[Any, ...]:
+            """The framework's batch fetch, minus its pause after an empty poll: a streaming
+            consumer is never busy with a batch, so it waits for records in the fetch itself
+            (woken as soon as any arrive)."""
+            batches = await consumer.getmany(timeout_ms=1000, max_records=batch_size)
+            return tuple(chain.from_iterable(batches.values()))
+
+        subscriber.get_msg = fetch_without_pause
