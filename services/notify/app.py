@@ -145,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     }
     for topic, handlers in batched.items():
         timed = {model: waited(handler) for model, handler in handlers.items()}
-        parts.consume(topic, timed, batch_size=CONSUMER_BATCH)
+        parts.consume(topic, timed, batch_size=CONSUMER_BATCH, streaming=True)
     parts.consume(  # retries wait for their due time on purpose: not counted as waiting
         NOTIFICATIONS_RETRY, {NotificationRetryV1: notifier.on_retry}, batch_size=CONSUMER_BATCH
     )

@@ -10,6 +10,14 @@ A batch handler receives every event of its type in a fetched batch at once, in 
 order, so it can write them with a few bulk operations; it answers one outcome per event,
 where a ``PoisonMessage`` instance dead-letters that event alone. Raising fails the whole
 batch (back-off, then the same records again).
+
+A streaming consumer (``streaming=True``, single-event handlers only) does not wait for a
+batch to end before fetching the next: each record is handed to its own task as soon as it is
+fetched, chained behind the previous record of its key (order per key, keys concurrent), and
+a transient failure backs off and runs the same record again in place. Each partition's
+offset is committed, off the fetch path, up to the last record whose work and that of every
+record before it is done; a stopped consumer abandons unfinished records uncommitted, so
+they are redelivered.
 """
 
 from __future__ import annotations
@@ -17,10 +25,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from itertools import chain
 from typing import Any
 
-from faststream import AckPolicy, Context
+from aiokafka import TopicPartition
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import ValidationError
@@ -79,10 +90,22 @@ class Backoff:
         self.failures = 0
 
 
-async def _raw_body(message: KafkaMessage) -> bytes:
-    """Leave the body undecoded: ``decode`` validates it, so bad JSON becomes a dead letter
-    instead of an exception inside the framework."""
-    return message.body
+@dataclasses.dataclass(frozen=True)
+class _Fetched:
+    records: tuple[Any, ...]
+    consumer: Any
+
+
+async def _raw_records(message: KafkaMessage) -> _Fetched:
+    """The handler's argument: the fetched records themselves, undecoded (``decode``
+    validates them, so bad JSON becomes a dead letter instead of an exception inside the
+    framework), and the consumer they came from. Handing them over as the body keeps the
+    framework's dependency injection out of the way: resolving a ``Context`` parameter costs a
+    worker-thread round trip per call."""
+    records = message.raw_message
+    return _Fetched(
+        records if isinstance(records, tuple) else (records,), getattr(message, "consumer", None)
+    )
 
 
 def _utf8_headers(record: Any) -> Any:
@@ -113,6 +136,117 @@ def _by_key(pairs: Iterable[tuple[Any, Any]]) -> list[list[tuple[Any, Any]]]:
     return list(groups.values())
 
 
+class _Stream:
+    """The records of one streaming subscription in flight: one task per record, chained per
+    key; ``take`` returns at once unless ``max_in_flight`` records are unfinished (then the
+    fetch loop waits, which bounds memory)."""
+
+    def __init__(
+        self,
+        process: Callable[[Any, Any], Awaitable[None]],
+        *,
+        service: str,
+        topic: str,
+        backoff: Backoff,
+        max_in_flight: int,
+        commit_delay_s: float = 0.1,
+    ):
+        self._process = process
+        self._service, self._topic = service, topic
+        self._backoff = backoff
+        self._max = max_in_flight
+        self._commit_delay_s = commit_delay_s
+        self._consumer: Any = None
+        self._last: dict[Any, asyncio.Task[None]] = {}  # (partition, key) -> latest task
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._pending: dict[TopicPartition, deque[list[Any]]] = {}  # [offset, done], fetched
+        self._ready: dict[TopicPartition, int] = {}  # offsets to commit next
+        self._committer: asyncio.Task[None] | None = None
+        self._dirty = False
+
+    async def take(self, consumer: Any, pairs: Iterable[tuple[Any, Any]]) -> None:
+        if consumer is not self._consumer:  # a new consumer starts from committed offsets
+            self._consumer, self._pending, self._ready = consumer, {}, {}
+        for record, item in pairs:
+            tp = TopicPartition(record.topic, record.partition)
+            entry = [record.offset, False]
+            self._pending.setdefault(tp, deque()).append(entry)
+            key = (record.partition, record.key)
+            task = asyncio.create_task(
+                self._run(consumer, self._last.get(key), record, item, entry)
+            )
+            self._last[key] = task
+            self._tasks.add(task)
+            task.add_done_callback(lambda done, key=key: self._finished(key, done))
+        while len(self._tasks) >= self._max:
+            self._room.clear()
+            await self._room.wait()
+
+    def _finished(self, key: Any, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._last.get(key) is task:
+            del self._last[key]
+        if len(self._tasks) < self._max:
+            self._room.set()
+
+    async def _run(
+        self, consumer: Any, previous: asyncio.Task[None] | None, record: Any, item: Any, entry
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        while not consumer._closed:
+            try:
+                await self._process(record, item)
+            except Exception as exc:
+                EVENTS_CONSUMED.labels(self._service, self._topic, "retry").inc()
+                delay = self._backoff.next_delay()
+                log.warning(
+                    "retrying_record",
+                    topic=self._topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    error=repr(exc),
+                    delay=delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            self._backoff.reset()
+            entry[1] = True
+            self._dirty = True
+            if self._committer is None or self._committer.done():
+                self._committer = asyncio.create_task(self._commit_loop(consumer))
+            return
+
+    async def _commit_loop(self, consumer: Any) -> None:
+        """Commit what is done, a little later (so one commit covers many records), until
+        nothing more is done; off the fetch path, so no record waits for it."""
+        while self._dirty and not consumer._closed:
+            self._dirty = False
+            await asyncio.sleep(self._commit_delay_s)
+            if consumer is not self._consumer:
+                return
+            for tp, entries in self._pending.items():
+                while entries and entries[0][1]:
+                    self._ready[tp] = entries.popleft()[0] + 1
+            assigned = consumer.assignment()
+            offsets = {tp: offset for tp, offset in self._ready.items() if tp in assigned}
+            self._ready = dict(offsets)  # a revoked partition is its new owner's to commit
+            if not offsets:
+                continue
+            try:
+                await consumer.commit(offsets)
+            except Exception as exc:  # kept in _ready: the next commit carries them
+                log.warning("commit_failed", topic=self._topic, error=repr(exc))
+                self._dirty = True
+                await asyncio.sleep(self._backoff.first_s)
+                continue
+            for tp, offset in offsets.items():
+                if self._ready.get(tp) == offset:
+                    del self._ready[tp]
+
+
 def consumer_group(prefix: str, service: str, topic: str) -> str:
     """One consumer group per (service, topic): a replica joining or leaving rebalances only
     the groups of the topics it reads, and never stops its other consumers. The topic
@@ -134,6 +268,7 @@ def subscribe(
     batch_size: int = 100,
     poll_ms: int = 20,
     parallel_keys: bool = True,
+    streaming: bool = False,
 ) -> None:
     """Register a consumer of ``topic`` in its own consumer group; ``handlers`` and
     ``batch_handlers`` say which payload types it processes (other platform events on the
@@ -146,7 +281,14 @@ def subscribe(
     handlers' idempotency absorbs the replay of what had succeeded. An idle consumer waits
     ``poll_ms`` for records, then pauses as long before asking again (the framework's
     rhythm), so that bounds the extra wait of an event reaching an idle consumer.
+
+    With ``streaming`` (single-event handlers only), records are processed as they are
+    fetched instead of batch by batch (see the module's docstring); at most ``4 *
+    batch_size`` records are in flight, and ``poll_ms`` does not apply (the fetch waits for
+    records and returns as soon as any arrive).
     """
+    if streaming and batch_handlers:
+        raise ValueError("a streaming consumer takes single-event handlers only")
     batch_handlers = dict(batch_handlers or {})
     accepted = {model.event_type: model for model in (*handlers, *batch_handlers)}
     by_type = {model.event_type: handler for model, handler in handlers.items()}
@@ -216,9 +358,8 @@ def subscribe(
         else:
             await process_in_order(singles)
 
-    async def consume(message: KafkaMessage = Context("message")) -> None:
-        records = message.raw_message
-        records = records if isinstance(records, tuple) else (records,)
+    async def consume(fetched: Any) -> None:
+        records = fetched.records
         try:
             await process_all(records)
         except Exception as exc:
@@ -237,17 +378,38 @@ def subscribe(
             raise error from None
         backoff.reset()
 
+    stream = _Stream(
+        process, service=service, topic=topic, backoff=backoff, max_in_flight=4 * batch_size
+    )
+
+    async def consume_streaming(fetched: Any) -> None:
+        pairs = [(record, decoded(record)) for record in fetched.records]
+        await stream.take(fetched.consumer, pairs)
+
+    if streaming:
+        consume = consume_streaming
     consume.__name__ = f"consume_{topic.replace('.', '_').replace('-', '_')}"
-    broker.subscriber(
+    subscriber = broker.subscriber(
         prefix + topic,
         group_id=group_id or consumer_group(prefix, service, topic),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        ack_policy=AckPolicy.MANUAL if streaming else AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         batch=True,
         max_records=batch_size,
         batch_timeout_ms=poll_ms,
-        decoder=_raw_body,
+        decoder=_raw_records,
         parser=_safe_parse,
         title=f"{prefix + topic}:{service}",
         description=description or f"{service} consumes {topic}",
-    )(consume)
+    )
+    subscriber(consume)
+    if streaming:
+
+        async def fetch_without_pause(consumer: Any) -> tuple[Any, ...]:
+            """The framework's batch fetch, minus its pause after an empty poll: a streaming
+            consumer is never busy with a batch, so it waits for records in the fetch itself
+            (woken as soon as any arrive)."""
+            batches = await consumer.getmany(timeout_ms=1000, max_records=batch_size)
+            return tuple(chain.from_iterable(batches.values()))
+
+        subscriber.get_msg = fetch_without_pause

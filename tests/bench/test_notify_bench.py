@@ -3,16 +3,20 @@
 * an area broadcast to 100,000 residents into their inboxes (the whole pipeline: lease,
   progress, per-recipient idempotency keys, outcome events on Kafka) against bulk inserts of
   the same inbox documents into the same database (floor: at most 30 s);
-* single event to inbox at 200 events per second: from the producer's send to the
-  ``notifications.delivered`` outcome read back from Kafka, p99 (floor: at most 100 ms),
-  against a bare insert of the same inbox documents at the same rate.
+* single event to inbox at 200 events per second, p99 (floor: at most 100 ms), against a
+  bare insert of the same inbox documents at the same rate: from the producer's send to the
+  inbox document stored, as notify's ``delivered_at`` stamps it once FerretDB has
+  acknowledged the write (same machine, same wall clock); printed too, from the send to the
+  ``notifications.delivered`` outcome read back from Kafka by this process (a second Kafka
+  hop and this watcher's own poll on top).
 """
 
 import asyncio
 import json
+import socket
 import time
 import urllib.request
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -25,6 +29,7 @@ from services.notify.store import NotifyStore
 from shared.events import IssueAssignedV1, utcnow
 from shared.mongo import make_client
 from shared.reference import load_reference
+from shared.settings import Settings
 from shared.topics import ISSUES_LIFECYCLE, NOTIFICATIONS_DELIVERED
 from tests.helpers import eventually, serving
 from tests.notify.kit import (
@@ -44,7 +49,16 @@ RESIDENTS = 100_000
 RATE, SECONDS = 200, 10
 BROADCAST_FLOOR_S = 30.0
 LATENCY_FLOOR_MS = 100.0  # p99; printed met or not, asserted once met reliably
-NOTIFY_PORT = 18381
+
+
+def _free_port() -> int:
+    """A port nobody listens on now: several checkouts may run this bench at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+NOTIFY_PORT = _free_port()
 STAGES = ("waiting", "resident", "inbox", "outcome")
 
 
@@ -125,7 +139,10 @@ async def test_broadcast_to_100k_residents_against_bulk_inserts(servers):
 
 
 async def test_single_event_to_inbox_latency_at_200_per_second(servers, tmp_path):
-    config = module_settings(servers, topic_partitions=6)
+    # readiness probes at the deployed interval (the test kit's 0.5 s is for quick tests;
+    # each probe costs notify a cluster description from Kafka)
+    deployed_probe_s = Settings.model_fields["probe_interval_s"].default
+    config = module_settings(servers, topic_partitions=6, probe_interval_s=deployed_probe_s)
     client = make_client(config.mongodb_url, app_name="bench", timeout_ms=30000)
     db = client[config.database_name("notify")]
     total = RATE * SECONDS
@@ -148,8 +165,9 @@ async def test_single_event_to_inbox_latency_at_200_per_second(servers, tmp_path
         baseline.append(time.perf_counter() - started)
         await asyncio.sleep(max(0.0, 1 / RATE - baseline[-1]))
 
-    sent: dict[str, float] = {}
-    seen: dict[str, float] = {}
+    sent: dict[str, tuple[float, float]] = {}  # event id -> (perf counter, wall clock) at send
+    seen: dict[str, float] = {}  # event id -> perf counter when its outcome was read back
+    stored: dict[str, float] = {}  # event id -> wall clock of its inbox write (delivered_at)
     # notify runs as its own process, as deployed; this one only produces and watches
     with notify_process(config, NOTIFY_PORT, tmp_path / "notify.log"):
         async with Emitter(config) as emitter:
@@ -166,7 +184,10 @@ async def test_single_event_to_inbox_latency_at_200_per_second(servers, tmp_path
                     arrived = time.perf_counter()
                     for records in batches.values():
                         for record in records:
-                            seen.setdefault(json.loads(record.value)["source_event"], arrived)
+                            outcome = json.loads(record.value)
+                            seen.setdefault(outcome["source_event"], arrived)
+                            at = datetime.fromisoformat(outcome["delivered_at"]).timestamp()
+                            stored.setdefault(outcome["source_event"], at)
 
             watcher = asyncio.create_task(watch())
             # warm-up: one event through the whole path before the clock starts
@@ -188,18 +209,24 @@ async def test_single_event_to_inbox_latency_at_200_per_second(servers, tmp_path
             await consumer.stop()
             stages = _stage_quantiles(stages_before, _stage_buckets())
     await client.close()
-    latencies = [seen[event] - sent[event] for event in sent]
+    latencies = [stored[event] - sent[event][1] for event in sent]
+    round_trips = [seen[event] - sent[event][0] for event in sent]
     per_second = [
         round(max(latencies[i : i + RATE]) * 1000) for i in range(0, len(latencies), RATE)
     ]
-    print(f"\n[notify bench] worst latency per second (ms): {per_second}")
+    print(f"\n[notify bench] worst event-to-inbox latency per second (ms): {per_second}")
     p50, p99 = _p(latencies, 0.50) * 1000, _p(latencies, 0.99) * 1000
+    r50, r99 = _p(round_trips, 0.50) * 1000, _p(round_trips, 0.99) * 1000
     b50, b99 = _p(baseline, 0.50) * 1000, _p(baseline, 0.99) * 1000
     print(
         f"[notify bench] event to inbox at {RATE}/s x {SECONDS} s: p50 {p50:.1f} ms, "
         f"p99 {p99:.1f} ms; baseline insert of the same documents: p50 {b50:.1f} ms, "
         f"p99 {b99:.1f} ms; ratio p99 {p99 / b99:.1f}x; "
         f"floor p99 {LATENCY_FLOOR_MS:.0f} ms: {_met(p99 <= LATENCY_FLOOR_MS)}"
+    )
+    print(
+        f"[notify bench] event to its outcome read back from Kafka (a second hop): "
+        f"p50 {r50:.1f} ms, p99 {r99:.1f} ms"
     )
     print(
         "[notify bench] stages in notify, p50/p99 ms (histogram bucket bounds): "
@@ -262,6 +289,6 @@ async def _assigned(emitter, n, sent):
         resident_ref=ref(f"lat{hash(n) % 50}"),
         assigned_at=NOW,
     )
-    started = time.perf_counter()
+    started, wall = time.perf_counter(), time.time()
     envelope = await emitter.emit(ISSUES_LIFECYCLE, event, iid)
-    sent[envelope.id] = started
+    sent[envelope.id] = (started, wall)

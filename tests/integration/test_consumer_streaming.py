@@ -1,0 +1,98 @@
+"""The shared consumer's streaming mode against real Kafka: records of different keys are
+processed concurrently and those of one key in order, a transient failure runs the same record
+again, a poison record is dead-lettered, and a partition's committed offset never passes a
+record whose work is not done."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.events import Envelope, IssueReportedV1
+from shared.kafka.consumer import consumer_group
+from shared.service import build_parts
+from shared.topics import ISSUES_REPORTED, dead_letters
+from tests.helpers import eventually, produce, read_topic, serving
+from tests.servers import isolated_settings
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+def _report(key: str, n: int) -> tuple[bytes, list[tuple[str, bytes]]]:
+    event = IssueReportedV1(
+        issue_id=f"iss_stream{key}{n:04d}",
+        category="streetlight-out",
+        node_id="sz.tongjiang.niuerqiao.hongqi",
+        description=f"{key}#{n}",
+        reported_at=NOW,
+    )
+    envelope = Envelope(type=event.event_type, source="/test", subject=event.issue_id)
+    headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
+    return event.model_dump_json().encode(), headers
+
+
+async def test_streaming_keeps_key_order_retries_in_place_and_commits_only_done(servers):
+    settings = isolated_settings(servers, "s", topic_partitions=1)
+    parts = build_parts(settings, "dispatch")
+    topic = settings.topic_prefix + ISSUES_REPORTED
+    release_first = asyncio.Event()
+    attempts: list[str] = []
+    handled: list[str] = []
+    failures = {"a#2": RuntimeError("database away")}  # a#2 fails once
+
+    async def on_report(envelope, event) -> str:
+        name = event.description
+        attempts.append(name)
+        if name == "a#1":
+            await release_first.wait()
+        if name in failures:
+            raise failures.pop(name)
+        handled.append(name)
+        return "ok"
+
+    parts.consume(ISSUES_REPORTED, {IssueReportedV1: on_report}, streaming=True)
+    app = parts.app(title="t", description="t", routers=[], prepare_db=lambda: asyncio.sleep(0))
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    group = consumer_group(settings.topic_prefix, "dispatch", ISSUES_REPORTED)
+
+    async def committed() -> int:
+        offsets = await admin.list_consumer_group_offsets(group)
+        return max((meta.offset for meta in offsets.values()), default=-1)
+
+    try:
+        async with serving(app):
+            # offsets 0..4: a#1 (held), b#1, a#2 (fails once), b#2, poison; then a#3 at 5
+            for key, n in (("a", 1), ("b", 1), ("a", 2), ("b", 2)):
+                value, headers = _report(key, n)
+                await produce(
+                    settings.kafka_bootstrap, topic, value, key=key.encode(), headers=headers
+                )
+            await produce(
+                settings.kafka_bootstrap, topic, b"{not json", key=b"c", headers=_report("c", 1)[1]
+            )
+            # key b goes on while a#1 is held; a#2 waits behind a#1
+            await eventually(lambda: asyncio.sleep(0, result=handled == ["b#1", "b#2"]))
+            await asyncio.sleep(0.3)  # several commit rounds
+            assert "a#2" not in attempts
+            assert await committed() <= 0  # nothing past the unfinished a#1
+            release_first.set()
+            value, headers = _report("a", 3)
+            await produce(settings.kafka_bootstrap, topic, value, key=b"a", headers=headers)
+            await eventually(lambda: asyncio.sleep(0, result=len(handled) == 5))
+
+            async def all_committed():
+                return await committed() == 6
+
+            await eventually(all_committed)
+    finally:
+        await admin.close()
+
+    assert [name for name in handled if name.startswith("a")] == ["a#1", "a#2", "a#3"]
+    assert attempts.count("a#2") == 2  # the same record again after the failure
+    dead = await read_topic(
+        settings.kafka_bootstrap, settings.topic_prefix + dead_letters("dispatch"), expect=1
+    )
+    assert "invalid" in dict(dead[0].headers)["dlq_error"].decode()
