@@ -4,7 +4,6 @@ Contact details live here and nowhere else."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -28,8 +27,6 @@ class NotifyStore:
         self.broadcasts = db["broadcasts"]
         self.operators = db["operators"]
         self.processed = ProcessedEvents(db["processed_events"], "notify")
-        self._wanted: dict[str, list[asyncio.Future[dict[str, Any] | None]]] = {}
-        self._reader: asyncio.Task[None] | None = None
 
     async def prepare(self) -> None:
         await self.inbox_messages.create_index([("resident_ref", 1), ("created_at", DESCENDING)])
@@ -80,35 +77,7 @@ class NotifyStore:
             return result.matched_count == 1
 
     async def resident(self, ref: str) -> dict[str, Any] | None:
-        """The stored resident, read no earlier than this call: concurrent calls are gathered
-        into one ``$in`` query (one round trip for the events of the moment, not one each)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[dict[str, Any] | None] = loop.create_future()
-        self._wanted.setdefault(ref, []).append(future)
-        if self._reader is None or self._reader.done() or self._reader.get_loop() is not loop:
-            self._reader = loop.create_task(self._read_residents())
-        return await future
-
-    async def _read_residents(self, most: int = 500) -> None:
-        while self._wanted:
-            await asyncio.sleep(0)  # let the callers of this loop turn queue up
-            refs = list(self._wanted)[:most]
-            wanted = {ref: self._wanted.pop(ref) for ref in refs}
-            try:
-                found = {
-                    doc["_id"]: doc async for doc in self.residents.find({"_id": {"$in": refs}})
-                }
-            except Exception as exc:
-                for futures in wanted.values():
-                    for future in futures:
-                        if not future.done():
-                            future.set_exception(exc)
-                continue
-            for ref, futures in wanted.items():
-                doc = found.get(ref)
-                for future in futures:
-                    if not future.done():
-                        future.set_result(None if doc is None else dict(doc))
+        return await self.residents.find_one({"_id": ref})
 
     def residents_below(self, node_id: str, batch: int):
         """Every resident below the node, streamed in the collection's natural order: a sort
