@@ -3,9 +3,14 @@
 1. Issues routed per second (case stored, assignment event and department task published and
    acknowledged, timers placed, offsets committed) vs a raw consume-and-produce of the same
    messages with no logic. Floors: 2,000/s and 40% of the baseline, printed as met or missed;
-   not asserted yet: measured at 450-1,450/s against a 6,000-22,000/s baseline on the shared
-   2-core machine, where dispatch's own process spends ~0.4 ms of CPU per report (decoding,
-   deciding, two acknowledged sends through aiokafka) and FerretDB ~0.2 ms inserting it.
+   not asserted: with batches of 1,000 measured at 2,400-3,000/s at a load average of 1-3 on
+   the shared 2-core machine, 1,100-1,800/s (batches of 500) at a load of 4-6; the baseline
+   runs at 9,000-18,000 msgs/s. Also printed: the CPU each process spends per routed report
+   (dispatch ~0.20-0.25 ms, FerretDB ~0.16-0.21 ms, Kafka ~0.05 ms, against ~0.05 ms per
+   message for the raw baseline), and a second reference: FerretDB alone inserting the same
+   case documents the same way (7,000-10,000 docs/s when the machine is quiet), which bounds
+   routing far below the raw Kafka baseline: 40% of it is not reachable while each case is
+   stored in FerretDB on SQLite.
 2. With 100,000 pending timers: the cost of one tick vs the same tick with 1,000 pending (it
    must not grow: asserted), and the firing lag p99 of 300 timers coming due amid them
    (floor 1 s: printed as met or missed, as it depends on how busy the machine is).
@@ -199,8 +204,8 @@ async def test_routing_throughput_vs_raw_consume_produce(servers):
         f"alone inserting the same case documents the same way: {ferret:,.0f} docs/s (routing "
         f"reaches {rate / ferret:.2f} of it)"
     )
-    # The routing floors are printed, not asserted: they are not met yet on this machine (see
-    # the module docstring); the timer floors below are.
+    # The routing floors are printed, not asserted: the absolute one is met only while the
+    # machine is quiet, the ratio never (see the module docstring); the timer floors below are.
     assert rate > 0
 
 
