@@ -35,7 +35,7 @@ from shared.topics import (
     dept_tasks,
 )
 
-ROUTE_BATCH = 500  # reports routed together: one bulk insert, their events published at once
+ROUTE_BATCH = 1000  # reports routed together: one bulk insert, their events published at once
 
 
 def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> FastAPI:

@@ -5,16 +5,16 @@ Routing is batched: the new cases are inserted with unordered bulk inserts (a re
 report hits the unique issue id and the stored case wins), all their events published at
 once (each acknowledged by Kafka), their timers placed with a few bulk writes; the consumer
 commits the offsets only then, so a replica that dies midway has the batch redelivered and
-the same effects replayed (same ids).
+the same effects replayed (same ids) while its outbox pointer remains; a report redelivered
+after its effects were confirmed changes nothing.
 
 A later change is one insert of the next version's change document (``<issue>:<version>``,
 unique: the compare-and-set) carrying the new state and its events, then the head is
-replaced. For every change (a routed batch too), pointers in the small ``outbox``
-collection are written before it and deleted once its events are acknowledged and its
-timers placed; the sweeper follows the
-pointers a dead writer left and publishes the same events with the same ids. Event ids
-derive from (issue id, case version, ...): nothing is lost and a department never gets a
-second task (by id) for one duty.
+replaced. For every change (a routed batch: one for the batch), a pointer in the small
+``outbox`` collection is written before it and deleted once its events are acknowledged and
+its timers placed; the sweeper follows the pointers a dead writer left and publishes the
+same events with the same ids. Event ids derive from (issue id, case version, ...): nothing
+is lost and a department never gets a second task (by id) for one duty.
 """
 
 from __future__ import annotations
@@ -60,11 +60,10 @@ from shared.topics import ISSUES_LIFECYCLE, dept_tasks
 log = get_logger("linli.dispatch")
 TRANSITION_BY_NAME = {t.event_type.split(".")[2]: t for t in TRANSITIONS}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-ROUTE_TAG = "route"  # a report's routing pointer has a fixed id: a redelivery finds it
 MAX_CONFLICT_RETRIES = 8
 ABANDONED_AFTER = timedelta(seconds=60)  # a pointer whose change never got stored
-SENDS_IN_FLIGHT = 128
-ROUTE_PART = 50  # reports per insert; the parts of a batch are inserted concurrently
+SENDS_IN_FLIGHT = 16  # concurrent publishing changes (each sends all its events at once)
+ROUTE_PART = 250  # reports per insert (FerretDB inserts 250 at once ~2x faster than 50 at once)
 
 
 class CaseNotFound(LookupError):
@@ -113,7 +112,7 @@ class Dispatcher:
         self.clock = clock
         self._outbox_stale = outbox_stale
         self._replica = replica
-        # sends in flight: more only wake each other up while the producer's batches drain
+        # changes publishing at once: more only wake each other up while the batches drain
         self._sending = asyncio.Semaphore(SENDS_IN_FLIGHT)
 
     # -- new reports ------------------------------------------------------------------------
@@ -129,14 +128,13 @@ class Dispatcher:
         """Route a batch of reports (the consumer's batch handler): one outcome per event.
 
         The consumer commits the offsets only after this returns, so a replica that dies
-        midway has the batch redelivered. Each report's routing pointer (``<issue>:1:route``,
-        inserted before its case and deleted once its effects are done) tells a redelivery
-        what happened: a stored case whose pointer is still there was left unfinished, and
-        its events are published again (same ids) and its timers placed again; a stored case
-        whose pointer was gone was finished, and nothing is sent twice. The pointers also let
-        the sweeper finish the job if the redelivery is late (a partition stuck in a
-        rebalance). Parts of the batch are inserted concurrently, then all events are
-        published while the timers are placed."""
+        midway has the batch redelivered, and a redelivered report whose case is stored
+        publishes that case's events again (same ids) and places its timers again unless they
+        were confirmed (no pointer names the case any more). The
+        batch's outbox pointer (one document naming its reports) also lets the sweeper finish
+        the job if the redelivery is late (a partition stuck in a rebalance). Parts of the
+        batch are inserted concurrently, each part's events published as soon as it is stored (while
+        the next parts are inserted), and the timers of all placed once all are stored."""
         outcomes: list[str | PoisonMessage | None] = [None] * len(items)
         fresh: dict[str, tuple[int, Case, dict[str, Any]]] = {}
         for index, (_, event) in enumerate(items):
@@ -151,38 +149,48 @@ class Dispatcher:
         opened = list(fresh.values())
         if not opened:
             return outcomes
-        pointers = [self._pointer(issue_id, 1, ROUTE_TAG) for issue_id in fresh]
-        unfinished = await self._store.add_pending(pointers)
+        pointer = self._batch_pointer(list(fresh), uuid.uuid4().hex[:12])
+        await self._store.add_pending([pointer])
         parts = [opened[i : i + ROUTE_PART] for i in range(0, len(opened), ROUTE_PART)]
-        stored: dict[str, tuple[Case, dict[str, Any]]] = {}
         existing: set[str] = set()
-        for part_stored, part_existing in await asyncio.gather(*map(self._store_part, parts)):
-            stored.update(part_stored)
-            existing |= part_existing
-        for issue_id in existing:  # routed and finished before: its effects are all done
-            if self._pointer(issue_id, 1, ROUTE_TAG)["_id"] not in unfinished:
-                stored.pop(issue_id, None)
-        events = [e for _, doc in stored.values() for e in self._routed_events(doc)]
-        wanted = [
-            entry
-            for case, _ in stored.values()
-            for entry in entries_of(case.issue_id, timers(case, self.rules))
-        ]
-        await self._effects(events, wanted)
-        await self._store.drop_pending([p["_id"] for p in pointers])
+        async with asyncio.TaskGroup() as group:
+            inserts = [group.create_task(self._store_part(part, pointer["_id"])) for part in parts]
+            for insert in inserts:
+                group.create_task(self._publish_part(insert))
+            group.create_task(self._place_timers(inserts))
+        for insert in inserts:
+            existing |= insert.result()[1]
+        await self._store.drop_pending([pointer["_id"]])
         for issue_id, (index, _, _) in fresh.items():
             outcomes[index] = "duplicate" if issue_id in existing else "ok"
         return outcomes
 
+    async def _publish_part(self, insert: asyncio.Task[tuple[dict, set[str]]]) -> None:
+        stored, _ = await insert
+        await self._publish([e for _, doc in stored.values() for e in self._routed_events(doc)])
+
+    async def _place_timers(self, inserts: list[asyncio.Task[tuple[dict, set[str]]]]) -> None:
+        wanted = [
+            entry
+            for insert in inserts
+            for case, _ in (await insert)[0].values()
+            for entry in entries_of(case.issue_id, timers(case, self.rules))
+        ]
+        await self._wheel.enlist(wanted, self.clock())
+
     async def _store_part(
-        self, opened: list[tuple[int, Case, dict[str, Any]]]
+        self, opened: list[tuple[int, Case, dict[str, Any]]], pointer_id: str
     ) -> tuple[dict[str, tuple[Case, dict[str, Any]]], set[str]]:
-        """Insert part of a batch; the cases as stored (a redelivered report's stored case
-        wins, and its effects are replayed with the same ids), and the ids already stored."""
+        """Insert part of a batch; the cases whose effects are due (a redelivered report's
+        stored case wins, and its effects are replayed with the same ids while a pointer
+        says they are unconfirmed; confirmed ones are done), and the ids already stored."""
         docs = {doc["_id"]: (case, doc) for _, case, doc in opened}
         existing = await self._store.insert_cases([doc for _, _, doc in opened])
         if existing:
-            for doc in await self._store.heads(sorted(existing)):
+            unconfirmed = await self._store.pending_among(sorted(existing), pointer_id)
+            for issue_id in existing - unconfirmed:
+                del docs[issue_id]
+            for doc in await self._store.heads(sorted(unconfirmed)):
                 if doc is not None:
                     docs[doc["_id"]] = (case_from_doc(doc), doc)
         return docs, existing
@@ -339,35 +347,37 @@ class Dispatcher:
             "stored": utcnow(),
         }
 
+    def _batch_pointer(self, issue_ids: list[str], tag: str) -> dict[str, Any]:
+        """One pointer for a routed batch (version 1 of each of its cases): one small insert
+        and one delete by ``_id`` instead of one document per report."""
+        return {"_id": f"route:{tag}", "issues": issue_ids, "version": 1, "stored": utcnow()}
+
     async def _effects(self, events: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> None:
         """Publish ``events`` (all acknowledged) and place the timer entries ``wanted``."""
         await asyncio.gather(self._publish(events), self._wheel.enlist(wanted, self.clock()))
 
     async def _publish(self, events: list[dict[str, Any]]) -> None:
-        """Publish and wait for every acknowledgement: all at once, except that the events of
-        one issue on one topic go in order."""
-        by_stream: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for event in events:
-            by_stream.setdefault((event["topic"], event["key"]), []).append(event)
-
-        async def in_order(stream: list[dict[str, Any]]) -> None:
-            async with self._sending:
-                for event in stream:
-                    await self._send(event)
-
-        await asyncio.gather(*(in_order(s) for s in by_stream.values()))
-
-    async def _send(self, event: dict[str, Any]) -> None:
-        envelope = Envelope(
-            type=event["type"],
-            source=self._publisher.source,
-            subject=event["key"],
-            id=event["id"],
-            time=event["at"],
-        )
-        await self._publisher.publish_raw(
-            event["topic"], event["body"].encode(), key=event["key"], headers=envelope.to_headers()
-        )
+        """Publish ``events`` at once and wait for every acknowledgement: they are enqueued
+        in the order given, so the events of one issue on one topic keep their order (the
+        idempotent producer keeps it per partition)."""
+        source = self._publisher.source
+        records = [
+            (
+                event["topic"],
+                event["body"].encode(),
+                event["key"],
+                Envelope(
+                    type=event["type"],
+                    source=source,
+                    subject=event["key"],
+                    id=event["id"],
+                    time=event["at"],
+                ).to_headers(),
+            )
+            for event in events
+        ]
+        async with self._sending:
+            await self._publisher.publish_raw_many(records)
 
     async def sweep_outbox(self) -> int:
         """Finish what a writer that died left behind: for each stale pointer, publish the
@@ -375,22 +385,28 @@ class Dispatcher:
         now = utcnow()
         pointers = await self._store.stale_pending(now - self._outbox_stale)
         for pointer in pointers:
-            issue_id, version = pointer["issue_id"], pointer["version"]
-            doc = await self._store.get(issue_id)
-            if version == 1:
-                events = self._routed_events(doc) if doc is not None else None
-            else:
-                change = await self._store.change(issue_id, version)
-                events = change["events"] if change is not None else None
-            if events is None:  # the change was never stored (its writer died first)
-                if pointer["stored"] <= now - ABANDONED_AFTER:
-                    await self._store.drop_pending([pointer["_id"]])
-                continue
-            assert doc is not None
-            wanted = entries_of(issue_id, timers(case_from_doc(doc), self.rules))
+            issue_ids, version = pointer.get("issues") or [pointer["issue_id"]], pointer["version"]
+            docs = await self._store.heads(issue_ids)
+            events: list[dict[str, Any]] = []
+            wanted: list[dict[str, Any]] = []
+            complete = True
+            for issue_id, doc in zip(issue_ids, docs, strict=True):
+                if version == 1:
+                    found = self._routed_events(doc) if doc is not None else None
+                else:
+                    change = await self._store.change(issue_id, version)
+                    found = change["events"] if change is not None else None
+                if found is None:  # the change was never stored (its writer died first)
+                    complete = False
+                    continue
+                assert doc is not None
+                events.extend(found)
+                wanted.extend(entries_of(issue_id, timers(case_from_doc(doc), self.rules)))
+            if not complete and pointer["stored"] > now - ABANDONED_AFTER:
+                continue  # its writer may still be storing it
             await self._effects(events, wanted)
             await self._store.drop_pending([pointer["_id"]])
-            log.info("outbox_swept", issue=issue_id, version=version)
+            log.info("outbox_swept", issues=len(issue_ids), version=version)
         return len(pointers)
 
     def _entry(

@@ -218,6 +218,19 @@ class CaseStore:
         elif pointer_ids:
             await self.outbox.delete_many({"_id": {"$in": pointer_ids}})
 
+    async def pending_among(self, issue_ids: list[str], besides: str) -> set[str]:
+        """Those of ``issue_ids`` that an outbox pointer other than ``besides`` names: a
+        change of theirs whose side effects are not confirmed yet (a scan of the small
+        outbox)."""
+        found = await self.outbox.find(
+            {
+                "_id": {"$ne": besides},
+                "$or": [{"issues": {"$in": issue_ids}}, {"issue_id": {"$in": issue_ids}}],
+            }
+        ).to_list()
+        named = {i for p in found for i in (p.get("issues") or [p.get("issue_id")])}
+        return named & set(issue_ids)
+
     async def stale_pending(self, stored_before: datetime, limit: int = 200) -> list[dict]:
         return (
             await self.outbox.find({"stored": {"$lte": stored_before}})

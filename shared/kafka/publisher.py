@@ -91,6 +91,15 @@ class EventPublisher:
     ) -> None:
         await self._send_all([(topic, body, key, headers)])
 
+    async def publish_raw_many(
+        self, records: Sequence[tuple[str, bytes, str | bytes | None, dict[str, str]]]
+    ) -> None:
+        """Send ready-made (topic, body, key, headers) records at once and wait for every
+        acknowledgement, as ``publish_many`` does; records of one key on one topic are
+        enqueued, and so stored, in the order given (the idempotent producer keeps it)."""
+        if records:
+            await self._send_all(records)
+
     async def _send_all(
         self, records: Sequence[tuple[str, bytes, str | bytes | None, dict[str, str]]]
     ) -> None:

@@ -285,3 +285,44 @@ async def test_deadlines_climb_the_ladder_exactly_once(world):
 async def _status_is(client, keys, issue_id, status):
     doc = await case_of(client, keys["water"], issue_id)
     return doc if doc["status"] == status else None
+
+
+async def test_a_batch_left_by_a_dead_writer_is_swept_once(world, monkeypatch):
+    """A routing batch whose cases were stored but whose events never reached Kafka (the
+    writer died): its one outbox pointer lets the sweeper publish them, once; a report
+    redelivered afterwards changes nothing."""
+    settings, _, app, _, _ = world
+    dispatcher, store = app.state.dispatcher, app.state.store
+    events = [
+        IssueReportedV1(
+            issue_id="iss_" + uuid.uuid4().hex[:20],
+            category="streetlight-out",
+            node_id=PLACE,
+            description="路灯不亮",
+            reported_at=START,
+        )
+        for _ in range(3)
+    ]
+    items = [(Envelope(type=e.event_type, source="/test", subject=e.issue_id), e) for e in events]
+    publisher = dispatcher._publisher
+
+    async def dies(records):
+        raise RuntimeError("the writer dies before Kafka acknowledges")
+
+    monkeypatch.setattr(publisher, "publish_raw_many", dies)
+    with pytest.raises(ExceptionGroup):
+        await dispatcher.route(items)
+    monkeypatch.undo()
+    ids = sorted(e.issue_id for e in events)
+    [pointer] = await store.outbox.find({"issues": ids[0]}).to_list()
+    assert sorted(pointer["issues"]) == ids
+    assert await store.cases.count_documents({"_id": {"$in": ids}}) == 3
+    await store.outbox.update_one(
+        {"_id": pointer["_id"]}, {"$set": {"stored": pointer["stored"] - timedelta(minutes=1)}}
+    )
+    assert await dispatcher.sweep_outbox() >= 1
+    assert await store.outbox.count_documents({"_id": pointer["_id"]}) == 0
+    assert await dispatcher.route(items[:1]) == ["duplicate"]  # confirmed: nothing again
+    for issue_id in ids:
+        assert await lifecycle(settings, issue_id, 1) == ["assigned"]
+        assert [t["action"] for t in await tasks(settings, "urban-mgmt", issue_id)] == ["new"]
