@@ -191,9 +191,7 @@ class Deliverer:
         due = not_before(job.prefs, channel, now, urgent=out.urgent)
         if due > now:
             retry = self._retry(out, channel, later, 1, due, "quiet hours")
-            await self._store.settle(
-                out.delivery_id, "deferred", attempt=0, due_at=due, retry=_dump(retry)
-            )
+            await self._store.defer(out.delivery_id, due, attempt=0, retry=_dump(retry))
             return "deferred"
         limit = self._limits.get(channel)
         if limit is not None:
@@ -277,9 +275,7 @@ class Deliverer:
         for doc in await self._store.due_deferred(self._clock()):
             retry = NotificationRetryV1.model_validate(doc["retry"])
             await self._publish_retry(retry)
-            await self._store.deliveries.update_one(
-                {"_id": doc["_id"], "status": "deferred"}, {"$set": {"status": "retrying"}}
-            )
+            await self._store.woken(doc["_id"])
             woken += 1
         return woken
 

@@ -23,6 +23,7 @@ class NotifyStore:
         self.residents = db["residents"]
         self.inbox_messages = db["inbox"]
         self.deliveries = db["deliveries"]
+        self.deferred = db["deferred"]  # pointers to deferred sends: small, so scans are cheap
         self.ratings = db["ratings"]
         self.broadcasts = db["broadcasts"]
         self.operators = db["operators"]
@@ -146,9 +147,28 @@ class NotifyStore:
             {"_id": delivery_id}, {"$set": {"status": status, "at": utcnow(), **fields}}
         )
 
+    async def defer(self, delivery_id: str, due: datetime, **fields: Any) -> None:
+        """Park a send until ``due``: a pointer in the small ``deferred`` collection (first,
+        so a crash leaves nothing unwoken), then the delivery's record."""
+        await self.deferred.update_one({"_id": delivery_id}, {"$set": {"due_at": due}}, upsert=True)
+        await self.settle(delivery_id, "deferred", due_at=due, **fields)
+
     async def due_deferred(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
-        cursor = self.deliveries.find({"status": "deferred", "due_at": {"$lte": now}})
-        return await cursor.limit(limit).to_list()
+        """Deferred sends now due (the scan is of the pointers, never of all deliveries)."""
+        due = await self.deferred.find({"due_at": {"$lte": now}}).limit(limit).to_list()
+        found = []
+        for pointer in due:
+            doc = await self.deliveries.find_one({"_id": pointer["_id"]})
+            if doc is not None and doc.get("status") == "deferred":
+                found.append(doc)
+            else:  # woken already (another replica), or never recorded
+                await self.deferred.delete_one({"_id": pointer["_id"]})
+        return found
+
+    async def woken(self, delivery_id: str) -> None:
+        """A deferred send was handed to the retry topic."""
+        await self.deliveries.update_one({"_id": delivery_id}, {"$set": {"status": "retrying"}})
+        await self.deferred.delete_one({"_id": delivery_id})
 
     # --- ratings --------------------------------------------------------------------------
 

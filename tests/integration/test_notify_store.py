@@ -49,3 +49,20 @@ async def test_a_report_places_a_resident_only_where_no_contact_did(store):
     await store.place_resident(known, ["sz", "sz.other"], await store.resident(known))
     doc = await store.resident(known)
     assert doc["node_id"] == "sz.tongjiang" and doc["prefs"] == {"language": "en"}
+
+
+async def test_a_deferred_send_is_found_through_its_pointer_once_due(store):
+    """Quiet hours park a send: waking reads the small pointer collection, never a scan of
+    every delivery; a woken send leaves no pointer behind."""
+    now = utcnow()
+    for name, due in (("soon", now + timedelta(minutes=5)), ("later", now + timedelta(hours=8))):
+        await store.claim(f"dl-{name}", {"resident_ref": ref(name), "channel": "sms"})
+        await store.defer(f"dl-{name}", due, attempt=0, retry={"delivery_id": f"dl-{name}"})
+    assert await store.due_deferred(now) == []
+    [due] = await store.due_deferred(now + timedelta(minutes=10))
+    assert due["_id"] == "dl-soon" and due["status"] == "deferred"
+    await store.woken("dl-soon")
+    assert (await store.deliveries.find_one({"_id": "dl-soon"}))["status"] == "retrying"
+    assert await store.due_deferred(now + timedelta(minutes=10)) == []
+    assert [d["_id"] for d in await store.due_deferred(now + timedelta(days=1))] == ["dl-later"]
+    assert await store.deferred.count_documents({}) == 1
