@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from services.intake.http import ISSUES_PATH, FileReport, ReportIn
 from shared.http.errors import ApiError, error_response
+from shared.http.middleware import replay
 
 Scope = dict[str, Any]
 
@@ -23,19 +24,6 @@ class _Route:
     """What the metrics middleware reads of a matched route."""
 
     path = ISSUES_PATH
-
-
-def _replay(body: bytes, receive):
-    sent = False
-
-    async def replayed():
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
 
 
 async def _body(receive) -> bytes | None:
@@ -80,7 +68,7 @@ class FastReportLane:
         try:
             report = ReportIn.model_validate_json(body)
         except ValidationError:
-            await self.app(scope, _replay(body, receive), send)  # the route's 422
+            await self.app(scope, replay(body, receive), send)  # the route's 422
             return
         scope["route"] = self._route
         client = scope.get("client")

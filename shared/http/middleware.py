@@ -30,7 +30,13 @@ async def _read_at_most(receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-def _replay(body: bytes):
+async def _disconnected() -> dict:
+    return {"type": "http.disconnect"}
+
+
+def replay(body: bytes, then=_disconnected):
+    """An ASGI ``receive`` that gives the already-read ``body`` once, then defers to ``then``
+    (by default: the client is gone)."""
     sent = False
 
     async def receive():
@@ -38,7 +44,7 @@ def _replay(body: bytes):
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
+        return await then()
 
     return receive
 
@@ -93,7 +99,7 @@ class LimitAndMeasure:
                 await _send_413(send, limit)
                 self._count(scope, 413, 0.0)
                 return
-            receive = _replay(body)
+            receive = replay(body)
         started = time.perf_counter()
         status = {"code": 500}
 
