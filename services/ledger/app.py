@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Payment callbacks and other donation sources",
         batch_size=settings.ledger_batch_size,
         batch_handlers={DonationReceivedV1: commands.on_donations},
+        streaming=True,
     )
     parts.consume(
         LEDGER_COMMANDS,
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "The fund's single writer: front-desk donations, spending, decisions, reversals",
         batch_size=settings.ledger_batch_size,
         batch_handlers={DonationReceivedV1: commands.on_donations},
+        streaming=True,
     )
     app = parts.app(
         title="Linli ledger",

@@ -4,11 +4,13 @@ campaign). Each command's answer is recorded under its event id for the HTTP cal
 for it (the first answer recorded stays, so a redelivered command answers the same); refusals
 are answers, not errors (the consumer goes on).
 
-Donations come in batches: all donations of a fetched batch are posted with one group commit
-per fund, in offset order, and their answers recorded with one write. They go before the batch's
-other commands (spending, decisions, reversals, one at a time): a donation only adds money, so
-no refusal can turn into an overspend by it, and payment callbacks on ``ledger.donations`` have
-no order with the commands anyway."""
+Donations come in batches: both consumers stream, each partition's share of a fetch being
+one batch, chained behind that partition's previous one (so a fund's batches are posted in
+order while other funds, and the next fetch, go on). A batch's donations are posted with one
+group commit per fund, in offset order, and their answers recorded with one write. They go
+before the batch's other commands (spending, decisions, reversals, one at a time): a donation
+only adds money, so no refusal can turn into an overspend by it, and payment callbacks on
+``ledger.donations`` have no order with the commands anyway."""
 
 from __future__ import annotations
 

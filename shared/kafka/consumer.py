@@ -11,13 +11,16 @@ order, so it can write them with a few bulk operations; it answers one outcome p
 where a ``PoisonMessage`` instance dead-letters that event alone. Raising fails the whole
 batch (back-off, then the same records again).
 
-A streaming consumer (``streaming=True``, single-event handlers only) does not wait for a
-batch to end before fetching the next: each record is handed to its own task as soon as it is
-fetched, chained behind the previous record of its key (order per key, keys concurrent), and
-a transient failure backs off and runs the same record again in place. Each partition's
-offset is committed, off the fetch path, up to the last record whose work and that of every
-record before it is done; a stopped consumer abandons unfinished records uncommitted, so
-they are redelivered.
+A streaming consumer (``streaming=True``) does not wait for its work to end before fetching
+more. With single-event handlers only, each record is handed to its own task as soon as it is
+fetched, chained behind the previous record of its key (order per key, keys concurrent). With
+batch handlers, each partition's share of a fetched batch is one unit of work (processed as a
+batch is, above), chained behind that partition's previous unit: partitions go on side by
+side and a partition's next records are fetched while its last ones are still being written.
+A transient failure backs off and runs the same record or unit again in place. Each
+partition's offset is committed, off the fetch path, up to the last record whose work and
+that of every record before it is done; a stopped consumer abandons unfinished work
+uncommitted, so it is redelivered.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import dataclasses
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import partial
 from itertools import chain
 from typing import Any
 
@@ -44,6 +48,7 @@ from shared.metrics import EVENT_SECONDS, EVENTS_CONSUMED
 Handler = Callable[[Envelope, EventPayload], Awaitable[str | None]]
 Item = tuple[Envelope, EventPayload]
 BatchHandler = Callable[[list[Item]], Awaitable[list["str | PoisonMessage | None"]]]
+Unit = tuple[Any, list[Any], Callable[[], Awaitable[None]]]  # chain key, records, work
 log = get_logger("linli.consumer")
 
 
@@ -137,13 +142,13 @@ def _by_key(pairs: Iterable[tuple[Any, Any]]) -> list[list[tuple[Any, Any]]]:
 
 
 class _Stream:
-    """The records of one streaming subscription in flight: one task per record, chained per
-    key; ``take`` returns at once unless ``max_in_flight`` records are unfinished (then the
-    fetch loop waits, which bounds memory)."""
+    """The work of one streaming subscription in flight: one task per unit (a record, or a
+    partition's share of a fetched batch), chained behind the previous unit of its chain key;
+    ``take`` returns at once unless ``max_in_flight`` records are unfinished (then the fetch
+    loop waits, which bounds memory)."""
 
     def __init__(
         self,
-        process: Callable[[Any, Any], Awaitable[None]],
         *,
         service: str,
         topic: str,
@@ -151,14 +156,14 @@ class _Stream:
         max_in_flight: int,
         commit_delay_s: float = 0.1,
     ):
-        self._process = process
         self._service, self._topic = service, topic
         self._backoff = backoff
         self._max = max_in_flight
         self._commit_delay_s = commit_delay_s
         self._consumer: Any = None
-        self._last: dict[Any, asyncio.Task[None]] = {}  # (partition, key) -> latest task
+        self._last: dict[Any, asyncio.Task[None]] = {}  # chain key -> latest task
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight = 0  # records
         self._room = asyncio.Event()
         self._room.set()
         self._pending: dict[TopicPartition, deque[list[Any]]] = {}  # [offset, done], fetched
@@ -166,54 +171,68 @@ class _Stream:
         self._committer: asyncio.Task[None] | None = None
         self._dirty = False
 
-    async def take(self, consumer: Any, pairs: Iterable[tuple[Any, Any]]) -> None:
+    async def take(self, consumer: Any, units: Iterable[Unit]) -> None:
         if consumer is not self._consumer:  # a new consumer starts from committed offsets
             self._consumer, self._pending, self._ready = consumer, {}, {}
-        for record, item in pairs:
-            tp = TopicPartition(record.topic, record.partition)
-            entry = [record.offset, False]
-            self._pending.setdefault(tp, deque()).append(entry)
-            key = (record.partition, record.key)
+        for key, records, work in units:
+            entries = []
+            for record in records:
+                entry = [record.offset, False]
+                tp = TopicPartition(record.topic, record.partition)
+                self._pending.setdefault(tp, deque()).append(entry)
+                entries.append(entry)
             task = asyncio.create_task(
-                self._run(consumer, self._last.get(key), record, item, entry)
+                self._run(consumer, self._last.get(key), records, work, entries)
             )
             self._last[key] = task
             self._tasks.add(task)
-            task.add_done_callback(lambda done, key=key: self._finished(key, done))
-        while len(self._tasks) >= self._max:
+            self._in_flight += len(records)
+            task.add_done_callback(
+                lambda done, key=key, n=len(records): self._finished(key, done, n)
+            )
+        while self._in_flight >= self._max:
             self._room.clear()
             await self._room.wait()
 
-    def _finished(self, key: Any, task: asyncio.Task[None]) -> None:
+    def _finished(self, key: Any, task: asyncio.Task[None], records: int) -> None:
         self._tasks.discard(task)
+        self._in_flight -= records
         if self._last.get(key) is task:
             del self._last[key]
-        if len(self._tasks) < self._max:
+        if self._in_flight < self._max:
             self._room.set()
 
     async def _run(
-        self, consumer: Any, previous: asyncio.Task[None] | None, record: Any, item: Any, entry
+        self,
+        consumer: Any,
+        previous: asyncio.Task[None] | None,
+        records: list[Any],
+        work: Callable[[], Awaitable[None]],
+        entries: list[list[Any]],
     ) -> None:
         if previous is not None:
             await asyncio.wait([previous])
         while not consumer._closed:
             try:
-                await self._process(record, item)
+                await work()
             except Exception as exc:
+                error = exc.exceptions[0] if isinstance(exc, ExceptionGroup) else exc
                 EVENTS_CONSUMED.labels(self._service, self._topic, "retry").inc()
                 delay = self._backoff.next_delay()
                 log.warning(
-                    "retrying_record",
+                    "retrying_record" if len(records) == 1 else "retrying_batch",
                     topic=self._topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    error=repr(exc),
+                    partition=records[0].partition,
+                    offset=records[0].offset,
+                    size=len(records),
+                    error=repr(error),
                     delay=delay,
                 )
                 await asyncio.sleep(delay)
                 continue
             self._backoff.reset()
-            entry[1] = True
+            for entry in entries:
+                entry[1] = True
             self._dirty = True
             if self._committer is None or self._committer.done():
                 self._committer = asyncio.create_task(self._commit_loop(consumer))
@@ -282,13 +301,11 @@ def subscribe(
     ``poll_ms`` for records, then pauses as long before asking again (the framework's
     rhythm), so that bounds the extra wait of an event reaching an idle consumer.
 
-    With ``streaming`` (single-event handlers only), records are processed as they are
-    fetched instead of batch by batch (see the module's docstring); at most ``4 *
-    batch_size`` records are in flight, and ``poll_ms`` does not apply (the fetch waits for
-    records and returns as soon as any arrive).
+    With ``streaming``, records are processed as they are fetched instead of batch by batch
+    (see the module's docstring): one by one, or with batch handlers each partition's share of
+    a fetch as a unit; at most ``4 * batch_size`` records are in flight, and ``poll_ms`` does
+    not apply (the fetch waits for records and returns as soon as any arrive).
     """
-    if streaming and batch_handlers:
-        raise ValueError("a streaming consumer takes single-event handlers only")
     batch_handlers = dict(batch_handlers or {})
     accepted = {model.event_type: model for model in (*handlers, *batch_handlers)}
     by_type = {model.event_type: handler for model, handler in handlers.items()}
@@ -378,13 +395,21 @@ def subscribe(
             raise error from None
         backoff.reset()
 
-    stream = _Stream(
-        process, service=service, topic=topic, backoff=backoff, max_in_flight=4 * batch_size
-    )
+    stream = _Stream(service=service, topic=topic, backoff=backoff, max_in_flight=4 * batch_size)
+
+    def units(records: tuple[Any, ...]) -> list[Unit]:
+        if not batched:  # one record each, chained per key
+            return [((r.partition, r.key), [r], partial(process, r, decoded(r))) for r in records]
+        shares: dict[int, list[Any]] = {}
+        for record in records:
+            shares.setdefault(record.partition, []).append(record)
+        return [
+            ((partition,), share, partial(process_all, tuple(share)))
+            for partition, share in shares.items()
+        ]
 
     async def consume_streaming(fetched: Any) -> None:
-        pairs = [(record, decoded(record)) for record in fetched.records]
-        await stream.take(fetched.consumer, pairs)
+        await stream.take(fetched.consumer, units(fetched.records))
 
     if streaming:
         consume = consume_streaming

@@ -1,16 +1,18 @@
-"""The shared consumer's streaming mode against real Kafka: records of different keys are
-processed concurrently and those of one key in order, a transient failure runs the same record
-again, a poison record is dead-lettered, and a partition's committed offset never passes a
-record whose work is not done."""
+"""The shared consumer's streaming mode against real Kafka: records of different keys (or with
+batch handlers, of different partitions) are processed concurrently and those of one key (one
+partition) in order, a transient failure runs the same work again, a poison record is
+dead-lettered, and a partition's committed offset never passes a record whose work is not
+done."""
 
 import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.events import Envelope, IssueReportedV1
-from shared.kafka.consumer import consumer_group
+from shared.kafka.consumer import PoisonMessage, consumer_group
 from shared.service import build_parts
 from shared.topics import ISSUES_REPORTED, dead_letters
 from tests.helpers import eventually, produce, read_topic, serving
@@ -96,3 +98,77 @@ async def test_streaming_keeps_key_order_retries_in_place_and_commits_only_done(
         settings.kafka_bootstrap, settings.topic_prefix + dead_letters("dispatch"), expect=1
     )
     assert "invalid" in dict(dead[0].headers)["dlq_error"].decode()
+
+
+async def test_streaming_batches_run_per_partition_in_order_and_commit_only_done(servers):
+    """With batch handlers, each partition's share of a fetch is one call, chained behind the
+    partition's previous one: a held partition holds only itself, a failed call runs again
+    in place, a poison outcome is dead-lettered alone, and nothing past unfinished work is
+    committed."""
+    settings = isolated_settings(servers, "s", topic_partitions=2)
+    parts = build_parts(settings, "dispatch")
+    topic = settings.topic_prefix + ISSUES_REPORTED
+    release = asyncio.Event()
+    calls: list[list[str]] = []
+    handled: list[str] = []
+    failures = {"b#1": RuntimeError("database away")}  # the first call with b#1 fails once
+
+    async def on_reports(items) -> list:
+        names = [event.description for _, event in items]
+        calls.append(names)
+        if "a#1" in names:
+            await release.wait()
+        for name in names:
+            if name in failures:
+                raise failures.pop(name)
+        handled.extend(names)
+        return [PoisonMessage("no such place") if n == "b#3" else "ok" for n in names]
+
+    parts.consume(ISSUES_REPORTED, {}, batch_handlers={IssueReportedV1: on_reports}, streaming=True)
+    app = parts.app(title="t", description="t", routers=[], prepare_db=lambda: asyncio.sleep(0))
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await admin.start()
+    await producer.start()
+    group = consumer_group(settings.topic_prefix, "dispatch", ISSUES_REPORTED)
+
+    async def send(key: str, n: int, partition: int) -> None:
+        value, headers = _report(key, n)
+        await producer.send_and_wait(
+            topic, value, key=key.encode(), headers=headers, partition=partition
+        )
+
+    async def committed() -> dict[int, int]:
+        offsets = await admin.list_consumer_group_offsets(group)
+        return {tp.partition: meta.offset for tp, meta in offsets.items()}
+
+    try:
+        async with serving(app):
+            await send("a", 1, 0)
+            await eventually(lambda: asyncio.sleep(0, result=["a#1"] in calls))
+            await send("a", 2, 0)  # fetched later: waits behind the held a#1
+            for n in (1, 2, 3):
+                await send("b", n, 1)
+            await eventually(lambda: asyncio.sleep(0, result=handled.count("b#2") == 1))
+            await asyncio.sleep(0.3)  # several commit rounds
+            assert not any("a#2" in call for call in calls)
+            assert (await committed()).get(0, -1) <= 0  # nothing past the unfinished a#1
+            release.set()
+            await eventually(lambda: asyncio.sleep(0, result="a#2" in handled))
+
+            async def all_committed():
+                return await committed() == {0: 2, 1: 3}
+
+            await eventually(all_committed)
+    finally:
+        await producer.stop()
+        await admin.close()
+
+    assert [n for n in handled if n.startswith("a")] == ["a#1", "a#2"]
+    assert [n for n in handled if n.startswith("b")] == ["b#1", "b#2", "b#3"]
+    assert all(len({n[0] for n in call}) == 1 for call in calls)  # one partition per call
+    assert sum(call.count("b#1") for call in calls) == 2  # the failed call ran again
+    dead = await read_topic(
+        settings.kafka_bootstrap, settings.topic_prefix + dead_letters("dispatch"), expect=1
+    )
+    assert "no such place" in dict(dead[0].headers)["dlq_error"].decode()
