@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         {},
         batch_handlers={IssueReportedV1: dispatcher.route},
         batch_size=ROUTE_BATCH,
+        streaming=True,
     )
     parts.consume(DEPT_ACTIONS, {DepartmentActionV1: KafkaActions(dispatcher).on_action})
     parts.consume(ISSUES_FEEDBACK, {IssueRatedV1: Feedback(dispatcher).on_rated})
