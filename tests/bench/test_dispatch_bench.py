@@ -17,7 +17,6 @@
 """
 
 import asyncio
-import os
 import statistics
 import time
 import uuid
@@ -35,8 +34,8 @@ from shared.kafka.admin import apply_topics
 from shared.metrics import EVENTS_CONSUMED
 from shared.settings import Settings
 from shared.topics import ISSUES_REPORTED, Topic
+from tests.bench.processes import cpu_seconds, server_pids
 from tests.helpers import serving
-from tests.servers import TEST_SERVERS
 
 pytestmark = pytest.mark.bench
 ISSUES = 10_000
@@ -115,25 +114,6 @@ async def _baseline(bootstrap: str, source: str, sink: str, n: int) -> float:
         await producer.stop()
 
 
-def _server_pids() -> dict[str, int]:
-    """The local test servers' processes (none when the tests use other servers)."""
-    from shared.infra.local import status
-
-    try:
-        return {name: s["pid"] for name, s in status(TEST_SERVERS).items() if s["pid"]}
-    except Exception:
-        return {}
-
-
-def _cpu_s(pid: int | None = None) -> float:
-    """CPU seconds used so far by a process (this one when ``pid`` is None)."""
-    if pid is None:
-        return time.process_time()
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _raw_inserts(db, docs: list[dict], batch: int, part: int) -> float:
     """FerretDB alone: the same stored case documents inserted as dispatch inserts them
     (batches of ``batch``, parts of ``part`` concurrently), nothing else; docs/s."""
@@ -173,19 +153,19 @@ async def test_routing_throughput_vs_raw_consume_produce(servers):
         # routed = stored, events acknowledged, timers placed (the handler's outcome, counted
         # before the offsets are committed); timed from the first batch done to the last
         first, began = 0.0, 0.0
-        pids = _server_pids()
+        pids = server_pids()
         cpu: dict[str, float] = {}
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             done = routed._value.get() - before
             if done and not began:
                 first, began = done, time.perf_counter()
-                cpu = {"dispatch": _cpu_s()} | {n: _cpu_s(p) for n, p in pids.items()}
+                cpu = {"dispatch": cpu_seconds()} | {n: cpu_seconds(p) for n, p in pids.items()}
             if done >= ISSUES:
                 break
             await asyncio.sleep(0.02)
         elapsed = time.perf_counter() - began
-        used = {n: _cpu_s(pids.get(n)) - c for n, c in cpu.items()}
+        used = {n: cpu_seconds(pids.get(n)) - c for n, c in cpu.items()}
         store = app.state.store
         assert done == ISSUES, done
         assert await store.pending_count() == 0  # every change's side effects confirmed

@@ -18,20 +18,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.bench.processes import ROOT, cpu_seconds, free_port, service_process
+
 pytestmark = pytest.mark.bench
-ROOT = Path(__file__).resolve().parents[2]
 SUSTAIN_S = float(os.environ.get("LINLI_BENCH_SECONDS", "8"))
 # enough reports in flight to saturate: each waits for Kafka's ack, so by Little's law 1,500/s
 # at ~100 ms under this machine's load needs ~150 of them (64 measured the latency, not intake)
@@ -50,37 +49,13 @@ CONSUMED = re.compile(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def _intake(env: dict[str, str], *, publish: bool) -> Iterator[tuple[int, int]]:
     """An intake process on a free port, ready (its /readyz says so) until the block ends."""
-    port = _free_port()
-    command = [sys.executable, "-m", "tests.bench.intake_server", "--port", str(port)]
-    process = subprocess.Popen(command + ([] if publish else ["--no-publish"]), cwd=ROOT, env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "intake exited while starting"
-            assert time.monotonic() < deadline, "intake was not ready within 60 s"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        yield port, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    port = free_port()
+    args = ["tests.bench.intake_server", "--port", str(port)]
+    with service_process(args + ([] if publish else ["--no-publish"]), env, port) as pid:
+        yield port, pid
 
 
 def _load(port: int, *args: object) -> dict:
@@ -108,21 +83,11 @@ def _caught_up(port: int, reports: int, timeout_s: float = 20.0) -> None:
         time.sleep(0.2)
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds the process has used (Linux; 0 elsewhere): a figure the machine's other
-    load disturbs far less than rates and latencies."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _measured(pid: int, port: int, *args: object) -> dict:
     """A load run, with the app's CPU time per accepted request (microseconds)."""
-    before = _cpu_s(pid)
+    before = cpu_seconds(pid)
     result = _load(port, *args)
-    result["cpu_us"] = (_cpu_s(pid) - before) * 1e6 / max(1, result["statuses"].get("202", 0))
+    result["cpu_us"] = (cpu_seconds(pid) - before) * 1e6 / max(1, result["statuses"].get("202", 0))
     return result
 
 
