@@ -37,7 +37,7 @@ from services.dispatch.domain.machine import (
     open_case,
     timers,
 )
-from services.dispatch.domain.routing import RoutingError, RoutingTable, route
+from services.dispatch.domain.routing import Assignment, RoutingError, RoutingTable, route
 from services.dispatch.store import CaseStore, Conflict, case_from_doc, case_to_doc
 from services.dispatch.wheel import WheelStore, entries_of
 from shared.events import (
@@ -64,6 +64,9 @@ MAX_CONFLICT_RETRIES = 8
 ABANDONED_AFTER = timedelta(seconds=60)  # a pointer whose change never got stored
 SENDS_IN_FLIGHT = 16  # concurrent publishing changes (each sends all its events at once)
 ROUTE_PART = 250  # reports per insert (FerretDB inserts 250 at once ~2x faster than 50 at once)
+
+# a place's path from the root (id, level) and its first owner; or why it has none
+FirstOwner = tuple[tuple[tuple[str, str], ...], Assignment] | str
 
 
 class CaseNotFound(LookupError):
@@ -108,6 +111,7 @@ class Dispatcher:
         self._publisher = publisher
         self._reference = reference
         self._routing = routing
+        self._owners: dict[tuple[str, str], FirstOwner] = {}  # see _first_owner
         self.rules = rules
         self.clock = clock
         self._outbox_stale = outbox_stale
@@ -195,22 +199,40 @@ class Dispatcher:
                     docs[doc["_id"]] = (case_from_doc(doc), doc)
         return docs, existing
 
-    def _open(self, event: IssueReportedV1) -> tuple[Case, dict[str, Any]]:
-        category = self._reference.categories.get(event.category)
-        node = self._reference.tree.get(event.node_id)
-        if category is None or node is None:
-            raise PoisonMessage(f"unknown category or place in {event.issue_id}")
+    def _first_owner(self, category_code: str, node_id: str) -> FirstOwner:
+        """The place's path from the root and the first owner, or why there is none. The
+        reference data and the routing table are fixed for the process's life, so each
+        (category, place) is worked out once."""
+        key = (category_code, node_id)
+        known = self._owners.get(key)
+        if known is not None:
+            return known
+        category = self._reference.categories.get(category_code)
+        node = self._reference.tree.get(node_id)
+        if category is None or node is None:  # not kept: the keys kept are bounded
+            return "unknown category or place"
         path = tuple((n.id, str(n.level)) for n in (*self._reference.tree.ancestors(node.id), node))
         try:
-            assignment = route(
-                category=category.code,
-                group=category.group,
-                category_department=category.department,
-                node_path=path,
-                table=self._routing,
+            answer: FirstOwner = (
+                path,
+                route(
+                    category=category.code,
+                    group=category.group,
+                    category_department=category.department,
+                    node_path=path,
+                    table=self._routing,
+                ),
             )
         except RoutingError as exc:
-            raise PoisonMessage(str(exc)) from exc
+            answer = str(exc)
+        self._owners[key] = answer
+        return answer
+
+    def _open(self, event: IssueReportedV1) -> tuple[Case, dict[str, Any]]:
+        owner = self._first_owner(event.category, event.node_id)
+        if isinstance(owner, str):
+            raise PoisonMessage(f"{owner} in {event.issue_id}")
+        path, assignment = owner
         now = _ms(self.clock())
         first = Holder(assignment.owner_kind, assignment.owner_code)  # type: ignore[arg-type]
         case = open_case(
