@@ -5,7 +5,7 @@ down), probe Kafka and MongoDB for readiness, and stop gracefully.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 
@@ -19,6 +19,7 @@ from shared.settings import Settings
 from shared.topics import Topic
 
 log = get_logger("linli.runtime")
+DRAIN_TIMEOUT_S = 10.0  # of a stop's grace period (Compose gives the services 30 s)
 
 
 @dataclass
@@ -43,6 +44,7 @@ class ServiceRuntime:
         mongo: AsyncMongoClient,
         topics: list[Topic],
         prepare_db: Callable[[], Awaitable[None]],
+        drains: Sequence[Callable[[float], Awaitable[None]]] = (),
     ):
         self.settings = settings
         self.service = service
@@ -51,6 +53,7 @@ class ServiceRuntime:
         self._topics = topics
         self._probe_topic = settings.topic_prefix + (topics[0].name if topics else "")
         self._prepare_db = prepare_db
+        self._drains = drains
         self.readiness = Readiness()
         self._tasks: list[asyncio.Task] = []
 
@@ -122,6 +125,9 @@ class ServiceRuntime:
         for task in self._tasks:
             with suppress(asyncio.CancelledError, Exception):
                 await task
+        # streaming consumers finish and commit their work in flight while Kafka and the
+        # database are still connected; the framework then waits for batches in progress
+        await asyncio.gather(*(drain(DRAIN_TIMEOUT_S) for drain in self._drains))
         with suppress(Exception):
             await self.broker.stop()
         await self.mongo.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
@@ -40,6 +40,8 @@ class ServiceParts:
     dead_letters: DeadLetters
     mongo: AsyncMongoClient
     db: AsyncDatabase
+    # the streaming consumers' drains, awaited on a graceful stop before the broker stops
+    drains: list[Callable[[float], Awaitable[None]]] = field(default_factory=list)
 
     def consume(
         self,
@@ -50,7 +52,7 @@ class ServiceParts:
         batch_handlers: Mapping[type[EventPayload], BatchHandler] | None = None,
         streaming: bool = False,
     ) -> None:
-        subscribe(
+        drain = subscribe(
             self.broker,
             service=self.service,
             topic=topic,
@@ -63,6 +65,8 @@ class ServiceParts:
             poll_ms=self.settings.consumer_poll_ms,
             streaming=streaming,
         )
+        if drain is not None:
+            self.drains.append(drain)
 
     def app(
         self,
@@ -80,6 +84,7 @@ class ServiceParts:
             mongo=self.mongo,
             topics=platform_topics(self.settings),
             prepare_db=prepare_db,
+            drains=self.drains,
         )
         app = create_service_app(
             runtime,

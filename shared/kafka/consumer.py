@@ -30,6 +30,7 @@ import dataclasses
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import suppress
 from functools import partial
 from itertools import chain
 from typing import Any
@@ -170,8 +171,11 @@ class _Stream:
         self._ready: dict[TopicPartition, int] = {}  # offsets to commit next
         self._committer: asyncio.Task[None] | None = None
         self._dirty = False
+        self._draining = False
 
     async def take(self, consumer: Any, units: Iterable[Unit]) -> None:
+        if self._draining:  # stopping: left uncommitted, so redelivered after the restart
+            return
         if consumer is not self._consumer:  # a new consumer starts from committed offsets
             self._consumer, self._pending, self._ready = consumer, {}, {}
         for key, records, work in units:
@@ -238,6 +242,23 @@ class _Stream:
                 self._committer = asyncio.create_task(self._commit_loop(consumer))
             return
 
+    async def drain(self, timeout_s: float) -> None:
+        """For a graceful stop, before the consumer closes: take no more records, let the
+        work in flight finish (at most ``timeout_s``) and commit it, so the restart redelivers
+        only what was not done."""
+        self._draining = True
+        consumer = self._consumer
+        if consumer is None or consumer._closed:
+            return
+        with suppress(Exception):  # only fewer fetches: the fetched records are not taken
+            consumer.pause(*consumer.assignment())
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        try:
+            await self._commit_done(consumer)
+        except Exception as exc:  # redelivered then, and the handlers' idempotency absorbs it
+            log.warning("final_commit_failed", topic=self._topic, error=repr(exc))
+
     async def _commit_loop(self, consumer: Any) -> None:
         """Commit what is done, a little later (so one commit covers many records), until
         nothing more is done; off the fetch path, so no record waits for it."""
@@ -246,24 +267,27 @@ class _Stream:
             await asyncio.sleep(self._commit_delay_s)
             if consumer is not self._consumer:
                 return
-            for tp, entries in self._pending.items():
-                while entries and entries[0][1]:
-                    self._ready[tp] = entries.popleft()[0] + 1
-            assigned = consumer.assignment()
-            offsets = {tp: offset for tp, offset in self._ready.items() if tp in assigned}
-            self._ready = dict(offsets)  # a revoked partition is its new owner's to commit
-            if not offsets:
-                continue
             try:
-                await consumer.commit(offsets)
+                await self._commit_done(consumer)
             except Exception as exc:  # kept in _ready: the next commit carries them
                 log.warning("commit_failed", topic=self._topic, error=repr(exc))
                 self._dirty = True
                 await asyncio.sleep(self._backoff.first_s)
-                continue
-            for tp, offset in offsets.items():
-                if self._ready.get(tp) == offset:
-                    del self._ready[tp]
+
+    async def _commit_done(self, consumer: Any) -> None:
+        """Commit each partition up to its last record done along with all before it."""
+        for tp, entries in self._pending.items():
+            while entries and entries[0][1]:
+                self._ready[tp] = entries.popleft()[0] + 1
+        assigned = consumer.assignment()
+        offsets = {tp: offset for tp, offset in self._ready.items() if tp in assigned}
+        self._ready = dict(offsets)  # a revoked partition is its new owner's to commit
+        if not offsets:
+            return
+        await consumer.commit(offsets)
+        for tp, offset in offsets.items():
+            if self._ready.get(tp) == offset:
+                del self._ready[tp]
 
 
 def consumer_group(prefix: str, service: str, topic: str) -> str:
@@ -288,7 +312,7 @@ def subscribe(
     poll_ms: int = 20,
     parallel_keys: bool = True,
     streaming: bool = False,
-) -> None:
+) -> Callable[[float], Awaitable[None]] | None:
     """Register a consumer of ``topic`` in its own consumer group; ``handlers`` and
     ``batch_handlers`` say which payload types it processes (other platform events on the
     topic are skipped).
@@ -304,7 +328,9 @@ def subscribe(
     With ``streaming``, records are processed as they are fetched instead of batch by batch
     (see the module's docstring): one by one, or with batch handlers each partition's share of
     a fetch as a unit; at most ``4 * batch_size`` records are in flight, and ``poll_ms`` does
-    not apply (the fetch waits for records and returns as soon as any arrive).
+    not apply (the fetch waits for records and returns as soon as any arrive). It returns the
+    consumer's ``drain(timeout_s)``, to be awaited on a graceful stop before the broker stops
+    (a batch consumer's batch in progress is finished by the framework itself).
     """
     batch_handlers = dict(batch_handlers or {})
     accepted = {model.event_type: model for model in (*handlers, *batch_handlers)}
@@ -438,3 +464,5 @@ def subscribe(
             return tuple(chain.from_iterable(batches.values()))
 
         subscriber.get_msg = fetch_without_pause
+        return stream.drain
+    return None

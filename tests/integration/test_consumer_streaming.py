@@ -172,3 +172,36 @@ async def test_streaming_batches_run_per_partition_in_order_and_commit_only_done
         settings.kafka_bootstrap, settings.topic_prefix + dead_letters("dispatch"), expect=1
     )
     assert "no such place" in dict(dead[0].headers)["dlq_error"].decode()
+
+
+async def test_a_graceful_stop_finishes_and_commits_the_work_in_flight(servers):
+    """Stopping the service lets the streaming work already taken finish and commits it, so
+    the restart redelivers none of it."""
+    settings = isolated_settings(servers, "s", topic_partitions=1)
+    parts = build_parts(settings, "dispatch")
+    topic = settings.topic_prefix + ISSUES_REPORTED
+    started = asyncio.Event()
+    finished: list[str] = []
+
+    async def on_reports(items) -> list:
+        started.set()
+        await asyncio.sleep(1.0)  # still at work when the stop comes
+        finished.extend(event.description for _, event in items)
+        return ["ok"] * len(items)
+
+    parts.consume(ISSUES_REPORTED, {}, batch_handlers={IssueReportedV1: on_reports}, streaming=True)
+    app = parts.app(title="t", description="t", routers=[], prepare_db=lambda: asyncio.sleep(0))
+    async with serving(app):
+        for n in (1, 2, 3):
+            value, headers = _report("a", n)
+            await produce(settings.kafka_bootstrap, topic, value, key=b"a", headers=headers)
+        await asyncio.wait_for(started.wait(), timeout=30)
+    assert finished == ["a#1", "a#2", "a#3"]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        group = consumer_group(settings.topic_prefix, "dispatch", ISSUES_REPORTED)
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    assert {tp.partition: meta.offset for tp, meta in offsets.items()} == {0: 3}
