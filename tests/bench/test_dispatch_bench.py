@@ -7,10 +7,11 @@
    still being written), measured at 3,300-4,400/s at a load average of 1-1.5 on the shared
    2-core machine (2,300-3,000/s before), against a baseline of 16,500-20,800 msgs/s: a ratio of
    0.17-0.23. Also printed: the CPU each process spends per routed report (dispatch ~0.18-0.24
-   ms, FerretDB ~0.15-0.19 ms, Kafka ~0.02-0.06 ms), and a second reference: FerretDB alone inserting the same case documents the
-   same way (8,000-10,000 docs/s when the machine is quiet, using more than one core), which
-   bounds routing far below the raw Kafka baseline: 40% of it is not reachable while each case
-   is stored in FerretDB on SQLite and the same two cores run dispatch and Kafka.
+   ms, FerretDB ~0.15-0.19 ms, Kafka ~0.02-0.06 ms), and a second reference: FerretDB alone
+   inserting the same case documents the same way (8,000-10,000 docs/s when the machine is
+   quiet, using more than one core), which bounds routing far below the raw Kafka baseline:
+   40% of it is not reachable while each case is stored in FerretDB on SQLite and the same
+   two cores run dispatch and Kafka.
 2. With 100,000 pending timers: the cost of one tick vs the same tick with 1,000 pending (it
    must not grow: asserted), and the firing lag p99 of 300 timers coming due amid them
    (floor 1 s: printed as met or missed, as it depends on how busy the machine is).
