@@ -4,6 +4,7 @@ service does with a core of its own, not what it does sharing the bench's proces
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -14,8 +15,25 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
+
+from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment that gives a ``python -m services.<name>`` process these settings (the
+    fields set explicitly, as ``LINLI_<FIELD>``), plus ``extra`` variables."""
+    env = dict(os.environ)
+    for name in settings.model_fields_set:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[f"LINLI_{name.upper()}"] = (
+            json.dumps(value) if isinstance(value, list | dict) else str(value)
+        )
+    return env | extra
 
 
 def free_port() -> int:

@@ -16,7 +16,6 @@ same run, as a ratio:
 """
 
 import asyncio
-import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -39,7 +38,13 @@ from shared.kafka.admin import apply_topics
 from shared.kafka.consumer import consumer_group
 from shared.settings import Settings
 from shared.topics import LEDGER_COMMANDS, LEDGER_DONATIONS, LEDGER_RECEIPTS, Topic
-from tests.bench.processes import cpu_seconds, free_port, server_pids, service_process
+from tests.bench.processes import (
+    cpu_seconds,
+    free_port,
+    server_pids,
+    service_process,
+    settings_env,
+)
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.bench
@@ -123,22 +128,6 @@ async def group_is_stable(bootstrap: str, group: str, members: int) -> bool:
         await admin.close()
 
 
-def ledger_env(settings: Settings, port: int) -> dict[str, str]:
-    """The environment that gives ``python -m services.ledger`` these settings."""
-    return {
-        **os.environ,
-        "LINLI_ENV": settings.env,
-        "LINLI_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "LINLI_MONGODB_URL": settings.mongodb_url,
-        "LINLI_TOPIC_PREFIX": settings.topic_prefix,
-        "LINLI_DB_PREFIX": settings.db_prefix,
-        "LINLI_TOPIC_PARTITIONS": str(settings.topic_partitions),
-        "LINLI_LEDGER_BATCH_SIZE": str(settings.ledger_batch_size),
-        "LINLI_LEDGER_PORT": str(port),
-        "LINLI_LOG_LEVEL": settings.log_level,
-    }
-
-
 async def postings_through_kafka(settings: Settings, client: AsyncMongoClient) -> None:
     run = uuid.uuid4().hex[:6]
     events = donations(run, N_KAFKA)
@@ -176,7 +165,9 @@ async def postings_through_kafka(settings: Settings, client: AsyncMongoClient) -
     total = N_KAFKA
     port = free_port()
     pids = server_pids()
-    with service_process(["services.ledger"], ledger_env(settings, port), port) as pid:
+    with service_process(
+        ["services.ledger"], settings_env(settings, LINLI_LEDGER_PORT=str(port)), port
+    ) as pid:
         # measured once the ledger's consumers have joined their groups (start-up, not
         # throughput)
         for source in (LEDGER_DONATIONS, LEDGER_COMMANDS):
