@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
@@ -82,35 +77,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # innermost of the platform's middleware: inside the body limit and the metrics
     app.user_middleware.append(Middleware(FastReportLane, file_report=file_report))
-    # the modules, schemas and reference data loaded so far live as long as the process:
-    # keep them out of the collector's full passes (those were 100 ms pauses under load)
-    gc.freeze()
-    _freeze_once_started(app)
     return app
-
-
-def _freeze_once_started(app: FastAPI) -> None:
-    """Once the service is up, the clients, connections and consumers made while starting
-    live as long as the process too: freeze them out of the collector's passes as well, and
-    collect the young generation less often (fewer short-lived objects promoted). Together
-    these took the 25-40 ms full collections out of the answers' latency under load."""
-    inner = app.router.lifespan_context
-
-    async def freeze_when_started() -> None:
-        # readiness is a plain flag the shared runtime sets; a few polls while starting
-        while not app.state.runtime.readiness.started:  # noqa: ASYNC110
-            await asyncio.sleep(0.2)
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(5_000, 10, 10)
-
-    @asynccontextmanager
-    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
-        async with inner(a):
-            task = asyncio.create_task(freeze_when_started())
-            try:
-                yield
-            finally:
-                task.cancel()
-
-    app.router.lifespan_context = lifespan

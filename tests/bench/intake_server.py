@@ -15,6 +15,7 @@ import uvicorn
 
 from services.intake.app import create_app
 from shared.logging import configure_logging
+from shared.service import settle_collector
 from shared.settings import Settings
 
 
@@ -37,6 +38,7 @@ def main() -> None:
         # everything up to the producer still runs (envelope, JSON, headers); only the
         # hand-over to Kafka and the wait for its ack are skipped
         publisher._transmit = acknowledged_at_once
+    settle_collector(app)  # as shared.service.serve does
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_config=None, access_log=False)
 
 
