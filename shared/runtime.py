@@ -127,7 +127,9 @@ class ServiceRuntime:
                 await task
         # streaming consumers finish and commit their work in flight while Kafka and the
         # database are still connected; the framework then waits for batches in progress
-        await asyncio.gather(*(drain(DRAIN_TIMEOUT_S) for drain in self._drains))
+        await asyncio.gather(
+            *(drain(DRAIN_TIMEOUT_S) for drain in self._drains), return_exceptions=True
+        )
         with suppress(Exception):
             await self.broker.stop()
         await self.mongo.close()

@@ -19,8 +19,9 @@ batch is, above), chained behind that partition's previous unit: partitions go o
 side and a partition's next records are fetched while its last ones are still being written.
 A transient failure backs off and runs the same record or unit again in place. Each
 partition's offset is committed, off the fetch path, up to the last record whose work and
-that of every record before it is done; a stopped consumer abandons unfinished work
-uncommitted, so it is redelivered.
+that of every record before it is done. On a graceful stop the consumer takes no more records
+and finishes and commits what it has taken (``drain``); work left unfinished (a crash, or the
+drain's time running out) stays uncommitted, so it is redelivered.
 """
 
 from __future__ import annotations
