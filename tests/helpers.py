@@ -29,6 +29,23 @@ async def eventually(
     raise AssertionError(f"condition not met in {timeout_s}s; last result: {result!r}")
 
 
+def wait_ready(
+    url: str, what: str, timeout_s: float = 60.0, alive: Callable[[], bool] = lambda: True
+) -> None:
+    """Poll a ``/readyz`` until it answers 200; fail when ``alive()`` says the server has
+    died, or after ``timeout_s``. (Blocking: for servers in their own thread or process.)"""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert alive(), f"{what} stopped while starting"
+        assert time.monotonic() < deadline, f"{what} was not ready within {timeout_s} s"
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+
+
 @asynccontextmanager
 async def serving(
     *apps: FastAPI, ready_timeout_s: float = 30.0

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 from pydantic import SecretStr
 
 from shared.settings import Settings
+from tests.helpers import wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,19 +48,14 @@ def service_process(
 ) -> Iterator[int]:
     """Run ``python -m <module_args>`` until the block ends, once its ``/readyz`` on ``port``
     says ready; yields its pid. Stopped with SIGTERM (graceful), killed if it lingers."""
-    name = module_args[0]
     process = subprocess.Popen([sys.executable, "-m", *module_args], cwd=ROOT, env=env)
     try:
-        deadline = time.monotonic() + ready_timeout_s
-        while True:
-            assert process.poll() is None, f"{name} exited while starting"
-            assert time.monotonic() < deadline, f"{name} was not ready within {ready_timeout_s} s"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+        wait_ready(
+            f"http://127.0.0.1:{port}/readyz",
+            module_args[0],
+            ready_timeout_s,
+            alive=lambda: process.poll() is None,
+        )
         yield process.pid
     finally:
         process.terminate()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import hypothesis
 import pytest
@@ -18,6 +17,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS
 
 from services.intake.app import create_app
+from tests.helpers import wait_ready
 from tests.servers import isolated_settings
 
 pytestmark = pytest.mark.integration
@@ -39,16 +39,7 @@ def served(servers):
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{PORT}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    else:
-        pytest.fail("intake did not become ready")
+    wait_ready(f"{base}/readyz", "intake", 30, alive=thread.is_alive)
     yield app, base
     server.should_exit = True
     thread.join(10)
