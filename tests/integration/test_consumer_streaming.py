@@ -12,9 +12,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.events import Envelope, IssueReportedV1
+from shared.kafka.admin import apply_topics
 from shared.kafka.consumer import PoisonMessage, consumer_group
 from shared.service import build_parts
-from shared.topics import ISSUES_REPORTED, dead_letters
+from shared.topics import ISSUES_REPORTED, Topic, dead_letters
 from tests.helpers import eventually, produce, read_topic, serving
 from tests.servers import isolated_settings
 
@@ -191,12 +192,19 @@ async def test_a_graceful_stop_finishes_and_commits_the_work_in_flight(servers):
 
     parts.consume(ISSUES_REPORTED, {}, batch_handlers={IssueReportedV1: on_reports}, streaming=True)
     app = parts.app(title="t", description="t", routers=[], prepare_db=lambda: asyncio.sleep(0))
+    # the records wait in the topic, so the first fetch takes all three: one unit in flight
+    await apply_topics(
+        settings.kafka_bootstrap,
+        [Topic(ISSUES_REPORTED, "issue id", "")],
+        prefix=settings.topic_prefix,
+        default_partitions=1,
+    )
+    for n in (1, 2, 3):
+        value, headers = _report("a", n)
+        await produce(settings.kafka_bootstrap, topic, value, key=b"a", headers=headers)
     async with serving(app):
-        for n in (1, 2, 3):
-            value, headers = _report("a", n)
-            await produce(settings.kafka_bootstrap, topic, value, key=b"a", headers=headers)
         await asyncio.wait_for(started.wait(), timeout=30)
-    assert finished == ["a#1", "a#2", "a#3"]
+    assert finished == ["a#1", "a#2", "a#3"]  # the stop waited for the work in flight
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
