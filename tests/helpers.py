@@ -12,6 +12,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
+from shared.events import Envelope, EventPayload
+
 T = TypeVar("T")
 
 
@@ -99,3 +101,29 @@ async def produce(
         await producer.send_and_wait(topic, value, key=key, headers=headers)
     finally:
         await producer.stop()
+
+
+async def produce_event(
+    bootstrap: str,
+    topic: str,
+    event: EventPayload,
+    *,
+    key: str,
+    source: str = "/test",
+    event_id: str | None = None,
+) -> None:
+    """Produce one platform event the way a service publishes it: JSON body, CloudEvents
+    headers (its subject, and ``event_id`` when given)."""
+    envelope = Envelope(
+        type=event.event_type,
+        source=source,
+        subject=event.subject(),
+        **({"id": event_id} if event_id else {}),
+    )
+    await produce(
+        bootstrap,
+        topic,
+        event.model_dump_json().encode(),
+        key=key.encode(),
+        headers=envelope.record_headers(),
+    )

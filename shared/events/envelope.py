@@ -50,6 +50,10 @@ class Envelope:
             headers["ce_dataschema"] = self.dataschema
         return headers
 
+    def record_headers(self) -> list[tuple[str, bytes]]:
+        """The headers as a Kafka record carries them (values in UTF-8)."""
+        return [(k, v.encode()) for k, v in self.to_headers().items()]
+
     @classmethod
     def from_headers(cls, headers: dict[str, Any]) -> Envelope:
         """Read the attributes back; a missing or malformed one raises ``ValueError``."""

@@ -179,13 +179,12 @@ class _Stream:
             return
         if consumer is not self._consumer:  # a new consumer starts from committed offsets
             self._consumer, self._pending, self._ready = consumer, {}, {}
-        for key, records, work in units:
-            entries = []
-            for record in records:
-                entry = [record.offset, False]
-                tp = TopicPartition(record.topic, record.partition)
-                self._pending.setdefault(tp, deque()).append(entry)
-                entries.append(entry)
+        for key, records, work in units:  # a unit's records are of one partition
+            pending = self._pending.setdefault(
+                TopicPartition(records[0].topic, records[0].partition), deque()
+            )
+            entries = [[record.offset, False] for record in records]
+            pending.extend(entries)
             task = asyncio.create_task(
                 self._run(consumer, self._last.get(key), records, work, entries)
             )

@@ -83,7 +83,7 @@ async def _produce(bootstrap: str, topic: str, n: int, run: str, start: datetime
                 reported_at=start,
             )
             env = Envelope(type=event.event_type, source="/bench", subject=issue_id, id=issue_id)
-            headers = [(k, v.encode()) for k, v in env.to_headers().items()]
+            headers = env.record_headers()
             await producer.send(
                 topic, event.model_dump_json().encode(), key=issue_id.encode(), headers=headers
             )

@@ -105,7 +105,7 @@ async def produce(bootstrap: str, topic: str, events: list[DonationReceivedV1]) 
                 subject=event.donation_id,
                 id=event.donation_id,
             )
-            headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
+            headers = envelope.record_headers()
             await producer.send(
                 topic,
                 event.model_dump_json().encode(),

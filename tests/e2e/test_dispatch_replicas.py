@@ -52,7 +52,7 @@ async def produce_reports(bootstrap: str, topic: str, ids: list[str]) -> None:
                 reported_at=datetime.now(UTC),
             )
             env = Envelope(type=event.event_type, source="/test", subject=issue_id, id=issue_id)
-            headers = [(k, v.encode()) for k, v in env.to_headers().items()]
+            headers = env.record_headers()
             await producer.send(
                 topic, event.model_dump_json().encode(), key=issue_id.encode(), headers=headers
             )

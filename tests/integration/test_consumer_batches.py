@@ -21,9 +21,7 @@ NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 def _record(event) -> tuple[bytes, list[tuple[str, bytes]]]:
     envelope = Envelope(type=event.event_type, source="/test", subject=event.issue_id)
-    return event.model_dump_json().encode(), [
-        (k, v.encode()) for k, v in envelope.to_headers().items()
-    ]
+    return event.model_dump_json().encode(), envelope.record_headers()
 
 
 def _report(n: int, category: str = "streetlight-out") -> IssueReportedV1:

@@ -32,7 +32,7 @@ def _report(key: str, n: int) -> tuple[bytes, list[tuple[str, bytes]]]:
         reported_at=NOW,
     )
     envelope = Envelope(type=event.event_type, source="/test", subject=event.issue_id)
-    headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
+    headers = envelope.record_headers()
     return event.model_dump_json().encode(), headers
 
 

@@ -64,7 +64,7 @@ async def world(servers):
 
 def _headers(event) -> list[tuple[str, bytes]]:
     env = Envelope(type=event.event_type, source="/test", subject=event.issue_id)
-    return [(k, v.encode()) for k, v in env.to_headers().items()]
+    return env.record_headers()
 
 
 async def report(settings, category="streetlight-out", priority="normal") -> str:

@@ -11,12 +11,11 @@ import zlib
 import pytest
 
 from services.intake.app import create_app
-from shared.events import Envelope
 from shared.events.lifecycle import IssueProgressedV1
 from shared.metrics import EVENTS_CONSUMED
 from shared.settings import Settings
 from shared.topics import ISSUES_LIFECYCLE, ISSUES_REPORTED
-from tests.helpers import eventually, produce, read_topic, serving
+from tests.helpers import eventually, produce, produce_event, read_topic, serving
 from tests.servers import isolated_settings
 
 pytestmark = pytest.mark.integration
@@ -148,13 +147,12 @@ async def test_resident_sees_history_and_notes_others_do_not(intake, module_sett
         public_note="维修队已到场",
         at=view["reported_at"],
     )
-    envelope = Envelope(type=event.event_type, source="/linli/dispatch", subject=event.issue_id)
-    await produce(
+    await produce_event(
         module_settings.kafka_bootstrap,
         module_settings.topic_prefix + ISSUES_LIFECYCLE,
-        event.model_dump_json().encode(),
-        key=event.issue_id.encode(),
-        headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+        event,
+        key=event.issue_id,
+        source="/linli/dispatch",
     )
 
     async def progressed():

@@ -11,12 +11,11 @@ from typer.testing import CliRunner
 
 from services.intake.app import create_app
 from shared.cli.main import app as cli
-from shared.events import Envelope
 from shared.events.lifecycle import IssueAcknowledgedV1, IssueClosedV1, IssueResolvedV1
 from shared.events.payloads import IssueAssignedV1, Owner
 from shared.settings import Settings
 from shared.topics import ISSUES_LIFECYCLE
-from tests.helpers import eventually, produce, serving
+from tests.helpers import eventually, produce_event, serving
 from tests.servers import isolated_settings
 
 pytestmark = pytest.mark.integration
@@ -60,13 +59,12 @@ def _xml(response) -> ET.Element:
 
 
 async def _lifecycle(settings, event) -> None:
-    envelope = Envelope(type=event.event_type, source="/linli/dispatch", subject=event.issue_id)
-    await produce(
+    await produce_event(
         settings.kafka_bootstrap,
         settings.topic_prefix + ISSUES_LIFECYCLE,
-        event.model_dump_json().encode(),
-        key=event.issue_id.encode(),
-        headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+        event,
+        key=event.issue_id,
+        source="/linli/dispatch",
     )
 
 

@@ -23,11 +23,11 @@ from services.ledger.domain.idempotency import Conflict
 from services.ledger.domain.journal import digest, seal
 from services.ledger.domain.postings import donation_draft
 from services.ledger.store import LedgerStore, pack, unpack
-from shared.events import DonationReceivedV1, Envelope
+from shared.events import DonationReceivedV1
 from shared.mongo import make_client
 from shared.settings import Settings
 from shared.topics import LEDGER_DONATIONS, LEDGER_RECEIPTS, RESIDENTS_CONTACTS
-from tests.helpers import eventually, produce, read_topic, serving
+from tests.helpers import eventually, produce_event, read_topic, serving
 from tests.servers import isolated_settings
 
 pytestmark = pytest.mark.integration
@@ -94,23 +94,13 @@ async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, l
         received_at=datetime(2026, 11, 2, tzinfo=UTC),
         payment_ref="wx-778899",
     )
-    envelope = Envelope(type=online.event_type, source="/test/pay", subject="pay-0001")
-    await produce(
-        settings.kafka_bootstrap,
-        settings.topic_prefix + LEDGER_DONATIONS,
-        online.model_dump_json().encode(),
-        key=CAMPAIGN.encode(),
-        headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+    donations = settings.topic_prefix + LEDGER_DONATIONS
+    await produce_event(
+        settings.kafka_bootstrap, donations, online, key=CAMPAIGN, source="/test/pay"
     )
     # a callback for a campaign id that cannot name an account is a dead letter, not a loop
     bad = online.model_copy(update={"donation_id": "pay-bad", "campaign": "Winter Warmth!"})
-    await produce(
-        settings.kafka_bootstrap,
-        settings.topic_prefix + LEDGER_DONATIONS,
-        bad.model_dump_json().encode(),
-        key=b"x",
-        headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
-    )
+    await produce_event(settings.kafka_bootstrap, donations, bad, key="x", source="/test/pay")
     # offline at the front desk, a named donor with a contact for the thank-you
     offline = {
         "donation_id": "desk-0001",
@@ -289,15 +279,13 @@ async def test_a_batch_of_donations_answers_each_once_and_posts_nothing_twice(
         ("cmd-d", gift("b-2", 200)),  # a replay under another command id
     ]
     for command_id, event in sent:
-        envelope = Envelope(
-            type=event.event_type, source="/test/pay", subject=event.donation_id, id=command_id
-        )
-        await produce(
+        await produce_event(
             settings.kafka_bootstrap,
             settings.topic_prefix + LEDGER_DONATIONS,
-            event.model_dump_json().encode(),
-            key=fund.encode(),
-            headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+            event,
+            key=fund,
+            source="/test/pay",
+            event_id=command_id,
         )
     answers = {}
     for command_id in ("cmd-a", "cmd-b", "cmd-c", "cmd-d"):

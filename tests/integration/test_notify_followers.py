@@ -11,11 +11,11 @@ import pytest
 from services.dispatch.app import create_app as dispatch_app
 from services.intake.app import create_app as intake_app
 from services.notify.app import create_app as notify_app
-from shared.events import Envelope, utcnow
+from shared.events import utcnow
 from shared.events.dispatch import DepartmentActionV1
 from shared.events.lifecycle import IssueReturnVisitV1
 from shared.topics import DEPT_ACTIONS, ISSUES_LIFECYCLE, ISSUES_REPORTED, dead_letters
-from tests.helpers import eventually, produce, read_topic, serving
+from tests.helpers import eventually, produce, produce_event, read_topic, serving
 from tests.servers import isolated_settings
 
 pytestmark = pytest.mark.integration
@@ -51,13 +51,8 @@ async def _act(settings, issue_id, department, action, **fields):
         sent_at=utcnow(),
         **fields,
     )
-    envelope = Envelope(type=event.event_type, source="/test", subject=issue_id)
-    await produce(
-        settings.kafka_bootstrap,
-        settings.topic_prefix + DEPT_ACTIONS,
-        event.model_dump_json().encode(),
-        key=issue_id.encode(),
-        headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+    await produce_event(
+        settings.kafka_bootstrap, settings.topic_prefix + DEPT_ACTIONS, event, key=issue_id
     )
 
 
@@ -71,13 +66,8 @@ async def _lifecycle(settings, model, issue_id, resident_ref):
         resident_ref=resident_ref,
         at=utcnow(),
     )
-    envelope = Envelope(type=event.event_type, source="/test", subject=issue_id)
-    await produce(
-        settings.kafka_bootstrap,
-        settings.topic_prefix + ISSUES_LIFECYCLE,
-        event.model_dump_json().encode(),
-        key=issue_id.encode(),
-        headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+    await produce_event(
+        settings.kafka_bootstrap, settings.topic_prefix + ISSUES_LIFECYCLE, event, key=issue_id
     )
 
 

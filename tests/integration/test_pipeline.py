@@ -120,7 +120,7 @@ async def test_poison_goes_to_dead_letters_and_the_consumer_carries_on(settings,
     intake, _, notify = platform
     topic = settings.topic_prefix + ISSUES_REPORTED
     envelope = Envelope(type="linli.issues.reported.v1", source="/test", subject="x")
-    headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
+    headers = envelope.record_headers()
     await produce(settings.kafka_bootstrap, topic, b"{not json", key=b"x", headers=headers)
     binary = [*headers[:1], ("ce_id", b"\xff\xfe"), *headers[2:]]
     await produce(settings.kafka_bootstrap, topic, b"{}", key=b"y", headers=binary)

@@ -76,7 +76,7 @@ class Emitter:
             subject=payload.subject(),
             **({"id": event_id} if event_id else {}),
         )
-        headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
+        headers = envelope.record_headers()
         await self._producer.send_and_wait(
             self._settings.topic_prefix + topic,
             payload.model_dump_json().encode(),

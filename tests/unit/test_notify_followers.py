@@ -66,7 +66,7 @@ def test_the_follow_carries_no_contact_and_only_known_languages(fields):
 def test_a_consumer_of_reports_alone_skips_the_follow_instead_of_dead_lettering_it():
     event = _followed()
     envelope = Envelope(type=event.event_type, source="/test", subject=event.issue_id)
-    headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
+    headers = envelope.record_headers()
     body = event.model_dump_json().encode()
     assert decode(headers, body, {IssueReportedV1.event_type: IssueReportedV1}) is None
     _, decoded = decode(headers, body, {IssueFollowedV1.event_type: IssueFollowedV1})
