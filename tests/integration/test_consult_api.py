@@ -1,0 +1,164 @@
+"""Consult through its HTTP API against real Kafka and FerretDB: a roll imported, a ranked
+poll drafted, opened, voted, changed and closed; refusals store nothing; the published
+ballots recount to the published result; notices reach Kafka."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import httpx
+import pytest
+
+from services.consult.access import create_key
+from services.consult.app import create_app
+from services.consult.domain.polls import Option, Poll, Rules
+from services.consult.voting import tally_published
+from shared.residents import normalise_contact, resident_ref, resident_token
+from shared.settings import Settings
+from tests.helpers import read_topic, serving
+
+COMPOUND = "sz.haitang.xianjie.jiading"
+B1, B2 = f"{COMPOUND}.b01", f"{COMPOUND}.b02"
+NAMES = ["jiading", "jiulong", "hehe", "linli", "qingyuan"]
+ROLL = f"""building,household,phone,language
+{B1},101,13900000101,zh-CN
+{B1},102,13900000102,en
+{B1},103,13900000103,zh-CN
+{B2},201,,zh-CN
+{B2},202,13900000202,zh-CN
+sz.nowhere.b01,1,13900000999,zh-CN
+{B1},104,not-a-phone,zh-CN
+{B1},101,13900000101,zh-CN
+"""
+
+
+def who(settings: Settings, phone: str) -> tuple[str, dict[str, str]]:
+    secret = settings.resident_secret.get_secret_value()
+    ref = resident_ref(secret, normalise_contact(phone, None))
+    return ref, {"Authorization": f"Bearer {resident_token(secret, ref)}"}
+
+
+def ballot(ref: str, choice: list[str], key: str) -> dict:
+    return {"resident_ref": ref, "choice": choice, "ballot_key": key}
+
+
+async def setup(client: httpx.AsyncClient, app, settings: Settings) -> dict[str, str]:
+    consult = app.state.consult
+    _, office = await create_key(
+        consult.store, consult.tree, name="xianjie", node="sz.haitang.xianjie", party=None
+    )
+    _, other = await create_key(
+        consult.store, consult.tree, name="hongqi", node="sz.tongjiang.niuerqiao", party=None
+    )
+    return {"office": f"Bearer {office}", "other": f"Bearer {other}"}
+
+
+@pytest.mark.asyncio
+async def test_a_ranked_poll_from_roll_to_recount(settings: Settings) -> None:
+    settings = settings.model_copy(update={"consult_close_settle_s": 0.0, "consult_tick_s": 0})
+    app = create_app(settings)
+    async with serving(app) as [client]:
+        keys = await setup(client, app, settings)
+        report = (
+            await client.post(
+                "/api/v1/consult/rolls",
+                content=ROLL.encode(),
+                headers={"Authorization": keys["office"], "content-type": "text/csv"},
+            )
+        ).json()
+        assert report["accepted"] == 5
+        assert [r["line"] for r in report["rejected"]] == [7, 8, 9]
+        body = {
+            "poll_id": "poll_naming",
+            "node_id": COMPOUND,
+            "question": "新院名?",
+            "kind": "ranked",
+            "options": [{"id": n, "label": n} for n in NAMES],
+            "quorum_percent": 50,
+        }
+        denied = await client.post(
+            "/api/v1/consult/polls", json=body, headers={"Authorization": keys["other"]}
+        )
+        assert denied.status_code == 403
+        made = await client.post(
+            "/api/v1/consult/polls", json=body, headers={"Authorization": keys["office"]}
+        )
+        assert made.status_code == 201, made.text
+        opened = await client.post(
+            "/api/v1/consult/polls/poll_naming/open", headers={"Authorization": keys["office"]}
+        )
+        assert opened.status_code == 200 and opened.json()["roll_size"] == 5
+        frozen = await client.patch(
+            "/api/v1/consult/polls/poll_naming",
+            json={"kind": "single", "options": body["options"]},
+            headers={"Authorization": keys["office"]},
+        )
+        assert frozen.status_code == 409 and frozen.json()["errors"][0]["code"] == "rules_frozen"
+
+        r101, h101 = who(settings, "13900000101")
+        r102, h102 = who(settings, "13900000102")
+        r202, h202 = who(settings, "13900000202")
+        k101, k102, k202 = (secrets.token_urlsafe(32) for _ in range(3))
+        url = "/api/v1/consult/polls/poll_naming/ballots"
+        first = await client.post(
+            url, json=ballot(r101, ["jiulong", "jiading"], k101), headers=h101
+        )
+        assert first.status_code == 201 and first.json()["status"] == "cast"
+        changed = await client.post(url, json=ballot(r101, ["jiading"], k101), headers=h101)
+        assert changed.json()["status"] == "changed" and changed.json()["ballot_number"] == 2
+        other_key = await client.post(url, json=ballot(r101, ["hehe"], k102), headers=h101)
+        assert other_key.status_code == 409
+        unknown = await client.post(url, json=ballot(r102, ["nope"], k102), headers=h102)
+        assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "body.choice"
+        stranger, hs = who(settings, "13911111111")
+        outside = await client.post(url, json=ballot(stranger, ["hehe"], k102), headers=hs)
+        assert outside.status_code == 403
+        assert (
+            await client.post(url, json=ballot(r102, ["jiading", "hehe"], k102), headers=h102)
+        ).status_code == 201
+        assert (
+            await client.post(url, json=ballot(r202, ["hehe", "jiading"], k202), headers=h202)
+        ).status_code == 201
+        codes = await client.post(
+            "/api/v1/consult/polls/poll_naming/paper-codes",
+            json={"households": [f"{B2}|201"]},
+            headers={"Authorization": keys["office"]},
+        )
+        code = codes.json()["codes"][0]["code"]
+        paper = {
+            "paper_code": code,
+            "choice": ["linli", "hehe"],
+            "ballot_key": secrets.token_urlsafe(32),
+        }
+        assert (await client.post(url, json=paper)).status_code == 201
+        assert (await client.post(url, json=paper)).status_code == 401  # one-time
+        hidden = (await client.get("/api/v1/consult/polls/poll_naming")).json()
+        assert "results" not in hidden
+        mine = await client.get(f"/api/v1/consult/residents/{r101}/polls", headers=h101)
+        assert [p["poll_id"] for p in mine.json()["polls"]] == ["poll_naming"]
+        assert (await client.get(f"/api/v1/consult/residents/{stranger}/polls", headers=hs)).json()[
+            "polls"
+        ] == []
+
+        closed = await client.post(
+            "/api/v1/consult/polls/poll_naming/close", headers={"Authorization": keys["office"]}
+        )
+        results = closed.json()["results"]
+        assert results["turnout"] == 4 and results["ballots_cast"] == 5
+        # first preferences: jiading 2 (101, 102), hehe 1 (202), linli 1 (201 on paper)
+        assert results["outcome"]["winners"] == ["jiading"]
+        assert results["quorum_met"] is True
+        late = await client.post(url, json=ballot(r102, ["hehe"], k102), headers=h102)
+        assert late.status_code == 409
+
+        published = (await client.get("/api/v1/consult/polls/poll_naming/ballots")).json()
+        assert first.json()["receipt"] in {b["receipt"] for b in published["ballots"]}
+        rules = Rules("ranked", tuple(Option(n, n) for n in NAMES), 5, 50)
+        poll = Poll("poll_naming", COMPOUND, "x", "q", rules, status="closed", roll_size=5)
+        assert tally_published(poll, published["ballots"]) == results
+        notices = await read_topic(
+            settings.kafka_bootstrap, settings.topic_prefix + "consult.notices", expect=8
+        )
+        kinds = [json.loads(r.value)["kind"] for r in notices]
+        assert kinds.count("poll-opened") == 4 and kinds.count("poll-results") == 4
