@@ -1,0 +1,163 @@
+"""Exactly one counted ballot per household under a crash: consult runs as its own process
+(as `make up` runs it), households vote and change their ballots concurrently, the process
+is killed with SIGKILL mid-voting and restarted; the voters whose request got no answer
+retry it (same ballot key, same choice, as a voter's device does). The count then equals the
+households that got a success, each counted with its last successful choice, none twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+from collections import Counter
+
+import httpx
+import pytest
+
+from services.consult.access import create_key
+from services.consult.domain.ballots import heads
+from services.consult.store import ConsultStore
+from shared.infra import services as procs
+from shared.mongo import make_client
+from shared.reference import load_reference
+from shared.residents import normalise_contact, resident_ref, resident_token
+from tests.servers import isolated_settings
+
+pytestmark = pytest.mark.e2e
+COMPOUND = "sz.haitang.xianjie.jiading"
+HOUSEHOLDS = 240
+OPTIONS = ["a", "b", "c", "d", "e"]
+PORT = int(os.environ.get("LINLI_TEST_CONSULT_PORT", "28185"))
+
+
+def phone(i: int) -> str:
+    return f"1390{i:07d}"
+
+
+@pytest.fixture
+def consult_process(servers, tmp_path):
+    settings = isolated_settings(servers, "k")
+    processes = procs.ServiceProcesses(
+        state_dir=tmp_path,
+        env={
+            "LINLI_ENV": "test",
+            "LINLI_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "LINLI_MONGODB_URL": settings.mongodb_url,
+            "LINLI_TOPIC_PREFIX": settings.topic_prefix,
+            "LINLI_DB_PREFIX": settings.db_prefix,
+            "LINLI_TOPIC_PARTITIONS": "2",
+            "LINLI_CONSULT_TICK_S": "0",
+            "LINLI_CONSULT_CLOSE_SETTLE_S": "0",
+        },
+        ports={"consult": PORT},
+    )
+    procs.start(processes, ["consult"], progress=lambda _: None)
+    try:
+        procs.wait_ready(processes, ["consult"], timeout_s=60, progress=lambda _: None)
+        yield settings, processes
+    finally:
+        procs.stop(processes, ["consult"], progress=lambda _: None)
+
+
+async def office_key(settings) -> tuple[str, ConsultStore, object]:
+    client = make_client(settings.mongodb_url, app_name="test")
+    store = ConsultStore(client[settings.database_name("consult")])
+    tree = load_reference(settings.config_dir).tree
+    _, key = await create_key(store, tree, name="office", node=COMPOUND, party=None)
+    return f"Bearer {key}", store, client
+
+
+class Voter:
+    def __init__(self, settings, i: int):
+        secret = settings.resident_secret.get_secret_value()
+        self.ref = resident_ref(secret, normalise_contact(phone(i), None))
+        self.headers = {"Authorization": f"Bearer {resident_token(secret, self.ref)}"}
+        self.key = secrets.token_urlsafe(32)
+        self.plan = [[OPTIONS[i % 5], OPTIONS[(i + 1) % 5]]]
+        if i % 3 == 0:
+            self.plan.append([OPTIONS[(i + 2) % 5]])  # changes its ballot
+        self.succeeded: list[str] | None = None  # the last choice answered with success
+        self.unanswered: list[str] | None = None  # a request that got no answer
+
+    async def send(self, client: httpx.AsyncClient, choice: list[str]) -> bool:
+        body = {"resident_ref": self.ref, "choice": choice, "ballot_key": self.key}
+        try:
+            answer = await client.post(
+                "/api/v1/consult/polls/poll_crash/ballots", json=body, headers=self.headers
+            )
+        except httpx.HTTPError:
+            self.unanswered = choice
+            return False
+        assert answer.status_code == 201, answer.text
+        self.succeeded, self.unanswered = choice, None
+        return True
+
+    async def vote(self, client: httpx.AsyncClient) -> None:
+        for choice in self.plan:
+            if not await self.send(client, choice):
+                return
+
+
+async def vote_until_killed(url: str, voters: list[Voter], pid: int) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        queue = list(voters)
+
+        async def worker() -> None:
+            while queue:
+                await queue.pop(0).vote(client)
+
+        async def killer() -> None:
+            while sum(v.succeeded is not None for v in voters) < HOUSEHOLDS // 3:
+                await asyncio.sleep(0.005)
+            os.killpg(pid, signal.SIGKILL)
+
+        await asyncio.gather(killer(), *(worker() for _ in range(12)))
+
+
+@pytest.mark.asyncio
+async def test_kill_9_mid_voting_counts_each_household_once(consult_process) -> None:
+    settings, processes = consult_process
+    url = processes.url("consult")
+    auth, store, mongo = await office_key(settings)
+    buildings = [f"{COMPOUND}.b01", f"{COMPOUND}.b02"]
+    roll = "building,household,phone,language\n" + "".join(
+        f"{buildings[i % 2]},{i},{phone(i)},zh-CN\n" for i in range(HOUSEHOLDS)
+    )
+    async with httpx.AsyncClient(base_url=url, timeout=30, headers={"Authorization": auth}) as c:
+        imported = await c.post(
+            "/api/v1/consult/rolls", content=roll, headers={"content-type": "text/csv"}
+        )
+        assert imported.json()["accepted"] == HOUSEHOLDS
+        poll = {"poll_id": "poll_crash", "node_id": COMPOUND, "question": "?", "kind": "ranked"}
+        poll["options"] = [{"id": o, "label": o} for o in OPTIONS]
+        assert (await c.post("/api/v1/consult/polls", json=poll)).status_code == 201
+        assert (await c.post("/api/v1/consult/polls/poll_crash/open")).status_code == 200
+
+    voters = [Voter(settings, i) for i in range(HOUSEHOLDS)]
+    pid = procs.ServiceProcesses.pids(processes, "consult").live_pid()[0]
+    await vote_until_killed(url, voters, pid)
+    answered = sum(v.succeeded is not None for v in voters)
+    in_doubt = [v for v in voters if v.unanswered is not None]
+    assert answered >= HOUSEHOLDS // 3 and in_doubt, "the kill came mid-voting"
+
+    rows = [d async for d in store.ballots("poll_crash").find({})]
+    counted = len(heads(rows))  # as stored right after the crash
+    sure = sum(v.succeeded is not None and v.unanswered is None for v in voters)
+    assert sure <= counted <= sure + len(in_doubt)
+
+    procs.start(processes, ["consult"], progress=lambda _: None)
+    procs.wait_ready(processes, ["consult"], timeout_s=60, progress=lambda _: None)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        for voter in in_doubt:  # the voter's device retries what got no answer
+            assert await voter.send(client, voter.unanswered)
+        closed = await client.post(
+            "/api/v1/consult/polls/poll_crash/close", headers={"Authorization": auth}
+        )
+    results = closed.json()["results"]
+    voted = [v for v in voters if v.succeeded is not None]
+    assert results["turnout"] == len(voted)
+    rows = [d async for d in store.ballots("poll_crash").find({})]
+    counted_choices = Counter(tuple(d["choice"]) for d in heads(rows))
+    assert counted_choices == Counter(tuple(v.succeeded) for v in voted)
+    await mongo.close()
