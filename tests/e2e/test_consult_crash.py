@@ -108,7 +108,7 @@ async def vote_until_killed(url: str, voters: list[Voter], pid: int) -> None:
                 await queue.pop(0).vote(client)
 
         async def killer() -> None:
-            while sum(v.succeeded is not None for v in voters) < HOUSEHOLDS // 3:
+            while sum(v.succeeded is not None for v in voters) < HOUSEHOLDS // 3:  # noqa: ASYNC110
                 await asyncio.sleep(0.005)
             os.killpg(pid, signal.SIGKILL)
 

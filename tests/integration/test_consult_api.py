@@ -16,7 +16,7 @@ from services.consult.domain.polls import Option, Poll, Rules
 from services.consult.voting import tally_published
 from shared.residents import normalise_contact, resident_ref, resident_token
 from shared.settings import Settings
-from tests.helpers import read_topic, serving
+from tests.helpers import eventually, read_topic, serving
 
 COMPOUND = "sz.haitang.xianjie.jiading"
 B1, B2 = f"{COMPOUND}.b01", f"{COMPOUND}.b02"
@@ -162,3 +162,47 @@ async def test_a_ranked_poll_from_roll_to_recount(settings: Settings) -> None:
         )
         kinds = [json.loads(r.value)["kind"] for r in notices]
         assert kinds.count("poll-opened") == 4 and kinds.count("poll-results") == 4
+
+
+@pytest.mark.asyncio
+async def test_notices_reach_the_households_inboxes_in_their_language(settings: Settings) -> None:
+    from services.notify.app import create_app as notify_app
+
+    settings = settings.model_copy(update={"consult_close_settle_s": 0.0, "consult_tick_s": 0})
+    app = create_app(settings)
+    async with serving(app, notify_app(settings)) as [client, notify]:
+        keys = await setup(client, app, settings)
+        roll = f"building,household,phone,language\n{B1},101,13900000101,zh-CN\n{B1},102,13900000102,en\n"
+        office = {"Authorization": keys["office"]}
+        await client.post(
+            "/api/v1/consult/rolls", content=roll, headers={**office, "content-type": "text/csv"}
+        )
+        body = {"poll_id": "poll_inbox", "node_id": B1, "question": "Paint the gate?"}
+        body |= {
+            "kind": "single",
+            "options": [{"id": "yes", "label": "Yes"}, {"id": "no", "label": "No"}],
+        }
+        await client.post("/api/v1/consult/polls", json=body, headers=office)
+        await client.post("/api/v1/consult/polls/poll_inbox/open", headers=office)
+        r101, h101 = who(settings, "13900000101")
+        r102, h102 = who(settings, "13900000102")
+        cast = ballot(r101, ["yes"], secrets.token_urlsafe(32))
+        assert (
+            await client.post("/api/v1/consult/polls/poll_inbox/ballots", json=cast, headers=h101)
+        ).status_code == 201
+        await client.post("/api/v1/consult/polls/poll_inbox/close", headers=office)
+
+        async def inbox(ref: str, headers: dict) -> list[dict]:
+            answer = await notify.get(f"/api/v1/residents/{ref}/inbox", headers=headers)
+            return answer.json()["messages"] if answer.status_code == 200 else []
+
+        async def both_arrived() -> list[dict]:
+            messages = await inbox(r102, h102)
+            return messages if len(messages) == 2 else []
+
+        messages = await eventually(both_arrived, 30)
+        titles = sorted(m["title"].split(": ", 1)[1] for m in messages)
+        assert titles == ["a new poll", "poll results"]
+        assert any("Result: Yes." in m["body"] for m in messages)
+        zh = await eventually(lambda: inbox(r101, h101), 30)
+        assert all("投票" in m["title"] for m in zh)
