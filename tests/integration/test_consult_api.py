@@ -172,7 +172,8 @@ async def test_notices_reach_the_households_inboxes_in_their_language(settings: 
     app = create_app(settings)
     async with serving(app, notify_app(settings)) as [client, notify]:
         keys = await setup(client, app, settings)
-        roll = f"building,household,phone,language\n{B1},101,13900000101,zh-CN\n{B1},102,13900000102,en\n"
+        roll = "building,household,phone,language\n"
+        roll += f"{B1},101,13900000101,zh-CN\n{B1},102,13900000102,en\n"
         office = {"Authorization": keys["office"]}
         await client.post(
             "/api/v1/consult/rolls", content=roll, headers={**office, "content-type": "text/csv"}
