@@ -10,6 +10,8 @@ import asyncio
 import os
 import secrets
 import signal
+import subprocess
+import sys
 from collections import Counter
 
 import httpx
@@ -115,6 +117,17 @@ async def vote_until_killed(url: str, voters: list[Voter], pid: int) -> None:
         await asyncio.gather(killer(), *(worker() for _ in range(12)))
 
 
+def linli(processes, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **processes.env}
+    return subprocess.run(
+        [sys.executable, "-m", "shared.cli.main", "consult", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.asyncio
 async def test_kill_9_mid_voting_counts_each_household_once(consult_process) -> None:
     settings, processes = consult_process
@@ -124,11 +137,12 @@ async def test_kill_9_mid_voting_counts_each_household_once(consult_process) -> 
     roll = "building,household,phone,language\n" + "".join(
         f"{buildings[i % 2]},{i},{phone(i)},zh-CN\n" for i in range(HOUSEHOLDS)
     )
+    roll_file = processes.state_dir / "roll.csv"
+    roll_file.write_text(roll + f"{COMPOUND}.b09,1,,zh-CN\n")
+    imported = linli(processes, "rolls", "import", str(roll_file), "--office", COMPOUND)
+    assert f"{HOUSEHOLDS} households imported, 1 lines rejected" in imported.stderr
+    assert f"line {HOUSEHOLDS + 2}: no building" in imported.stderr
     async with httpx.AsyncClient(base_url=url, timeout=30, headers={"Authorization": auth}) as c:
-        imported = await c.post(
-            "/api/v1/consult/rolls", content=roll, headers={"content-type": "text/csv"}
-        )
-        assert imported.json()["accepted"] == HOUSEHOLDS
         poll = {"poll_id": "poll_crash", "node_id": COMPOUND, "question": "?", "kind": "ranked"}
         poll["options"] = [{"id": o, "label": o} for o in OPTIONS]
         assert (await c.post("/api/v1/consult/polls", json=poll)).status_code == 201
@@ -160,4 +174,8 @@ async def test_kill_9_mid_voting_counts_each_household_once(consult_process) -> 
     rows = [d async for d in store.ballots("poll_crash").find({})]
     counted_choices = Counter(tuple(d["choice"]) for d in heads(rows))
     assert counted_choices == Counter(tuple(v.succeeded) for v in voted)
+    recounted = linli(processes, "recount", "poll_crash", "--url", url)
+    assert recounted.returncode == 0 and "same result" in recounted.stderr, recounted.stderr
+    listed = linli(processes, "polls", "list")
+    assert "poll_crash" in listed.stdout and "closed" in listed.stdout
     await mongo.close()
