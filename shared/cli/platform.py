@@ -1,4 +1,4 @@
-"""``linli up | down | status``: the whole platform on this machine (servers, four services,
+"""``linli up | down | status``: the whole platform on this machine (servers, the services,
 demo data), as ``make up`` and ``make down`` run it."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def dev_processes(servers: LocalServers) -> procs.ServiceProcesses:
 
 
 def up() -> None:
-    """Start servers, topics and the four services, load demo data, say where to look."""
+    """Start servers, topics and the services, load demo data, say where to look."""
     began = time.monotonic()
     servers = dev_servers()
     processes = dev_processes(servers)
@@ -71,6 +71,13 @@ def up() -> None:
         reports, donations = load_demo(settings, processes.url("intake"))
         marker.write_text(f"{len(reports)} reports, {donations} donations\n")
         _say(f"demo data: {len(reports)} reports, {donations} donations")
+    consult_marker = DEV_STATE_DIR / "consult-demo-loaded"
+    if not consult_marker.exists():
+        from services.consult.demo import load_demo as load_consult_demo
+
+        done, office_key = load_consult_demo(settings, processes.url("consult"))
+        consult_marker.write_text(done + "\n")
+        _say(f"demo data: {done}; 县街社区's office key (shown once): {office_key}")
     _where_to_look(servers, processes, ready_s)
 
 
@@ -102,7 +109,7 @@ def _where_to_look(
 
 
 def down() -> None:
-    """Stop the four services, then the servers; nothing is left running."""
+    """Stop the services, then the servers; nothing is left running."""
     servers = dev_servers()
     procs.stop(dev_processes(servers), progress=_say)
     try:

@@ -1,8 +1,11 @@
-"""Exactly one counted ballot per household under a crash: consult runs as its own process
-(as `make up` runs it), households vote and change their ballots concurrently, the process
-is killed with SIGKILL mid-voting and restarted; the voters whose request got no answer
-retry it (same ballot key, same choice, as a voter's device does). The count then equals the
-households that got a success, each counted with its last successful choice, none twice."""
+"""Consult as its own OS process, as `make up` runs it.
+
+Exactly one counted ballot per household under a crash: households vote and change their
+ballots concurrently, the process is killed with SIGKILL mid-voting and restarted; the voters
+whose request got no answer retry it (same ballot key, same choice, as a voter's device
+does). The count then equals the households that got a success, each counted with its last
+successful choice, none twice. The operators' tool imports the roll, lists the polls and
+recounts the published ballots; the demo opens 嘉定小院's naming poll."""
 
 from __future__ import annotations
 
@@ -179,3 +182,18 @@ async def test_kill_9_mid_voting_counts_each_household_once(consult_process) -> 
     listed = linli(processes, "polls", "list")
     assert "poll_crash" in listed.stdout and "closed" in listed.stdout
     await mongo.close()
+
+
+@pytest.mark.asyncio
+async def test_the_demo_opens_the_jiading_naming_poll(consult_process) -> None:
+    from services.consult.demo import NAMES, POLL_ID, load_demo
+
+    settings, processes = consult_process
+    url = processes.url("consult")
+    done, _key = await asyncio.to_thread(load_demo, settings, url)
+    assert POLL_ID in done
+    async with httpx.AsyncClient(base_url=url) as client:
+        poll = (await client.get(f"/api/v1/consult/polls/{POLL_ID}")).json()
+    assert poll["status"] == "open" and poll["kind"] == "ranked"
+    assert [o["label"] for o in poll["options"]] == [label for _, label in NAMES]
+    assert poll["roll_size"] == 12  # two buildings of six households
