@@ -155,7 +155,7 @@ class Settings(BaseSettings):
         1.0,
         ge=0,
         description="Consult: seconds a closing poll waits for ballots already being cast "
-        "before it counts.",
+        "before it counts; a ballot is checked against a poll read at most half this old.",
     )
     consult_tick_s: float = Field(
         2.0,

@@ -39,7 +39,7 @@ def build_consult(
     clock: Callable[[], datetime],
 ) -> Consult:
     notices = Notices(publisher, tree)
-    voting = Voting(store, server_key, clock)
+    voting = Voting(store, server_key, clock, poll_ttl_s=settle_s / 2)
     return Consult(
         store=store,
         tree=tree,

@@ -80,7 +80,7 @@ class Polls:
         cursor = self._store.households.find({"building": {"$in": buildings}})
         async for hh in cursor:
             roll.append({"_id": hh["_id"], "refs": hh["resident_refs"], "language": hh["language"]})
-            tokens.append({"_id": self._voting.token(poll_id, hh["_id"]), "c": None})
+            tokens.append({"_id": self._voting.token(poll_id, hh["_id"])})
         await insert_missing(self._store.roll(poll_id), roll)
         await insert_missing(self._store.tokens(poll_id), tokens)
         return await self._store.roll(poll_id).count_documents({})
@@ -110,10 +110,8 @@ class Polls:
 
     async def _remind(self, doc: dict[str, Any]) -> dict[str, Any]:
         async def not_voted(household: str) -> bool:
-            token = await self._store.tokens(doc["_id"]).find_one(
-                {"_id": self._voting.token(doc["_id"], household)}
-            )
-            return token is not None and token.get("c") is None
+            token = self._voting.token(doc["_id"], household)
+            return not await self._store.has_voted(doc["_id"], token)
 
         await self._notices.reminders(doc, self._store.roll(doc["_id"]), not_voted)
         return await self._flag(doc, "reminded")

@@ -8,9 +8,10 @@ document by ``_id`` and every multi-step change is safe to stop between any two 
 - ``keys``: offices' and the compound parties' keys, ``_id`` = SHA-256 of the key;
 - ``polls``: one document per poll (its frozen rules, status, announcements, results);
 - per poll ``roll_<poll>`` (the roll frozen at opening, ``_id`` = household key),
-  ``tokens_<poll>`` (eligibility, ``_id`` = token id, ``c`` = commitment to the voter's
-  ballot key once bound) and ``ballots_<poll>`` (``_id`` = ballot id: ``choice``,
-  ``receipt``, ``prev``): reading a poll's ballots is reading one collection whole;
+  ``tokens_<poll>`` (eligibility, ``_id`` = token id), ``bindings_<poll>`` (``_id`` = token
+  id, ``c`` = commitment to the voter's ballot key, inserted once) and ``ballots_<poll>``
+  (``_id`` = ballot id: ``choice``, ``receipt``, ``prev``): reading a poll's ballots is
+  reading one collection whole;
 - ``papercodes``: ``_id`` = SHA-256 of a printed one-time code, the poll and household;
 - ``consultations``, ``comments``, ``resolutions``.
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -103,14 +103,28 @@ class ConsultStore:
         return list(doc["households"]) if doc else []
 
     # ballots ----------------------------------------------------------------------------
-    async def bind_token(self, poll_id: str, token: str, commitment: str) -> dict | None:
-        """Bind an unbound token to the voter's key commitment; the token as it is after."""
-        bound = await self.tokens(poll_id).find_one_and_update(
-            {"_id": token, "c": None},
-            {"$set": {"c": commitment}},
-            return_document=ReturnDocument.AFTER,
-        )
-        return bound or await self.tokens(poll_id).find_one({"_id": token})
+    def bindings(self, poll_id: str) -> AsyncCollection:
+        return self.db[f"bindings_{poll_id}"]
+
+    async def bind_token(
+        self, poll_id: str, token: str, commitment: str
+    ) -> tuple[str | None, bool]:
+        """Bind an eligible token, once, to the voter's key commitment: (the commitment it is
+        bound to, this one or an earlier one, or None when the token is not on the roll;
+        whether the binding was made by this call). The
+        binding is an insert keyed by the token (a filter on any other field than ``_id``
+        would scan the collection on FerretDB), so two first votes cannot both bind."""
+        if await self.tokens(poll_id).find_one({"_id": token}, {"_id": 1}) is None:
+            return None, False
+        try:
+            await self.bindings(poll_id).insert_one({"_id": token, "c": commitment})
+            return commitment, True
+        except DuplicateKeyError:
+            bound = await self.bindings(poll_id).find_one({"_id": token})
+            return (bound["c"] if bound else None), False
+
+    async def has_voted(self, poll_id: str, token: str) -> bool:
+        return await self.bindings(poll_id).find_one({"_id": token}, {"_id": 1}) is not None
 
     async def use_paper_code(self, code_hash: str) -> dict[str, Any] | None:
         """Spend a one-time code; None if unknown or already spent."""

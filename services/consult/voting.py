@@ -1,7 +1,7 @@
 """Casting, changing and counting ballots without multi-document transactions.
 
 Cast (first ballot of a household): bind the household's eligibility token to the voter's
-key commitment (one conditional update), then insert ballot 1 (one insert: the commit point).
+key commitment (one insert keyed by the token), then insert ballot 1 (one insert: the commit point).
 Change: insert ballot n+1 naming ballot n's receipt as ``prev`` (the commit point), then mark
 ballot n superseded (a hint for people; counting never reads it). A crash between any two
 steps leaves either no new ballot (the voter saw no success and may retry with the same key:
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,19 +36,37 @@ class Cast:
 
 
 class Voting:
-    def __init__(self, store: ConsultStore, server_key: str, clock: Callable[[], datetime]):
+    """``poll_ttl_s``: how old a poll read may be when a ballot is checked against it (0:
+    read every time). Closing waits longer than this before it counts (the settle time), so
+    a ballot accepted on a stale read is still in the count."""
+
+    def __init__(
+        self,
+        store: ConsultStore,
+        server_key: str,
+        clock: Callable[[], datetime],
+        poll_ttl_s: float = 0.0,
+    ):
         self._store = store
         self._key = server_key
         self._clock = clock
+        self._ttl = poll_ttl_s
+        self._polls: dict[str, tuple[float, Poll]] = {}
 
     def token(self, poll_id: str, household: str) -> str:
         return chain.token_id(self._key, poll_id, household)
 
     async def poll(self, poll_id: str) -> Poll:
+        cached = self._polls.get(poll_id)
+        if cached and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
         doc = await self._store.get(self._store.polls, poll_id)
         if doc is None:
             raise Refused("not_found", f"no poll {poll_id}", "path.poll_id")
-        return poll_from_doc(doc)
+        poll = poll_from_doc(doc)
+        if self._ttl > 0:
+            self._polls[poll_id] = (time.monotonic(), poll)
+        return poll
 
     async def cast(
         self, poll_id: str, household: str, ballot_key: str, choice: tuple[str, ...]
@@ -58,23 +77,27 @@ class Voting:
         check_choice(poll.rules, choice)
         token = self.token(poll_id, household)
         commitment = chain.key_commitment(ballot_key)
-        bound = await self._store.bind_token(poll_id, token, commitment)
+        bound, fresh = await self._store.bind_token(poll_id, token, commitment)
         if bound is None:
             raise Refused("not_on_roll", "the household is not on this poll's roll", "body")
-        if bound["c"] != commitment:
+        if bound != commitment:
             raise Refused(
                 "other_key",
                 "this household voted with another ballot key; change it with that key",
                 "body.ballot_key",
             )
-        return await self._append(poll_id, token, ballot_key, choice)
+        return await self._append(poll_id, token, ballot_key, choice, first=fresh)
 
     async def _append(
-        self, poll_id: str, token: str, ballot_key: str, choice: tuple[str, ...]
+        self, poll_id: str, token: str, ballot_key: str, choice: tuple[str, ...], first: bool
     ) -> Cast:
+        """Insert the household's next ballot; ``first``: the binding was made just now, so
+        no ballot can exist under this key yet and none is looked for."""
         ballots = self._store.ballots(poll_id)
         last, n = None, 1
-        while doc := await ballots.find_one({"_id": chain.ballot_id(ballot_key, token, n)}):
+        while not first and (
+            doc := await ballots.find_one({"_id": chain.ballot_id(ballot_key, token, n)})
+        ):
             last, n = doc, n + 1
         if last is not None and tuple(last["choice"]) == choice:
             return Cast(last["receipt"], n - 1, "unchanged")
