@@ -207,3 +207,145 @@ async def test_notices_reach_the_households_inboxes_in_their_language(settings: 
         assert any("Result: Yes." in m["body"] for m in messages)
         zh = await eventually(lambda: inbox(r101, h101), 30)
         assert all("投票" in m["title"] for m in zh)
+
+
+@pytest.mark.asyncio
+async def test_reminders_go_only_to_households_that_have_not_voted(settings: Settings) -> None:
+    from datetime import timedelta
+
+    from shared.events import utcnow
+
+    settings = settings.model_copy(update={"consult_close_settle_s": 0.0, "consult_tick_s": 0})
+    app = create_app(settings)
+    async with serving(app) as [client]:
+        keys = await setup(client, app, settings)
+        office = {"Authorization": keys["office"]}
+        await client.post(
+            "/api/v1/consult/rolls",
+            content=ROLL.encode(),
+            headers={**office, "content-type": "text/csv"},
+        )
+        body = {"poll_id": "poll_remind", "node_id": B1, "question": "Bike shed?"}
+        body |= {
+            "kind": "single",
+            "options": [{"id": "y", "label": "Yes"}, {"id": "n", "label": "No"}],
+        }
+        body |= {"closes_at": (utcnow() + timedelta(minutes=30)).isoformat(), "remind_before_h": 1}
+        assert (
+            await client.post("/api/v1/consult/polls", json=body, headers=office)
+        ).status_code == 201
+        await client.post("/api/v1/consult/polls/poll_remind/open", headers=office)
+        r101, h101 = who(settings, "13900000101")
+        cast = ballot(r101, ["y"], secrets.token_urlsafe(32))
+        await client.post("/api/v1/consult/polls/poll_remind/ballots", json=cast, headers=h101)
+        await app.state.consult.polls.tick()
+        await app.state.consult.polls.tick()  # once only
+        records = await read_topic(  # 3 opened, 2 reminders; a 6th would be a repeat
+            settings.kafka_bootstrap,
+            settings.topic_prefix + "consult.notices",
+            expect=6,
+            timeout_s=4,
+        )
+        assert len(records) == 5
+        reminders = [json.loads(r.value) for r in records]
+        reminders = [n for n in reminders if n["kind"] == "poll-reminder"]
+        r102, _ = who(settings, "13900000102")
+        r103, _ = who(settings, "13900000103")
+        assert sorted(n["resident_refs"][0] for n in reminders) == sorted([r102, r103])
+        assert all(set(n) >= {"title", "closes_at"} and "choice" not in n for n in reminders)
+
+
+@pytest.mark.asyncio
+async def test_a_three_party_resolution_and_a_moderated_consultation(settings: Settings) -> None:
+    from datetime import timedelta
+
+    from shared.events import utcnow
+
+    compound = "sz.haitang.xianjie.demo-y039"  # has a property company
+    app = create_app(settings.model_copy(update={"consult_tick_s": 0}))
+    async with serving(app) as [client]:
+        consult = app.state.consult
+        keys = await setup(client, app, settings)
+        parties = {}
+        for party in ("party-branch", "owners-committee", "property-company"):
+            _, key = await create_key(
+                consult.store, consult.tree, name=party, node=compound, party=party
+            )
+            parties[party] = {"Authorization": f"Bearer {key}"}
+        motion = {"resolution_id": "res_parking", "title": "Parking rule", "text": "Odd/even days"}
+        motion["disbursement_id"] = "disb-0001"
+        url = f"/api/v1/consult/compounds/{compound}/resolutions"
+        assert (
+            await client.post(url, json=motion, headers={"Authorization": keys["office"]})
+        ).status_code == 403
+        made = await client.post(url, json=motion, headers=parties["party-branch"])
+        assert made.status_code == 201 and made.json()["parties"] == list(parties)
+        decide = "/api/v1/consult/resolutions/res_parking/decide"
+        for party in ("party-branch", "owners-committee"):
+            answer = await client.post(
+                decide, json={"verdict": "approve", "reason": "fair"}, headers=parties[party]
+            )
+            assert answer.json()["status"] == "pending"
+        again = await client.post(
+            decide, json={"verdict": "approve", "reason": "x"}, headers=parties["party-branch"]
+        )
+        assert again.status_code == 409
+        no_reason = await client.post(
+            decide, json={"verdict": "approve"}, headers=parties["property-company"]
+        )
+        assert (
+            no_reason.status_code == 422 and no_reason.json()["errors"][0]["field"] == "body.reason"
+        )
+        last = await client.post(
+            decide,
+            json={"verdict": "approve", "reason": "we will paint lines"},
+            headers=parties["property-company"],
+        )
+        assert last.json()["status"] == "passed"
+        events = await read_topic(
+            settings.kafka_bootstrap, settings.topic_prefix + "consult.events", expect=1
+        )
+        decided = json.loads(events[0].value)
+        assert decided["status"] == "passed" and decided["disbursement_id"] == "disb-0001"
+        assert [v["reason"] for v in decided["votes"]][-1] == "we will paint lines"
+
+        # a consultation under 嘉定小院: a resident comments, the office hides it with a reason
+        office = {"Authorization": keys["office"]}
+        await client.post(
+            "/api/v1/consult/rolls",
+            content=ROLL.encode(),
+            headers={**office, "content-type": "text/csv"},
+        )
+        now = utcnow()
+        item = {"id": "con_gate", "node_id": COMPOUND, "question": "What to do with the gate?"}
+        item |= {
+            "opens_at": (now - timedelta(hours=1)).isoformat(),
+            "closes_at": (now + timedelta(days=3)).isoformat(),
+        }
+        assert (
+            await client.post("/api/v1/consult/consultations", json=item, headers=office)
+        ).status_code == 201
+        r101, h101 = who(settings, "13900000101")
+        said = await client.post(
+            "/api/v1/consult/consultations/con_gate/comments",
+            json={"resident_ref": r101, "text": "rude words"},
+            headers=h101,
+        )
+        assert said.status_code == 201
+        comment_id = said.json()["id"]
+        hide_url = f"/api/v1/consult/comments/{comment_id}/hide"
+        other = await client.post(
+            hide_url, json={"reason": "insult"}, headers={"Authorization": keys["other"]}
+        )
+        assert other.status_code == 403
+        assert (
+            await client.post(hide_url, json={"reason": "insult"}, headers=office)
+        ).status_code == 200
+        shown = (await client.get("/api/v1/consult/consultations/con_gate/comments")).json()[
+            "comments"
+        ]
+        assert shown == [
+            {"id": comment_id, "hidden": True, "reason": "insult", "at": shown[0]["at"]}
+        ]
+        kept = await consult.store.comments.find_one({"_id": comment_id})
+        assert kept["text"] == "rude words" and kept["hidden_by"]
