@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         async with inner(app_):
             task = None
             if settings.consult_tick_s > 0:
-                task = asyncio.create_task(_every(settings.consult_tick_s, consult.polls.tick))
+                task = asyncio.create_task(_every(settings.consult_tick_s, consult.tick))
             try:
                 yield
             finally:

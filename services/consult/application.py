@@ -27,6 +27,12 @@ class Consult:
     consultations: Consultations
     resolutions: Resolutions
 
+    async def tick(self) -> None:
+        """What the timer finishes: polls' announcements, reminders, closes, results, and
+        resolutions left unannounced."""
+        await self.polls.tick()
+        await self.resolutions.tick()
+
 
 def build_consult(
     store: ConsultStore,

@@ -65,6 +65,8 @@ class Polls:
         """Freeze the roll (households of the buildings under the node, each with its
         eligibility token), then open; announced to the households at once."""
         doc = await self.doc(poll_id)
+        if doc["status"] == "open":  # a retry (e.g. after a 503): finish the announcement
+            return doc if doc.get("announced") else await self._announce(doc)
         if doc["status"] != "draft":
             raise Refused("not_draft", f"the poll is already {doc['status']}", "path.poll_id")
         size = await self._freeze_roll(poll_id, doc["node_id"])
@@ -87,7 +89,10 @@ class Polls:
 
     async def close(self, poll_id: str) -> dict[str, Any]:
         """Close, wait for casts already past their check, count and publish."""
-        doc = await self._apply(await self.doc(poll_id), Close())
+        doc = await self.doc(poll_id)
+        if doc["status"] == "closed":  # a retry: finish counting and publishing
+            return doc if doc.get("results_published") else await self._publish_results(doc)
+        doc = await self._apply(doc, Close())
         await asyncio.sleep(self._settle_s)
         return await self._publish_results(doc)
 

@@ -16,6 +16,7 @@ from shared.reference.tree import Tree
 
 
 def resolution_from_doc(doc: dict[str, Any]) -> Resolution:
+    """The domain value (the ``announced`` flag is the adapter's, not the domain's)."""
     return Resolution(
         id=doc["_id"],
         compound=doc["compound"],
@@ -66,11 +67,24 @@ class Resolutions:
     async def decide(self, resolution_id: str, command: Decide) -> dict[str, Any]:
         doc = await self.get(resolution_id)
         decided = decide(resolution_from_doc(doc), command, self._clock())
-        new = resolution_to_doc(decided)
+        new = {**resolution_to_doc(decided), "announced": decided.status == "pending"}
         await self._store.replace(self._store.resolutions, new, doc["version"])
-        if decided.status != "pending":
-            await self._notices.resolution(new, await self._households(decided.compound))
-        return new
+        return await self.announce(new)
+
+    async def announce(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Publish a decided resolution to its compound (again after a crash or Kafka
+        outage: the event ids are derived, notify delivers once), then mark it announced."""
+        if doc.get("announced", True):
+            return doc
+        await self._notices.resolution(doc, await self._households(doc["compound"]))
+        await self._store.resolutions.update_one({"_id": doc["_id"]}, {"$set": {"announced": True}})
+        return {**doc, "announced": True}
+
+    async def tick(self) -> None:
+        """Announce the decided resolutions a failure left unannounced."""
+        async for doc in self._store.all(self._store.resolutions):
+            if doc.get("announced") is False:
+                await self.announce(doc)
 
     async def _households(self, compound: str) -> list[dict[str, Any]]:
         buildings = [n.id for n in self._tree.descendants(compound, "building")]
