@@ -18,12 +18,15 @@ document by ``_id`` and every multi-step change is safe to stop between any two 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from services.consult.batching import InsertBatcher
 
 
 class Stale(Exception):
@@ -55,6 +58,9 @@ class ConsultStore:
         self.consultations = db["consultations"]
         self.comments = db["comments"]
         self.resolutions = db["resolutions"]
+        self._eligible: dict[str, set[str]] = {}
+        self.batcher = InsertBatcher()
+        self._loading: dict[str, asyncio.Lock] = {}
 
     async def prepare(self) -> None:
         """Nothing to index: every read is by ``_id``."""
@@ -103,6 +109,20 @@ class ConsultStore:
         return list(doc["households"]) if doc else []
 
     # ballots ----------------------------------------------------------------------------
+    async def eligible(self, poll_id: str, token: str) -> bool:
+        """Whether the token is on the poll's frozen roll. The roll never changes once the
+        poll is open, so a poll's tokens are read once per process and kept (a set of ids)."""
+        tokens = self._eligible.get(poll_id)
+        if tokens is None:
+            async with self._loading.setdefault(poll_id, asyncio.Lock()):
+                tokens = self._eligible.get(poll_id)
+                if tokens is None:
+                    cursor = self.tokens(poll_id).find({}, {"_id": 1})
+                    tokens = {doc["_id"] async for doc in cursor}
+                    if tokens:  # empty: perhaps not frozen yet; read again next time
+                        self._eligible[poll_id] = tokens
+        return token in tokens
+
     def bindings(self, poll_id: str) -> AsyncCollection:
         return self.db[f"bindings_{poll_id}"]
 
@@ -114,14 +134,12 @@ class ConsultStore:
         whether the binding was made by this call). The
         binding is an insert keyed by the token (a filter on any other field than ``_id``
         would scan the collection on FerretDB), so two first votes cannot both bind."""
-        if await self.tokens(poll_id).find_one({"_id": token}, {"_id": 1}) is None:
+        if not await self.eligible(poll_id, token):
             return None, False
-        try:
-            await self.bindings(poll_id).insert_one({"_id": token, "c": commitment})
+        if await self.batcher.insert(self.bindings(poll_id), {"_id": token, "c": commitment}):
             return commitment, True
-        except DuplicateKeyError:
-            bound = await self.bindings(poll_id).find_one({"_id": token})
-            return (bound["c"] if bound else None), False
+        bound = await self.bindings(poll_id).find_one({"_id": token})
+        return (bound["c"] if bound else None), False
 
     async def has_voted(self, poll_id: str, token: str) -> bool:
         return await self.bindings(poll_id).find_one({"_id": token}, {"_id": 1}) is not None

@@ -3,11 +3,12 @@
 Cast (first ballot of a household): bind the household's eligibility token to the voter's
 key commitment (one insert keyed by the token), then insert ballot 1 (one insert: the commit point).
 Change: insert ballot n+1 naming ballot n's receipt as ``prev`` (the commit point), then mark
-ballot n superseded (a hint for people; counting never reads it). A crash between any two
-steps leaves either no new ballot (the voter saw no success and may retry with the same key:
-the retry completes or finds its own ballot) or a complete one. Two casts racing for the same
-number collide on ``_id``; the loser is told to retry. Counting takes the heads of the
-chains: exactly one ballot per household that cast one."""
+ballot n superseded (a hint for people; counting never reads it). Inserts of concurrent
+requests share one ``insert_many`` (``batching``), each document still on its own. A crash
+between any two steps leaves either no new ballot (the voter saw no success and may retry
+with the same key: the retry completes or finds its own ballot) or a complete one. Two
+casts racing for the same number collide on ``_id``; the loser is told to retry. Counting
+takes the heads of the chains: exactly one ballot per household that cast one."""
 
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from pymongo.errors import DuplicateKeyError
 
 from services.consult.domain import ballots as chain
 from services.consult.domain.counting import count, outcome_to_dict
@@ -104,17 +103,12 @@ class Voting:
         new_id = chain.ballot_id(ballot_key, token, n)
         receipt = chain.receipt(new_id, choice)
         prev = last["receipt"] if last else None
-        try:
-            await ballots.insert_one(
-                {"_id": new_id, "choice": list(choice), "receipt": receipt, "prev": prev}
-            )
-        except DuplicateKeyError as exc:
+        doc = {"_id": new_id, "choice": list(choice), "receipt": receipt, "prev": prev}
+        if not await self._store.batcher.insert(ballots, doc):
             raced = await ballots.find_one({"_id": new_id})
             if raced and tuple(raced["choice"]) == choice:
                 return Cast(raced["receipt"], n, "unchanged")
-            raise Refused(
-                "conflict", "another ballot was cast at the same time; retry", "body"
-            ) from exc
+            raise Refused("conflict", "another ballot was cast at the same time; retry", "body")
         if last is not None:
             await ballots.update_one({"_id": last["_id"]}, {"$set": {"superseded": True}})
         return Cast(receipt, n, "changed" if last else "cast")
