@@ -162,6 +162,7 @@ async def test_kill_9_mid_voting_counts_each_household_once(consult_process) -> 
     counted = len(heads(rows))  # as stored right after the crash
     sure = sum(v.succeeded is not None and v.unanswered is None for v in voters)
     assert sure <= counted <= sure + len(in_doubt)
+    print(f"\nkilled with {sure} sure successes, {len(in_doubt)} in doubt; {counted} counted")
 
     procs.start(processes, ["consult"], progress=lambda _: None)
     procs.wait_ready(processes, ["consult"], timeout_s=60, progress=lambda _: None)
