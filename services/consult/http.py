@@ -57,13 +57,13 @@ class OptionIn(Strictly):
 class RulesIn(Strictly):
     kind: Literal["single", "multiple", "ranked"]
     options: list[OptionIn] = Field(min_length=2, max_length=20)
-    max_choices: Int = Field(1, ge=1, le=20, description="multiple/ranked: most options chosen")
+    max_choices: Int = Field(1, ge=1, le=20, description="multiple: most options chosen")
     quorum_percent: Int = Field(0, ge=0, le=100, description="Share of the frozen roll needed.")
     closes_at: datetime | None = None
 
     def rules(self) -> Rules:
         options = tuple(Option(o.id, o.label) for o in self.options)
-        most = self.max_choices if self.kind != "ranked" else max(self.max_choices, len(options))
+        most = self.max_choices if self.kind != "ranked" else len(options)  # rank them all
         return Rules(self.kind, options, most, self.quorum_percent, None, self.closes_at)
 
 

@@ -77,6 +77,13 @@ async def test_a_ranked_poll_from_roll_to_recount(settings: Settings) -> None:
             "options": [{"id": n, "label": n} for n in NAMES],
             "quorum_percent": 50,
         }
+        loose = await client.post(
+            "/api/v1/consult/polls",
+            json={**body, "quorum_percent": "50"},
+            headers={"Authorization": keys["office"]},
+        )
+        assert loose.status_code == 422
+        assert loose.json()["errors"][0]["field"] == "body.quorum_percent"  # no coercion
         denied = await client.post(
             "/api/v1/consult/polls", json=body, headers={"Authorization": keys["other"]}
         )
