@@ -226,3 +226,36 @@ def test_ballot_ids_depend_on_the_voters_key() -> None:
     assert token != chain.token_id("server", "poll_1", "b01:102")
     assert chain.ballot_id("k" * 32, token, 1) != chain.ballot_id("j" * 32, token, 1)
     assert chain.ballot_id("k" * 32, token, 1) != chain.ballot_id("k" * 32, token, 2)
+
+
+# -- the roll CSV --------------------------------------------------------------------------
+def test_roll_lines_are_accepted_or_rejected_with_their_reason() -> None:
+    from services.consult.domain.rolls import parse_roll
+
+    text = (
+        "building,household,phone,language\n"
+        "b1,101,13900000001,zh-CN\n"
+        "b1,101,13900000002,zh-CN\n"  # a second phone of the same household
+        "b1,102,,en\n"
+        "bX,1,,zh-CN\n"
+        "b1,10 1,,zh-CN\n"
+        "b1,103,12ab,zh-CN\n"
+        "b1,104,,fr\n"
+        "b1,101,13900000001,zh-CN\n"
+        "b1,105\n"
+    )
+    report = parse_roll(text, lambda b: None if b == "b1" else f"no building {b}")
+    assert [(h.key, h.phones, h.language) for h in report.households] == [
+        ("b1|101", ["13900000001", "13900000002"], "zh-CN"),
+        ("b1|102", [], "en"),
+    ]
+    assert [r["line"] for r in report.rejected] == [5, 6, 7, 8, 9, 10]
+    assert report.rejected[0]["reason"] == "no building bX"
+    assert "earlier" in report.rejected[4]["reason"] and "4 columns" in report.rejected[5]["reason"]
+
+
+def test_a_roll_without_the_header_is_refused_whole() -> None:
+    from services.consult.domain.rolls import parse_roll
+
+    report = parse_roll("b1,101,,zh-CN\n", lambda b: None)
+    assert report.households == [] and report.rejected[0]["line"] == 1
