@@ -135,6 +135,7 @@ def public_poll(doc: dict[str, Any]) -> dict[str, Any]:
     view |= {"closes_at": doc.get("closes_at"), "roll_size": doc.get("roll_size", 0)}
     if doc["status"] == "closed" and doc.get("results"):
         view["results"] = doc["results"]  # hidden until the poll is closed and counted
+        view["households_voted"] = doc.get("households_voted")  # >= turnout
     return view
 
 

@@ -109,7 +109,11 @@ class Polls:
         poll = poll_from_doc(doc)
         results = doc.get("results") or await self._voting.tally(poll)
         if not doc.get("results"):
+            bound = await self._store.bindings(poll.id).count_documents({})
+            if results["turnout"] > bound:  # more chains than households that voted: a bug
+                log.error("more_ballots_than_voters", poll=poll.id, turnout=results["turnout"])
             doc = await self._flag(doc, "results", results)
+            doc = await self._flag(doc, "households_voted", bound)
         await self._notices.results(doc, self._store.roll(poll.id))
         return await self._flag(doc, "results_published")
 
