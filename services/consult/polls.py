@@ -109,11 +109,7 @@ class Polls:
         poll = poll_from_doc(doc)
         results = doc.get("results") or await self._voting.tally(poll)
         if not doc.get("results"):
-            bound = await self._store.bindings(poll.id).count_documents({})
-            if results["turnout"] > bound:  # more chains than households that voted: a bug
-                log.error("more_ballots_than_voters", poll=poll.id, turnout=results["turnout"])
             doc = await self._flag(doc, "results", results)
-            doc = await self._flag(doc, "households_voted", bound)
         await self._notices.results(doc, self._store.roll(poll.id))
         return await self._flag(doc, "results_published")
 
@@ -147,6 +143,16 @@ class Polls:
                 await self._remind(doc)
         elif doc["status"] == "closed" and not doc.get("results_published"):
             await self._publish_results(doc)
+        elif doc["status"] == "closed" and "households_voted" not in doc:
+            await self._audit(doc)
+
+    async def _audit(self, doc: dict[str, Any]) -> None:
+        """After the results: how many households voted (their bindings), which can never be
+        fewer than the counted ballots. Off the closing path: counting them reads them all."""
+        bound = await self._store.bindings(doc["_id"]).count_documents({})
+        if doc["results"]["turnout"] > bound:
+            log.error("more_ballots_than_voters", poll=doc["_id"], voted=bound)
+        await self._flag(doc, "households_voted", bound)
 
     async def visible_to(self, refs_households: list[str]) -> list[dict[str, Any]]:
         """Polls whose frozen roll holds one of these households (open or closed)."""

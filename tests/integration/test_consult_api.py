@@ -160,9 +160,11 @@ async def test_a_ranked_poll_from_roll_to_recount(settings: Settings) -> None:
         # first preferences: jiading 2 (101, 102), hehe 1 (202), linli 1 (201 on paper)
         assert results["outcome"]["winners"] == ["jiading"]
         assert results["quorum_met"] is True
-        assert closed.json()["households_voted"] == 4  # bindings: one per household that voted
         late = await client.post(url, json=ballot(r102, ["hehe"], k102), headers=h102)
         assert late.status_code == 409
+        await app.state.consult.tick()  # the audit: one binding per household that voted
+        audited = (await client.get("/api/v1/consult/polls/poll_naming")).json()
+        assert audited["households_voted"] == 4
 
         published = (await client.get("/api/v1/consult/polls/poll_naming/ballots")).json()
         assert first.json()["receipt"] in {b["receipt"] for b in published["ballots"]}
