@@ -198,3 +198,13 @@ async def test_the_demo_opens_the_jiading_naming_poll(consult_process) -> None:
     assert poll["status"] == "open" and poll["kind"] == "ranked"
     assert [o["label"] for o in poll["options"]] == [label for _, label in NAMES]
     assert poll["roll_size"] == 12  # two buildings of six households
+    voter = Voter(settings, 0)  # household 101 of building 1, as the README's example votes
+    secret = settings.resident_secret.get_secret_value()
+    voter.ref = resident_ref(secret, normalise_contact("13701101000", None))
+    voter.headers = {"Authorization": f"Bearer {resident_token(secret, voter.ref)}"}
+    async with httpx.AsyncClient(base_url=url) as client:
+        body = {"resident_ref": voter.ref, "choice": ["jiading", "linli"], "ballot_key": voter.key}
+        cast = await client.post(
+            f"/api/v1/consult/polls/{POLL_ID}/ballots", json=body, headers=voter.headers
+        )
+    assert cast.status_code == 201 and cast.json()["receipt"].startswith("r_")
