@@ -28,6 +28,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.consult.batching import InsertBatcher
 
+KEPT_ROLLS = 32  # polls whose frozen roll a process keeps in memory
+
 
 class Stale(Exception):
     """The document changed since it was read (optimistic concurrency)."""
@@ -121,6 +123,9 @@ class ConsultStore:
                     tokens = {doc["_id"] async for doc in cursor}
                     if tokens:  # empty: perhaps not frozen yet; read again next time
                         self._eligible[poll_id] = tokens
+                        while len(self._eligible) > KEPT_ROLLS:  # the oldest read goes
+                            self._eligible.pop(next(iter(self._eligible)))
+
         return token in tokens
 
     def bindings(self, poll_id: str) -> AsyncCollection:
