@@ -23,6 +23,7 @@ from shared.service import build_parts
 from shared.settings import Settings
 
 log = get_logger("linli.consult")
+ROLL_MAX_BYTES = 2 * 1024 * 1024  # a roll CSV: up to 20,000 lines of ~60 bytes, with room
 
 
 async def _every(seconds: float, work: Callable) -> None:
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             build_router(consult, resident_secret=settings.resident_secret.get_secret_value())
         ],
         prepare_db=store.prepare,
+        body_limits={"/api/v1/consult/rolls": ROLL_MAX_BYTES},
     )
     app.state.consult = consult
 

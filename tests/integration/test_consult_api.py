@@ -363,3 +363,20 @@ async def test_a_three_party_resolution_and_a_moderated_consultation(settings: S
         ]
         kept = await consult.store.comments.find_one({"_id": comment_id})
         assert kept["text"] == "rude words" and kept["hidden_by"]
+
+
+@pytest.mark.asyncio
+async def test_a_roll_larger_than_the_default_body_limit_is_imported(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"consult_tick_s": 0}))
+    async with serving(app) as [client]:
+        keys = await setup(client, app, settings)
+        lines = [f"{B1},{i},,zh-CN" for i in range(1_800)]
+        roll = "building,household,phone,language\n" + "\n".join(lines) + "\n"
+        assert len(roll.encode()) > settings.max_body_bytes
+        answer = await client.post(
+            "/api/v1/consult/rolls",
+            content=roll.encode(),
+            headers={"Authorization": keys["office"], "content-type": "text/csv"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"accepted": 1_800, "rejected": []}
