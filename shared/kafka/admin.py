@@ -58,7 +58,10 @@ async def apply_topics(
         }
         missing = [
             NewTopic(
-                name, t.partitions or default_partitions, replication, topic_configs=t.configs()
+                name,
+                t.partitions or default_partitions,
+                replication,
+                topic_configs=t.configs(replication),
             )
             for name, t in wanted.items()
             if name not in existing
@@ -83,7 +86,9 @@ async def apply_topics(
         if present:
             await admin.alter_configs(
                 [
-                    ConfigResource(ConfigResourceType.TOPIC, name, wanted[name].configs())
+                    ConfigResource(
+                        ConfigResourceType.TOPIC, name, wanted[name].configs(replication)
+                    )
                     for name in present
                 ]
             )
