@@ -37,7 +37,7 @@ async def _wait_visible(admin: AIOKafkaAdminClient, names: list[str], timeout_s:
 
 
 async def apply_topics(
-    bootstrap: str,
+    bootstrap: str | list[str],
     topics: list[Topic],
     *,
     prefix: str = "",
@@ -101,7 +101,7 @@ async def apply_topics(
 async def apply_with_settings(settings: Settings, topics: list[Topic]) -> ApplyReport:
     """``apply_topics`` with the prefix, partitions and replication the settings name."""
     return await apply_topics(
-        settings.kafka_bootstrap,
+        settings.kafka_servers,
         topics,
         prefix=settings.topic_prefix,
         default_partitions=settings.topic_partitions,
