@@ -27,10 +27,11 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.infra import services as procs
-from shared.infra.local import CLUSTER_NODES, LocalServers, down, status, up
+from shared.infra.local import CLUSTER_NODES, LocalServers, status, up
 from shared.infra.processes import send_group, wait_gone
 from shared.topics import SERVICES, dept_tasks
 from tests.helpers import eventually, read_topic
+from tests.servers import local_cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -42,17 +43,8 @@ DOWN_S = 8.0  # how long a killed broker stays down
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[LocalServers]:
-    # Fixed ports below the ephemeral range (which outgoing connections draw from): node i
-    # listens on base + 2i and its controller on base + 2i + 1; FerretDB on base + 6.
-    base = int(os.environ.get("LINLI_TEST_CLUSTER_PORT", "19192"))
-    servers = LocalServers(
-        tmp_path_factory.mktemp("cluster"), base, base + 1, base + 6, kafka_nodes=CLUSTER_NODES
-    )
-    up(servers, progress=lambda line: print(f"[cluster] {line}"))
-    try:
+    with local_cluster(tmp_path_factory.mktemp("cluster")) as servers:
         yield servers
-    finally:
-        down(servers, progress=lambda line: print(f"[cluster] {line}"))
 
 
 @pytest.fixture(scope="module")
