@@ -204,8 +204,8 @@ async def test_brokers_killed_in_turn_lose_and_duplicate_nothing(cluster, platfo
         pause, refused = _pause(load, killed_at)
         print(f"\nkill -9 {node}: longest time without an accepted report {pause:.2f} s, "
               f"answers other than 2xx meanwhile: {refused}")  # fmt: skip
-    print(f"answers: {dict(answers)}; accepted {len(load.accepted)}; readiness probes "
-          f"answered not ready for the database's part (machine load): {load.db_not_ready}")  # fmt: skip
+    print(f"answers: {dict(answers)}; accepted {len(load.accepted)}; probes not ready "
+          f"for the database's part (machine load): {load.db_not_ready}")  # fmt: skip
     assert len(load.accepted) >= RATE_PER_S * STEADY_S, answers
     not_ready = Counter(
         (service, json.dumps(body, sort_keys=True)) for _, service, body in load.not_ready
