@@ -145,13 +145,20 @@ class IssueStore:
         return [doc async for doc in cursor]
 
     async def of_resident(self, ref: str, limit: int = 200) -> list[dict[str, Any]]:
-        cursor = (
-            self._issues.find({"$or": [{"resident_ref": ref}, {"followers": ref}]})
-            .sort("reported_at", DESCENDING)
-            .limit(limit)
-        )
-        return [doc async for doc in cursor]
+        """Reports the resident filed or follows, newest first. Two equality reads, each on
+        its own index (an ``$or`` of them would make FerretDB scan every issue)."""
+        found: dict[str, dict[str, Any]] = {}
+        for field in ("resident_ref", "followers"):
+            cursor = self._issues.find({field: ref}).sort("reported_at", DESCENDING).limit(limit)
+            found |= {doc["_id"]: doc async for doc in cursor}
+        return sorted(found.values(), key=_newest_first)[:limit]
 
     async def add_follower(self, issue_id: str, ref: str) -> bool:
         result = await self._issues.update_one({"_id": issue_id}, {"$addToSet": {"followers": ref}})
         return result.matched_count > 0
+
+
+def _newest_first(doc: dict[str, Any]) -> tuple[bool, Any]:
+    """Sort key: newest report first, those not reported yet last (as MongoDB sorts them)."""
+    at = doc.get("reported_at")
+    return (at is None, -at.timestamp() if at is not None else 0)
