@@ -54,7 +54,8 @@ async def monitored(settings: Settings):
     await client.close()
 
 
-async def _assert_indexed(db, filters: Filters, call) -> None:
+async def _assert_indexed(db, filters: Filters, call, pointers: tuple[str, ...] = ()) -> None:
+    """``pointers``: small collections of pending work, read whole on purpose."""
     filters.seen.clear()
     filters.on = True
     try:
@@ -63,6 +64,8 @@ async def _assert_indexed(db, filters: Filters, call) -> None:
         filters.on = False
     assert filters.seen, "the call sent no filter"
     for collection, flt in filters.seen:
+        if collection in pointers:
+            continue
         plan = (await db.command("explain", {"find": collection, "filter": flt}))["queryPlanner"]
         steps = plan["Plan"]
         assert not any("SCAN" in step for step in steps), (collection, flt, steps)
@@ -108,5 +111,27 @@ async def test_intake_own_reports_and_transitions(settings: Settings, monitored)
         assert {d["_id"] for d in await store.of_resident("res_a")} == {"iss_1", "iss_2"}
         moved = store.record_transition("iss_1", 1, "assigned", AT, {})
         await _assert_indexed(db, filters, moved)
+    finally:
+        await client.drop_database(db.name)
+
+
+async def test_notify_broadcast_lease(settings: Settings, monitored) -> None:
+    client, filters = monitored
+    db = client[f"{settings.db_prefix}indexed_broadcasts"]
+    store = NotifyStore(db)
+    try:
+        await store.prepare()
+        done = [{"_id": f"bc_old{i}", "status": "done", "created_at": AT} for i in range(20)]
+        await store.broadcasts.insert_many(done)
+        await store.create_broadcast(
+            {"_id": "bc_new", "status": "queued", "lease_until": None, "created_at": AT}
+        )
+        now = AT + timedelta(minutes=5)
+        lease = store.lease_broadcast("me", now, now + timedelta(minutes=1))
+        await _assert_indexed(db, filters, lease, pointers=("broadcasts_unfinished",))
+        assert (await store.broadcast("bc_new"))["lease_owner"] == "me"
+        await store.finish_broadcast("bc_new", "me")
+        assert await store.lease_broadcast("me", now, now) is None
+        assert await store.unfinished.count_documents({}) == 0
     finally:
         await client.drop_database(db.name)
