@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo import AsyncMongoClient, monitoring
 
+from services.intake.domain.open311 import RequestQuery
 from services.intake.store import IssueStore
 from services.notify.store import NotifyStore
 from shared.settings import Settings
@@ -111,6 +112,9 @@ async def test_intake_own_reports_and_transitions(settings: Settings, monitored)
         assert {d["_id"] for d in await store.of_resident("res_a")} == {"iss_1", "iss_2"}
         moved = store.record_transition("iss_1", 1, "assigned", AT, {})
         await _assert_indexed(db, filters, moved)
+        by_ids = RequestQuery(ids=("iss_3", "iss_1", "iss_9"), page=1, page_size=50)
+        await _assert_indexed(db, filters, store.query(by_ids))
+        assert [d["_id"] for d in await store.query(by_ids)] == ["iss_1", "iss_3"]
     finally:
         await client.drop_database(db.name)
 
