@@ -8,9 +8,10 @@ interleaved as broadcasts leave them); the read measured is notify's HTTP API (t
 ms at 2,400 messages, ~2 s at 20,000.
 """
 
+import asyncio
 import random
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -38,32 +39,43 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def _load(store: NotifyStore, batch: int = 5000) -> None:
+async def _load(store: NotifyStore, batch: int = 5000, writers: int = 3) -> None:
     await store.prepare()
     now = utcnow()
     total = RESIDENTS * PER_RESIDENT
-    for start in range(0, total, batch):
-        docs = []
-        for i in range(start, min(total, start + batch)):
-            resident, n = i % RESIDENTS, i // RESIDENTS
-            docs.append(
-                {
-                    "_id": f"ev{n}:{_ref(resident)}:inbox",
-                    "resident_ref": _ref(resident),
-                    "issue_id": None,
-                    "kind": "broadcast",
-                    "title": "暴雨预警",
-                    "body": "今晚有暴雨，请勿外出。",
-                    "language": "zh-CN",
-                    "source_event": f"ev{n}",
-                    "urgent": True,
-                    "created_at": now - timedelta(minutes=PER_RESIDENT - n),
-                    "read": False,
-                }
-            )
-        await store.inbox_messages.insert_many(docs, ordered=False)
+    starts = iter(range(0, total, batch))
+
+    async def writer() -> None:
+        for start in starts:  # shared: each batch goes to one writer
+            await store.inbox_messages.insert_many(_batch(start, batch, now), ordered=False)
+
+    await asyncio.gather(*(writer() for _ in range(writers)))
 
 
+def _batch(start: int, batch: int, now: datetime) -> list[dict]:
+    """Messages ``start`` on, in the inbox's shape: residents interleaved, 20 each."""
+    docs = []
+    for i in range(start, min(RESIDENTS * PER_RESIDENT, start + batch)):
+        resident, n = i % RESIDENTS, i // RESIDENTS
+        docs.append(
+            {
+                "_id": f"ev{n}:{_ref(resident)}:inbox",
+                "resident_ref": _ref(resident),
+                "issue_id": None,
+                "kind": "broadcast",
+                "title": "暴雨预警",
+                "body": "今晚有暴雨，请勿外出。",
+                "language": "zh-CN",
+                "source_event": f"ev{n}",
+                "urgent": True,
+                "created_at": now - timedelta(minutes=PER_RESIDENT - n),
+                "read": False,
+            }
+        )
+    return docs
+
+
+@pytest.mark.timeout(3600)  # loading 2,000,000 messages takes minutes on a busy machine
 async def test_inbox_read_with_2m_messages_beside_an_id_read(servers):
     config = module_settings(servers)
     client = make_client(config.mongodb_url, app_name="bench", timeout_ms=120000)
