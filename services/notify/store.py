@@ -96,9 +96,12 @@ class NotifyStore:
 
     def residents_below(self, node_id: str, batch: int):
         """Every resident below the node, streamed in the collection's natural order: a sort
-        would make FerretDB scan and sort the whole collection before the first batch."""
+        would make FerretDB scan and sort the whole collection before the first batch.
+        ``$eq`` keeps our FerretDB build from reading through the ``nodes`` index (every
+        resident has an array there, so it would narrow nothing), whose order changes as
+        residents are added: a resumed walk counts on the natural order (broadcasts.py)."""
         fields = {"language": 1, "prefs": 1, "phone": 1, "email": 1}
-        return self.residents.find({"nodes": node_id}, fields).batch_size(batch)
+        return self.residents.find({"nodes": {"$eq": node_id}}, fields).batch_size(batch)
 
     # --- inbox ----------------------------------------------------------------------------
 

@@ -141,3 +141,19 @@ async def test_inbox_read_does_not_grow_with_the_store(settings: Settings, clien
     finally:
         for store in stores.values():
             await client.drop_database(store.db.name)
+
+
+async def test_broadcast_walk_keeps_the_natural_order(settings: Settings, client) -> None:
+    """A resumed broadcast counts on residents coming in the order they were stored; read
+    through the ``nodes`` index they would come sorted by their places instead."""
+    store = NotifyStore(client[f"{settings.db_prefix}pushdown_walk"])
+    try:
+        await store.prepare()
+        leaves = ["sz.c", "sz.b", "sz.a", "sz.d"]  # stored in this order, not sorted
+        await store.residents.insert_many(
+            [{"_id": f"res_{i}", "nodes": ["sz", leaf]} for i, leaf in enumerate(leaves)]
+        )
+        walked = [doc["_id"] async for doc in store.residents_below("sz", 2)]
+        assert walked == [f"res_{i}" for i in range(len(leaves))]
+    finally:
+        await client.drop_database(store.db.name)
