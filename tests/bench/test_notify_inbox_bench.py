@@ -1,9 +1,9 @@
 """A resident's inbox read with 100,000 residents and 2,000,000 messages in the store, beside a
 bare ``_id`` read of one message from the same run (floor: inbox p95 at most 20 ms, asserted
 with ``LINLI_BENCH_ASSERT_FLOORS=1``; always asserted: the read's p50 at most 10x the ``_id``
-read's). Measured at a load average of ~15 on the shared 2-core machine: inbox p50 19.5 ms, p95
-76.7 ms, beside an ``_id`` read's p50 6.8 ms, p95 30.5 ms: the floor not met there, where an
-``_id`` read took 20-100x the 0.3 ms measured on a quiet machine (../shared/infra-notes.md).
+read's). Measured on the shared 2-core machine: at a load average of ~10, inbox p50 6.2 ms,
+p95 15.7 ms beside an ``_id`` read's 1.3 / 5.9 ms (floor met); at ~15, 19.5 / 76.7 ms beside
+6.8 / 30.5 ms (not met; an ``_id`` read took 20-100x its quiet-machine 0.3 ms there).
 
 The messages are bulk-inserted in the inbox's own shape (20 per resident, the residents
 interleaved as broadcasts leave them); the read measured is notify's HTTP API (token check,
