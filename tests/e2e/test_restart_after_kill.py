@@ -45,6 +45,7 @@ class Drill:
         self.clerk = ""
         self.sent = 0
         self.ready_at = 0.0
+        self.stage = ""  # what the probe waits for, said when it times out
 
     def url(self, service: str) -> str:
         return self.processes.url(service)
@@ -137,7 +138,9 @@ async def until(probe: Callable[[], Awaitable[bool]], deadline: float) -> None:
 
 async def serving_probe(drill: Drill, service: str, deadline: float) -> None:
     """Return once ``service`` is ready and a new event went through it end to end."""
+    drill.stage = "ready"
     await until(lambda: drill.ready(service), deadline)
+    drill.stage = "a new event through it"
     drill.ready_at = time.monotonic()
     if service == "ledger":
         before = await drill.raised_online()
@@ -223,6 +226,7 @@ async def test_a_service_killed_mid_stream_serves_again_within_ten_seconds(platf
                     took[service] = await kill_and_restart(drill, service)
                 except TimeoutError:
                     took[service] = float("inf")
+                    print(f"\n{service}: still waiting for {drill.stage} after {GIVE_UP_S:.0f} s")
                 print(f", serving after {took[service]:.1f} s (kill -9 mid-stream)")
         finally:
             await drill.producer.stop()
