@@ -75,7 +75,9 @@ def load_demo(settings: Settings, consult_url: str) -> tuple[str, str]:
             "quorum_percent": 50,
             "closes_at": (utcnow() + timedelta(days=14)).isoformat(),
         }
-        client.post("/api/v1/consult/polls", json=poll).raise_for_status()
+        made = client.post("/api/v1/consult/polls", json=poll)
+        if made.status_code != 409:  # 409: an earlier, interrupted run made it
+            made.raise_for_status()
         opened = client.post(f"/api/v1/consult/polls/{POLL_ID}/open")
         opened.raise_for_status()
     households = roll.json()["accepted"]
