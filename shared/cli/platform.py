@@ -1,4 +1,4 @@
-"""``linli up | down | status``: the whole platform on this machine (servers, four services,
+"""``linli up | down | status``: the whole platform on this machine (servers, the services,
 demo data), as ``make up`` and ``make down`` run it."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import os
 import time
 from pathlib import Path
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -55,7 +56,7 @@ def dev_processes(servers: LocalServers) -> procs.ServiceProcesses:
 
 
 def up() -> None:
-    """Start servers, topics and the four services, load demo data, say where to look."""
+    """Start servers, topics and the services, load demo data, say where to look."""
     began = time.monotonic()
     servers = dev_servers()
     processes = dev_processes(servers)
@@ -71,6 +72,7 @@ def up() -> None:
         raise typer.Exit(1) from exc
     ready_s = time.monotonic() - began
     demo_ok = _load_demo_once(settings, servers, processes)
+    demo_ok = demo_ok and _load_consult_demo_once(settings, servers, processes)
     _where_to_look(servers, processes, ready_s)
     if not demo_ok:
         console.print("[bold red]The demo data did not load[/] (why: above the table).")
@@ -103,6 +105,26 @@ def _load_demo_once(
     return True
 
 
+def _load_consult_demo_once(
+    settings: Settings, servers: LocalServers, processes: procs.ServiceProcesses
+) -> bool:
+    """嘉定小院's naming poll (services/consult/demo.py), once; False when it did not load."""
+    from services.consult.demo import load_demo as load_consult_demo
+
+    marker = servers.state_dir / "consult-demo-loaded"
+    if marker.exists():
+        _say(f"demo data: already loaded ({marker.read_text().strip()})")
+        return True
+    try:
+        done, office_key = load_consult_demo(settings, processes.url("consult"))
+    except httpx.HTTPError as exc:
+        console.print(f"[bold red]consult demo data not loaded:[/] {exc}", highlight=False)
+        return False
+    marker.write_text(done + "\n")
+    _say(f"demo data: {done}; 县街社区's office key (shown once): {office_key}")
+    return True
+
+
 def _where_to_look(
     servers: LocalServers, processes: procs.ServiceProcesses, ready_s: float
 ) -> None:
@@ -132,7 +154,7 @@ def _where_to_look(
 
 
 def down() -> None:
-    """Stop the four services, then the servers; nothing is left running."""
+    """Stop the services, then the servers; nothing is left running."""
     servers = dev_servers()
     procs.stop(dev_processes(servers), progress=_say)
     try:
