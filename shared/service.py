@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events import EventPayload
 from shared.http.app import create_service_app
+from shared.http.errors import ErrorMap
 from shared.kafka.broker import make_broker
 from shared.kafka.consumer import BatchHandler, Handler, subscribe
 from shared.kafka.dead_letters import DeadLetters
@@ -42,6 +43,7 @@ class ServiceParts:
     dead_letters: DeadLetters
     mongo: AsyncMongoClient
     db: AsyncDatabase
+    errors: ErrorMap  # outages to 503, and the service's domain refusals (``errors.refuse``)
     # the streaming consumers' drains, awaited on a graceful stop before the broker stops
     drains: list[Callable[[float], Awaitable[None]]] = field(default_factory=list)
 
@@ -94,6 +96,7 @@ class ServiceParts:
             description=description,
             routers=routers,
             body_limits=body_limits,
+            errors=self.errors,
         )
         app.state.parts = self
         return app
@@ -115,6 +118,7 @@ def build_parts(settings: Settings, service: str) -> ServiceParts:
         dead_letters=dead_letters,
         mongo=mongo,
         db=mongo[settings.database_name(service)],
+        errors=ErrorMap(settings.retry_after_s),
     )
 
 

@@ -30,8 +30,8 @@ from shared.events.ledger import (
     DisbursementRequestedV1,
     ReversalRequestedV1,
 )
-from shared.http.errors import ApiError, Unavailable
-from shared.kafka.publisher import EventPublisher, PublishFailed
+from shared.http.errors import ApiError, ErrorMap
+from shared.kafka.publisher import EventPublisher
 from shared.residents import normalise_contact, resident_ref
 from shared.topics import LEDGER_COMMANDS, RESIDENTS_CONTACTS
 
@@ -117,6 +117,11 @@ class ReversalIn(Strict):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+def refusals(errors: ErrorMap) -> None:
+    """How the ledger's domain refusals answer over HTTP."""
+    errors.refuse(Conflict, lambda exc: ApiError(409, "conflict", str(exc), f"body.{exc.field}"))
+
+
 def build_router(
     store: LedgerStore,
     campaigns: Campaigns,
@@ -124,7 +129,6 @@ def build_router(
     *,
     resident_secret: str,
     wait_s: float,
-    retry_after_s: int,
 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["ledger"])
     errors: dict[int | str, dict[str, Any]] = {
@@ -136,10 +140,7 @@ def build_router(
 
     async def command(fund: str, payload: EventPayload) -> JSONResponse:
         command_id = str(uuid.uuid4())
-        try:
-            await publisher.publish(LEDGER_COMMANDS, payload, key=fund, event_id=command_id)
-        except PublishFailed as exc:
-            raise Unavailable("Kafka", retry_after_s) from exc
+        await publisher.publish(LEDGER_COMMANDS, payload, key=fund, event_id=command_id)
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             outcome = await store.outcome(command_id)
@@ -164,18 +165,15 @@ def build_router(
             raise ApiError(422, "invalid", str(exc), "body.approval") from exc
         if body.ends < body.starts:
             raise ApiError(422, "invalid", "ends before it starts", "body.ends")
-        try:
-            created, campaign = await campaigns.create(
-                body.id,
-                name=body.name,
-                goal_fen=body.goal_fen,
-                starts=body.starts,
-                ends=body.ends,
-                projects=body.projects,
-                rule=rule,
-            )
-        except Conflict as exc:
-            raise ApiError(409, "conflict", str(exc), f"body.{exc.field}") from exc
+        created, campaign = await campaigns.create(
+            body.id,
+            name=body.name,
+            goal_fen=body.goal_fen,
+            starts=body.starts,
+            ends=body.ends,
+            projects=body.projects,
+            rule=rule,
+        )
         return JSONResponse(
             {"status": "created" if created else "exists", "campaign": campaign},
             status_code=201 if created else 200,
@@ -198,10 +196,7 @@ def build_router(
                 language=donor.language,
                 updated_at=utcnow(),
             )
-            try:
-                await publisher.publish(RESIDENTS_CONTACTS, contact, key=donor_ref)
-            except PublishFailed as exc:
-                raise Unavailable("Kafka", retry_after_s) from exc
+            await publisher.publish(RESIDENTS_CONTACTS, contact, key=donor_ref)
         event = DonationReceivedV1(
             donation_id=body.donation_id,
             campaign=body.campaign,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared.http.errors import install_error_handlers
+from shared.http.errors import ErrorMap, install_error_handlers
 from shared.http.middleware import LimitAndMeasure
 from shared.runtime import ServiceRuntime
 
@@ -53,8 +53,10 @@ def create_service_app(
     description: str,
     routers: list[APIRouter],
     body_limits: Mapping[str, int] | None = None,
+    errors: ErrorMap | None = None,
 ) -> FastAPI:
-    """``body_limits``: larger (or smaller) body limits for path prefixes, e.g. uploads."""
+    """``body_limits``: larger (or smaller) body limits for path prefixes, e.g. uploads;
+    ``errors``: the service's error mapping (outages, plus its domain refusals)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -72,7 +74,7 @@ def create_service_app(
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.runtime = runtime
-    install_error_handlers(app)
+    install_error_handlers(app, errors or ErrorMap(runtime.settings.retry_after_s))
     app.include_router(_ops_router(runtime))
     for router in routers:
         app.include_router(router)
