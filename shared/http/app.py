@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared.http.docs_pages import add_docs_pages
 from shared.http.errors import ErrorMap, install_error_handlers
 from shared.http.middleware import LimitAndMeasure
 from shared.runtime import ServiceRuntime
@@ -71,9 +72,12 @@ def create_service_app(
         description=description,
         version="1.0.0",
         lifespan=lifespan,
+        docs_url=None,  # replaced by pages whose files the service serves itself
+        redoc_url=None,
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.runtime = runtime
+    add_docs_pages(app)
     install_error_handlers(app, errors or ErrorMap(runtime.settings.retry_after_s))
     app.include_router(_ops_router(runtime))
     for router in routers:
