@@ -44,6 +44,8 @@ class ServiceParts:
     mongo: AsyncMongoClient
     db: AsyncDatabase
     errors: ErrorMap  # outages to 503, and the service's domain refusals (``errors.refuse``)
+    # topic -> (the payload models its consumer handles, a description): for the AsyncAPI
+    consumed: dict[str, tuple[list[type[EventPayload]], str]] = field(default_factory=dict)
     # the streaming consumers' drains, awaited on a graceful stop before the broker stops
     drains: list[Callable[[float], Awaitable[None]]] = field(default_factory=list)
 
@@ -56,6 +58,8 @@ class ServiceParts:
         batch_handlers: Mapping[type[EventPayload], BatchHandler] | None = None,
         streaming: bool = False,
     ) -> None:
+        models = list(dict.fromkeys((*handlers, *(batch_handlers or {}))))
+        self.consumed[topic] = (models, description)
         drain = subscribe(
             self.broker,
             service=self.service,

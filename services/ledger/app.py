@@ -14,6 +14,7 @@ from services.ledger.spending import Spending
 from services.ledger.store import LedgerStore
 from shared.events import DonationReceivedV1, ResidentContactV1
 from shared.events.ledger import (
+    COMMANDS,
     DisbursementDecidedV1,
     DisbursementRequestedV1,
     ReversalRequestedV1,
@@ -34,7 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     spending = Spending(store, books, campaigns)
     commands = Commands(store, donations, spending)
     parts.publisher.declare(LEDGER_RECEIPTS, ReceiptIssuedV1)
-    parts.publisher.declare(LEDGER_COMMANDS, None, "The ledger's commands, keyed by fund")
+    for command in (DonationReceivedV1, *COMMANDS):
+        parts.publisher.declare(LEDGER_COMMANDS, command, "The ledger's commands, keyed by fund")
     parts.publisher.declare(RESIDENTS_CONTACTS, ResidentContactV1)
     parts.consume(
         LEDGER_DONATIONS,
