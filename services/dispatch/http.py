@@ -5,7 +5,6 @@ Every request carries ``Authorization: Bearer <key>``; a key is scoped to one de
 its subtree). Keys are created with ``linli dispatch keys create`` and stored hashed.
 """
 
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -23,7 +22,7 @@ from shared.events.dispatch import ActionTarget, ActionType, DepartmentActionV1
 from shared.http.errors import ApiError, ErrorMap
 from shared.reference.tree import Tree
 
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 class ActionRequest(BaseModel):
@@ -137,13 +136,11 @@ def router(store: CaseStore, dispatcher: Dispatcher, tree: Tree) -> APIRouter:
     @api.get("/rates", summary="Monthly response, resolution, satisfaction and on-time rates")
     async def rates(
         who: Annotated[Holder, Depends(principal)],
-        month: Annotated[str, Query(description="YYYY-MM (Asia/Shanghai)")],
-        dimension: Annotated[str | None, Query(description=", ".join(DIMENSIONS))] = None,
+        month: Annotated[str, Query(pattern=MONTH, description="YYYY-MM (Asia/Shanghai)")],
+        dimension: Annotated[
+            str | None, Query(pattern=f"^({'|'.join(DIMENSIONS)})$", description="Default: all")
+        ] = None,
     ) -> dict[str, Any]:
-        if not MONTH.match(month):
-            raise ApiError(400, "invalid", "month must be YYYY-MM", "query.month")
-        if dimension is not None and dimension not in DIMENSIONS:
-            raise ApiError(400, "invalid", f"dimension is one of {DIMENSIONS}", "query.dimension")
         result = await month_rates(store, tree, month)
         return {
             "month": month,

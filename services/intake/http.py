@@ -28,7 +28,7 @@ Attributes = dict[
 
 
 class ContactIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no coercion: "1.5" is no number
 
     name: str | None = Field(None, max_length=100, pattern=r"^[^<>&]*$")
     phone: str | None = Field(None, pattern=r"^\+?[0-9 ()-]{5,20}$")
@@ -39,6 +39,7 @@ class ContactIn(BaseModel):
 class ReportIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,  # no coercion: "1.5" is no latitude, true no number
         json_schema_extra={
             "examples": [
                 {
@@ -95,7 +96,7 @@ class DuplicatesOffered(BaseModel):
 
 
 class FollowIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no coercion: "1.5" is no number
 
     contact: ContactIn | None = None
 

@@ -47,7 +47,11 @@ def build_public_router(account: PublicAccount) -> APIRouter:
                 return figures
         raise ApiError(404, "not_found", f"no campaign {campaign}")
 
-    @router.get("/disclosures/{quarter}.csv", response_class=PlainTextResponse, responses=down)
+    @router.get(
+        "/disclosures/{quarter}.csv",
+        response_class=PlainTextResponse,
+        responses={**down, 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    )
     async def disclosure_as_csv(quarter: Quarter) -> PlainTextResponse:
         """The quarterly disclosure (信息公开) as CSV: per campaign summary, then every entry."""
         summaries, rows = await account.disclosure(quarter)

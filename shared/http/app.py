@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared.http.docs_pages import add_docs_pages
 from shared.http.errors import ErrorMap, install_error_handlers
 from shared.http.middleware import LimitAndMeasure
+from shared.http.schema import declare_error_answers
 from shared.runtime import ServiceRuntime
 
 
@@ -45,6 +46,18 @@ def _ops_router(runtime: ServiceRuntime) -> APIRouter:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def _declare_errors_in_openapi(app: FastAPI) -> None:
+    """The OpenAPI document, once made, declares the errors every route can answer."""
+    make = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = declare_error_answers(make())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_service_app(
@@ -82,6 +95,7 @@ def create_service_app(
     app.include_router(_ops_router(runtime))
     for router in routers:
         app.include_router(router)
+    _declare_errors_in_openapi(app)
     app.add_middleware(
         LimitAndMeasure,
         service=runtime.service,

@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shared.kafka.publisher import PublishFailed
 from shared.logging import get_logger
@@ -137,14 +138,25 @@ def install_error_handlers(app: FastAPI, errors: ErrorMap) -> None:
         return JSONResponse(error_body(*items), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        field = None
+        field, headers = None, exc.headers
         if exc.status_code == 400 and "body" in str(exc.detail):  # FastAPI's unparsable body
             code, field = "malformed_body", "body"
-        return error_response(exc.status_code, code, str(exc.detail), field, exc.headers)
+        if exc.status_code == 405:  # every method of the path, not just the first route's
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
+        return error_response(exc.status_code, code, str(exc.detail), field, headers)
 
     app.add_exception_handler(Exception, _unexpected)
+
+
+def _allowed(request: Request) -> list[str]:
+    """The methods the routes of the request's path answer (for a 405's ``Allow``)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
