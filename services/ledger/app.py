@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 resident_secret=settings.resident_secret.get_secret_value(),
                 wait_s=settings.ledger_command_wait_s,
                 retry_after_s=settings.retry_after_s,
+                staff_secret=settings.web_token_secret.get_secret_value(),
             ),
             build_public_router(PublicAccount(store), retry_after_s=settings.retry_after_s),
         ],

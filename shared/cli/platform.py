@@ -49,7 +49,8 @@ def dev_processes(servers: LocalServers) -> procs.ServiceProcesses:
 
 
 def up() -> None:
-    """Start servers, topics and the four services, load demo data, say where to look."""
+    """Start servers, topics and the services, load demo data and demo console accounts,
+    say where to look."""
     began = time.monotonic()
     servers = dev_servers()
     processes = dev_processes(servers)
@@ -71,7 +72,13 @@ def up() -> None:
         reports, donations = load_demo(settings, processes.url("intake"))
         marker.write_text(f"{len(reports)} reports, {donations} donations\n")
         _say(f"demo data: {len(reports)} reports, {donations} donations")
+    from shared.cli.web import DEMO_PASSWORD, create_demo_accounts
+
+    accounts = create_demo_accounts(settings)
     _where_to_look(servers, processes, ready_s)
+    _say(f"Web console: {processes.url('web')}/  demo accounts (password {DEMO_PASSWORD}):")
+    for account in accounts:
+        _say(f"  {account}")
 
 
 def _where_to_look(

@@ -32,4 +32,7 @@ def test_the_catalogue_has_every_department_topic_and_a_dead_letter_topic_per_se
 def test_production_refuses_the_development_secret():
     with pytest.raises(ValueError, match="LINLI_RESIDENT_SECRET"):
         Settings(env="production")
-    assert Settings(env="production", resident_secret="s3cret").env == "production"
+    with pytest.raises(ValueError, match="LINLI_WEB_TOKEN_SECRET"):
+        Settings(env="production", resident_secret="s3cret")
+    settings = Settings(env="production", resident_secret="s3cret", web_token_secret="w3b")
+    assert settings.env == "production"
