@@ -30,9 +30,9 @@ DEMO_ACCOUNTS = (
     ("zhujian", "department", "zhujian", None, "住建 (department)"),
     ("fund-clerk", "fund-clerk", "*", None, "基金前台 (clerk)"),
     ("fund-treasurer", "fund-treasurer", "*", None, "基金出纳 (treasurer)"),
-    ("fund-branch", "fund-approver", "*", "branch", "党支部 (approver)"),
-    ("fund-owners", "fund-approver", "*", "owners", "业委会 (approver)"),
-    ("fund-property", "fund-approver", "*", "property", "物业 (approver)"),
+    ("fund-branch", "fund-approver", "*", "party-branch", "党支部 (approver)"),
+    ("fund-owners", "fund-approver", "*", "owners-committee", "业委会 (approver)"),
+    ("fund-property", "fund-approver", "*", "property-company", "物业 (approver)"),
     ("operator", "operator", "sz", None, "应急值班 (operator)"),
 )
 
@@ -70,7 +70,9 @@ def create(
     scope: str = typer.Option(
         ..., help="Node id (office, operator), department code, or fund id or * (fund roles)."
     ),
-    party: str = typer.Option("", help="A fund approver's party: branch, owners, property."),
+    party: str = typer.Option(
+        "", help="A fund approver's party: party-branch, owners-committee, property-company."
+    ),
     name: str = typer.Option("", help="The person's name, shown in the console."),
     password_stdin: bool = typer.Option(False, help="Read the password from stdin."),
 ) -> None:
