@@ -165,8 +165,9 @@ def test_the_fund_three_parties_approve_and_the_treasurer_posts(platform: Platfo
     clerk = signed_in(platform, "fund-clerk", lang="en")
     desk = clerk.get("/fund")
     assert desk.status_code == 200 and "温暖过冬" in desk.text
-    gift = clerk.post("/fund/donations", data={"csrf": csrf_of(desk.text), "campaign": "warm-winter",
-                      "channel": "offline", "amount": "5000", "receipt": "R-0001"})  # fmt: skip
+    gift = clerk.post("/fund/donations", data={
+        "csrf": csrf_of(desk.text), "campaign": "warm-winter", "channel": "offline",
+        "amount": "5000", "receipt": "R-0001"})  # fmt: skip
     assert gift.status_code == 303, gift.text
     ask = clerk.post("/fund/disbursements", data={
         "csrf": csrf_of(desk.text), "fund": "warm-winter", "project": "warm-packs",
@@ -183,7 +184,9 @@ def test_the_fund_three_parties_approve_and_the_treasurer_posts(platform: Platfo
     treasurer = signed_in(platform, "fund-treasurer", lang="en")
     page = treasurer.get("/fund")
     assert row.search(page.text).group(2) == "approved"
-    assert "party-branch, owners-committee, property-company (3/3)" in page.text
+    shown = re.search(r'class="approvals">([^<]*)<', page.text).group(1)
+    assert shown.endswith("(3/3)") and "party-branch (web:fund-branch)" in shown
+    assert "owners-committee (web:fund-owners)" in shown and "property-company" in shown
     posted = treasurer.post(f"/fund/disbursements/{disbursement_id}/post",
                             data={"csrf": csrf_of(page.text), "payment_ref": "BANK-1"})  # fmt: skip
     assert posted.status_code == 303, posted.text

@@ -51,7 +51,7 @@ def check_new_account(username: str, password: str, scope: Scope) -> None:
     if not scope.code or len(scope.code) > 200:
         raise AccountError("scope: a node id, department code or fund id is needed")
     if scope.role == "fund-approver" and not (scope.party and PARTY.match(scope.party)):
-        raise AccountError("a fund approver needs a party (e.g. party-branch, owners-committee, property-company)")
+        raise AccountError("a fund approver needs a party (e.g. party-branch, owners-committee)")
     if scope.role != "fund-approver" and scope.party:
         raise AccountError("only a fund approver has a party")
 
