@@ -3,9 +3,11 @@ CSRF check on forms, and turning a refusal into a clear page (never a stack trac
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -24,6 +26,7 @@ LANG_COOKIE = "linli_lang"
 MAX_FIELD = 2000
 MAX_FIELDS = 40
 TEMPLATES = Path(__file__).parent / "templates"
+LOCAL = ZoneInfo("Asia/Shanghai")
 
 
 class Refusal(Exception):
@@ -36,6 +39,11 @@ class Refusal(Exception):
 
 class SignInNeeded(Exception):
     pass
+
+
+def local_time(when: datetime | None) -> str:
+    """A time as people here read it: Asia/Shanghai, to the minute."""
+    return "" if when is None else when.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
 
 
 def client_address(request: Request) -> str:
@@ -53,6 +61,7 @@ class Pages:
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2", "html"])
         )
+        self.env.filters["local"] = local_time
 
     # request facts ----------------------------------------------------------------------------
     def language(self, request: Request) -> str:

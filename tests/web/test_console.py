@@ -196,3 +196,51 @@ def test_the_fund_three_parties_approve_and_the_treasurer_posts(platform: Platfo
     refused = approver.post(f"/fund/disbursements/{disbursement_id}/post",
                             data={"csrf": csrf_of(approver.get("/fund").text)})  # fmt: skip
     assert refused.status_code == 403
+
+
+CONTROL = re.compile(r"<(input|select|textarea)\b([^>]*)>")
+
+
+def unlabelled(html: str) -> list[str]:
+    """Form controls without a <label for=...> (hidden fields and checkboxes inside their
+    label excepted)."""
+    missing = []
+    for _, attrs in CONTROL.findall(html):
+        if 'type="hidden"' in attrs or 'type="checkbox"' in attrs:
+            continue
+        found = re.search(r'id="([^"]+)"', attrs)
+        if not found or f'for="{found.group(1)}"' not in html:
+            missing.append(attrs)
+    return missing
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_every_page_of_every_role_renders_in_both_languages(platform: Platform, lang: str):
+    from services.web.domain.accounts import PAGES
+    from shared.cli.web import DEMO_ACCOUNTS
+
+    seen = set()
+    for username, role, *_ in DEMO_ACCOUNTS:
+        if role in seen:
+            continue
+        seen.add(role)
+        client = signed_in(platform, username, lang)
+        for page in PAGES[role]:
+            answer = client.get(f"/{page}")
+            assert answer.status_code == 200, (username, page, answer.text[-500:])
+            html = answer.text
+            assert f'<html lang="{lang}">' in html and html.count("<h1>") == 1
+            assert unlabelled(html) == [], (username, page)
+            assert "Traceback" not in html and " style=" not in html and "<script>" not in html
+            assert ("退出" in html) == (lang == "zh-CN") and ("Sign out" in html) == (lang == "en")
+    csv = signed_in(platform, "tongjiang").get("/rates?fmt=csv")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+
+
+def test_pages_ship_little_script_and_style(platform: Platform):
+    total = 0
+    for asset in ("/static/console.css", "/static/console.js"):
+        answer = httpx.get(platform.url("web") + asset)
+        assert answer.status_code == 200
+        total += len(answer.content)
+    assert total <= 100 * 1024, total
