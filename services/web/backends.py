@@ -12,6 +12,9 @@ DUTY_TIMES = ("since", "ack_due", "resolve_due", "acked_at", "resolved_at", "ext
               "missed_at")  # fmt: skip
 
 
+CASES_READ = 500  # the most dispatch's task list answers at once
+
+
 class ServiceError(Exception):
     """A service said no (``status`` 4xx with its error list) or could not be reached (503)."""
 
@@ -72,7 +75,7 @@ class Backends:
 
     # dispatch -------------------------------------------------------------------------------
     async def cases(self, token: str, open_only: bool) -> list[dict[str, Any]]:
-        params = {"open": str(open_only).lower(), "limit": 500}
+        params = {"open": str(open_only).lower(), "limit": CASES_READ}
         body = await self.call("dispatch", "GET", "/api/v1/dispatch/tasks", token, params=params)
         return [with_times(c) for c in body["cases"]]
 

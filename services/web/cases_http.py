@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from services.web.backends import ServiceError
+from services.web.backends import CASES_READ, ServiceError
 from services.web.domain.actions import FIELDS, offered
 from services.web.domain.charts import bar_chart
 from services.web.domain.queue import (
@@ -90,6 +90,7 @@ def router(pages: Pages) -> APIRouter:
         result = build_page(cases, q, now, pages.tree.is_within)
         return pages.render(
             request, "cases.html.j2", person, q=q, result=result, closed=closed, sorts=SORTS,
+            truncated=len(cases) >= CASES_READ, read=CASES_READ,
             flags=FLAGS, categories=sorted({c["category"] for c in cases}),
             flag_of=lambda c: deadline_flag(c, now), due_of=next_deadline,
             left=lambda c: time_left(next_deadline(c), now),

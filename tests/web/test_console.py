@@ -244,3 +244,21 @@ def test_pages_ship_little_script_and_style(platform: Platform):
         assert answer.status_code == 200
         total += len(answer.content)
     assert total <= 100 * 1024, total
+
+
+def test_an_operator_broadcasts_and_cancels_within_their_area(platform: Platform):
+    operator = signed_in(platform, "operator", lang="en")
+    page = operator.get("/broadcasts")
+    sent = operator.post("/broadcasts", data={
+        "csrf": csrf_of(page.text), "node_id": "sz.tongjiang.niuerqiao.hongqi", "urgent": "yes",
+        "title_zh": "停水通知", "body_zh": "明日 9 点至 12 点停水。",
+        "title_en": "Water off", "body_en": "Water off tomorrow 9-12."})  # fmt: skip
+    assert sent.status_code == 303, sent.text
+    shown = operator.get(sent.headers["location"])
+    assert shown.status_code == 200 and 'id="broadcast"' in shown.text
+    broadcast_id = re.search(r'data-id="([^"]+)"', shown.text).group(1)
+    trail = signed_in(platform, "operator")
+    assert trail.get(f"/broadcasts?shown={broadcast_id}").status_code == 200
+    outside = operator.post("/broadcasts", data={"csrf": csrf_of(page.text), "node_id": "nowhere",
+                                                 "title_zh": "x", "body_zh": "y"})  # fmt: skip
+    assert outside.status_code == 404 and "Traceback" not in outside.text

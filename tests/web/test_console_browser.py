@@ -77,9 +77,11 @@ def act(page, action: str, fill: dict[str, str] | None = None, check: tuple = ()
         form.locator(f"[name='{name}']").fill(value)
     for value in check:
         form.locator(f"input[name='departments'][value='{value}']").check()
+    page.evaluate("window.notReloaded = true")
     form.locator("button[type=submit]").click()
-    page.wait_for_load_state()
+    page.wait_for_selector("p.ok, p.error")
     assert page.locator("p.ok").count() == 1, page.content()
+    assert page.evaluate("window.notReloaded === true")  # the outcome came without a reload
 
 
 def test_the_case_flow_in_the_browser(chromium, platform: Platform):
@@ -150,7 +152,7 @@ def test_the_fund_approval_in_the_browser(chromium, platform: Platform):
         approver = person(browser, platform, party, "en")
         approver.goto("/fund")
         approver.locator("button[value='approve']").first.click()
-        approver.wait_for_load_state()
+        approver.wait_for_selector("p.ok, p.error")
         assert approver.locator("p.ok").count() == 1, approver.content()
     shot(approver, "09-fund-approved-en")
     treasurer = person(browser, platform, "fund-treasurer", "en")
@@ -158,7 +160,7 @@ def test_the_fund_approval_in_the_browser(chromium, platform: Platform):
     assert "(3/3)" in treasurer.locator("td.approvals").first.inner_text()
     treasurer.locator("input[name='payment_ref']").first.fill("BANK-0001")
     treasurer.locator("button[value='post']").first.click()
-    treasurer.wait_for_load_state()
+    treasurer.wait_for_selector("p.ok, p.error")
     assert treasurer.locator("td.status").first.inner_text() == "posted"
     shot(treasurer, "10-fund-posted-en")
 

@@ -47,6 +47,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "prev": ("上一页", "Previous"),
     "next": ("下一页", "Next"),
     "none": ("没有案件。", "No cases."),
+    "truncated": (
+        "案件较多，仅列出最早的一部分；请按地点或类别筛选。",
+        "More cases than one list holds: only the oldest are here; filter by place or category.",
+    ),
     "case": ("案件", "Case"),
     "report": ("反映内容", "Report"),
     "owner": ("首接单位", "Owner"),
