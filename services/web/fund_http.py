@@ -20,6 +20,9 @@ YUAN = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 DECISIONS = {"approve": "fund-approver", "reject": "fund-approver", "post": "fund-treasurer",
              "void": "fund-clerk"}  # fmt: skip
+# the statuses in which each decision is offered (the ledger decides in the end)
+OPEN_TO = {"approve": ("requested",), "reject": ("requested",), "post": ("approved",),
+           "void": ("requested", "approved")}  # fmt: skip
 
 
 def fen(text: str, field: str) -> int:
@@ -91,7 +94,7 @@ def router(pages: Pages) -> APIRouter:
         mine = [c for c in campaigns if person.scope.code in ("*", c["id"])]
         return pages.render(
             request, "fund.html.j2", person, campaigns=mine, done=done == "1",
-            disbursements=await requested(person), decisions=DECISIONS,
+            disbursements=await requested(person), decisions=DECISIONS, open_to=OPEN_TO,
             new_id=lambda: uuid.uuid4().hex,
         )  # fmt: skip
 

@@ -10,9 +10,12 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from services.web.backends import ServiceError
+from services.web.operations import kafka_overview
 from services.web.pages import Pages, client_address, see_other
+from shared.logging import get_logger
 from shared.settings import SERVICE_PORTS
 
+log = get_logger("linli.web.overview")
 BROADCAST_ID = r"^[A-Za-z0-9_-]{4,80}$"
 
 
@@ -80,6 +83,12 @@ def router(pages: Pages) -> APIRouter:
         person = await pages.person(request)
         pages.needs_page(person, "overview")
         services = {s: await pages.backends.readiness(s) for s in SERVICE_PORTS if s != "web"}
-        return pages.render(request, "overview.html.j2", person, services=services)
+        try:
+            lags, dead = await kafka_overview(pages.kafka_bootstrap, pages.topic_prefix)
+        except Exception as exc:  # Kafka down: the page says so instead of failing
+            log.warning("kafka_overview_failed", error=repr(exc))
+            lags, dead = None, None
+        return pages.render(request, "overview.html.j2", person, services=services, lags=lags,
+                            dead=dead)  # fmt: skip
 
     return web

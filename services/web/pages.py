@@ -56,6 +56,7 @@ class Pages:
     ):
         self.staff, self.backends, self.reference = staff, backends, reference
         self.tree = reference.tree
+        self.kafka_bootstrap, self.topic_prefix = "", ""  # set by the composition root
         self.departments = sorted(reference.departments)
         self.secure_cookie = secure_cookie
         self.env = Environment(
@@ -95,6 +96,8 @@ class Pages:
     # names ------------------------------------------------------------------------------------
     def place(self, code: str, lang: str = DEFAULT) -> str:
         """A node's or department's name in ``lang``; the code itself when unknown."""
+        if code == "*":
+            return translate(lang, "all-funds")
         node = self.tree.get(code)
         if node is not None:
             return node.name.get(lang)

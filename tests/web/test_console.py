@@ -262,3 +262,13 @@ def test_an_operator_broadcasts_and_cancels_within_their_area(platform: Platform
     outside = operator.post("/broadcasts", data={"csrf": csrf_of(page.text), "node_id": "nowhere",
                                                  "title_zh": "x", "body_zh": "y"})  # fmt: skip
     assert outside.status_code == 404 and "Traceback" not in outside.text
+
+
+def test_the_overview_shows_readiness_lag_and_dead_letters(platform: Platform):
+    report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi", "路灯闪烁")
+    operator = signed_in(platform, "operator", lang="en")
+    group = "linli-dispatch.issues.reported"
+    page = wait_for(lambda: group in (p := operator.get("/overview")).text and p)
+    assert page.status_code == 200
+    assert "dlq.dispatch" in page.text and "dlq.web" in page.text
+    assert "Consumer lag" in page.text and page.text.count("✓") >= 12

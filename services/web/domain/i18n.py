@@ -102,6 +102,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "satisfaction": ("满意率", "Satisfaction"),
     "csv": ("下载 CSV", "Download CSV"),
     "campaigns": ("募捐项目", "Campaigns"),
+    "all-funds": ("全部基金", "every fund"),
     "campaign": ("项目", "Campaign"),
     "raised": ("已筹", "Raised"),
     "spent": ("已支出", "Spent"),
@@ -135,6 +136,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "cancel": ("取消", "Cancel"),
     "services": ("服务", "Services"),
     "ready": ("就绪", "Ready"),
+    "lag": ("消费积压", "Consumer lag"),
+    "group": ("消费组", "Consumer group"),
+    "topic": ("主题", "Topic"),
+    "dead": ("死信", "Dead letters"),
+    "records": ("条数", "Records"),
 }
 
 
