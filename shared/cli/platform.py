@@ -65,6 +65,9 @@ def up() -> None:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from exc
     ready_s = time.monotonic() - began
+    from shared.cli.web import DEMO_PASSWORD, create_demo_accounts
+
+    accounts = create_demo_accounts(settings)
     marker = DEV_STATE_DIR / "demo-loaded"
     if not marker.exists():
         from shared.cli.demo import load_demo
@@ -72,9 +75,6 @@ def up() -> None:
         reports, donations = load_demo(settings, processes.url("intake"))
         marker.write_text(f"{len(reports)} reports, {donations} donations\n")
         _say(f"demo data: {len(reports)} reports, {donations} donations")
-    from shared.cli.web import DEMO_PASSWORD, create_demo_accounts
-
-    accounts = create_demo_accounts(settings)
     _where_to_look(servers, processes, ready_s)
     _say(f"Web console: {processes.url('web')}/  demo accounts (password {DEMO_PASSWORD}):")
     for account in accounts:

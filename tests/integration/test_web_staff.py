@@ -86,3 +86,29 @@ async def test_disabled_accounts_and_their_sessions_stop(staff):
         await people.create_user("li.ming", PASSWORD, Scope("office", "sz"), "")
     with pytest.raises(SignInRefused):
         await people.sign_in("nobody", PASSWORD, "127.0.0.1")
+
+
+def test_operators_manage_accounts_with_the_linli_tool(settings, monkeypatch):
+    from typer.testing import CliRunner
+
+    from shared.cli.main import app
+
+    monkeypatch.setenv("LINLI_MONGODB_URL", settings.mongodb_url)
+    monkeypatch.setenv("LINLI_DB_PREFIX", settings.db_prefix)
+    run = CliRunner().invoke
+    made = run(app, ["web", "users", "create", "wang.fang", "--role", "department", "--scope",
+                     "zhujian", "--password-stdin"], input="a-long-password-1\n")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    refused = run(app, ["web", "users", "create", "x", "--role", "office", "--scope", "sz",
+                        "--password-stdin"], input="short\n")  # fmt: skip
+    assert refused.exit_code == 1 and "user name" in refused.output
+    listed = run(app, ["web", "users", "list"])
+    assert "wang.fang" in listed.output and "zhujian" in listed.output
+    assert "a-long-password" not in listed.output
+    assert run(app, ["web", "users", "disable", "wang.fang"]).exit_code == 0
+    assert run(app, ["web", "users", "disable", "nobody"]).exit_code == 1
+    reset = run(app, ["web", "users", "reset", "wang.fang", "--password-stdin"],
+                input="another-long-pass\n")  # fmt: skip
+    assert reset.exit_code == 0
+    listed = run(app, ["web", "users", "list"])
+    assert "False" in listed.output  # still disabled: a reset does not enable
