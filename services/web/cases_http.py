@@ -15,6 +15,7 @@ from fastapi.responses import PlainTextResponse, Response
 from services.web.backends import CASES_READ, ServiceError
 from services.web.domain.actions import FIELDS, offered
 from services.web.domain.charts import bar_chart
+from services.web.domain.i18n import translate
 from services.web.domain.queue import (
     FLAGS,
     SORTS,
@@ -88,9 +89,13 @@ def router(pages: Pages) -> APIRouter:
         cases = await scoped_cases(person, open_only=not closed)
         now = pages.staff.clock()
         result = build_page(cases, q, now, pages.tree.is_within)
+        lang = pages.language(request)
+        by_place = pages.counts_by_place(cases, person.scope.code).most_common(20)
+        chart = bar_chart(translate(lang, "by-place"), [(pages.place(code, lang), float(n))
+                          for code, n in by_place], percent=False)  # fmt: skip
         return pages.render(
             request, "cases.html.j2", person, q=q, result=result, closed=closed, sorts=SORTS,
-            truncated=len(cases) >= CASES_READ, read=CASES_READ,
+            truncated=len(cases) >= CASES_READ, read=CASES_READ, chart=chart,
             flags=FLAGS, categories=sorted({c["category"] for c in cases}),
             flag_of=lambda c: deadline_flag(c, now), due_of=next_deadline,
             left=lambda c: time_left(next_deadline(c), now),
@@ -115,6 +120,7 @@ def router(pages: Pages) -> APIRouter:
             actions=offered(person.scope.role, person.scope.code, level, case), fields=FIELDS,
             departments=pages.departments, left=lambda due: time_left(due, now),
             action_id=lambda: uuid.uuid4().hex,
+            picture=pages.picture(case["node_id"], pages.language(request)),
         )  # fmt: skip
 
     @web.post("/cases/{issue_id}/actions/{action}")

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from services.web.backends import ServiceError
+from services.web.domain.charts import progress_bar
 from services.web.pages import Pages, Refusal, client_address, see_other
 from services.web.staff import Person
 
@@ -92,9 +93,14 @@ def router(pages: Pages) -> APIRouter:
         except ServiceError as exc:
             raise pages.service_refusal(exc) from exc
         mine = [c for c in campaigns if person.scope.code in ("*", c["id"])]
+        bars = {
+            c["id"]: progress_bar(c["name"], c["raised"]["total"], c["goal_fen"],
+                                  f"{c['raised']['total'] / 100:,.2f} / {c['goal_fen'] / 100:,.2f}")
+            for c in mine
+        }  # fmt: skip
         return pages.render(
             request, "fund.html.j2", person, campaigns=mine, done=done == "1",
-            disbursements=await requested(person), decisions=DECISIONS, open_to=OPEN_TO,
+            disbursements=await requested(person), decisions=DECISIONS, open_to=OPEN_TO, bars=bars,
             new_id=lambda: uuid.uuid4().hex,
         )  # fmt: skip
 

@@ -3,6 +3,7 @@ CSRF check on forms, and turning a refusal into a clear page (never a stack trac
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -15,10 +16,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 
 from services.web.backends import Backends, ServiceError
+from services.web.domain.charts import place_picture
 from services.web.domain.i18n import DEFAULT, LANGUAGES, translate
 from services.web.security import same_token
 from services.web.staff import Person, Staff
-from shared.reference import Reference
+from shared.reference import Level, Reference
 
 SESSION_COOKIE = "linli_session"
 PRE_COOKIE = "linli_pre"  # the sign-in form's double-submit CSRF cookie
@@ -107,6 +109,23 @@ class Pages:
     def category(self, code: str, lang: str = DEFAULT) -> str:
         category = self.reference.categories.get(code)
         return category.name.get(lang) if category is not None else code
+
+    def counts_by_place(self, cases: list[dict[str, Any]], scope: str) -> Counter[str]:
+        """Open cases per node one level below ``scope`` (per street for a department)."""
+        node = self.tree.get(scope)
+        below = node.level.child if node is not None else Level.STREET
+        counts: Counter[str] = Counter()
+        for case in cases:
+            if case["node_id"] in self.tree and below is not None:
+                place = self.tree.ancestor_at(case["node_id"], below)
+                counts[place.id if place else case["node_id"]] += 1
+        return counts
+
+    def picture(self, node_id: str, lang: str) -> str:
+        if node_id not in self.tree:
+            return ""
+        path = [*self.tree.ancestors(node_id), self.tree[node_id]]
+        return place_picture(self.tree.path_name(node_id, lang), [n.name.get(lang) for n in path])
 
     def level(self, node_id: str) -> str | None:
         node = self.tree.get(node_id)

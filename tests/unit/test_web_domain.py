@@ -115,3 +115,14 @@ def test_amounts_redirects_and_charts_are_strict():
     svg = bar_chart("<rates>", [("<b>街道</b>", 0.5), ("x", 1.7)])
     assert svg.startswith("<svg") and "<b>" not in svg and "&lt;b&gt;" in svg
     assert 'width="320.0"' in svg  # values past 100 % are drawn at 100 %
+
+
+def test_the_place_picture_and_progress_bars_are_plain_svg():
+    from services.web.domain.charts import place_picture, progress_bar
+
+    picture = place_picture("市中区 / 通江街道", ["市中区", "通江街道", "<红旗小区>"])
+    assert picture.count("<rect") == 3 and "&lt;红旗小区&gt;" in picture
+    assert picture.count('fill="#fde8e8"') == 1  # only the place itself is filled
+    bar = progress_bar("暖冬", 150, 100, "1.50 / 1.00")
+    assert 'width="320.0"' in bar  # over the goal: full, never wider
+    assert 'width="0.0"' in progress_bar("x", 5, 0, "no goal")

@@ -47,6 +47,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "prev": ("上一页", "Previous"),
     "next": ("下一页", "Next"),
     "none": ("没有案件。", "No cases."),
+    "by-place": ("各地未结案件数", "Open cases by place"),
     "truncated": (
         "案件较多，仅列出最早的一部分；请按地点或类别筛选。",
         "More cases than one list holds: only the oldest are here; filter by place or category.",
