@@ -96,6 +96,7 @@ def router(pages: Pages) -> APIRouter:
         return pages.render(
             request, "cases.html.j2", person, q=q, result=result, closed=closed, sorts=SORTS,
             truncated=len(cases) >= CASES_READ, read=CASES_READ, chart=chart,
+            nodes=pages.places_within(person.scope.code),
             flags=FLAGS, categories=sorted({c["category"] for c in cases}),
             flag_of=lambda c: deadline_flag(c, now), due_of=next_deadline,
             left=lambda c: time_left(next_deadline(c), now),

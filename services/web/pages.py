@@ -121,6 +121,14 @@ class Pages:
                 counts[place.id if place else case["node_id"]] += 1
         return counts
 
+    def places_within(self, scope: str) -> list[Any]:
+        """The place filter's choices: the scope's subtree down to compounds (every street
+        for a department)."""
+        if scope not in self.tree:
+            return list(self.tree.at_level(Level.STREET))
+        return [self.tree[scope], *(n for n in self.tree.descendants(scope)
+                                    if n.level is not Level.BUILDING)][:500]  # fmt: skip
+
     def picture(self, node_id: str, lang: str) -> str:
         if node_id not in self.tree:
             return ""

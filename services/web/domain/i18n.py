@@ -47,6 +47,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "prev": ("上一页", "Previous"),
     "next": ("下一页", "Next"),
     "none": ("没有案件。", "No cases."),
+    "sort.deadline": ("按期限", "deadline first"),
+    "sort.newest": ("最新", "newest"),
+    "sort.oldest": ("最早", "oldest"),
+    "sort.status": ("按状态", "by status"),
+    "sort.category": ("按类别", "by category"),
     "by-place": ("各地未结案件数", "Open cases by place"),
     "truncated": (
         "案件较多，仅列出最早的一部分；请按地点或类别筛选。",
