@@ -122,6 +122,13 @@ def test_the_case_flow_in_the_browser(chromium, platform: Platform):
     assert answer.status == 404 and "outside your scope" in zhujian.content()
     shot(zhujian, "07-refused-other-departments-case-en")
 
+    # the queue refreshes itself: a new task shows up without the page being reloaded
+    urban.goto("/cases")
+    urban.evaluate("window.notReloaded = true")
+    fresh = report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi", "又一盏灯坏了")
+    urban.wait_for_selector(f"a[href='/cases/{fresh}']", timeout=90_000)
+    assert urban.evaluate("window.notReloaded === true")
+
 
 def test_the_fund_approval_in_the_browser(chromium, platform: Platform):
     browser = chromium

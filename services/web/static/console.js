@@ -32,3 +32,26 @@ document.addEventListener("submit", (event) => {
     postInPlace(form).catch(() => form.submit());
   }
 });
+
+// Pages marked <main data-refresh="seconds"> (the queue, the deadline board) reload their main
+// part in the background at that interval, unless the person is typing in one of its fields.
+function refreshLater() {
+  const main = document.querySelector("main[data-refresh]");
+  if (!main || !window.fetch) { return; }
+  setTimeout(async () => {
+    const busy = document.activeElement && main.contains(document.activeElement)
+      && document.activeElement.matches("input, select, textarea");
+    if (!busy && !document.hidden) {
+      try {
+        const response = await fetch(window.location.href, { credentials: "same-origin" });
+        if (response.ok && !response.redirected) {
+          const page = new DOMParser().parseFromString(await response.text(), "text/html");
+          const fresh = page.querySelector("main[data-refresh]");
+          if (fresh) { document.querySelector("main").replaceWith(fresh); }
+        }
+      } catch (error) { /* offline for a moment: try again at the next interval */ }
+    }
+    refreshLater();
+  }, Number(main.dataset.refresh) * 1000);
+}
+document.addEventListener("DOMContentLoaded", refreshLater);
