@@ -175,3 +175,36 @@ def test_the_fund_approval_in_the_browser(chromium, platform: Platform):
 def teardown_module() -> None:
     if SHOTS.exists() and not any(SHOTS.iterdir()):
         shutil.rmtree(SHOTS)
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_every_page_passes_the_accessibility_checker(chromium, platform: Platform, lang: str):
+    """axe-core (through axe-playwright-python, bundled: nothing fetched) on every page of
+    every role: labels, headings, landmarks, contrast."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    from services.web.domain.accounts import PAGES
+    from shared.cli.web import DEMO_ACCOUNTS
+
+    axe, found, seen = Axe(), {}, set()
+    anonymous = chromium.new_context(base_url=platform.url("web"), locale=lang)
+    anonymous.add_cookies([{"name": "linli_lang", "value": lang, "url": platform.url("web")}])
+    signin = anonymous.new_page()
+    signin.goto("/signin")
+    checked = axe.run(signin).response
+    assert checked["passes"], "the checker ran no rule"
+    for violation in checked["violations"]:
+        found.setdefault(violation["id"], set()).add("signin")
+    anonymous.close()
+    for username, role, *_ in DEMO_ACCOUNTS:
+        if role in seen:
+            continue
+        seen.add(role)
+        page = person(chromium, platform, username, lang)
+        for name in (*PAGES[role], "signin-error"):
+            page.goto(f"/{name}" if name != "signin-error" else "/cases/iss_0000000000")
+            results = axe.run(page)
+            for violation in results.response["violations"]:
+                found.setdefault(violation["id"], set()).add(f"{role}:{name}")
+        page.context.close()
+    assert found == {}, found
