@@ -87,6 +87,8 @@ class Staff:
     async def set_active(self, username: str, active: bool) -> None:
         if not await self.store.update_user(username, {"active": active}):
             raise AccountError(f"no user {username}")
+        if not active:
+            await self.store.drop_sessions_of(username)
 
     async def reset_password(self, username: str, password: str) -> None:
         check_password(password)
@@ -97,6 +99,7 @@ class Staff:
         }
         if not await self.store.update_user(username, changes):
             raise AccountError(f"no user {username}")
+        await self.store.drop_sessions_of(username)  # a new password ends every session
 
     # sign-in and sessions --------------------------------------------------------------------
     async def sign_in(self, username: str, password: str, address: str) -> str:
@@ -120,13 +123,16 @@ class Staff:
         await self.store.add_session(
             cookie,
             {"user": username, "csrf": secrets.token_urlsafe(32), "created_at": now,
-             "seen_at": now, "address": address},
+             "seen_at": now, "address": address, "name": user.get("name", username),
+             "role": user["role"], "code": user["code"], "party": user.get("party")},
         )  # fmt: skip
         await self._audit(username, "sign-in", address, "ok")
         return cookie
 
     async def person(self, cookie: str) -> Person | None:
-        """The person of a live session; None when unknown, expired or disabled."""
+        """The person of a live session; None when unknown or expired. One ``_id`` read: the
+        session carries the account's scope (disabling an account or resetting its password
+        deletes its sessions)."""
         if not cookie or len(cookie) > 100:
             return None
         session = await self.store.session(cookie)
@@ -136,12 +142,9 @@ class Staff:
         if self.sessions.expired(session["created_at"], session["seen_at"], now):
             await self.store.drop_session(cookie)
             return None
-        user = await self.store.user(session["user"])
-        if user is None or not user.get("active"):
-            return None
         if self.sessions.needs_touch(session["seen_at"], now):
             await self.store.touch_session(cookie, now)
-        return Person(user["_id"], user.get("name", user["_id"]), scope_of(user), session["csrf"])
+        return Person(session["user"], session["name"], scope_of(session), session["csrf"])
 
     async def sign_out(self, cookie: str, person: Person, address: str) -> None:
         await self.store.drop_session(cookie)

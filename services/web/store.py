@@ -65,6 +65,10 @@ class WebStore:
     async def drop_session(self, cookie: str) -> None:
         await self.sessions.delete_one({"_id": session_key(cookie)})
 
+    async def drop_sessions_of(self, username: str) -> None:
+        """Every session of an account (a scan: only when an operator disables or resets)."""
+        await self.sessions.delete_many({"user": username})
+
     # audit ----------------------------------------------------------------------------------
     async def audit(self, doc: dict[str, Any]) -> None:
         at: datetime = doc["at"]

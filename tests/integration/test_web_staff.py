@@ -112,3 +112,14 @@ def test_operators_manage_accounts_with_the_linli_tool(settings, monkeypatch):
     assert reset.exit_code == 0
     listed = run(app, ["web", "users", "list"])
     assert "False" in listed.output  # still disabled: a reset does not enable
+
+
+async def test_a_password_reset_ends_every_session_of_the_account(staff):
+    people, _ = staff
+    first = await people.sign_in("li.ming", PASSWORD, "127.0.0.1")
+    second = await people.sign_in("li.ming", PASSWORD, "127.0.0.2")
+    await people.create_user("wang.fang", PASSWORD, Scope("department", "zhujian"), "")
+    other = await people.sign_in("wang.fang", PASSWORD, "127.0.0.3")
+    await people.reset_password("li.ming", "a brand new passphrase")
+    assert await people.person(first) is None and await people.person(second) is None
+    assert (await people.person(other)).scope == Scope("department", "zhujian")
