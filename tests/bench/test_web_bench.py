@@ -8,14 +8,15 @@ The cases are routed by dispatch's own code (the documents it stores) and insert
 into its database, so the run measures reads, not routing. ``LINLI_BENCH_WEB_CASES`` sets the
 count (default 50,000).
 
-Measured once with 2,000 cases on the shared 2-core machine at a load average of 13-17 (so
-noisy): queue p95 1,867 ms beside the API's 1,488 ms (ratio 1.25), case page p95 182 ms beside
-71 ms (ratio 2.56): both floors missed. The queue's time is dispatch's own: its task list
-filters on ``places`` and sorts, which FerretDB v1 answers by scanning the cases collection,
-and it answers at most 500 cases, so the console can only page within those; a street with
-50,000 cases needs dispatch to answer a queue page from documents addressed by ``_id`` (e.g.
-per-office buckets by status) before these floors are reachable. The case page's extra time is
-the console's session and account reads (two ``_id`` reads) and its call to dispatch.
+Measured with 2,000 cases on the shared 2-core machine at a load average of 13-18 (noisy):
+queue p95 1,867-1,938 ms beside the API's 1,488-1,831 ms (ratio 1.06-1.25): missed. The
+queue's time is dispatch's own: its task list filters on ``places`` and sorts, which FerretDB v1
+answers by scanning the cases collection, and it answers at most 500 cases, so the console can
+only page within those; a street with 50,000 cases needs dispatch to answer a queue page from
+documents addressed by ``_id`` (e.g. per-office buckets by status) before this floor is
+reachable (the 50,000 run was not made: each queue read would take tens of seconds). Case
+page: p95 182 ms (ratio 2.56) while the console read the account beside the session; 43 ms
+beside the API's 49 ms (ratio 0.87, noise) once the session carried the scope: met.
 """
 
 from __future__ import annotations
