@@ -97,6 +97,19 @@ def test_a_department_cannot_open_another_departments_case(platform: Platform):
     direct = httpx.get(f"{platform.url('dispatch')}/api/v1/dispatch/tasks",
                        headers={"Authorization": f"Bearer {forged}"})  # fmt: skip
     assert direct.status_code == 401
+    # a department's token carries no fund or broadcast rights; a token of another key, none
+    for url, body in ((f"{platform.url('ledger')}/api/v1/disbursements", {
+            "disbursement_id": "d-1", "fund": "f", "project": "p", "amount_fen": 1,
+            "payee": "x", "purpose": "y"}),
+            (f"{platform.url('notify')}/api/v1/broadcasts", {
+            "node_id": "sz", "zh-CN": {"title": "t", "body": "b"}})):  # fmt: skip
+        answer = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401, answer.text
+    stranger = sign("not-the-shared-secret", StaffClaims(
+        "x", "office", "sz", int(time.time()) + 60))  # fmt: skip
+    direct = httpx.get(f"{platform.url('dispatch')}/api/v1/dispatch/tasks",
+                       headers={"Authorization": f"Bearer {stranger}"})  # fmt: skip
+    assert direct.status_code == 401
     # a fund account has no case pages at all
     clerk = signed_in(platform, "fund-clerk", lang="en")
     assert clerk.get(f"/cases/{issue_id}").status_code == 403
