@@ -20,6 +20,15 @@ HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
 NO_STORE = (b"cache-control", b"no-store")
+PAGE_HEADERS = (b"content-type", b"content-length")
+# the shared body limit answers in JSON; a browser gets a page instead
+TOO_LARGE_PAGE = (
+    '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>413</title>'
+    '<link rel="stylesheet" href="/static/console.css"></head><body><main id="main">'
+    "<h1>提交的内容过大 · The form was too large</h1>"
+    '<p class="error" role="alert">请缩短内容后返回重试。Shorten it, go back and try again.</p>'
+    '<p><a href="/">返回 · Back</a></p></main></body></html>'
+).encode()
 
 
 class SecurityHeaders:
@@ -33,13 +42,23 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         static = scope["path"].startswith("/static/")
+        too_large = False
 
         async def with_headers(message):
+            nonlocal too_large
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", [])) + HEADERS
                 if not static:
                     headers.append(NO_STORE)
+                if message["status"] == 413:
+                    too_large = True
+                    headers = [h for h in headers if h[0] not in PAGE_HEADERS] + [
+                        (b"content-type", b"text/html; charset=utf-8"),
+                        (b"content-length", str(len(TOO_LARGE_PAGE)).encode()),
+                    ]
                 message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body" and too_large:
+                message = {"type": "http.response.body", "body": TOO_LARGE_PAGE}
             await send(message)
 
         await self.app(scope, receive, with_headers)

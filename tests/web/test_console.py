@@ -160,7 +160,8 @@ def test_oversized_and_malformed_input_get_a_clear_page(platform: Platform):
                         headers={"content-type": "multipart/form-data; boundary=x"})  # fmt: skip
     assert broken.status_code in (400, 403) and "Traceback" not in broken.text
     huge = urban.post("/fund/donations", data={"csrf": token, "amount": "1" * 70_000})
-    assert huge.status_code == 413
+    assert huge.status_code == 413 and "The form was too large" in huge.text
+    assert huge.headers["content-type"].startswith("text/html")
     bad_id = urban.get("/cases/not-an-id")
     assert bad_id.status_code in (404, 422) and "Traceback" not in bad_id.text
 
