@@ -41,10 +41,11 @@ def action_body(action: str, form: Any) -> dict[str, Any]:
         value = form.get(name)
         if name == "departments":
             body["departments"] = [d for d in form.getlist("departments") if d]
-        elif name == "to_kind" or name == "to_code":
-            if form.get("to_code"):
-                body["to"] = {"kind": form.get("to_kind") or "department",
-                              "code": form.get("to_code")}  # fmt: skip
+        elif name == "to":
+            kind, _, code = str(value or "").partition(":")
+            if kind not in ("department", "office") or not code:
+                raise Refusal(400, "invalid", "to: a department or an office")
+            body["to"] = {"kind": kind, "code": code}
         elif name == "approve":
             body["approve"] = value == "yes"
         elif value:
@@ -122,6 +123,8 @@ def router(pages: Pages) -> APIRouter:
             departments=pages.departments, left=lambda due: time_left(due, now),
             action_id=lambda: uuid.uuid4().hex,
             picture=pages.picture(case["node_id"], pages.language(request)),
+            offices=[n.id for n in pages.tree.ancestors(case["node_id"])]
+            if case["node_id"] in pages.tree else [],
         )  # fmt: skip
 
     @web.post("/cases/{issue_id}/actions/{action}")

@@ -286,3 +286,18 @@ def test_the_overview_shows_readiness_lag_and_dead_letters(platform: Platform):
     assert page.status_code == 200
     assert "dlq.dispatch" in page.text and "dlq.web" in page.text
     assert "Consumer lag" in page.text and page.text.count("✓") >= 12
+
+
+def test_a_department_transfers_a_case_it_does_not_own(platform: Platform):
+    issue_id = report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi", "灯杆倾斜")
+    urban = signed_in(platform, "urban-mgmt", lang="en")
+    wait_for(lambda: issue_id in urban.get("/cases").text)
+    bad = act(urban, issue_id, "transfer", to="nobody", reason="x")
+    assert bad.status_code == 400 and "to: a department or an office" in bad.text
+    moved = act(
+        urban, issue_id, "transfer", to="department:zhujian", reason="the pole is housing's"
+    )
+    assert moved.status_code == 303, moved.text
+    zhujian = signed_in(platform, "zhujian", lang="en")
+    assert issue_id in zhujian.get("/cases").text
+    assert "/actions/acknowledge" in zhujian.get(f"/cases/{issue_id}").text

@@ -16,7 +16,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "progress": ("note",),
     "resolve": ("note", "photo_url"),
     "reject": ("reason",),
-    "transfer": ("to_kind", "to_code", "reason"),
+    "transfer": ("to", "reason"),
     "request-extension": ("until", "reason"),
     "decide-extension": ("holder", "approve", "reason"),
     "call-up": ("reason",),
