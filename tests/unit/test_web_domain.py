@@ -126,3 +126,25 @@ def test_the_place_picture_and_progress_bars_are_plain_svg():
     bar = progress_bar("暖冬", 150, 100, "1.50 / 1.00")
     assert 'width="320.0"' in bar  # over the goal: full, never wider
     assert 'width="0.0"' in progress_bar("x", 5, 0, "no goal")
+
+
+def test_forms_become_dispatch_actions():
+    from starlette.datastructures import FormData
+
+    from services.web.cases_http import action_body
+
+    whistle = action_body("whistle", FormData([("action_id", "a" * 32), ("reason", "pipe"),
+                          ("departments", "zhujian"), ("departments", "urban-mgmt")]))  # fmt: skip
+    assert whistle == {"action_id": "a" * 32, "action": "whistle", "reason": "pipe",
+                       "departments": ["zhujian", "urban-mgmt"]}  # fmt: skip
+    moved = action_body("transfer", FormData([("to", "office:sz.tongjiang"), ("reason", "r")]))
+    assert moved["to"] == {"kind": "office", "code": "sz.tongjiang"}
+    for bad in ("", "sz.tongjiang", "root:sz", "department:"):
+        with pytest.raises(Refusal):
+            action_body("transfer", FormData([("to", bad)]))
+    later = action_body("request-extension", FormData([("until", "2026-12-08T18:00"),
+                        ("reason", "parts")]))  # fmt: skip
+    assert later["until"] == "2026-12-08T18:00:00+08:00"
+    with pytest.raises(Refusal):
+        action_body("request-extension", FormData([("until", "next week")]))
+    assert action_body("decide-extension", FormData([("approve", "no")]))["approve"] is False
