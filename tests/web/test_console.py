@@ -301,3 +301,22 @@ def test_a_department_transfers_a_case_it_does_not_own(platform: Platform):
     zhujian = signed_in(platform, "zhujian", lang="en")
     assert issue_id in zhujian.get("/cases").text
     assert "/actions/acknowledge" in zhujian.get(f"/cases/{issue_id}").text
+
+
+def test_an_extension_is_asked_for_and_granted_by_the_supervisor(platform: Platform):
+    issue_id = report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi", "整排灯坏")
+    urban = signed_in(platform, "urban-mgmt", lang="en")
+    wait_for(lambda: issue_id in urban.get("/cases").text)
+    assert act(urban, issue_id, "acknowledge").status_code == 303
+    asked = act(urban, issue_id, "request-extension", until="2027-03-01T18:00",
+                reason="the cable must be ordered")  # fmt: skip
+    assert asked.status_code == 303, asked.text
+    offices = [signed_in(platform, name, lang="en") for name in ("niuerqiao", "tongjiang",
+                                                                 "district")]  # fmt: skip
+    deciding = [
+        o for o in offices if "/actions/decide-extension" in o.get(f"/cases/{issue_id}").text
+    ]
+    assert len(deciding) == 1  # the case's supervisor, and no one else
+    granted = act(deciding[0], issue_id, "decide-extension", holder="urban-mgmt", approve="yes")
+    assert granted.status_code == 303, granted.text
+    assert "2027-03-01 18:00" in urban.get(f"/cases/{issue_id}").text

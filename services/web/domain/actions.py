@@ -50,6 +50,7 @@ def offered(role: str, code: str, level: str | None, case: dict[str, Any]) -> li
             actions.append("call-up")
         if level in WHISTLING_LEVELS:
             actions.append("whistle")
-            if any(d.get("extension_until") for d in case.get("duties", ())):
-                actions.append("decide-extension")
+    waiting = any(d.get("extension_until") for d in case.get("duties", ()))
+    if role == "office" and waiting and case.get("supervisor") == code:
+        actions.append("decide-extension")
     return actions
