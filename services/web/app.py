@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
     backends = Backends(client, parse_service_urls(settings.web_service_urls, ports))
     pages = Pages(staff, backends, reference, secure_cookie=settings.web_cookie_secure)
-    pages.kafka_bootstrap, pages.topic_prefix = settings.kafka_bootstrap, settings.topic_prefix
+    pages.kafka_bootstrap, pages.topic_prefix = settings.kafka_servers, settings.topic_prefix
     app = parts.app(
         title="Linli web",
         description="The staff console: sign-in, case queue and actions, fund desk.",

@@ -21,7 +21,7 @@ class Lag:
     lag: int
 
 
-async def kafka_overview(bootstrap: str, prefix: str) -> tuple[list[Lag], dict[str, int]]:
+async def kafka_overview(bootstrap: list[str], prefix: str) -> tuple[list[Lag], dict[str, int]]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     await admin.start()

@@ -58,7 +58,8 @@ class Pages:
     ):
         self.staff, self.backends, self.reference = staff, backends, reference
         self.tree = reference.tree
-        self.kafka_bootstrap, self.topic_prefix = "", ""  # set by the composition root
+        self.kafka_bootstrap: list[str] = []  # set by the composition root
+        self.topic_prefix = ""
         self.departments = sorted(reference.departments)
         self.secure_cookie = secure_cookie
         self.env = Environment(
