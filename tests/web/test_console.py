@@ -320,3 +320,14 @@ def test_an_extension_is_asked_for_and_granted_by_the_supervisor(platform: Platf
     granted = act(deciding[0], issue_id, "decide-extension", holder="urban-mgmt", approve="yes")
     assert granted.status_code == 303, granted.text
     assert "2027-03-01 18:00" in urban.get(f"/cases/{issue_id}").text
+
+
+def test_the_deadline_board_lists_duties_due_soon_by_holder(platform: Platform):
+    # urgent: acknowledged within 30 minutes of wall-clock time, any day of the week
+    issue_id = report(platform, "water-pipe-burst", "sz.tongjiang.niuerqiao.hongqi", "水管爆裂",
+                      severity="spraying", **{"location-detail": "3 栋楼下"})  # fmt: skip
+    street = signed_in(platform, "tongjiang", lang="en")
+    board = wait_for(lambda: issue_id in (p := street.get("/deadlines")).text and p)
+    section = board.text[board.text.index(issue_id) - 600 : board.text.index(issue_id) + 300]
+    assert "Water Supply Company" in section  # its holder
+    assert "Due soon" in section or "Overdue" in section
