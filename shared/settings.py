@@ -6,6 +6,7 @@ and the README reproduces it.
 
 from __future__ import annotations
 
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -57,6 +58,13 @@ class Settings(BaseSettings):
     notify_port: int = Field(SERVICE_PORTS["notify"], description="HTTP port of notify.")
     ledger_port: int = Field(SERVICE_PORTS["ledger"], description="HTTP port of ledger.")
     web_port: int = Field(SERVICE_PORTS["web"], description="HTTP port of the web console.")
+    instance_id: str = Field(
+        "",
+        description="This replica's stable name in Kafka's consumer groups (static membership: "
+        "restarted after a crash, it takes its partitions back at once instead of waiting for "
+        "its old session to expire and a rebalance). Must differ between replicas of a service "
+        "and stay the same across restarts of one; empty: <host name>-<service>-<HTTP port>.",
+    )
     publish_timeout_s: float = Field(
         4.0, gt=0, description="How long an HTTP request waits for Kafka's acknowledgement."
     )
@@ -217,6 +225,11 @@ class Settings(BaseSettings):
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
+
+    def group_instance_id(self, service: str) -> str:
+        """The replica's name in its consumer groups (``instance_id``, or one stable per host,
+        service and HTTP port: two replicas on one host never share a port)."""
+        return self.instance_id or f"{socket.gethostname()}-{service}-{self.port_of(service)}"
 
 
 @lru_cache(maxsize=1)

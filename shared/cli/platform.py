@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -27,9 +28,14 @@ def _say(line: str) -> None:
     console.print(line, markup=False, highlight=False)
 
 
+def dev_state_dir() -> Path:
+    """The folder of the platform's servers, services, logs and demo marker."""
+    return Path(os.environ.get("LINLI_LOCAL_STATE_DIR") or DEV_STATE_DIR)
+
+
 def dev_servers() -> LocalServers:
     return LocalServers(
-        DEV_STATE_DIR,
+        dev_state_dir(),
         int(os.environ.get("LINLI_LOCAL_KAFKA_PORT", "9092")),
         int(os.environ.get("LINLI_LOCAL_KAFKA_CONTROLLER_PORT", "9093")),
         int(os.environ.get("LINLI_LOCAL_MONGO_PORT", "27017")),
@@ -39,7 +45,7 @@ def dev_servers() -> LocalServers:
 def dev_processes(servers: LocalServers) -> procs.ServiceProcesses:
     settings = Settings()
     return procs.ServiceProcesses(
-        state_dir=DEV_STATE_DIR / "services",
+        state_dir=servers.state_dir / "services",
         env={
             "LINLI_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
             "LINLI_MONGODB_URL": servers.mongodb_url,
@@ -68,17 +74,40 @@ def up() -> None:
     from shared.cli.web import DEMO_PASSWORD, create_demo_accounts
 
     accounts = create_demo_accounts(settings)
-    marker = DEV_STATE_DIR / "demo-loaded"
-    if not marker.exists():
-        from shared.cli.demo import load_demo
-
-        reports, donations = load_demo(settings, processes.url("intake"))
-        marker.write_text(f"{len(reports)} reports, {donations} donations\n")
-        _say(f"demo data: {len(reports)} reports, {donations} donations")
+    demo_ok = _load_demo_once(settings, servers, processes)
     _where_to_look(servers, processes, ready_s)
     _say(f"Web console: {processes.url('web')}/  demo accounts (password {DEMO_PASSWORD}):")
     for account in accounts:
         _say(f"  {account}")
+    if not demo_ok:
+        console.print("[bold red]The demo data did not load[/] (why: above the table).")
+        raise typer.Exit(1)
+
+
+def _load_demo_once(
+    settings: Settings, servers: LocalServers, processes: procs.ServiceProcesses
+) -> bool:
+    """Load the demo data unless a run did it before; False (and why, said plainly) when a
+    record did not go in. Every record has a client-chosen id, so a retry files nothing twice."""
+    from shared.cli.demo import DemoFailed, load_demo
+
+    marker = servers.state_dir / "demo-loaded"
+    if marker.exists():
+        _say(f"demo data: already loaded ({marker.read_text().strip()})")
+        return True
+    try:
+        loaded = load_demo(settings, {s: processes.url(s) for s in SERVICE_PORTS})
+    except DemoFailed as exc:
+        console.print(f"[bold red]demo data not loaded:[/] {exc}", highlight=False)
+        _say(
+            "The platform itself is up (below). The services' logs say more; the next "
+            "`make up` tries the demo data again."
+        )
+        return False
+    summary = f"{len(loaded.reports)} reports, {loaded.donations} donations"
+    marker.write_text(summary + "\n")
+    _say(f"demo data: {summary}")
+    return True
 
 
 def _where_to_look(
@@ -92,7 +121,8 @@ def _where_to_look(
         table.add_row(service, f"{url}/docs  ({url}/readyz, {url}/metrics)")
     table.add_row("Kafka", servers.kafka_bootstrap)
     table.add_row("MongoDB protocol (FerretDB)", servers.mongodb_url)
-    table.add_row("logs", str(processes.state_dir) + "/<service>/service.log")
+    table.add_row("service logs", str(processes.state_dir) + "/<service>/service.log")
+    table.add_row("server logs", str(servers.state_dir) + "/{kafka,ferretdb}/server.log")
     console.print(table)
     console.print(
         "Post a report:\n"
