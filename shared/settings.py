@@ -17,8 +17,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEV_SECRET = "dev-only-resident-secret-change-me"
+DEV_WEB_TOKEN_SECRET = "dev-only-web-token-secret-change-me"
 
-SERVICE_PORTS = {"intake": 8081, "dispatch": 8082, "notify": 8083, "ledger": 8084, "consult": 8085}
+SERVICE_PORTS = {
+    "intake": 8081,
+    "dispatch": 8082,
+    "notify": 8083,
+    "ledger": 8084,
+    "consult": 8085,
+    "web": 8080,
+}
 
 
 class Settings(BaseSettings):
@@ -57,6 +65,7 @@ class Settings(BaseSettings):
     notify_port: int = Field(SERVICE_PORTS["notify"], description="HTTP port of notify.")
     ledger_port: int = Field(SERVICE_PORTS["ledger"], description="HTTP port of ledger.")
     consult_port: int = Field(SERVICE_PORTS["consult"], description="HTTP port of consult.")
+    web_port: int = Field(SERVICE_PORTS["web"], description="HTTP port of the web console.")
     instance_id: str = Field(
         "",
         description="This replica's stable name in Kafka's consumer groups (static membership: "
@@ -171,6 +180,32 @@ class Settings(BaseSettings):
         description="Consult: how often polls are looked at for announcements, reminders and "
         "closing times (0: never, for tests).",
     )
+    web_token_secret: SecretStr = Field(
+        SecretStr(DEV_WEB_TOKEN_SECRET),
+        description="Key the web console signs staff tokens with and dispatch, notify and "
+        "ledger verify them by (HMAC-SHA256). Must be set in production.",
+    )
+    web_token_ttl_s: int = Field(
+        120, ge=10, le=3600, description="Web: lifetime of a staff token sent to a service."
+    )
+    web_session_idle_min: int = Field(
+        30, ge=1, description="Web: minutes without a request before a session ends."
+    )
+    web_session_absolute_h: int = Field(
+        10, ge=1, description="Web: hours after sign-in when a session ends regardless."
+    )
+    web_lockout_failures: int = Field(
+        5, ge=1, description="Web: failed sign-ins in a row that lock an account."
+    )
+    web_lockout_min: int = Field(15, ge=1, description="Web: minutes a locked account waits.")
+    web_cookie_secure: bool = Field(
+        False, description="Web: send the session cookie over HTTPS only (on in production)."
+    )
+    web_service_urls: str = Field(
+        "",
+        description="Web: where it reaches the services, name=url comma separated (empty: "
+        "127.0.0.1 and each service's port).",
+    )
 
     intake_rate_per_client: float = Field(
         20.0, ge=0, description="Intake: reports per second per client address (0: no limit)."
@@ -202,6 +237,11 @@ class Settings(BaseSettings):
             DEV_SECRET
         ):
             raise ValueError("LINLI_CONSULT_SECRET must be set in production")
+        if (
+            self.env == "production"
+            and self.web_token_secret.get_secret_value() == DEV_WEB_TOKEN_SECRET
+        ):
+            raise ValueError("LINLI_WEB_TOKEN_SECRET must be set in production")
         return self
 
     @property

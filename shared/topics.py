@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 DAY_MS = 24 * 60 * 60 * 1000
-SERVICES = ("intake", "dispatch", "notify", "ledger", "consult")
+SERVICES = ("intake", "dispatch", "notify", "ledger", "consult", "web")
 
 ISSUES_REPORTED = "issues.reported"
 ISSUES_LIFECYCLE = "issues.lifecycle"

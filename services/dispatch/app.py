@@ -79,7 +79,14 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app = parts.app(
         title="Linli dispatch",
         description="Routes issues to offices and departments and holds them to deadlines.",
-        routers=[router(store, dispatcher, reference.tree)],
+        routers=[
+            router(
+                store,
+                dispatcher,
+                reference.tree,
+                staff_secret=settings.web_token_secret.get_secret_value(),
+            )
+        ],
         prepare_db=store.prepare,
     )
     app.state.dispatcher, app.state.timers, app.state.store = dispatcher, wheel, store

@@ -21,6 +21,8 @@ from shared.events import utcnow
 from shared.events.dispatch import ActionTarget, ActionType, DepartmentActionV1
 from shared.http.errors import ApiError, ErrorMap
 from shared.reference.tree import Tree
+from shared.staff_tokens import is_staff_token
+from shared.staff_tokens import verify as verify_staff
 
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
@@ -75,7 +77,11 @@ def refusals(errors: ErrorMap) -> None:
     )
 
 
-def router(store: CaseStore, dispatcher: Dispatcher, tree: Tree) -> APIRouter:
+def router(
+    store: CaseStore, dispatcher: Dispatcher, tree: Tree, *, staff_secret: str | None = None
+) -> APIRouter:
+    """``staff_secret``: accept the web console's staff tokens (office and department roles)
+    beside the keys; None refuses them."""
     api = APIRouter(prefix="/api/v1/dispatch", tags=["dispatch"])
 
     async def principal(authorization: Annotated[str | None, Header()] = None) -> Holder:
@@ -83,7 +89,15 @@ def router(store: CaseStore, dispatcher: Dispatcher, tree: Tree) -> APIRouter:
             raise ApiError(
                 401, "unauthenticated", "send Authorization: Bearer <key>", "header.authorization"
             )
-        holder = await store.principal(authorization.removeprefix("Bearer ").strip())
+        credential = authorization.removeprefix("Bearer ").strip()
+        if staff_secret is not None and is_staff_token(credential):
+            claims = verify_staff(staff_secret, credential, utcnow())
+            if claims is None or claims.role not in ("office", "department"):
+                raise ApiError(
+                    401, "unauthenticated", "invalid staff token", "header.authorization"
+                )
+            return Holder(claims.role, claims.code)  # type: ignore[arg-type]
+        holder = await store.principal(credential)
         if holder is None:
             raise ApiError(401, "unauthenticated", "unknown key", "header.authorization")
         return holder

@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 parts.publisher,
                 resident_secret=settings.resident_secret.get_secret_value(),
                 wait_s=settings.ledger_command_wait_s,
+                staff_secret=settings.web_token_secret.get_secret_value(),
             ),
             build_public_router(PublicAccount(store)),
         ],

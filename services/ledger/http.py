@@ -10,6 +10,7 @@ import asyncio
 import time
 import uuid
 from datetime import date, datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path
@@ -17,7 +18,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.ledger.access import authorise
+from services.ledger.access import authorise as check_key
 from services.ledger.campaigns import Campaigns
 from services.ledger.domain.accounts import ID_PATTERN, SLUG_PATTERN
 from services.ledger.domain.approvals import DEFAULT_PARTIES, ApprovalRule
@@ -169,8 +170,10 @@ def build_router(
     *,
     resident_secret: str,
     wait_s: float,
+    staff_secret: str | None = None,
 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["ledger"])
+    authorise = partial(check_key, staff_secret=staff_secret)  # keys, or web staff tokens
     errors: dict[int | str, dict[str, Any]] = {
         200: {"description": "Exists: the same id with the same content was done before"},
         202: {"description": "Accepted; the writer is slow: poll the command's outcome"},

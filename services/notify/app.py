@@ -160,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publisher=parts.publisher,
         broadcasts=broadcasts,
         tree=reference.tree,
+        staff_secret=settings.web_token_secret.get_secret_value(),
     )
     app = parts.app(
         title="Linli notify",

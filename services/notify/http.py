@@ -24,7 +24,7 @@ from services.notify.domain import (
     open_rating_token,
 )
 from services.notify.live import LiveInbox
-from services.notify.operators import authenticate
+from services.notify.operators import authenticate, staff_operator
 from services.notify.store import NotifyStore
 from shared.events import derived_event_id, utcnow
 from shared.events.lifecycle import IssueRatedV1
@@ -32,6 +32,7 @@ from shared.http.errors import ApiError
 from shared.kafka.publisher import EventPublisher
 from shared.reference import Tree
 from shared.residents import token_matches
+from shared.staff_tokens import is_staff_token
 from shared.topics import ISSUES_FEEDBACK
 
 
@@ -141,7 +142,9 @@ def build_router(
     tree: Tree,
     clock: Callable[[], datetime] = utcnow,
     poll_s: float = 2.0,
+    staff_secret: str | None = None,
 ) -> APIRouter:
+    """``staff_secret``: accept the web console's operator tokens beside operator keys."""
     router = APIRouter(prefix="/api/v1")
 
     def resident(ref: str, authorization: str, token: str | None = None) -> None:
@@ -298,7 +301,10 @@ def build_router(
 
     async def operator(authorization: str) -> dict[str, Any]:
         key = authorization.removeprefix("Bearer ").strip()
-        found = await authenticate(store, key) if key else None
+        if staff_secret is not None and is_staff_token(key):
+            found = staff_operator(staff_secret, key, clock())
+        else:
+            found = await authenticate(store, key) if key else None
         if found is None:
             raise ApiError(
                 401,

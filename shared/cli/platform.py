@@ -56,7 +56,8 @@ def dev_processes(servers: LocalServers) -> procs.ServiceProcesses:
 
 
 def up() -> None:
-    """Start servers, topics and the services, load demo data, say where to look."""
+    """Start servers, topics and the services, load demo data and demo console accounts,
+    say where to look."""
     began = time.monotonic()
     servers = dev_servers()
     processes = dev_processes(servers)
@@ -71,9 +72,15 @@ def up() -> None:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from exc
     ready_s = time.monotonic() - began
+    from shared.cli.web import DEMO_PASSWORD, create_demo_accounts
+
+    accounts = create_demo_accounts(settings)
     demo_ok = _load_demo_once(settings, servers, processes)
     demo_ok = demo_ok and _load_consult_demo_once(settings, servers, processes)
     _where_to_look(servers, processes, ready_s)
+    _say(f"Web console: {processes.url('web')}/  demo accounts (password {DEMO_PASSWORD}):")
+    for account in accounts:
+        _say(f"  {account}")
     if not demo_ok:
         console.print("[bold red]The demo data did not load[/] (why: above the table).")
         raise typer.Exit(1)

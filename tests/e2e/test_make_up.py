@@ -1,7 +1,8 @@
 """`make up` as a newcomer runs it, from an empty state folder on its own ports: it exits 0,
 prints where to look, the demo reports reach their departments' topics and the demo donations
 the fund; a second `make up` loads nothing twice. (Set ``LINLI_TEST_UP_PORT_BASE`` to pick the
-eight ports it uses, base to base+7; by default they are free ports of the moment.)"""
+ports it uses, base upwards: three servers, then one per service; by default they are free
+ports of the moment.)"""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 def _ports() -> list[int]:
     base = os.environ.get("LINLI_TEST_UP_PORT_BASE")
-    count = 3 + len(SERVICE_PORTS)  # Kafka, its controller, FerretDB, then each service
+    count = 3 + len(SERVICE_PORTS)  # Kafka, its controller, FerretDB, then the services
     return [int(base) + i for i in range(count)] if base else [free_port() for _ in range(count)]
 
 

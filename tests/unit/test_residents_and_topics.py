@@ -48,9 +48,13 @@ def test_production_refuses_the_development_secret():
     with pytest.raises(ValueError, match="LINLI_RESIDENT_SECRET"):
         Settings(env="production")
     with pytest.raises(ValueError, match="LINLI_CONSULT_SECRET"):
-        Settings(env="production", resident_secret="s3cret")
-    both = Settings(env="production", resident_secret="s3cret", consult_secret="c0nsult")
-    assert both.env == "production"
+        Settings(env="production", resident_secret="s3cret", web_token_secret="w3b")
+    with pytest.raises(ValueError, match="LINLI_WEB_TOKEN_SECRET"):
+        Settings(env="production", resident_secret="s3cret", consult_secret="c0nsult")
+    settings = Settings(
+        env="production", resident_secret="s3cret", consult_secret="c0nsult", web_token_secret="w3b"
+    )
+    assert settings.env == "production"
 
 
 def test_topics_on_three_brokers_need_two_copies_of_every_write():
