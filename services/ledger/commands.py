@@ -10,14 +10,19 @@ order while other funds, and the next fetch, go on). A batch's donations are pos
 group commit per fund, in offset order, and their answers recorded with one write. They go
 before the batch's other commands (spending, decisions, reversals, one at a time): a donation
 only adds money, so no refusal can turn into an overspend by it, and payment callbacks on
-``ledger.donations`` have no order with the commands anyway."""
+``ledger.donations`` have no order with the commands anyway.
+
+A payment callback (``ledger.donations``) has nobody waiting for its answer: a refusal
+(an unknown campaign, the same donation id with other content) is also logged and sent to the
+dead-letter topic with its reason. A donation that cannot be booked at all is a dead letter on
+either topic."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from services.ledger.books import Busy, Posted
+from services.ledger.books import Busy, Posted, UnknownFund
 from services.ledger.domain.accounts import BadAccount
 from services.ledger.domain.funds import Overspend
 from services.ledger.domain.idempotency import Conflict
@@ -32,6 +37,9 @@ from shared.events.ledger import (
     ReversalRequestedV1,
 )
 from shared.kafka.consumer import Item, PoisonMessage
+from shared.logging import get_logger
+
+log = get_logger("linli.ledger.commands")
 
 
 def answer(result: object, fund_field: str = "fund", **extra: Any) -> dict[str, Any]:
@@ -63,6 +71,13 @@ def answer(result: object, fund_field: str = "fund", **extra: Any) -> dict[str, 
             "message": str(result),
             "would_leave_fen": result.would_leave_fen,
         }
+    if isinstance(result, UnknownFund):
+        return {
+            "status": "refused",
+            "code": "unknown_campaign",
+            "field": f"body.{fund_field}",
+            "message": f"no campaign {result}",
+        }
     if isinstance(result, Refused):
         return {
             "status": "refused",
@@ -72,6 +87,22 @@ def answer(result: object, fund_field: str = "fund", **extra: Any) -> dict[str, 
             **result.extra,
         }
     raise TypeError(f"no answer for {result!r}")
+
+
+def refusal(event: DonationReceivedV1, outcome: dict[str, Any]) -> PoisonMessage:
+    """A refused donation as a dead letter: its reason, the field and the code, logged."""
+    log.warning(
+        "donation_refused",
+        donation=event.donation_id,
+        campaign=event.campaign,
+        code=outcome["code"],
+        field=outcome["field"],
+        reason=outcome["message"],
+    )
+    return PoisonMessage(
+        f"donation {event.donation_id} refused ({outcome['code']}, {outcome['field']}): "
+        f"{outcome['message']}"
+    )
 
 
 class Commands:
@@ -85,9 +116,20 @@ class Commands:
         return "refused" if outcome["status"] == "refused" else "ok"
 
     async def on_donations(self, items: list[Item]) -> list[str | PoisonMessage]:
-        """A batch of donations: posted per fund in one group commit, answers in one write;
-        a donation that cannot be booked is a dead letter. If another writer is busy with one
-        of the ids, the answers found so far are recorded and the batch is tried again."""
+        """A batch of front-desk donations (``ledger.commands``): posted per fund in one group
+        commit, answers in one write; a donation that cannot be booked is a dead letter. If
+        another writer is busy with one of the ids, the answers found so far are recorded and
+        the batch is tried again."""
+        return await self._donations_batch(items, callbacks=False)
+
+    async def on_callbacks(self, items: list[Item]) -> list[str | PoisonMessage]:
+        """A batch of payment callbacks (``ledger.donations``): as front-desk donations, but
+        a refused one is logged and dead-lettered with its reason (nobody waits for it)."""
+        return await self._donations_batch(items, callbacks=True)
+
+    async def _donations_batch(
+        self, items: list[Item], *, callbacks: bool
+    ) -> list[str | PoisonMessage]:
         events: list[DonationReceivedV1] = [event for _, event in items]  # type: ignore[misc]
         outcomes = await self._donations.post_many(events)
         answers: list[tuple[str, dict[str, Any]]] = []
@@ -106,7 +148,11 @@ class Commands:
             extra = {"receipt_no": receipt} if receipt else {}
             outcome = answer(result, "campaign", **extra)
             answers.append((envelope.id, outcome))
-            labels.append("refused" if outcome["status"] == "refused" else "ok")
+            refused = outcome["status"] == "refused"
+            if refused and (callbacks or isinstance(result, UnknownFund)):
+                labels.append(refusal(event, outcome))
+                continue
+            labels.append("refused" if refused else "ok")
         await asyncio.gather(
             self._donations.publish_receipts(events, outcomes),
             self._store.record_outcomes(answers),

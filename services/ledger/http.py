@@ -26,8 +26,11 @@ from services.ledger.spending import public_disbursement
 from services.ledger.store import LedgerStore
 from shared.events import DonationReceivedV1, EventPayload, ResidentContactV1, utcnow
 from shared.events.ledger import (
+    MAX_AMOUNT_FEN,
     DisbursementDecidedV1,
     DisbursementRequestedV1,
+    Fen,
+    Quantity,
     ReversalRequestedV1,
 )
 from shared.http.errors import ApiError, Unavailable
@@ -38,7 +41,14 @@ from shared.topics import LEDGER_COMMANDS, RESIDENTS_CONTACTS
 Auth = Annotated[str | None, Header(description="Bearer <ledger key>")]
 ClientId = Annotated[str, Field(pattern=ID_PATTERN, description="Chosen by the client.")]
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
-REFUSAL_STATUS = {"conflict": 409, "overspend": 409, "already_reversed": 409, "not_found": 404}
+REFUSAL_STATUS = {
+    "conflict": 409,
+    "overspend": 409,
+    "already_reversed": 409,
+    "not_found": 404,
+    "unknown_campaign": 404,
+    "unknown_fund": 404,
+}
 
 
 class Strict(BaseModel):
@@ -47,13 +57,15 @@ class Strict(BaseModel):
 
 class Approval(Strict):
     parties: list[Slug] = Field(default_factory=lambda: list(DEFAULT_PARTIES))
-    required: int | None = Field(None, ge=1, description="Default: all parties.")
+    required: int | None = Field(None, strict=True, ge=1, description="Default: all parties.")
 
 
 class CampaignIn(Strict):
     id: Slug
     name: str = Field(min_length=1, max_length=200)
-    goal_fen: int = Field(ge=0)
+    goal_fen: int = Field(
+        strict=True, ge=0, le=MAX_AMOUNT_FEN, description="Integer fen, 0 to 100,000,000,000."
+    )
     starts: date
     ends: date
     projects: list[Slug] = Field(min_length=1)
@@ -72,14 +84,14 @@ class DonationIn(Strict):
     donation_id: ClientId
     campaign: Slug
     channel: Literal["online", "offline", "in-kind"]
-    amount_fen: int = Field(gt=0, description="Money, or the goods' value, in fen.")
+    amount_fen: Fen = Field(description="Money, or the goods' value, in integer fen.")
     currency: Literal["CNY"] = "CNY"
     received_at: datetime | None = None
     donor: Donor | None = None
     payment_ref: str | None = Field(None, max_length=100)
     receipt_book_no: str | None = Field(None, max_length=64)
     item: Slug | None = None
-    quantity: int | None = Field(None, gt=0)
+    quantity: Quantity | None = None
     valuation_method: Literal["invoice", "market-price", "appraisal", "donor-declared"] | None = (
         None
     )
@@ -97,17 +109,22 @@ class DisbursementIn(Strict):
     disbursement_id: ClientId
     fund: Slug
     project: Slug
-    amount_fen: int = Field(gt=0)
+    amount_fen: Fen
     currency: Literal["CNY"] = "CNY"
     payee: str = Field(min_length=1, max_length=200)
     purpose: str = Field(min_length=1, max_length=1000)
-    source: str = Field("bank", pattern=SLUG_PATTERN)
+    source: str = Field(
+        "bank",
+        pattern=SLUG_PATTERN,
+        description="What is paid out: 'bank' (cash), or an item of goods the fund holds.",
+    )
 
 
 class DecisionIn(Strict):
+    """A decision's time is the server's, never the client's."""
+
     reason: str | None = Field(None, max_length=1000)
     payment_ref: str | None = Field(None, max_length=100)
-    at: datetime | None = None
 
 
 class ReversalIn(Strict):
@@ -130,6 +147,7 @@ def build_router(
     errors: dict[int | str, dict[str, Any]] = {
         401: {"description": "No or unknown key"},
         403: {"description": "The key may not do this"},
+        404: {"description": "Unknown campaign, fund or disbursement (the field is named)"},
         409: {"description": "Refused: conflicting replay, or overspend"},
         503: {"description": "Kafka or the database is down; nothing was accepted"},
     }
@@ -186,6 +204,8 @@ def build_router(
         """A front desk records a donation (cash or bank with a receipt book number, or goods
         with their valuation). The donor's contact, if given, goes only to notify."""
         await authorise(store, authorization, role="clerk", fund=body.campaign)
+        if not await campaigns.exists(body.campaign):
+            raise ApiError(404, "not_found", f"no campaign {body.campaign}", "body.campaign")
         donor_ref = None
         donor = body.donor
         if donor and (identity := normalise_contact(donor.phone, donor.email)):
@@ -266,7 +286,7 @@ def build_router(
                     party=holder.get("party"),
                     reason=body.reason,
                     payment_ref=body.payment_ref,
-                    at=body.at or utcnow(),
+                    at=utcnow(),
                 ),
             )
 
