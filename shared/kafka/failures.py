@@ -20,7 +20,13 @@ import time
 from collections.abc import Hashable
 
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
-from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    ExecutionTimeout,
+    OperationFailure,
+    PyMongoError,
+)
 
 from shared.kafka.publisher import PublishFailed
 from shared.metrics import CONSUMER_STUCK
@@ -50,6 +56,12 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, PyMongoError) and any(map(exc.has_error_label, _TRANSIENT_LABELS)):
         return True
+    if isinstance(exc, BulkWriteError):  # each write's own error, or the replication's
+        details = exc.details or {}
+        errors = details.get("writeErrors") or []
+        return bool(details.get("writeConcernErrors")) or (
+            bool(errors) and all(e.get("code") in _TRANSIENT_MONGO_CODES for e in errors)
+        )
     if isinstance(exc, OperationFailure):
         return exc.code in _TRANSIENT_MONGO_CODES
     return isinstance(exc, PublishFailed)  # Kafka did not acknowledge in time

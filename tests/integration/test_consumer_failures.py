@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import REGISTRY
-from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
+from pymongo.errors import (
+    AutoReconnect,
+    BulkWriteError,
+    NotPrimaryError,
+    OperationFailure,
+    ServerSelectionTimeoutError,
+)
 
 from shared.events import Envelope, IssueReportedV1
 from shared.kafka.failures import TransientError, is_transient
@@ -152,11 +158,15 @@ def test_only_failures_that_may_pass_are_transient():
     assert is_transient(PublishFailed("no ack"))
     assert is_transient(TransientError("another writer holds it"))
     assert is_transient(ExceptionGroup("g", [ValueError("x"), AutoReconnect("y")]))
+    assert is_transient(BulkWriteError({"writeErrors": [], "writeConcernErrors": [{"code": 64}]}))
+    assert is_transient(NotPrimaryError("stepped down"))
     for deterministic in (
         OverflowError("MongoDB can only handle up to 8-byte ints"),
         ValueError("bad"),
         KeyError("field"),
         RuntimeError("a bug"),
         ExceptionGroup("g", [ValueError("x")]),
+        BulkWriteError({"writeErrors": [{"code": 2, "errmsg": "bad value"}]}),
+        OperationFailure("unknown operator", code=2),
     ):
         assert not is_transient(deterministic), deterministic
