@@ -2,7 +2,8 @@
 commands come in order to one consumer) and ``ledger.donations`` (payment callbacks, keyed by
 campaign). Each command's answer is recorded under its event id for the HTTP caller waiting
 for it (the first answer recorded stays, so a redelivered command answers the same); refusals
-are answers, not errors (the consumer goes on).
+are answers, not errors (the consumer goes on); a command that fails in a way that can never
+pass is answered "unprocessable" and dead-lettered.
 
 Donations come in batches: both consumers stream, each partition's share of a fetch being
 one batch, chained behind that partition's previous one (so a fund's batches are posted in
@@ -20,6 +21,7 @@ either topic."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 from services.ledger.books import Busy, Posted, UnknownFund
@@ -37,6 +39,7 @@ from shared.events.ledger import (
     ReversalRequestedV1,
 )
 from shared.kafka.consumer import Item, PoisonMessage
+from shared.kafka.failures import is_transient
 from shared.logging import get_logger
 
 log = get_logger("linli.ledger.commands")
@@ -89,6 +92,14 @@ def answer(result: object, fund_field: str = "fund", **extra: Any) -> dict[str, 
     raise TypeError(f"no answer for {result!r}")
 
 
+UNPROCESSABLE = {
+    "status": "refused",
+    "code": "unprocessable",
+    "field": None,
+    "message": "the ledger cannot process this command; it was set aside for an operator",
+}
+
+
 def refusal(event: DonationReceivedV1, outcome: dict[str, Any]) -> PoisonMessage:
     """A refused donation as a dead letter: its reason, the field and the code, logged."""
     log.warning(
@@ -120,7 +131,12 @@ class Commands:
         commit, answers in one write; a donation that cannot be booked is a dead letter. If
         another writer is busy with one of the ids, the answers found so far are recorded and
         the batch is tried again."""
-        return await self._donations_batch(items, callbacks=False)
+        try:
+            return await self._donations_batch(items, callbacks=False)
+        except Exception as exc:  # alone (the consumer splits a failed batch): answer it
+            if len(items) == 1 and not is_transient(exc):
+                await self._record(items[0][0], UNPROCESSABLE)
+            raise
 
     async def on_callbacks(self, items: list[Item]) -> list[str | PoisonMessage]:
         """A batch of payment callbacks (``ledger.donations``): as front-desk donations, but
@@ -162,22 +178,24 @@ class Commands:
         return labels
 
     async def on_request(self, envelope: Envelope, command: DisbursementRequestedV1) -> str:
-        try:
-            result: object = await self._spending.request(command)
-        except Refused as exc:
-            result = exc
-        return await self._record(envelope, answer(result))
+        return await self._answered(envelope, self._spending.request(command))
 
     async def on_decision(self, envelope: Envelope, command: DisbursementDecidedV1) -> str:
-        try:
-            result: object = await self._spending.decide(command)
-        except Refused as exc:
-            result = exc
-        return await self._record(envelope, answer(result))
+        return await self._answered(envelope, self._spending.decide(command))
 
     async def on_reversal(self, envelope: Envelope, command: ReversalRequestedV1) -> str:
+        return await self._answered(envelope, self._spending.reverse(command))
+
+    async def _answered(self, envelope: Envelope, work: Awaitable[object]) -> str:
+        """Run a command and record its answer: the result, or the refusal. A failure that
+        can never pass (a bug) is answered too, so the caller is not left waiting, and then
+        raised: the consumer dead-letters the command with its error."""
         try:
-            result: object = await self._spending.reverse(command)
+            result: object = await work
         except Refused as exc:
             result = exc
+        except Exception as exc:
+            if not is_transient(exc):
+                await self._record(envelope, UNPROCESSABLE)
+            raise
         return await self._record(envelope, answer(result))

@@ -347,3 +347,41 @@ async def test_verify_and_export_hold_and_hledger_checks_the_export(settings, st
         subprocess.run, ["hledger", "-f", str(path), "check", "-s"], capture_output=True, text=True
     )
     assert check.returncode == 0, check.stderr
+
+
+async def test_a_command_that_fails_for_good_is_answered_and_dead_lettered(
+    settings, ledger, keys, monkeypatch
+):
+    """A bug in one command (here a request whose handling raises) answers the waiting caller
+    422 "unprocessable" at once, goes to the dead-letter topic with its error, and the fund's
+    next command is answered."""
+    from services.ledger.spending import Spending
+
+    original = Spending.request
+
+    async def buggy(self, command):
+        if command.disbursement_id == "bug-1":
+            raise KeyError("projects")
+        return await original(self, command)
+
+    monkeypatch.setattr(Spending, "request", buggy)
+    spend = {"fund": FUND, "project": "warm-packs", "amount_fen": 10, "payee": "p",
+             "purpose": "p"}  # fmt: skip
+    clerk = keys["clerk"]
+    r = await ledger.post(
+        "/api/v1/disbursements", json={**spend, "disbursement_id": "bug-1"}, headers=clerk
+    )
+    assert (r.status_code, error_of(r)["code"]) == (422, "unprocessable"), r.text
+    r = await ledger.post(
+        "/api/v1/disbursements", json={**spend, "disbursement_id": "bug-2"}, headers=clerk
+    )
+    assert r.status_code == 201, r.text
+
+    async def dead() -> list:
+        return [
+            d
+            for d in await dead_letters_of(settings, 1)
+            if b"bug-1" in d.value and b"KeyError" in dict(d.headers)["dlq_error"]
+        ]
+
+    await eventually(dead, timeout_s=30)
