@@ -15,12 +15,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Path
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.ledger.access import authorise
 from services.ledger.campaigns import Campaigns
 from services.ledger.domain.accounts import ID_PATTERN, SLUG_PATTERN
 from services.ledger.domain.approvals import DEFAULT_PARTIES, ApprovalRule
+from services.ledger.domain.funds import CASH
 from services.ledger.domain.idempotency import Conflict
 from services.ledger.spending import public_disbursement
 from services.ledger.store import LedgerStore
@@ -95,6 +96,13 @@ class DonationIn(Strict):
     valuation_method: Literal["invoice", "market-price", "appraisal", "donor-declared"] | None = (
         None
     )
+
+    @field_validator("item")
+    @classmethod
+    def _not_cash(cls, item: str | None) -> str | None:
+        if item == CASH:
+            raise ValueError(f"{CASH!r} names cash, not goods")
+        return item
 
     @model_validator(mode="after")
     def _channel_details(self) -> DonationIn:

@@ -121,6 +121,8 @@ async def test_amounts_are_integers_within_the_bound_on_http(ledger, keys):
     inkind = donation("d-q", 100, channel="in-kind", item="rice", valuation_method="invoice")
     r = await ledger.post("/api/v1/donations", json={**inkind, "quantity": "3"}, headers=clerk)
     assert (r.status_code, error_of(r)["field"]) == (422, "body.quantity"), r.text
+    r = await ledger.post("/api/v1/donations", json={**inkind, "item": "bank"}, headers=clerk)
+    assert (r.status_code, error_of(r)["field"]) == (422, "body.item"), r.text  # cash's name
     campaign = {"id": "c-bad", "name": "x", "starts": "2026-10-01", "ends": "2027-01-01",
                 "projects": ["p"]}  # fmt: skip
     for bad in ("100", 2**63):
