@@ -8,9 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.ledger.domain import approvals as A
-from services.ledger.domain.accounts import BadAccount
+from services.ledger.domain.accounts import BadAccount, in_kind_account
 from services.ledger.domain.disclosure import disclosure_rows, hledger_entry, yuan
-from services.ledger.domain.accounts import in_kind_account
 from services.ledger.domain.funds import (
     FundState,
     NoSuchGoods,
