@@ -36,6 +36,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.dispatch.domain.machine import Case, Duty, Holder
+from shared.kafka.failures import TransientError
 
 DUPLICATE_KEY = 11000
 DUTY_FIELDS = fields(Duty)
@@ -112,8 +113,9 @@ def unpack(head: dict[str, Any]) -> dict[str, Any]:
     return bson.decode(head["case"], codec_options=UNPACK)
 
 
-class Conflict(Exception):
-    """Someone else changed the case first (its version moved): reload and decide again."""
+class Conflict(TransientError):
+    """Someone else changed the case first (its version moved): reload and decide again (a
+    consumer that meets it too often tries the record again later)."""
 
 
 async def insert_new(collection: Any, docs: list[dict[str, Any]]) -> set[Any]:

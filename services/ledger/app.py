@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         {},
         "Payment callbacks and other donation sources",
         batch_size=settings.ledger_batch_size,
-        batch_handlers={DonationReceivedV1: commands.on_donations},
+        batch_handlers={DonationReceivedV1: commands.on_callbacks},
         streaming=True,
     )
     parts.consume(

@@ -16,19 +16,23 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Path
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.ledger.access import authorise as check_key
 from services.ledger.campaigns import Campaigns
 from services.ledger.domain.accounts import ID_PATTERN, SLUG_PATTERN
 from services.ledger.domain.approvals import DEFAULT_PARTIES, ApprovalRule
+from services.ledger.domain.funds import CASH
 from services.ledger.domain.idempotency import Conflict
 from services.ledger.spending import public_disbursement
 from services.ledger.store import LedgerStore
 from shared.events import DonationReceivedV1, EventPayload, ResidentContactV1, utcnow
 from shared.events.ledger import (
+    MAX_AMOUNT_FEN,
     DisbursementDecidedV1,
     DisbursementRequestedV1,
+    Fen,
+    Quantity,
     ReversalRequestedV1,
 )
 from shared.http.errors import ApiError, ErrorMap
@@ -50,6 +54,7 @@ REFUSAL_STATUS = {
     "wrong_status": 409,
     "not_a_party": 403,
     "not_found": 404,
+    "unknown_campaign": 404,
     "unknown_fund": 404,
 }
 
@@ -66,14 +71,19 @@ class Approval(Strict):
         description="Distinct parties that decide.",
     )
     required: int | None = Field(
-        None, ge=1, description="How many must approve: at most the parties; default all."
+        None,
+        strict=True,
+        ge=1,
+        description="How many must approve: at most the parties; default all.",
     )
 
 
 class CampaignIn(Strict):
     id: Slug
     name: str = Field(min_length=1, max_length=200)
-    goal_fen: int = Field(ge=0)
+    goal_fen: int = Field(
+        strict=True, ge=0, le=MAX_AMOUNT_FEN, description="Integer fen, 0 to 100,000,000,000."
+    )
     starts: date
     ends: date = Field(description="Not before starts.")
     projects: list[Slug] = Field(min_length=1)
@@ -113,17 +123,24 @@ class DonationIn(Strict):
     donation_id: ClientId
     campaign: Slug
     channel: Literal["online", "offline", "in-kind"]
-    amount_fen: int = Field(gt=0, description="Money, or the goods' value, in fen.")
+    amount_fen: Fen = Field(description="Money, or the goods' value, in integer fen.")
     currency: Literal["CNY"] = "CNY"
     received_at: datetime | None = None
     donor: Donor | None = None
     payment_ref: str | None = Field(None, max_length=100)
     receipt_book_no: str | None = Field(None, max_length=64)
     item: Slug | None = None
-    quantity: int | None = Field(None, gt=0)
+    quantity: Quantity | None = None
     valuation_method: Literal["invoice", "market-price", "appraisal", "donor-declared"] | None = (
         None
     )
+
+    @field_validator("item")
+    @classmethod
+    def _not_cash(cls, item: str | None) -> str | None:
+        if item == CASH:
+            raise ValueError(f"{CASH!r} names cash, not goods")
+        return item
 
     @model_validator(mode="after")
     def _channel_details(self) -> DonationIn:
@@ -138,17 +155,22 @@ class DisbursementIn(Strict):
     disbursement_id: ClientId
     fund: Slug
     project: Slug
-    amount_fen: int = Field(gt=0)
+    amount_fen: Fen
     currency: Literal["CNY"] = "CNY"
     payee: str = Field(min_length=1, max_length=200)
     purpose: str = Field(min_length=1, max_length=1000)
-    source: str = Field("bank", pattern=SLUG_PATTERN)
+    source: str = Field(
+        "bank",
+        pattern=SLUG_PATTERN,
+        description="What is paid out: 'bank' (cash), or an item of goods the fund holds.",
+    )
 
 
 class DecisionIn(Strict):
+    """A decision's time is the server's, never the client's."""
+
     reason: str | None = Field(None, max_length=1000)
     payment_ref: str | None = Field(None, max_length=100)
-    at: datetime | None = None
 
 
 class ReversalIn(Strict):
@@ -179,7 +201,7 @@ def build_router(
         202: {"description": "Accepted; the writer is slow: poll the command's outcome"},
         401: {"description": "No or unknown key"},
         403: {"description": "The key may not do this"},
-        404: {"description": "What it names does not exist"},
+        404: {"description": "What it names does not exist (the field is named)"},
         409: {"description": "Refused: conflicting replay, overspend, or not in that state"},
         422: {"description": "A field is missing or malformed"},
         503: {"description": "Kafka or the database is down; nothing was accepted"},
@@ -231,6 +253,8 @@ def build_router(
         """A front desk records a donation (cash or bank with a receipt book number, or goods
         with their valuation). The donor's contact, if given, goes only to notify."""
         await authorise(store, authorization, role="clerk", fund=body.campaign)
+        if not await campaigns.exists(body.campaign):
+            raise ApiError(404, "not_found", f"no campaign {body.campaign}", "body.campaign")
         donor_ref = None
         donor = body.donor
         if donor and (identity := normalise_contact(donor.phone, donor.email)):
@@ -308,7 +332,7 @@ def build_router(
                     party=holder.get("party"),
                     reason=body.reason,
                     payment_ref=body.payment_ref,
-                    at=body.at or utcnow(),
+                    at=utcnow(),
                 ),
             )
 

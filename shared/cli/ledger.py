@@ -116,9 +116,13 @@ def export_command(
         finally:
             await client.close()
 
-    if output is None:
-        accounts = asyncio.run(run(sys.stdout.write))
-    else:
-        with output.open("w", encoding="utf-8") as f:
-            accounts = asyncio.run(run(f.write))
+    try:
+        if output is None:
+            accounts = asyncio.run(run(sys.stdout.write))
+        else:
+            with output.open("w", encoding="utf-8") as f:
+                accounts = asyncio.run(run(f.write))
+    except ValueError as exc:  # a block or entry that cannot be read: say which, no traceback
+        console.print(f"[red]cannot export[/red]: {exc}")
+        raise typer.Exit(1) from exc
     console.print(f"exported {accounts} accounts")

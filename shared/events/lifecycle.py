@@ -16,6 +16,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from shared.events.base import EventPayload, IssueId, Language, NodeId, ResidentRef
+from shared.events.ledger import Fen
 from shared.events.payloads import Owner
 
 
@@ -112,7 +113,7 @@ class ReceiptIssuedV1(EventPayload):
     donation_id: str
     campaign: str
     channel: str
-    amount_fen: int = Field(gt=0)
+    amount_fen: Fen
     currency: str = "CNY"
     donor_ref: ResidentRef | None = None
     issued_at: datetime

@@ -200,11 +200,16 @@ async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, l
     assert (r.status_code, r.json()["disbursement"]["status"]) == (201, "posted"), r.text
     assert (await ledger.post(f"{url}/post", headers=clerk)).json()["status"] == "exists"
 
-    # two requests race for the same money: exactly one holds it
+    # the cash left is 100,000 (the rest is goods): cash is not paid out of the warm packs
+    cash = {**request, "disbursement_id": "cash-too-much", "amount_fen": 300_000}
+    r = await ledger.post("/api/v1/disbursements", json=cash, headers=clerk)
+    assert r.status_code == 409 and r.json()["errors"][0]["would_leave_fen"] == -200_000
+    # two requests race for the same goods: exactly one holds them
     a, b = (
-        {**request, "disbursement_id": f"race-{x}", "project": "delivery", "amount_fen": 300_000}
+        {**request, "disbursement_id": f"race-{x}", "project": "delivery", "amount_fen": 300_000,
+         "source": "warm-packs"}
         for x in "ab"
-    )
+    )  # fmt: skip
     answers = await asyncio.gather(
         ledger.post("/api/v1/disbursements", json=a, headers=clerk),
         ledger.post("/api/v1/disbursements", json=b, headers=clerk),
@@ -263,6 +268,7 @@ async def test_a_batch_of_donations_answers_each_once_and_posts_nothing_twice(
     its first answer, a replay by another command answers "exists", a changed replay names the
     field, and each donation is in the chain once."""
     fund = "batch-test"
+    await store.create_fund({"_id": fund, "name": fund, "projects": ["p"]})
 
     def gift(donation_id: str, amount_fen: int) -> DonationReceivedV1:
         return DonationReceivedV1(
