@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from services.intake.consumers import ReadModelUpdater
 from services.intake.domain import Contact, ReportDraft, ReportRejected, accept_report
 from services.intake.domain.duplicates import pick_duplicates
 from services.intake.domain.open311 import iso, open311_status
@@ -18,10 +19,13 @@ from shared.events.follow import IssueFollowedV1
 from shared.http.errors import ApiError, Unavailable
 from shared.ids import new_id
 from shared.kafka.publisher import EventPublisher, Outgoing, PublishFailed
+from shared.logging import get_logger
+from shared.masking import mask_contacts
 from shared.residents import normalise_contact, resident_ref, resident_token, token_matches
 from shared.topics import ISSUES_REPORTED, RESIDENTS_CONTACTS
 
 T = TypeVar("T")
+log = get_logger("linli.intake")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class ReportService:
         places: Places,
         secret: str,
         retry_after_s: int,
+        read_model: ReadModelUpdater | None = None,
         duplicate_radius_km: float = 0.15,
         duplicate_days: int = 30,
         clock: Callable[[], datetime] = utcnow,
@@ -51,6 +56,7 @@ class ReportService:
         self.places = places
         self._secret = secret
         self._retry_after_s = retry_after_s
+        self._read_model = read_model
         self._radius_km = duplicate_radius_km
         self._days = duplicate_days
         self.clock = clock
@@ -61,9 +67,13 @@ class ReportService:
         except Exception as exc:
             raise Unavailable("the database", self._retry_after_s) from exc
 
-    async def submit(self, draft: ReportDraft, issue_id: str | None = None) -> Submitted:
+    async def submit(
+        self, draft: ReportDraft, issue_id: str | None = None, *, readable: bool = False
+    ) -> Submitted:
         """Publish the report (and the contact, first) and return id, reference and token
-        only once Kafka has acknowledged; otherwise ``Unavailable``."""
+        only once Kafka has acknowledged; otherwise ``Unavailable``. ``readable``: also
+        record it in the read model before answering, so that it can be read at once by id
+        (Open311 clients expect that of a 201)."""
         accepted = accept_report(
             draft,
             categories=self.categories,
@@ -84,6 +94,11 @@ class ReportService:
             await self._publisher.publish_many(events)
         except PublishFailed as exc:
             raise Unavailable("Kafka", self._retry_after_s) from exc
+        if readable and self._read_model is not None:
+            try:
+                await self._read_model.record(issue)
+            except Exception as exc:  # it is in Kafka: the consumer records it
+                log.warning("read_model_write_failed", issue=issue.issue_id, error=repr(exc))
         ref = issue.resident_ref or ""
         return Submitted(issue.issue_id, ref, resident_token(self._secret, ref))
 
@@ -116,7 +131,7 @@ class ReportService:
                 "node_id": doc.get("node_id"),
                 "status": doc.get("status", "reported"),
                 "reported_at": iso(doc.get("reported_at")),
-                "description": doc.get("description", ""),
+                "description": mask_contacts(doc.get("description", "")),  # another's words
             }
             for doc in found
         ]
