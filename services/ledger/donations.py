@@ -93,12 +93,15 @@ class Donations:
     async def publish_receipts(
         self, events: list[DonationReceivedV1], outcomes: list[Outcome]
     ) -> None:
-        """The receipts of the posted (or already posted) donations, sent together."""
+        """The receipts of the posted (or already posted) donations, sent together, each
+        with its campaign's name for the donor's thanks."""
+        funds = sorted({event.campaign for event in events})
+        names = dict(zip(funds, [await self._campaigns.name(fund) for fund in funds], strict=True))
         await self._publisher.publish_many(
             [
                 Outgoing(
                     LEDGER_RECEIPTS,
-                    receipt_of(event, number),
+                    receipt_of(event, number, names[event.campaign]),
                     event.donation_id,
                     receipt_event_id(event),
                 )
@@ -112,11 +115,14 @@ def receipt_event_id(event: DonationReceivedV1) -> str:
     return derived_event_id("receipt", event.donation_id)
 
 
-def receipt_of(event: DonationReceivedV1, number: str) -> ReceiptIssuedV1:
+def receipt_of(
+    event: DonationReceivedV1, number: str, campaign_name: str | None = None
+) -> ReceiptIssuedV1:
     return ReceiptIssuedV1(
         receipt_no=number,
         donation_id=event.donation_id,
         campaign=event.campaign,
+        campaign_name=campaign_name,
         channel=event.channel,
         amount_fen=event.amount_fen,
         currency=event.currency,
