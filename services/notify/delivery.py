@@ -100,6 +100,12 @@ Steps = list[tuple[str, str]]  # (channel, outcome) of each channel tried, in or
 RetryObserver = Callable[[NotificationRetryV1, Steps], Awaitable[None]]
 
 
+def outcome_label(steps: Steps) -> str:
+    """What came of a delivery, for the metrics: the last channel's outcome, or "deferred"
+    when the chosen channel waits for the end of quiet hours (the inbox has it meanwhile)."""
+    return "deferred" if any(outcome == "deferred" for _, outcome in steps) else steps[-1][1]
+
+
 @dataclass
 class RetryPolicy:
     max_attempts: int
@@ -160,8 +166,7 @@ class Deliverer:
             with stage("resident"):
                 stored = await self._store.resident(notice.resident_ref)
             recipient = recipient_of(stored, notice.language)
-        steps = await self.deliver(notice, recipient)
-        return steps[-1][1]
+        return outcome_label(await self.deliver(notice, recipient))
 
     async def deliver(self, notice: Notice, recipient: Recipient) -> Steps:
         """Like ``notify`` but says what happened on each channel tried: (channel, outcome)."""
@@ -294,7 +299,7 @@ class Deliverer:
         steps = await self._walk(job, plan, attempt=event.attempt, claimed=True)
         for observer in self._retry_observers:
             await observer(event, steps)
-        return steps[-1][1]
+        return outcome_label(steps)
 
     async def wake_deferred(self) -> int:
         """Hand deferred sends whose quiet hours are over to the retry topic."""
