@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from services.intake.consumers import ReadModelUpdater
 from services.intake.domain import Contact, ReportDraft, ReportRejected, accept_report
 from services.intake.domain.duplicates import pick_duplicates
 from services.intake.domain.open311 import iso, open311_status
@@ -23,6 +22,9 @@ from shared.logging import get_logger
 from shared.masking import mask_contacts
 from shared.residents import normalise_contact, resident_ref, resident_token, token_matches
 from shared.topics import ISSUES_REPORTED, RESIDENTS_CONTACTS
+
+if TYPE_CHECKING:
+    from services.intake.consumers import ReadModelUpdater
 
 T = TypeVar("T")
 log = get_logger("linli.intake")

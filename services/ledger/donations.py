@@ -116,7 +116,7 @@ def receipt_event_id(event: DonationReceivedV1) -> str:
 
 
 def receipt_of(
-    event: DonationReceivedV1, number: str, campaign_name: str | None = None
+    event: DonationReceivedV1, number: str, campaign_name: str | None
 ) -> ReceiptIssuedV1:
     return ReceiptIssuedV1(
         receipt_no=number,
