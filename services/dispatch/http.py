@@ -5,7 +5,6 @@ Every request carries ``Authorization: Bearer <key>``; a key is scoped to one de
 its subtree). Keys are created with ``linli dispatch keys create`` and stored hashed.
 """
 
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,10 +19,10 @@ from services.dispatch.reports import month_rates
 from services.dispatch.store import CaseStore, Conflict, case_from_doc, duty_to_doc
 from shared.events import utcnow
 from shared.events.dispatch import ActionTarget, ActionType, DepartmentActionV1
-from shared.http.errors import ApiError
+from shared.http.errors import ApiError, ErrorMap
 from shared.reference.tree import Tree
 
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 class ActionRequest(BaseModel):
@@ -64,6 +63,16 @@ def _view(doc: dict[str, Any]) -> dict[str, Any]:
         "rating": doc.get("rating"),
         "merged_into": doc.get("merged_into"),
     }
+
+
+def refusals(errors: ErrorMap) -> None:
+    """How dispatch's domain refusals answer over HTTP."""
+    errors.refuse(Refused, lambda exc: ApiError(409, exc.code, exc.reason))
+    errors.refuse(CaseNotFound, lambda exc: ApiError(404, "not_found", f"no case {exc}"))
+    errors.refuse(
+        Conflict,
+        lambda _: ApiError(409, "busy", "the case is changing; retry", None, {"Retry-After": "1"}),
+    )
 
 
 def router(store: CaseStore, dispatcher: Dispatcher, tree: Tree) -> APIRouter:
@@ -116,18 +125,10 @@ def router(store: CaseStore, dispatcher: Dispatcher, tree: Tree) -> APIRouter:
             issue_id=issue_id, actor_kind=who.kind, actor=who.code, sent_at=utcnow(),
             **body.model_dump(),
         )  # fmt: skip
-        try:
-            applied = await dispatcher.apply(
-                issue_id, to_command(who, action), action_id=body.action_id
-            )
-        except Refused as refused:
-            raise ApiError(409, refused.code, refused.reason) from refused
-        except CaseNotFound as exc:
-            raise ApiError(404, "not_found", f"no case {issue_id}") from exc
-        except Conflict as exc:
-            raise ApiError(
-                409, "busy", "the case is changing; retry", None, {"Retry-After": "1"}
-            ) from exc
+        # refusals, a missing case and a concurrent change answer by ``refusals`` below
+        applied = await dispatcher.apply(
+            issue_id, to_command(who, action), action_id=body.action_id
+        )
         doc = await store.get(issue_id)
         assert doc is not None
         return {"duplicate": applied.duplicate, "case": _view(doc)}
@@ -135,13 +136,11 @@ def router(store: CaseStore, dispatcher: Dispatcher, tree: Tree) -> APIRouter:
     @api.get("/rates", summary="Monthly response, resolution, satisfaction and on-time rates")
     async def rates(
         who: Annotated[Holder, Depends(principal)],
-        month: Annotated[str, Query(description="YYYY-MM (Asia/Shanghai)")],
-        dimension: Annotated[str | None, Query(description=", ".join(DIMENSIONS))] = None,
+        month: Annotated[str, Query(pattern=MONTH, description="YYYY-MM (Asia/Shanghai)")],
+        dimension: Annotated[
+            str | None, Query(pattern=f"^({'|'.join(DIMENSIONS)})$", description="Default: all")
+        ] = None,
     ) -> dict[str, Any]:
-        if not MONTH.match(month):
-            raise ApiError(400, "invalid", "month must be YYYY-MM", "query.month")
-        if dimension is not None and dimension not in DIMENSIONS:
-            raise ApiError(400, "invalid", f"dimension is one of {DIMENSIONS}", "query.dimension")
         result = await month_rates(store, tree, month)
         return {
             "month": month,
