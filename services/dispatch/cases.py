@@ -54,6 +54,7 @@ from shared.events.lifecycle import TRANSITIONS, IssueTransitionV1
 from shared.kafka.consumer import PoisonMessage
 from shared.kafka.publisher import EventPublisher
 from shared.logging import get_logger
+from shared.masking import mask_contacts
 from shared.reference import Reference
 from shared.topics import ISSUES_LIFECYCLE, dept_tasks
 
@@ -462,7 +463,7 @@ class Dispatcher:
             action=action,  # type: ignore[arg-type]
             category=doc["category"],
             node_id=doc["node_id"],
-            description=doc.get("description", ""),
+            description=mask_contacts(doc.get("description", "")),  # the office keeps it all
             priority=doc["priority"],
             ack_due=ack_due,
             resolve_due=resolve_due,

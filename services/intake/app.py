@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         categories=reference.categories,
         places=Places(tree),
         secret=settings.resident_secret.get_secret_value(),
+        read_model=updater,
         duplicate_radius_km=settings.intake_duplicate_radius_m / 1000,
         duplicate_days=settings.intake_duplicate_days,
     )

@@ -296,10 +296,10 @@ def build_open311_router(
         notice = category.notice.get("zh-CN") if category.notice else None
         if category.open311_type == "batch":
             token = "tok_" + secrets.token_hex(16)
-            await reports.submit(draft, issue_id_for_key(token, TOKEN_SCOPE))
+            await reports.submit(draft, issue_id_for_key(token, TOKEN_SCOPE), readable=True)
             answer: dict[str, Any] = {"token": token}
         else:
-            submitted = await reports.submit(draft)
+            submitted = await reports.submit(draft, readable=True)
             answer = {"service_request_id": submitted.issue_id}
         answer.update(service_notice=notice, account_id=None)
         return render(fmt, "service_requests", [answer], status=201)

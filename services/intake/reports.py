@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.intake.domain import Contact, ReportDraft, ReportRejected, accept_report
 from services.intake.domain.duplicates import pick_duplicates
@@ -18,8 +18,15 @@ from shared.events.follow import IssueFollowedV1
 from shared.http.errors import ApiError
 from shared.ids import new_id
 from shared.kafka.publisher import EventPublisher, Outgoing
+from shared.logging import get_logger
+from shared.masking import mask_contacts
 from shared.residents import normalise_contact, resident_ref, resident_token, token_matches
 from shared.topics import ISSUES_REPORTED, RESIDENTS_CONTACTS
+
+if TYPE_CHECKING:
+    from services.intake.consumers import ReadModelUpdater
+
+log = get_logger("linli.intake")
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class ReportService:
         categories: dict,
         places: Places,
         secret: str,
+        read_model: ReadModelUpdater | None = None,
         duplicate_radius_km: float = 0.15,
         duplicate_days: int = 30,
         clock: Callable[[], datetime] = utcnow,
@@ -47,13 +55,18 @@ class ReportService:
         self.categories = categories
         self.places = places
         self._secret = secret
+        self._read_model = read_model
         self._radius_km = duplicate_radius_km
         self._days = duplicate_days
         self.clock = clock
 
-    async def submit(self, draft: ReportDraft, issue_id: str | None = None) -> Submitted:
+    async def submit(
+        self, draft: ReportDraft, issue_id: str | None = None, *, readable: bool = False
+    ) -> Submitted:
         """Publish the report (and the contact, first) and return id, reference and token
-        only once Kafka has acknowledged; otherwise ``PublishFailed``."""
+        only once Kafka has acknowledged; otherwise ``PublishFailed``. ``readable``: also
+        record it in the read model before answering, so that it can be read at once by id
+        (Open311 clients expect that of a 201)."""
         accepted = accept_report(
             draft,
             categories=self.categories,
@@ -72,6 +85,11 @@ class ReportService:
         # is compacted, and an issue id from an Idempotency-Key makes the report's duplicate
         # droppable)
         await self._publisher.publish_many(events)
+        if readable and self._read_model is not None:
+            try:
+                await self._read_model.record(issue)
+            except Exception as exc:  # it is in Kafka: the consumer records it
+                log.warning("read_model_write_failed", issue=issue.issue_id, error=repr(exc))
         ref = issue.resident_ref or ""
         return Submitted(issue.issue_id, ref, resident_token(self._secret, ref))
 
@@ -104,7 +122,7 @@ class ReportService:
                 "node_id": doc.get("node_id"),
                 "status": doc.get("status", "reported"),
                 "reported_at": iso(doc.get("reported_at")),
-                "description": doc.get("description", ""),
+                "description": mask_contacts(doc.get("description", "")),  # another's words
             }
             for doc in found
         ]

@@ -18,6 +18,7 @@ class Campaigns:
     def __init__(self, store: LedgerStore):
         self._store = store
         self._known: set[str] = set()
+        self._names: dict[str, str] = {}
 
     async def create(
         self,
@@ -47,7 +48,18 @@ class Campaigns:
         if not created:
             check_same("campaign", campaign_id, {k: stored.get(k) for k in content}, content)
         self._known.add(campaign_id)
+        self._names[campaign_id] = name
         return created, {"id": campaign_id, **content}
+
+    async def name(self, fund: str) -> str | None:
+        """The campaign's name, None when it has none (kept once known: a campaign's name
+        never changes)."""
+        if fund not in self._names:
+            doc = await self._store.fund_doc(fund) or {}
+            if not doc.get("name"):
+                return None
+            self._names[fund] = doc["name"]
+        return self._names[fund]
 
     async def exists(self, fund: str) -> bool:
         """Whether a campaign (fund) of that id was opened (remembered once seen)."""

@@ -105,12 +105,17 @@ class Donations:
     async def publish_receipts(
         self, events: list[DonationReceivedV1], outcomes: list[Outcome]
     ) -> None:
-        """The receipts of the posted (or already posted) donations, sent together."""
+        """The receipts of the posted (or already posted) donations, sent together, each
+        with its campaign's name for the donor's thanks."""
+        funds = sorted({event.campaign for event in events})
+        names = dict(zip(funds, [await self._campaigns.name(fund) for fund in funds], strict=True))
         await self._publisher.publish_many(
             [
                 Outgoing(
                     LEDGER_RECEIPTS,
-                    receipt_of(event, number, datetime.fromisoformat(result.at)),
+                    receipt_of(
+                        event, number, datetime.fromisoformat(result.at), names[event.campaign]
+                    ),
                     event.donation_id,
                     receipt_event_id(event),
                 )
@@ -124,13 +129,16 @@ def receipt_event_id(event: DonationReceivedV1) -> str:
     return derived_event_id("receipt", event.donation_id)
 
 
-def receipt_of(event: DonationReceivedV1, number: str, issued_at: datetime) -> ReceiptIssuedV1:
+def receipt_of(
+    event: DonationReceivedV1, number: str, issued_at: datetime, campaign_name: str | None
+) -> ReceiptIssuedV1:
     """The receipt of a posted donation; ``issued_at`` is the posted entry's time, so a
     replay (whose event may carry another time) re-sends the same receipt."""
     return ReceiptIssuedV1(
         receipt_no=number,
         donation_id=event.donation_id,
         campaign=event.campaign,
+        campaign_name=campaign_name,
         channel=event.channel,
         amount_fen=event.amount_fen,
         currency=event.currency,

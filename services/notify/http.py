@@ -129,6 +129,15 @@ def _broadcast(doc: dict[str, Any]) -> BroadcastOut:
     )
 
 
+REPLAY_PAGE = 100  # messages per read when a stream catches up after Last-Event-ID
+
+
+def _event(doc: dict[str, Any]) -> bytes:
+    """One inbox message as a Server-Sent Event, its id the message id."""
+    data = json.dumps(_message(doc).model_dump(), ensure_ascii=False)
+    return f"id: {doc['_id']}\nevent: message\ndata: {data}\n\n".encode()
+
+
 UNAUTHORIZED = {401: {"description": "Missing or wrong token"}, 503: {"description": "Down"}}
 
 
@@ -181,14 +190,28 @@ def build_router(
         request: Request,
         authorization: str = Header("", description="Bearer <resident_token>"),
         token: str | None = Query(None, description="The token, for EventSource clients."),
+        last_event_id: str | None = Header(
+            None,
+            alias="Last-Event-ID",
+            max_length=300,
+            description="The id of the last message received: those stored after it come "
+            "first (EventSource sends it when it reconnects).",
+        ),
     ) -> StreamingResponse:
-        """New inbox messages as Server-Sent Events (``event: message``, JSON data)."""
+        """New inbox messages as Server-Sent Events (``event: message``, JSON data, the
+        message id as the event id). After ``Last-Event-ID`` the messages missed since that
+        one come first, oldest first, then new ones as they arrive."""
         resident(ref, authorization, token)
 
         async def events() -> AsyncIterator[bytes]:
             since = clock()
             seen: set[str] = set()
             yield b": connected\n\n"
+            if last_event_id:
+                async for doc in _missed(ref, last_event_id):
+                    if doc["_id"] not in seen:
+                        seen.add(doc["_id"])
+                        yield _event(doc)
             while not await request.is_disconnected():
                 try:
                     docs = await store.inbox(ref, 50, after=since)
@@ -199,8 +222,7 @@ def build_router(
                         continue
                     seen.add(doc["_id"])
                     since = max(since, doc["created_at"])
-                    data = json.dumps(_message(doc).model_dump(), ensure_ascii=False)
-                    yield f"id: {doc['_id']}\nevent: message\ndata: {data}\n\n".encode()
+                    yield _event(doc)
                 await live.wait(ref, poll_s)
                 yield b": keep-alive\n\n"
 
@@ -209,6 +231,20 @@ def build_router(
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+
+    async def _missed(ref: str, last_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The resident's messages stored after ``last_id``, oldest first, a page at a time
+        (none when the id is unknown or not the resident's, or the database is away)."""
+        while True:
+            try:
+                page = await store.inbox_after(ref, last_id, REPLAY_PAGE)
+            except Exception:
+                return
+            for doc in page:
+                yield doc
+            if len(page) < REPLAY_PAGE:
+                return
+            last_id = page[-1]["_id"]
 
     @router.get(
         "/residents/{ref}/preferences",

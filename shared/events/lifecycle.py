@@ -112,6 +112,9 @@ class ReceiptIssuedV1(EventPayload):
     receipt_no: str
     donation_id: str
     campaign: str
+    campaign_name: str | None = Field(
+        None, max_length=200, description="The campaign's name; absent while only its id is known."
+    )
     channel: str
     amount_fen: Fen
     currency: str = "CNY"

@@ -141,6 +141,8 @@ async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, l
         settings.kafka_bootstrap, settings.topic_prefix + LEDGER_RECEIPTS, expect=3
     )
     assert {json.loads(r.value)["donation_id"] for r in receipts} >= {"pay-0001", "desk-0001"}
+    # the donor is thanked for the campaign by its name
+    assert {json.loads(r.value)["campaign_name"] for r in receipts} == {campaign["name"]}
     raw = b"".join(r.value for r in receipts)
     assert b"13800001111" not in raw and "王阿姨".encode() not in raw
     [contact, *_] = await read_topic(
