@@ -144,6 +144,12 @@ class Settings(BaseSettings):
     dispatch_timer_batch: int = Field(
         200, ge=1, description="Most timers one dispatch replica fires per tick."
     )
+    dev_clock_offset_s: float = Field(
+        0.0,
+        ge=0,
+        description="Development only: dispatch's clock runs this many seconds ahead, to watch "
+        "deadlines pass (refused in production).",
+    )
 
     intake_rate_per_client: float = Field(
         20.0, ge=0, description="Intake: reports per second per client address (0: no limit)."
@@ -171,6 +177,8 @@ class Settings(BaseSettings):
     def _no_dev_secret_in_production(self) -> Settings:
         if self.env == "production" and self.resident_secret.get_secret_value() == DEV_SECRET:
             raise ValueError("LINLI_RESIDENT_SECRET must be set in production")
+        if self.env == "production" and self.dev_clock_offset_s:
+            raise ValueError("LINLI_DEV_CLOCK_OFFSET_S is for development; production refuses it")
         return self
 
     def database_name(self, service: str) -> str:

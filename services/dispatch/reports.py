@@ -23,6 +23,23 @@ RANK_GAUGE = Gauge(
 )
 
 
+# transitions by which a duty's holder answered it in its own name (its response)
+ANSWERS = frozenset({"called-up", "whistled", "transferred", "rejected"})
+
+
+def _ratings(doc: dict) -> tuple[int, ...]:
+    """Every rating of the case (a case stored before ratings were kept: its last one)."""
+    if doc.get("ratings"):
+        return tuple(doc["ratings"])
+    return () if doc.get("rating") is None else (doc["rating"],)
+
+
+def _answered_at(duty: dict) -> object:
+    """When the holder ended its duty by its own answer (not escalation, not someone else)."""
+    own = duty.get("ended_actor") == duty["holder"]["code"]
+    return duty.get("ended_at") if own and duty.get("ended_by") in ANSWERS else None
+
+
 def duty_records(doc: dict, tree: Tree) -> list[tuple[str, DutyRecord]]:
     node = doc["node_id"]
     street = tree.ancestor_at(node, "street") if node in tree else None
@@ -41,7 +58,9 @@ def duty_records(doc: dict, tree: Tree) -> list[tuple[str, DutyRecord]]:
                     acked_at=duty.get("acked_at"),
                     resolve_due=duty["resolve_due"],
                     resolved_at=duty.get("resolved_at"),
-                    rating=doc.get("rating"),
+                    ratings=_ratings(doc),
+                    holder_kind=duty["holder"]["kind"],
+                    answered_at=_answered_at(duty),
                 ),
             )
         )
