@@ -49,6 +49,8 @@ INVALID = frozenset(
         "merge_into_itself",
         "same_holder",
         "no_departments",
+        "unknown_department",
+        "office_not_on_path",
     }
 )
 

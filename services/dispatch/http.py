@@ -32,9 +32,13 @@ from services.dispatch.views import (
 from shared.events import utcnow
 from shared.events.dispatch import ActionTarget, ActionType, DepartmentActionV1
 from shared.http.errors import ApiError
-from shared.http.schema import error_responses
+from shared.http.schema import ErrorBody, error_responses
 from shared.reference.tree import Tree
 
+FORBIDDEN_CLOCK = {
+    "model": ErrorBody,
+    "description": "In production, or the key is not the district (root) office's",
+}
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -123,7 +127,7 @@ def router(
         responses={
             **error_responses(401, 404, 422, 503),
             409: {
-                "model": error_responses(409)[409]["model"],
+                "model": ErrorBody,
                 "description": "The case's state or the key's rights forbid the action "
                 "(e.g. not_acknowledged, not_holder, not_supervisor, case_final), or the case "
                 "is changing (busy, with Retry-After)",
@@ -194,7 +198,7 @@ def router(
         "/dev/clock",
         summary="Development only: how far dispatch's clock runs ahead",
         response_model=ClockAnswer,
-        responses=error_responses(401, 403),
+        responses={**error_responses(401), 403: FORBIDDEN_CLOCK},
     )
     async def clock(who: Annotated[Holder, Depends(principal)]) -> dict[str, Any]:
         moved = clock_of(who)
@@ -204,7 +208,7 @@ def router(
         "/dev/clock",
         summary="Development only: move dispatch's clock ahead (403 in production)",
         response_model=ClockAnswer,
-        responses=error_responses(401, 403, 422),
+        responses={**error_responses(401, 422), 403: FORBIDDEN_CLOCK},
     )
     async def move_clock(
         body: ClockMove, who: Annotated[Holder, Depends(principal)]

@@ -36,7 +36,7 @@ class Refused(Exception):
 
 
 # refusals about something that does not exist (or that the actor may not see): not found
-NOT_FOUND = frozenset({"unknown_case", "unknown_department"})
+NOT_FOUND = frozenset({"unknown_case"})
 # a deadline may be extended by at most this many resolution windows of its category and
 # priority, counted from the deadline in force
 MAX_EXTENSION_WINDOWS = 2
@@ -400,7 +400,7 @@ def _reject(case: Case, cmd: Reject, now: datetime, rules: Rules) -> Decision:
     if cmd.actor.kind != "department":
         raise Refused("offices_cannot_reject", "an office calls up or transfers instead")
     if not cmd.reason.strip():
-        raise Refused("reason_required", "a rejection needs a reason")
+        raise Refused("reason_required", "a rejection needs a reason", "reason")
     duties = _with(case, duty, None)
     if any(d.active for d in duties):
         return Decision(
@@ -423,17 +423,17 @@ def _reject(case: Case, cmd: Reject, now: datetime, rules: Rules) -> Decision:
 def _transfer(case: Case, cmd: Transfer, now: datetime, rules: Rules) -> Decision:
     duty = _own_duty(case, cmd.actor)
     if not cmd.reason.strip():
-        raise Refused("reason_required", "a transfer needs a reason")
+        raise Refused("reason_required", "a transfer needs a reason", "reason")
     target = cmd.to
     if target == cmd.actor:
-        raise Refused("same_holder", "cannot transfer a case to its holder")
+        raise Refused("same_holder", "cannot transfer a case to its holder", "to")
     if target.kind == "department" and target.code not in rules.departments:
-        raise Refused("unknown_department", f"no department {target.code!r}")
+        raise Refused("unknown_department", f"no department {target.code!r}", "to")
     if target.kind == "office" and (
         rules.level(target.code) not in OFFICE_LEVELS
         or not rules.tree.is_within(case.node_id, target.code)
     ):
-        raise Refused("office_not_on_path", f"{target.code} is not an office above the place")
+        raise Refused("office_not_on_path", f"{target.code} is not an office above the place", "to")
     existing = case.duty(target.code)
     if existing is not None and existing.active:
         raise Refused("already_on_case", f"{target.code} already holds a duty on this case")
@@ -482,10 +482,10 @@ def _whistle(case: Case, cmd: Whistle, now: datetime, rules: Rules) -> Decision:
         raise Refused("already_resolved", "the case is resolved")
     wanted = tuple(dict.fromkeys(cmd.departments))
     if not wanted:
-        raise Refused("no_departments", "name at least one department")
+        raise Refused("no_departments", "name at least one department", "departments")
     unknown = [d for d in wanted if d not in rules.departments]
     if unknown:
-        raise Refused("unknown_department", f"no department {', '.join(unknown)}")
+        raise Refused("unknown_department", f"no department {', '.join(unknown)}", "departments")
     busy = [d for d in wanted if (x := case.duty(d)) is not None and x.active]
     if busy:
         raise Refused("already_on_case", f"{', '.join(busy)} already hold a duty")
