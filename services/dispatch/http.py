@@ -63,7 +63,7 @@ class ActionRequest(BaseModel):
 
 
 class ClockMove(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     advance_s: int = Field(ge=1, le=MAX_ADVANCE_S, description="Seconds to move the clock ahead.")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 
 from prometheus_client import Gauge
 
@@ -34,7 +35,7 @@ def _ratings(doc: dict) -> tuple[int, ...]:
     return () if doc.get("rating") is None else (doc["rating"],)
 
 
-def _answered_at(duty: dict) -> object:
+def _answered_at(duty: dict) -> datetime | None:
     """When the holder ended its duty by its own answer (not escalation, not someone else)."""
     own = duty.get("ended_actor") == duty["holder"]["code"]
     return duty.get("ended_at") if own and duty.get("ended_by") in ANSWERS else None

@@ -55,7 +55,7 @@ async def test_moving_the_clock_shows_reminder_urging_escalation_and_reprimand(s
             event,
             key=issue_id,
         )
-        assert await eventually(lambda: app.state.store.get(issue_id))
+        assert await eventually(lambda: app.state.store.get(issue_id), timeout_s=60)
         clock_url = "/api/v1/dispatch/dev/clock"
         as_district = {"Authorization": f"Bearer {district}"}
         refused = await client.post(
@@ -63,6 +63,8 @@ async def test_moving_the_clock_shows_reminder_urging_escalation_and_reprimand(s
         )
         assert refused.status_code == 403  # only the district office moves the clock
         assert (await client.get(clock_url, headers=as_district)).json()["offset_s"] == 0
+        text = await client.post(clock_url, json={"advance_s": "3600"}, headers=as_district)
+        assert text.status_code == 422  # an integer, not a string that looks like one
 
         # four days on: past the acknowledgement deadline (4 working hours) and beyond
         moved = await client.post(clock_url, json={"advance_s": 4 * DAY_S}, headers=as_district)
@@ -72,7 +74,7 @@ async def test_moving_the_clock_shows_reminder_urging_escalation_and_reprimand(s
             names = await _lifecycle(settings, issue_id)
             return names if "escalated" in names else None
 
-        names = await eventually(climbed, timeout_s=30)
+        names = await eventually(climbed, timeout_s=60)
         assert names[:4] == ["assigned", "reminded", "reminded", "escalated"]
 
         # ten more days: the first missed deadline is long past (3 working days): 通报
@@ -82,7 +84,7 @@ async def test_moving_the_clock_shows_reminder_urging_escalation_and_reprimand(s
             names = await _lifecycle(settings, issue_id)
             return names if "reprimanded" in names else None
 
-        names = await eventually(reprimanded, timeout_s=30)
+        names = await eventually(reprimanded, timeout_s=60)
         assert names.count("reprimanded") == 1
         case = await client.get(
             f"/api/v1/dispatch/cases/{issue_id}", headers={"Authorization": f"Bearer {urban}"}
