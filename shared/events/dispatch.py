@@ -9,8 +9,10 @@ An action sent over Kafka is signed with the sender's dispatch key (the key of
 the HMAC-SHA256 (hex) of ``canonical_action`` under the key's signing secret,
 ``HMAC-SHA256(key, "linli-dispatch-signing-v1")`` in hex. The canonical form is
 ``linli.dept.action.v1`` and a newline, then the JSON object of every field but ``signature``,
-leaving out those that are null or an empty list (``actor_kind`` is always there), with keys
-sorted, no spaces, non-ASCII as UTF-8, and times in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+leaving out those that are null or an empty list (``actor_kind`` is always there; fields the
+schema does not have are ignored and not signed), with keys
+sorted, no spaces, non-ASCII as UTF-8, and times in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
+(a time without an offset is taken as UTC).
 """
 
 from __future__ import annotations
@@ -91,8 +93,9 @@ def signing_secret(api_key: str) -> str:
 
 
 def _canonical_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, datetime):  # a time without an offset is taken as UTC
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, dict):
         return {k: _canonical_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
