@@ -7,6 +7,7 @@ import json
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -28,6 +29,7 @@ from tests.servers import isolated_settings
 
 pytestmark = pytest.mark.integration
 PLACE = "sz.tongjiang.niuerqiao.hongqi"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 EARLY = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 START = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # a week later (the clock only moves on)
 
@@ -517,7 +519,7 @@ async def test_extensions_are_decided_by_the_supervisor_within_the_bound(world):
 
 
 async def test_a_partial_resolution_is_progress_not_resolution(world):
-    settings, _, _, client, keys = world
+    settings, clock, _, client, keys = world
     issue_id = await report(settings, category="neighbour-mediation")
     await case_of(client, keys["sz.tongjiang.niuerqiao"], issue_id)
     await act(client, keys["sz.tongjiang.niuerqiao"], issue_id, "call-up", reason="police")
@@ -530,3 +532,16 @@ async def test_a_partial_resolution_is_progress_not_resolution(world):
     assert done.json()["case"]["status"] == "resolved"
     names = await lifecycle(settings, issue_id, 9)
     assert names[-2:] == ["progressed", "resolved"] and names.count("resolved") == 1
+
+    # the community called up and the street whistled at once: both responded, and offices
+    # rank under "office", not among the departments
+    month = clock.now.astimezone(SHANGHAI).strftime("%Y-%m")
+    r = await client.get(
+        f"/api/v1/dispatch/rates?month={month}",
+        headers={"Authorization": f"Bearer {keys['sz.tongjiang']}"},
+    )
+    rankings = r.json()["rankings"]
+    offices = {row["key"]: row for row in rankings["office"]}
+    for office in ("sz.tongjiang", "sz.tongjiang.niuerqiao"):
+        assert offices[office]["rates"]["response"] == 1.0, offices[office]
+    assert not {row["key"] for row in rankings["department"]} & set(offices)
