@@ -181,6 +181,11 @@ class Settings(BaseSettings):
             raise ValueError("LINLI_DEV_CLOCK_OFFSET_S is for development; production refuses it")
         return self
 
+    @property
+    def kafka_servers(self) -> list[str]:
+        """The bootstrap servers as the Kafka clients take them: one ``host:port`` each."""
+        return [server.strip() for server in self.kafka_bootstrap.split(",") if server.strip()]
+
     def database_name(self, service: str) -> str:
         return f"{self.db_prefix}{service}"
 

@@ -41,6 +41,13 @@ def dead_letters(service: str) -> str:
     return f"dlq.{service}"
 
 
+def min_insync_replicas(replication: int) -> int:
+    """Copies a write must reach before an acks=all producer hears back: 2 of 3 (or more), so
+    one broker may be lost without losing an acknowledged record or stopping writes; every
+    copy below 3, since two brokers of two must not both be needed to write."""
+    return 2 if replication >= 3 else 1
+
+
 @dataclass(frozen=True, slots=True)
 class Topic:
     name: str
@@ -51,12 +58,13 @@ class Topic:
     retention_days: int | None = 30
     extra_configs: dict[str, str] = field(default_factory=dict)
 
-    def configs(self) -> dict[str, str]:
+    def configs(self, replication: int = 1) -> dict[str, str]:
+        """The topic's settings on a cluster that keeps ``replication`` copies of it."""
         configs = {"cleanup.policy": "compact" if self.compacted else "delete"}
         configs["retention.ms"] = (
             "-1" if self.retention_days is None else str(self.retention_days * DAY_MS)
         )
-        configs["min.insync.replicas"] = "1"
+        configs["min.insync.replicas"] = str(min_insync_replicas(replication))
         configs.update(self.extra_configs)
         return configs
 

@@ -73,7 +73,7 @@ async def serving(
 
 
 async def read_topic(
-    bootstrap: str, topic: str, *, expect: int = 1, timeout_s: float = 20.0
+    bootstrap: str | list[str], topic: str, *, expect: int = 1, timeout_s: float = 20.0
 ) -> list[Any]:
     """Records of a topic from the beginning, as a department's plain consumer reads them."""
     consumer = AIOKafkaConsumer(

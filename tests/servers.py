@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from shared.infra.local import TEST_STATE_DIR, LocalServers, down, status, up
+from shared.infra.local import CLUSTER_NODES, TEST_STATE_DIR, LocalServers, down, status, up
 from shared.settings import Settings
 
 TEST_SERVERS = LocalServers(
@@ -62,6 +62,21 @@ def real_servers() -> Iterator[Endpoints]:
     finally:
         if not already:  # leave servers someone else started (another session) running
             down(TEST_SERVERS, progress=lambda line: print(f"[servers] {line}"))
+
+
+@contextmanager
+def local_cluster(state_dir) -> Iterator[LocalServers]:
+    """Kafka as a three-node cluster with its own FerretDB, as local processes, for the
+    duration of the block. Fixed ports below the ephemeral range (which outgoing connections
+    draw from): node i on base + 2i, its controller on base + 2i + 1, FerretDB on base + 6
+    (base: ``LINLI_TEST_CLUSTER_PORT``, 19192)."""
+    base = int(os.environ.get("LINLI_TEST_CLUSTER_PORT", "19192"))
+    cluster = LocalServers(state_dir, base, base + 1, base + 6, kafka_nodes=CLUSTER_NODES)
+    up(cluster, progress=lambda line: print(f"[cluster] {line}"))
+    try:
+        yield cluster
+    finally:
+        down(cluster, progress=lambda line: print(f"[cluster] {line}"))
 
 
 def isolated_settings(servers: Endpoints, letter: str = "t", **overrides: Any) -> Settings:

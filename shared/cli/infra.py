@@ -10,7 +10,15 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.infra.errors import LocalInfraError
-from shared.infra.local import DEV_STATE_DIR, LocalServers, down, status, up
+from shared.infra.local import (
+    CLUSTER_NODES,
+    CLUSTER_STATE_DIR,
+    DEV_STATE_DIR,
+    LocalServers,
+    down,
+    status,
+    up,
+)
 
 app = typer.Typer(
     help="Local Kafka and MongoDB-protocol (FerretDB) servers as background processes: "
@@ -20,11 +28,23 @@ app = typer.Typer(
 console = Console()
 
 StateDir = Annotated[
-    Path,
+    Path | None,
     typer.Option(
         "--state-dir",
         envvar="LINLI_LOCAL_STATE_DIR",
-        help="Folder of the servers' data, logs and pid files.",
+        help="Folder of the servers' data, logs and pid files "
+        f"(default {DEV_STATE_DIR}, or {CLUSTER_STATE_DIR} with --cluster).",
+        show_default=False,
+    ),
+]
+Cluster = Annotated[
+    bool,
+    typer.Option(
+        "--cluster",
+        envvar="LINLI_LOCAL_KAFKA_CLUSTER",
+        help=f"Kafka as a cluster of {CLUSTER_NODES} KRaft nodes (each a broker and a "
+        "controller; topics at replication 3, min.insync.replicas 2) on the Kafka port and "
+        "the two next pairs of ports.",
     ),
 ]
 KafkaPort = Annotated[
@@ -44,9 +64,13 @@ MongoPort = Annotated[
 ]
 
 
-def _servers(state_dir: Path, kafka_port: int, controller_port: int, mongo_port: int):
+def _servers(
+    state_dir: Path | None, kafka_port: int, controller_port: int, mongo_port: int, cluster: bool
+) -> LocalServers:
+    nodes = CLUSTER_NODES if cluster else 1
+    folder = state_dir or (CLUSTER_STATE_DIR if cluster else DEV_STATE_DIR)
     try:
-        return LocalServers(state_dir, kafka_port, controller_port, mongo_port)
+        return LocalServers(folder, kafka_port, controller_port, mongo_port, kafka_nodes=nodes)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
@@ -64,13 +88,14 @@ def _fail(exc: LocalInfraError) -> typer.Exit:
 
 @app.command("up")
 def up_cmd(
-    state_dir: StateDir = DEV_STATE_DIR,
+    state_dir: StateDir = None,
     kafka_port: KafkaPort = 9092,
     kafka_controller_port: ControllerPort = 9093,
     mongo_port: MongoPort = 27017,
+    cluster: Cluster = False,
 ) -> None:
     """Install what is missing, start what is not running, wait until both servers answer."""
-    servers = _servers(state_dir, kafka_port, kafka_controller_port, mongo_port)
+    servers = _servers(state_dir, kafka_port, kafka_controller_port, mongo_port, cluster)
     try:
         up(servers, progress=_progress)
     except LocalInfraError as exc:
@@ -81,13 +106,14 @@ def up_cmd(
 
 @app.command("down")
 def down_cmd(
-    state_dir: StateDir = DEV_STATE_DIR,
+    state_dir: StateDir = None,
     kafka_port: KafkaPort = 9092,
     kafka_controller_port: ControllerPort = 9093,
     mongo_port: MongoPort = 27017,
+    cluster: Cluster = False,
 ) -> None:
     """Stop the servers (SIGTERM, SIGKILL after a grace period). Data is kept."""
-    servers = _servers(state_dir, kafka_port, kafka_controller_port, mongo_port)
+    servers = _servers(state_dir, kafka_port, kafka_controller_port, mongo_port, cluster)
     try:
         down(servers, progress=_progress)
     except LocalInfraError as exc:
@@ -96,13 +122,14 @@ def down_cmd(
 
 @app.command("status")
 def status_cmd(
-    state_dir: StateDir = DEV_STATE_DIR,
+    state_dir: StateDir = None,
     kafka_port: KafkaPort = 9092,
     kafka_controller_port: ControllerPort = 9093,
     mongo_port: MongoPort = 27017,
+    cluster: Cluster = False,
 ) -> None:
     """Show whether each server runs and answers; exit code 1 unless both answer."""
-    servers = _servers(state_dir, kafka_port, kafka_controller_port, mongo_port)
+    servers = _servers(state_dir, kafka_port, kafka_controller_port, mongo_port, cluster)
     report = status(servers)
     table = Table("server", "running", "answering", "address", "pid", "log")
     for name, info in report.items():

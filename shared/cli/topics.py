@@ -60,7 +60,7 @@ async def _tail(settings: Settings, topic: str, count: int, timeout_s: float) ->
 
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.kafka_bootstrap,
+        bootstrap_servers=settings.kafka_servers,
         auto_offset_reset="earliest",
         group_id=None,
         enable_auto_commit=False,

@@ -243,3 +243,37 @@ def ensure_installed(progress: Callable[[str], None] = print) -> InstalledPaths:
         for job in jobs:
             job.result()  # re-raises the first failure
     return paths
+
+
+# kustomize renders deploy/k8s (its tests check the manifests offline); built from its Go
+# module, pinned, into the cache. GOTOOLCHAIN=local: build with this machine's Go, never fetch one.
+KUSTOMIZE_MODULE = "sigs.k8s.io/kustomize/kustomize/v5"
+KUSTOMIZE_VERSION = "v5.8.1"
+
+
+def ensure_kustomize(progress: Callable[[str], None] = print) -> Path:
+    """The pinned kustomize binary, built into the cache on first use."""
+    binary = cache_dir() / f"kustomize-{KUSTOMIZE_VERSION}" / "kustomize"
+    if binary.is_file() and os.access(binary, os.X_OK):
+        return binary
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(binary.parent / ".lock"):
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return binary
+        go = _require_tool("go", "build kustomize")
+        progress(
+            f"kustomize: building {KUSTOMIZE_VERSION} with Go (a minute or two the first time)"
+        )
+        tmp_bin = binary.parent / f"bin.tmp-{os.getpid()}"
+        env = {**os.environ, "GOBIN": str(tmp_bin), "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
+        try:
+            _run(
+                [go, "install", "-trimpath", f"{KUSTOMIZE_MODULE}@{KUSTOMIZE_VERSION}"],
+                binary.parent,
+                "building kustomize with Go",
+                env=env,
+            )
+            (tmp_bin / "kustomize").rename(binary)
+        finally:
+            shutil.rmtree(tmp_bin, ignore_errors=True)
+    return binary

@@ -42,9 +42,11 @@ from shared.infra.processes import (
     tcp_open,
     wait_gone,
 )
+from shared.topics import min_insync_replicas
 
 HOST = "127.0.0.1"
 DEV_STATE_DIR = REPO_ROOT / ".state" / "dev"
+CLUSTER_STATE_DIR = REPO_ROOT / ".state" / "cluster"
 TEST_STATE_DIR = REPO_ROOT / ".state" / "test"
 
 Progress = Callable[[str], None]
@@ -57,24 +59,43 @@ def _env_float(name: str, default: float) -> float:
         return default
 
 
+CLUSTER_NODES = 3  # `linli infra up --cluster`: three KRaft nodes, each broker and controller
+
+
 @dataclass(frozen=True)
 class LocalServers:
-    """One set of local servers: where their state lives and which ports they listen on."""
+    """One set of local servers: where their state lives and which ports they listen on.
+
+    ``kafka_nodes`` > 1 runs a Kafka cluster of that many nodes (each a broker and a KRaft
+    controller); node ``i`` (from 0) listens on ``kafka_port + 2i`` and its controller on
+    ``kafka_controller_port + 2i``, so the defaults give 9092/9093, 9094/9095, 9096/9097.
+    """
 
     state_dir: Path
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     mongo_port: int = 27017
+    kafka_nodes: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "state_dir", Path(self.state_dir).expanduser().absolute())
-        ports = (self.kafka_port, self.kafka_controller_port, self.mongo_port)
+        if self.kafka_nodes < 1:
+            raise ValueError(f"kafka_nodes must be at least 1, got {self.kafka_nodes}")
+        ports = (*self.kafka_ports, *self.kafka_controller_ports, self.mongo_port)
         if len(set(ports)) != len(ports):
             raise ValueError(f"local server ports must differ, got {ports}")
 
     @property
+    def kafka_ports(self) -> tuple[int, ...]:
+        return tuple(self.kafka_port + 2 * i for i in range(self.kafka_nodes))
+
+    @property
+    def kafka_controller_ports(self) -> tuple[int, ...]:
+        return tuple(self.kafka_controller_port + 2 * i for i in range(self.kafka_nodes))
+
+    @property
     def kafka_bootstrap(self) -> str:
-        return f"{HOST}:{self.kafka_port}"
+        return ",".join(f"{HOST}:{port}" for port in self.kafka_ports)
 
     @property
     def mongodb_url(self) -> str:
@@ -149,8 +170,9 @@ class _Server:
     start_timeout: float
     stop_grace: float
 
-    def __init__(self, servers: LocalServers) -> None:
+    def __init__(self, servers: LocalServers, name: str | None = None) -> None:
         self.servers = servers
+        self.name = name or self.name
         self.dir = servers.state_dir / self.name
         self.log = self.dir / "server.log"
         self.pids = PidFiles(servers.state_dir / f"{self.name}.pid", self.dir / "process.json")
@@ -200,22 +222,47 @@ def _new_cluster_id() -> str:
 
 
 class _Kafka(_Server):
+    """One Kafka node: the only one (named ``kafka``), or node ``index`` of a cluster
+    (``kafka-1``, ``kafka-2``, ... each in its own folder, sharing one cluster id)."""
+
     name = "kafka"
     start_timeout = _env_float("LINLI_LOCAL_KAFKA_START_TIMEOUT", 120.0)
     stop_grace = 30.0
-    heap = os.environ.get("LINLI_LOCAL_KAFKA_HEAP", "768m")
+
+    def __init__(self, servers: LocalServers, index: int = 0) -> None:
+        self.index = index
+        super().__init__(servers, "kafka" if servers.kafka_nodes == 1 else f"kafka-{index + 1}")
+        single = servers.kafka_nodes == 1
+        self.heap = os.environ.get("LINLI_LOCAL_KAFKA_HEAP", "768m" if single else "512m")
+
+    @property
+    def port(self) -> int:
+        return self.servers.kafka_ports[self.index]
+
+    @property
+    def controller_port(self) -> int:
+        return self.servers.kafka_controller_ports[self.index]
 
     @property
     def ports(self) -> tuple[int, ...]:
-        return (self.servers.kafka_port, self.servers.kafka_controller_port)
+        return (self.port, self.controller_port)
 
     @property
     def address(self) -> str:
-        return self.servers.kafka_bootstrap
+        return f"{HOST}:{self.port}"
 
     @property
     def url(self) -> str:
-        return self.servers.kafka_bootstrap
+        return self.address
+
+    @property
+    def cluster_id_file(self) -> Path:
+        # one id for every node of the cluster, kept beside them
+        return (
+            self.dir / "cluster.id"
+            if self.servers.kafka_nodes == 1
+            else (self.servers.state_dir / "kafka-cluster.id")
+        )
 
     @property
     def properties_file(self) -> Path:
@@ -230,13 +277,19 @@ class _Kafka(_Server):
 
     def server_properties(self) -> str:
         s = self.servers
+        voters = ",".join(
+            f"{i + 1}@{HOST}:{port}" for i, port in enumerate(s.kafka_controller_ports)
+        )
+        # every topic, internal ones included, on every node (up to 3), acks=all writes on 2
+        replication = str(min(s.kafka_nodes, 3))
+        min_isr = str(min_insync_replicas(s.kafka_nodes))
         settings = {
-            # one node in KRaft combined mode
+            # KRaft combined mode: each node is a broker and a controller
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@{HOST}:{s.kafka_controller_port}",
-            "listeners": f"PLAINTEXT://{HOST}:{s.kafka_port},CONTROLLER://{HOST}:{s.kafka_controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{HOST}:{s.kafka_port}",
+            "node.id": str(self.index + 1),
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://{self.address},CONTROLLER://{HOST}:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{self.address}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
@@ -244,17 +297,18 @@ class _Kafka(_Server):
             # topics are created explicitly (`linli topics apply`, test fixtures)
             "auto.create.topics.enable": "false",
             "num.partitions": "3",
-            "default.replication.factor": "1",
-            "min.insync.replicas": "1",
-            # every internal topic at replication 1, with fewer partitions than the default 50
-            # so the first consumer group / transaction on a fresh broker is quick
-            "offsets.topic.replication.factor": "1",
+            "default.replication.factor": replication,
+            "min.insync.replicas": min_isr,
+            "unclean.leader.election.enable": "false",
+            # internal topics with fewer partitions than the default 50 so the first consumer
+            # group / transaction on a fresh broker is quick
+            "offsets.topic.replication.factor": replication,
             "offsets.topic.num.partitions": "10",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.replication.factor": replication,
+            "transaction.state.log.min.isr": min_isr,
             "transaction.state.log.num.partitions": "10",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": replication,
+            "share.coordinator.state.topic.min.isr": min_isr,
             # no 3 s wait before the first rebalance of each consumer group
             "group.initial.rebalance.delay.ms": "0",
             "num.network.threads": "2",
@@ -284,7 +338,7 @@ class _Kafka(_Server):
         self.properties_file.write_text(self.server_properties())
         if (self.data_dir / "meta.properties").is_file():
             return  # already formatted
-        id_file = self.dir / "cluster.id"
+        id_file = self.cluster_id_file
         if not id_file.is_file():
             id_file.write_text(_new_cluster_id() + "\n")
         cluster_id = id_file.read_text().strip()
@@ -356,7 +410,7 @@ class _FerretDB(_Server):
 
 
 def _servers(servers: LocalServers) -> list[_Server]:
-    return [_FerretDB(servers), _Kafka(servers)]
+    return [_FerretDB(servers), *(_Kafka(servers, i) for i in range(servers.kafka_nodes))]
 
 
 def _lock(servers: LocalServers):

@@ -37,7 +37,7 @@ async def _wait_visible(admin: AIOKafkaAdminClient, names: list[str], timeout_s:
 
 
 async def apply_topics(
-    bootstrap: str,
+    bootstrap: str | list[str],
     topics: list[Topic],
     *,
     prefix: str = "",
@@ -58,7 +58,10 @@ async def apply_topics(
         }
         missing = [
             NewTopic(
-                name, t.partitions or default_partitions, replication, topic_configs=t.configs()
+                name,
+                t.partitions or default_partitions,
+                replication,
+                topic_configs=t.configs(replication),
             )
             for name, t in wanted.items()
             if name not in existing
@@ -83,7 +86,9 @@ async def apply_topics(
         if present:
             await admin.alter_configs(
                 [
-                    ConfigResource(ConfigResourceType.TOPIC, name, wanted[name].configs())
+                    ConfigResource(
+                        ConfigResourceType.TOPIC, name, wanted[name].configs(replication)
+                    )
                     for name in present
                 ]
             )
@@ -96,7 +101,7 @@ async def apply_topics(
 async def apply_with_settings(settings: Settings, topics: list[Topic]) -> ApplyReport:
     """``apply_topics`` with the prefix, partitions and replication the settings name."""
     return await apply_topics(
-        settings.kafka_bootstrap,
+        settings.kafka_servers,
         topics,
         prefix=settings.topic_prefix,
         default_partitions=settings.topic_partitions,

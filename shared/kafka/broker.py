@@ -13,7 +13,7 @@ def make_broker(settings: Settings, service: str, *, description: str = "") -> K
     """acks=all plus the idempotent producer: an acknowledged send is on every in-sync replica
     and a retried send is never written twice. Topics are never auto-created."""
     return KafkaBroker(
-        settings.kafka_bootstrap,
+        settings.kafka_servers,
         client_id=f"linli-{service}",
         acks="all",
         enable_idempotence=True,

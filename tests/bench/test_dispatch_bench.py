@@ -152,6 +152,33 @@ def _met(ok: bool) -> str:
     return "floor met" if ok else "FLOOR MISSED"
 
 
+async def route_all(settings: Settings, n: int) -> tuple[int, int, float, dict[str, float]]:
+    """Run dispatch as its own process until it has routed ``n`` reports already in
+    ``issues.reported``: (routed, routed when timing began, seconds from the first batch done
+    to the last, CPU seconds each process spent meanwhile)."""
+    port = free_port()
+    env = settings_env(settings, LINLI_DISPATCH_PORT=str(port))
+    with service_process(["services.dispatch"], env, port) as pid:
+        # routed = stored, events acknowledged, timers placed (the handler's outcome, counted
+        # before the offsets are committed); timed from the first batch done to the last
+        done, first, began = 0, 0, 0.0
+        pids = server_pids() | {"dispatch": pid}
+        cpu: dict[str, float] = {}
+        deadline = time.monotonic() + 90
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            while time.monotonic() < deadline:
+                done = _routed((await client.get("/metrics")).text)
+                if done and not began:
+                    first, began = done, time.perf_counter()
+                    cpu = {name: cpu_seconds(p) for name, p in pids.items()}
+                if done >= n:
+                    break
+                await asyncio.sleep(0.02)
+        elapsed = time.perf_counter() - began
+        used = {name: cpu_seconds(pids[name]) - c for name, c in cpu.items()}
+    return done, first, elapsed, used
+
+
 async def test_routing_throughput_vs_raw_consume_produce(servers):
     run = uuid.uuid4().hex[:6]
     settings = _settings(servers, run, dispatch_timer_interval_s=0)
@@ -166,26 +193,7 @@ async def test_routing_throughput_vs_raw_consume_produce(servers):
     await _produce(settings.kafka_bootstrap, topic, ISSUES, run, start)
     baseline = await _baseline(settings.kafka_bootstrap, topic, sink, ISSUES)
 
-    port = free_port()
-    env = settings_env(settings, LINLI_DISPATCH_PORT=str(port))
-    with service_process(["services.dispatch"], env, port) as pid:
-        # routed = stored, events acknowledged, timers placed (the handler's outcome, counted
-        # before the offsets are committed); timed from the first batch done to the last
-        first, began = 0.0, 0.0
-        pids = server_pids() | {"dispatch": pid}
-        cpu: dict[str, float] = {}
-        deadline = time.monotonic() + 90
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            while time.monotonic() < deadline:
-                done = _routed((await client.get("/metrics")).text)
-                if done and not began:
-                    first, began = done, time.perf_counter()
-                    cpu = {n: cpu_seconds(p) for n, p in pids.items()}
-                if done >= ISSUES:
-                    break
-                await asyncio.sleep(0.02)
-        elapsed = time.perf_counter() - began
-        used = {n: cpu_seconds(pids[n]) - c for n, c in cpu.items()}
+    done, first, elapsed, used = await route_all(settings, ISSUES)
     client = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
     try:
         store = CaseStore(client[settings.database_name("dispatch")])

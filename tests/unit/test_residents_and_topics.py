@@ -33,3 +33,17 @@ def test_production_refuses_the_development_secret():
     with pytest.raises(ValueError, match="LINLI_RESIDENT_SECRET"):
         Settings(env="production")
     assert Settings(env="production", resident_secret="s3cret").env == "production"
+
+
+def test_topics_on_three_brokers_need_two_copies_of_every_write():
+    topics = platform_topics(Settings())
+    assert {t.configs(3)["min.insync.replicas"] for t in topics} == {"2"}
+    assert {t.configs(5)["min.insync.replicas"] for t in topics} == {"2"}
+    # With fewer than three copies, every copy is needed by none: one broker may be down.
+    assert {t.configs(1)["min.insync.replicas"] for t in topics} == {"1"}
+    assert {t.configs(2)["min.insync.replicas"] for t in topics} == {"1"}
+
+
+def test_the_kafka_clients_get_one_bootstrap_server_each():
+    settings = Settings(kafka_bootstrap="127.0.0.1:9092, 127.0.0.1:9094,127.0.0.1:9096")
+    assert settings.kafka_servers == ["127.0.0.1:9092", "127.0.0.1:9094", "127.0.0.1:9096"]
