@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -112,13 +113,12 @@ class IssueStore:
 
     async def query(self, query: RequestQuery) -> list[dict[str, Any]]:
         if query.ids:
-            selector: dict[str, Any] = {"_id": {"$in": list(query.ids)}}
-        else:
-            selector = {"reported_at": {"$gte": query.start, "$lte": query.end}}
-            if query.service_codes:
-                selector["category"] = {"$in": list(query.service_codes)}
-            if query.statuses:
-                selector["open311_status"] = {"$in": list(query.statuses)}
+            return await self._by_ids(query)
+        selector: dict[str, Any] = {"reported_at": {"$gte": query.start, "$lte": query.end}}
+        if query.service_codes:
+            selector["category"] = {"$in": list(query.service_codes)}
+        if query.statuses:
+            selector["open311_status"] = {"$in": list(query.statuses)}
         cursor = (
             self._issues.find(selector, {"history": 0})
             .sort([("reported_at", DESCENDING), ("_id", ASCENDING)])
@@ -126,6 +126,16 @@ class IssueStore:
             .limit(query.page_size)
         )
         return [doc async for doc in cursor]
+
+    async def _by_ids(self, query: RequestQuery) -> list[dict[str, Any]]:
+        """Requests by id, one lookup each (``_id $in`` would make FerretDB scan), in the
+        search's order: newest first, then by id."""
+        found = await asyncio.gather(
+            *(self._issues.find_one({"_id": i}, {"history": 0}) for i in dict.fromkeys(query.ids))
+        )
+        docs = sorted((d for d in found if d is not None), key=lambda d: d["_id"])
+        docs.sort(key=_newest_first)
+        return docs[query.skip : query.skip + query.page_size]
 
     async def open_of_category(
         self, category: str, since: datetime, limit: int = 200
@@ -145,13 +155,20 @@ class IssueStore:
         return [doc async for doc in cursor]
 
     async def of_resident(self, ref: str, limit: int = 200) -> list[dict[str, Any]]:
-        cursor = (
-            self._issues.find({"$or": [{"resident_ref": ref}, {"followers": ref}]})
-            .sort("reported_at", DESCENDING)
-            .limit(limit)
-        )
-        return [doc async for doc in cursor]
+        """Reports the resident filed or follows, newest first. Two equality reads, each on
+        its own index (an ``$or`` of them would make FerretDB scan every issue)."""
+        found: dict[str, dict[str, Any]] = {}
+        for field in ("resident_ref", "followers"):
+            cursor = self._issues.find({field: ref}).sort("reported_at", DESCENDING).limit(limit)
+            found |= {doc["_id"]: doc async for doc in cursor}
+        return sorted(found.values(), key=_newest_first)[:limit]
 
     async def add_follower(self, issue_id: str, ref: str) -> bool:
         result = await self._issues.update_one({"_id": issue_id}, {"$addToSet": {"followers": ref}})
         return result.matched_count > 0
+
+
+def _newest_first(doc: dict[str, Any]) -> tuple[bool, Any]:
+    """Sort key: newest report first, those not reported yet last (as MongoDB sorts them)."""
+    at = doc.get("reported_at")
+    return (at is None, -at.timestamp() if at is not None else 0)

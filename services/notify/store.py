@@ -4,7 +4,8 @@ Contact details live here and nowhere else."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from contextlib import suppress
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -26,6 +27,7 @@ class NotifyStore:
         self.deferred = db["deferred"]  # pointers to deferred sends: small, so scans are cheap
         self.ratings = db["ratings"]
         self.broadcasts = db["broadcasts"]
+        self.unfinished = db["broadcasts_unfinished"]  # pointers: the lease reads only these
         self.operators = db["operators"]
         self.processed = ProcessedEvents(db["processed_events"], "notify")
 
@@ -34,6 +36,18 @@ class NotifyStore:
         await self.residents.create_index([("nodes", ASCENDING)])
         await self.deliveries.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
         await self.broadcasts.create_index([("status", ASCENDING)])
+        await self._point_at_unfinished()
+
+    async def _point_at_unfinished(self) -> None:
+        """Pointers for unfinished broadcasts begun before pointers were kept (one scan of
+        the broadcasts at start-up; a pointer already there is left as it is)."""
+        active = {"status": {"$in": ["queued", "sending"]}}
+        async for doc in self.broadcasts.find(active, {"created_at": 1}):
+            await self._point(doc["_id"], doc.get("created_at") or utcnow())
+
+    async def _point(self, broadcast_id: str, at: datetime) -> None:
+        with suppress(DuplicateKeyError):
+            await self.unfinished.insert_one({"_id": broadcast_id, "at": at})
 
     # --- residents ------------------------------------------------------------------------
 
@@ -82,9 +96,12 @@ class NotifyStore:
 
     def residents_below(self, node_id: str, batch: int):
         """Every resident below the node, streamed in the collection's natural order: a sort
-        would make FerretDB scan and sort the whole collection before the first batch."""
+        would make FerretDB scan and sort the whole collection before the first batch.
+        ``$eq`` keeps our FerretDB build from reading through the ``nodes`` index (every
+        resident has an array there, so it would narrow nothing), whose order changes as
+        residents are added: a resumed walk counts on the natural order (broadcasts.py)."""
         fields = {"language": 1, "prefs": 1, "phone": 1, "email": 1}
-        return self.residents.find({"nodes": node_id}, fields).batch_size(batch)
+        return self.residents.find({"nodes": {"$eq": node_id}}, fields).batch_size(batch)
 
     # --- inbox ----------------------------------------------------------------------------
 
@@ -186,25 +203,46 @@ class NotifyStore:
     # --- broadcasts -----------------------------------------------------------------------
 
     async def create_broadcast(self, doc: dict[str, Any]) -> None:
+        """The pointer first, so a crash between leaves nothing that no lease would find."""
+        await self._point(doc["_id"], doc["created_at"])
         await self.broadcasts.insert_one(doc)
 
     async def broadcast(self, broadcast_id: str) -> dict[str, Any] | None:
         return await self.broadcasts.find_one({"_id": broadcast_id})
 
     async def lease_broadcast(self, owner: str, now: datetime, until: datetime):
-        """Take one unfinished broadcast whose lease is free or lapsed (one replica at a time)."""
-        return await self.broadcasts.find_one_and_update(
-            {
-                "status": {"$in": ["queued", "sending"]},
-                "$or": [
-                    {"lease_until": None},
-                    {"lease_until": {"$lt": now}},
-                    {"lease_owner": owner},
-                ],
-            },
-            {"$set": {"status": "sending", "lease_owner": owner, "lease_until": until}},
-            return_document=ReturnDocument.AFTER,
-        )
+        """Take one unfinished broadcast whose lease is free or lapsed (one replica at a time).
+        Only the pointers of unfinished broadcasts are read, then each by ``_id``: the lease
+        is tried every second, and the broadcasts themselves are kept for ever."""
+        for pointer in await self.unfinished.find({}).sort("at", ASCENDING).limit(50).to_list():
+            taken = await self.broadcasts.find_one_and_update(
+                {
+                    "_id": pointer["_id"],
+                    "status": {"$in": ["queued", "sending"]},
+                    "$or": [
+                        {"lease_until": None},
+                        {"lease_until": {"$lt": now}},
+                        {"lease_owner": owner},
+                    ],
+                },
+                {"$set": {"status": "sending", "lease_owner": owner, "lease_until": until}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if taken is not None:
+                return taken
+            await self._unpoint_if_finished(pointer, now)
+        return None
+
+    async def _unpoint_if_finished(self, pointer: dict[str, Any], now: datetime) -> None:
+        """Drop a pointer whose broadcast ended (its finisher died before dropping it), or
+        never came (its creator died before storing it; a minute is time enough)."""
+        doc = await self.broadcasts.find_one({"_id": pointer["_id"]}, {"status": 1})
+        if doc is None:
+            if pointer["at"] + timedelta(minutes=1) > now:
+                return
+        elif doc["status"] in ("queued", "sending"):
+            return  # leased by another replica
+        await self.unfinished.delete_one({"_id": pointer["_id"]})
 
     async def advance_broadcast(
         self, broadcast_id: str, owner: str, walked: int, counts: dict[str, int], until: datetime
@@ -221,17 +259,21 @@ class NotifyStore:
         return result.modified_count == 1
 
     async def finish_broadcast(self, broadcast_id: str, owner: str) -> None:
-        await self.broadcasts.update_one(
+        result = await self.broadcasts.update_one(
             {"_id": broadcast_id, "lease_owner": owner, "status": "sending"},
             {"$set": {"status": "done", "lease_until": None, "finished_at": utcnow()}},
         )
+        if result.matched_count:  # else it is someone else's now, pointer and all
+            await self.unfinished.delete_one({"_id": broadcast_id})
 
     async def cancel_broadcast(self, broadcast_id: str) -> dict[str, Any] | None:
-        return await self.broadcasts.find_one_and_update(
+        cancelled = await self.broadcasts.find_one_and_update(
             {"_id": broadcast_id, "status": {"$in": ["queued", "sending"]}},
             {"$set": {"status": "cancelled", "cancelled_at": utcnow()}},
             return_document=ReturnDocument.AFTER,
         )
+        await self.unfinished.delete_one({"_id": broadcast_id})
+        return cancelled
 
     # --- operators ------------------------------------------------------------------------
 

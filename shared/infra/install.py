@@ -45,6 +45,23 @@ FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 FERRETDB_PATCH_FILE = "internal/backends/sqlite/metadata/metadata.go"
 FERRETDB_PATCH_OLD = "IDColumn = DefaultColumn + \"->'$._id'\""
 FERRETDB_PATCH_NEW = "IDColumn = DefaultColumn + \"->'_id'\""
+# The filter pushdown (see _patch_ferretdb): a file added to the SQLite backend, and the two
+# places (Query, Explain) that pushed down only a bare _id equality call it instead.
+FERRETDB_PUSHDOWN_SOURCE = FERRETDB_DIR / "patch" / "linli_pushdown.go"
+FERRETDB_PUSHDOWN_TARGET = "internal/backends/sqlite/linli_pushdown.go"
+FERRETDB_PUSHDOWN_FILE = "internal/backends/sqlite/collection.go"
+FERRETDB_PUSHDOWN_EDITS = (
+    (
+        '\tif params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n'
+        "\t\tswitch v.(type) {\n\t\tcase string, types.ObjectID:\n",
+        '\tif column, v := linliPushdown(meta, params.Filter); column != "" {\n'
+        "\t\tswitch {\n\t\tdefault:\n",
+    ),
+    (
+        "whereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)",
+        'whereClause = " WHERE " + column',
+    ),
+)
 
 _MARKER = ".complete"
 
@@ -90,8 +107,11 @@ def ferretdb_build_hash() -> str:
     """Short hash of the FerretDB wrapper's sources, build flags and source patch (names its
     cache folder, so changing any of them builds a new binary)."""
     patch = (FERRETDB_PATCH_FILE, FERRETDB_PATCH_OLD, FERRETDB_PATCH_NEW)
-    extra = "\0".join((FERRETDB_BUILD_TAGS, *patch))
-    return _digest([FERRETDB_DIR / n for n in FERRETDB_SOURCES], extra)[:16]
+    pushdown = (FERRETDB_PUSHDOWN_TARGET, FERRETDB_PUSHDOWN_FILE)
+    edits = [part for edit in FERRETDB_PUSHDOWN_EDITS for part in edit]
+    extra = "\0".join((FERRETDB_BUILD_TAGS, *patch, *pushdown, *edits))
+    sources = [FERRETDB_DIR / n for n in FERRETDB_SOURCES] + [FERRETDB_PUSHDOWN_SOURCE]
+    return _digest(sources, extra)[:16]
 
 
 def planned_paths() -> InstalledPaths:
@@ -196,10 +216,36 @@ def _patch_ferretdb(go: str, build_dir: Path) -> Path:
             "version in deploy/local/ferretdb/go.mod changed? Re-check the _id index bug there."
         )
     target.write_text(text.replace(FERRETDB_PATCH_OLD, FERRETDB_PATCH_NEW))
+    _patch_pushdown(source)
     # A module replaced by a directory needs no go.sum line, so the build keeps -mod=readonly.
     replace = f"-replace={FERRETDB_MODULE}={source}"
     _run([go, "mod", "edit", replace], wrapper, "pointing the wrapper at the patched FerretDB")
     return wrapper
+
+
+def _patch_pushdown(source: Path) -> None:
+    """Add the filter pushdown to FerretDB's SQLite backend (deploy/local/ferretdb/patch).
+
+    Why: FerretDB v1.24.2 narrows a query in SQL only when the filter is exactly one ``_id``
+    equality; ``{_id: x, status: ...}`` (every conditional update) and ``{resident_ref: r}``
+    (even with an index on it) read and decode the whole collection. The added function also
+    pushes down an ``_id`` equality beside other conditions, and a plain string equality on a
+    secondary index's first field (arrays too, as MongoDB matches them). The handler still
+    applies the whole filter to the rows returned, so results do not change, only their cost;
+    tests/integration/test_ferretdb_pushdown.py checks both the plans and the results.
+    """
+    shutil.copyfile(FERRETDB_PUSHDOWN_SOURCE, source / FERRETDB_PUSHDOWN_TARGET)
+    target = source / FERRETDB_PUSHDOWN_FILE
+    text = target.read_text()
+    for old, new in FERRETDB_PUSHDOWN_EDITS:
+        if text.count(old) != 2:  # Query and Explain
+            raise LocalInfraError(
+                f"cannot patch FerretDB: expected `{old.strip()}` twice in "
+                f"{FERRETDB_PUSHDOWN_FILE} (found {text.count(old)}); was the FerretDB version "
+                "in deploy/local/ferretdb/go.mod changed? Re-check linli_pushdown.go there."
+            )
+        text = text.replace(old, new)
+    target.write_text(text)
 
 
 def _install_ferretdb(binary: Path, progress: Callable[[str], None]) -> None:
