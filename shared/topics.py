@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 DAY_MS = 24 * 60 * 60 * 1000
-SERVICES = ("intake", "dispatch", "notify", "ledger")
+SERVICES = ("intake", "dispatch", "notify", "ledger", "consult")
 
 ISSUES_REPORTED = "issues.reported"
 ISSUES_LIFECYCLE = "issues.lifecycle"
@@ -24,6 +24,8 @@ NOTIFICATIONS_DELIVERED = "notifications.delivered"
 NOTIFICATIONS_FAILED = "notifications.failed"
 NOTIFICATIONS_RETRY = "notifications.retry"
 NOTIFICATIONS_DEAD = "notifications.dead"
+CONSULT_EVENTS = "consult.events"
+CONSULT_NOTICES = "consult.notices"
 
 
 def dept_tasks(department: str) -> str:
@@ -110,6 +112,8 @@ def catalogue(departments: Iterable[str]) -> list[Topic]:
             "Sends that failed for good or ran out of retries, with the reason (replayable).",
             retention_days=90,
         ),
+        Topic(CONSULT_EVENTS, "poll or resolution id", "Polls opened and counted, resolutions."),
+        Topic(CONSULT_NOTICES, "notice id", "Consult's notices to one household each, for notify."),
     ]
     topics += [
         Topic(

@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.consult import cli as consult_cli
 from shared.cli import dispatch, docs, infra, keys, ledger, notify, platform, topics
 from shared.settings import Settings
 
@@ -18,6 +19,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(notify.app, name="notify")
 app.add_typer(dispatch.app, name="dispatch")
 app.add_typer(dispatch.report, name="report")
+app.add_typer(consult_cli.app, name="consult")
 app.command("up")(platform.up)
 app.command("down")(platform.down)
 app.command("status")(platform.status)

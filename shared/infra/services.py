@@ -1,4 +1,4 @@
-"""The four services as detached OS processes, as ``make up`` and the end-to-end tests run them."""
+"""The services as detached OS processes, as ``make up`` and the end-to-end tests run them."""
 
 from __future__ import annotations
 

@@ -312,6 +312,7 @@ def subscribe(
     poll_ms: int = 20,
     parallel_keys: bool = True,
     streaming: bool = False,
+    group_instance_id: str | None = None,
 ) -> Callable[[float], Awaitable[None]] | None:
     """Register a consumer of ``topic`` in its own consumer group; ``handlers`` and
     ``batch_handlers`` say which payload types it processes (other platform events on the
@@ -331,6 +332,10 @@ def subscribe(
     not apply (the fetch waits for records and returns as soon as any arrive). It returns the
     consumer's ``drain(timeout_s)``, to be awaited on a graceful stop before the broker stops
     (a batch consumer's batch in progress is finished by the framework itself).
+
+    ``group_instance_id`` makes the consumer a static member of its group: restarted under
+    the same id it gets its partitions back at once, without a rebalance; stopped, it keeps
+    them until its session times out.
     """
     batch_handlers = dict(batch_handlers or {})
     accepted = {model.event_type: model for model in (*handlers, *batch_handlers)}
@@ -443,6 +448,7 @@ def subscribe(
     subscriber = broker.subscriber(
         prefix + topic,
         group_id=group_id or consumer_group(prefix, service, topic),
+        group_instance_id=group_instance_id,
         ack_policy=AckPolicy.MANUAL if streaming else AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         batch=True,

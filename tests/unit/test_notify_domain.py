@@ -3,6 +3,7 @@ webhook signatures, operator keys; and every template in every language."""
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 
 import pytest
 
@@ -29,6 +30,7 @@ from services.notify.domain import (
 )
 from services.notify.messages import transition_kind
 from services.notify.rendering import Templates
+from shared.events.consult import NoticeKind
 from shared.events.lifecycle import TRANSITIONS
 
 pytestmark = pytest.mark.unit
@@ -164,6 +166,10 @@ FULL_CONTEXT = {
     "title": "暴雨预警",
     "body": "请勿外出",
     "urgent": True,
+    "subject_id": "poll_naming",
+    "place": "Jiading Courtyard",
+    "closes_at": "2026-03-09 12:00",
+    "summary": "passed",
 }
 EXPECTED_KINDS = {
     "issue.received",
@@ -171,6 +177,7 @@ EXPECTED_KINDS = {
     "receipt.issued",
     "broadcast",
     *(transition_kind(t.event_type) for t in TRANSITIONS),
+    *(f"consult.{kind}" for kind in get_args(NoticeKind)),
 }
 
 

@@ -32,7 +32,10 @@ def test_the_catalogue_has_every_department_topic_and_a_dead_letter_topic_per_se
 def test_production_refuses_the_development_secret():
     with pytest.raises(ValueError, match="LINLI_RESIDENT_SECRET"):
         Settings(env="production")
-    assert Settings(env="production", resident_secret="s3cret").env == "production"
+    with pytest.raises(ValueError, match="LINLI_CONSULT_SECRET"):
+        Settings(env="production", resident_secret="s3cret")
+    both = Settings(env="production", resident_secret="s3cret", consult_secret="c0nsult")
+    assert both.env == "production"
 
 
 def test_topics_on_three_brokers_need_two_copies_of_every_write():
