@@ -17,7 +17,7 @@ from services.dispatch.cases import TRANSITION_BY_NAME, Dispatcher
 from services.dispatch.clock import DevClock
 from services.dispatch.domain.machine import Rules
 from services.dispatch.feedback import Feedback
-from services.dispatch.http import router
+from services.dispatch.http import refusals, router
 from services.dispatch.routing import load_calendar, load_policy, load_routing
 from services.dispatch.store import CaseStore
 from services.dispatch.timers import TimerWheel
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     )
     parts.consume(DEPT_ACTIONS, {DepartmentActionV1: KafkaActions(dispatcher, store).on_action})
     parts.consume(ISSUES_FEEDBACK, {IssueRatedV1: Feedback(dispatcher).on_rated})
+    refusals(parts.errors)
     wheel = TimerWheel(wheel_store, dispatcher, batch=settings.dispatch_timer_batch)
     app = parts.app(
         title="Linli dispatch",

@@ -7,7 +7,6 @@ A refused action answers 404 (unknown case or target), 422 (a field is missing o
 bounds; the field is named) or 409 (the case's state or the key's rights forbid it).
 """
 
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -31,7 +30,7 @@ from services.dispatch.views import (
 )
 from shared.events import utcnow
 from shared.events.dispatch import ActionTarget, ActionType, DepartmentActionV1
-from shared.http.errors import ApiError
+from shared.http.errors import ApiError, ErrorMap
 from shared.http.schema import ErrorBody, error_responses
 from shared.reference.tree import Tree
 
@@ -39,7 +38,7 @@ FORBIDDEN_CLOCK = {
     "model": ErrorBody,
     "description": "In production, or the key is not the district (root) office's",
 }
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 class ActionRequest(BaseModel):
@@ -65,6 +64,22 @@ class ActionRequest(BaseModel):
 class ClockMove(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     advance_s: int = Field(ge=1, le=MAX_ADVANCE_S, description="Seconds to move the clock ahead.")
+
+
+def refusals(errors: ErrorMap) -> None:
+    """How dispatch's domain refusals answer over HTTP: 404 unknown, 422 invalid input (the
+    field named), 409 the case's state or the key's rights; a concurrent change: busy."""
+    errors.refuse(
+        Refused,
+        lambda exc: ApiError(
+            refusal_status(exc), exc.code, exc.reason, f"body.{exc.field}" if exc.field else None
+        ),
+    )
+    errors.refuse(CaseNotFound, lambda exc: ApiError(404, "not_found", f"no case {exc}"))
+    errors.refuse(
+        Conflict,
+        lambda _: ApiError(409, "busy", "the case is changing; retry", None, {"Retry-After": "1"}),
+    )
 
 
 def router(
@@ -142,21 +157,10 @@ def router(
             issue_id=issue_id, actor_kind=who.kind, actor=who.code, sent_at=utcnow(),
             **body.model_dump(),
         )  # fmt: skip
-        try:
-            applied = await dispatcher.apply(
-                issue_id, to_command(who, action), action_id=body.action_id
-            )
-        except Refused as refused:
-            field = f"body.{refused.field}" if refused.field else None
-            raise ApiError(
-                refusal_status(refused), refused.code, refused.reason, field
-            ) from refused
-        except CaseNotFound as exc:
-            raise ApiError(404, "not_found", f"no case {issue_id}") from exc
-        except Conflict as exc:
-            raise ApiError(
-                409, "busy", "the case is changing; retry", None, {"Retry-After": "1"}
-            ) from exc
+        # refusals, a missing case and a concurrent change answer by ``refusals`` above
+        applied = await dispatcher.apply(
+            issue_id, to_command(who, action), action_id=body.action_id
+        )
         doc = await store.get(issue_id)
         assert doc is not None
         return {"duplicate": applied.duplicate, "case": case_view(doc)}
@@ -170,13 +174,11 @@ def router(
     )
     async def rates(
         who: Annotated[Holder, Depends(principal)],
-        month: Annotated[str, Query(description="YYYY-MM (Asia/Shanghai)")],
-        dimension: Annotated[str | None, Query(description=", ".join(DIMENSIONS))] = None,
+        month: Annotated[str, Query(pattern=MONTH, description="YYYY-MM (Asia/Shanghai)")],
+        dimension: Annotated[
+            str | None, Query(pattern=f"^({'|'.join(DIMENSIONS)})$", description="Default: all")
+        ] = None,
     ) -> dict[str, Any]:
-        if not MONTH.match(month):
-            raise ApiError(400, "invalid", "month must be YYYY-MM", "query.month")
-        if dimension is not None and dimension not in DIMENSIONS:
-            raise ApiError(400, "invalid", f"dimension is one of {DIMENSIONS}", "query.dimension")
         result = await month_rates(store, tree, month)
         return {
             "month": month,

@@ -30,15 +30,27 @@ from shared.events.ledger import (
     DisbursementRequestedV1,
     ReversalRequestedV1,
 )
-from shared.http.errors import ApiError, Unavailable
-from shared.kafka.publisher import EventPublisher, PublishFailed
+from shared.http.errors import ApiError, ErrorMap
+from shared.kafka.publisher import EventPublisher
 from shared.residents import normalise_contact, resident_ref
 from shared.topics import LEDGER_COMMANDS, RESIDENTS_CONTACTS
 
 Auth = Annotated[str | None, Header(description="Bearer <ledger key>")]
 ClientId = Annotated[str, Field(pattern=ID_PATTERN, description="Chosen by the client.")]
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
-REFUSAL_STATUS = {"conflict": 409, "overspend": 409, "already_reversed": 409, "not_found": 404}
+# a refusal by the fund's writer: the state forbids it (409), the key's party may not (403), or
+# what it names does not exist (404); only malformed input is a 422
+REFUSAL_STATUS = {
+    "conflict": 409,
+    "overspend": 409,
+    "already_reversed": 409,
+    "not_reversible": 409,
+    "not_approved": 409,
+    "wrong_status": 409,
+    "not_a_party": 403,
+    "not_found": 404,
+    "unknown_fund": 404,
+}
 
 
 class Strict(BaseModel):
@@ -46,8 +58,15 @@ class Strict(BaseModel):
 
 
 class Approval(Strict):
-    parties: list[Slug] = Field(default_factory=lambda: list(DEFAULT_PARTIES))
-    required: int | None = Field(None, ge=1, description="Default: all parties.")
+    parties: list[Slug] = Field(
+        default_factory=lambda: list(DEFAULT_PARTIES),
+        min_length=1,
+        json_schema_extra={"uniqueItems": True},
+        description="Distinct parties that decide.",
+    )
+    required: int | None = Field(
+        None, ge=1, description="How many must approve: at most the parties; default all."
+    )
 
 
 class CampaignIn(Strict):
@@ -55,7 +74,7 @@ class CampaignIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     goal_fen: int = Field(ge=0)
     starts: date
-    ends: date
+    ends: date = Field(description="Not before starts.")
     projects: list[Slug] = Field(min_length=1)
     approval: Approval = Field(default_factory=Approval)
 
@@ -68,7 +87,28 @@ class Donor(Strict):
     named: bool = Field(False, description="Show the name in the public account.")
 
 
+def _required_when(field: str, value: str, *required: str) -> dict[str, Any]:
+    """JSON Schema: when ``field`` is ``value``, ``required`` are present and not null."""
+    return {
+        "if": {"properties": {field: {"const": value}}, "required": [field]},
+        "then": {
+            "required": list(required),
+            "properties": {name: {"not": {"type": "null"}, "minLength": 1} for name in required},
+        },
+    }
+
+
 class DonationIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={  # the channel's details, as ``_channel_details`` checks them
+            "allOf": [
+                _required_when("channel", "offline", "receipt_book_no"),
+                _required_when("channel", "in-kind", "item", "valuation_method"),
+            ]
+        },
+    )
+
     donation_id: ClientId
     campaign: Slug
     channel: Literal["online", "offline", "in-kind"]
@@ -117,6 +157,11 @@ class ReversalIn(Strict):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+def refusals(errors: ErrorMap) -> None:
+    """How the ledger's domain refusals answer over HTTP."""
+    errors.refuse(Conflict, lambda exc: ApiError(409, "conflict", str(exc), f"body.{exc.field}"))
+
+
 def build_router(
     store: LedgerStore,
     campaigns: Campaigns,
@@ -124,22 +169,22 @@ def build_router(
     *,
     resident_secret: str,
     wait_s: float,
-    retry_after_s: int,
 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["ledger"])
     errors: dict[int | str, dict[str, Any]] = {
+        200: {"description": "Exists: the same id with the same content was done before"},
+        202: {"description": "Accepted; the writer is slow: poll the command's outcome"},
         401: {"description": "No or unknown key"},
         403: {"description": "The key may not do this"},
-        409: {"description": "Refused: conflicting replay, or overspend"},
+        404: {"description": "What it names does not exist"},
+        409: {"description": "Refused: conflicting replay, overspend, or not in that state"},
+        422: {"description": "A field is missing or malformed"},
         503: {"description": "Kafka or the database is down; nothing was accepted"},
     }
 
     async def command(fund: str, payload: EventPayload) -> JSONResponse:
         command_id = str(uuid.uuid4())
-        try:
-            await publisher.publish(LEDGER_COMMANDS, payload, key=fund, event_id=command_id)
-        except PublishFailed as exc:
-            raise Unavailable("Kafka", retry_after_s) from exc
+        await publisher.publish(LEDGER_COMMANDS, payload, key=fund, event_id=command_id)
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             outcome = await store.outcome(command_id)
@@ -164,18 +209,15 @@ def build_router(
             raise ApiError(422, "invalid", str(exc), "body.approval") from exc
         if body.ends < body.starts:
             raise ApiError(422, "invalid", "ends before it starts", "body.ends")
-        try:
-            created, campaign = await campaigns.create(
-                body.id,
-                name=body.name,
-                goal_fen=body.goal_fen,
-                starts=body.starts,
-                ends=body.ends,
-                projects=body.projects,
-                rule=rule,
-            )
-        except Conflict as exc:
-            raise ApiError(409, "conflict", str(exc), f"body.{exc.field}") from exc
+        created, campaign = await campaigns.create(
+            body.id,
+            name=body.name,
+            goal_fen=body.goal_fen,
+            starts=body.starts,
+            ends=body.ends,
+            projects=body.projects,
+            rule=rule,
+        )
         return JSONResponse(
             {"status": "created" if created else "exists", "campaign": campaign},
             status_code=201 if created else 200,
@@ -198,10 +240,7 @@ def build_router(
                 language=donor.language,
                 updated_at=utcnow(),
             )
-            try:
-                await publisher.publish(RESIDENTS_CONTACTS, contact, key=donor_ref)
-            except PublishFailed as exc:
-                raise Unavailable("Kafka", retry_after_s) from exc
+            await publisher.publish(RESIDENTS_CONTACTS, contact, key=donor_ref)
         event = DonationReceivedV1(
             donation_id=body.donation_id,
             campaign=body.campaign,

@@ -156,7 +156,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     router = build_router(
         store,
         secret=secret,
-        retry_after_s=settings.retry_after_s,
         live=live,
         publisher=parts.publisher,
         broadcasts=broadcasts,

@@ -76,10 +76,20 @@ class Webhook(BaseModel):
 class Preferences(BaseModel):
     """What a resident chose; editable over the API with the resident's token."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={  # the webhook channel needs its webhook (checked by the API)
+            "if": {"properties": {"channels": {"contains": {"const": "webhook"}}}},
+            "then": {"required": ["webhook"], "properties": {"webhook": {"type": "object"}}},
+        },
+    )
 
     channels: tuple[Channel, ...] = Field(
-        ("inbox",), min_length=1, description="Channels in order of preference (failover order)."
+        ("inbox",),
+        min_length=1,
+        description="Channels in order of preference (failover order), each at most once.",
+        json_schema_extra={"uniqueItems": True},
     )
     language: Language = "zh-CN"
     quiet_hours: QuietHours | None = None

@@ -28,8 +28,8 @@ from services.notify.operators import authenticate
 from services.notify.store import NotifyStore
 from shared.events import derived_event_id, utcnow
 from shared.events.lifecycle import IssueRatedV1
-from shared.http.errors import ApiError, Unavailable
-from shared.kafka.publisher import EventPublisher, PublishFailed
+from shared.http.errors import ApiError
+from shared.kafka.publisher import EventPublisher
 from shared.reference import Tree
 from shared.residents import token_matches
 from shared.topics import ISSUES_FEEDBACK
@@ -135,7 +135,6 @@ def build_router(
     store: NotifyStore,
     *,
     secret: str,
-    retry_after_s: int,
     live: LiveInbox,
     publisher: EventPublisher,
     broadcasts: Broadcasts,
@@ -166,10 +165,7 @@ def build_router(
     ) -> Inbox:
         """The resident's messages, newest first. Only the resident's own token opens it."""
         resident(ref, authorization)
-        try:
-            docs = await store.inbox(ref, limit)
-        except Exception as exc:
-            raise Unavailable("the database", retry_after_s) from exc
+        docs = await store.inbox(ref, limit)
         return Inbox(resident_ref=ref, messages=[_message(d) for d in docs])
 
     @router.get(
@@ -222,10 +218,7 @@ def build_router(
     ) -> PreferencesView:
         """Channels in order of preference, language, quiet hours, opt-outs."""
         resident(ref, authorization)
-        try:
-            prefs = recipient_of(await store.resident(ref)).prefs
-        except Exception as exc:
-            raise Unavailable("the database", retry_after_s) from exc
+        prefs = recipient_of(await store.resident(ref)).prefs
         return _view(prefs)
 
     @router.put(
@@ -243,10 +236,7 @@ def build_router(
         resident(ref, authorization)
         if "webhook" in prefs.channels and prefs.webhook is None:
             raise ApiError(400, "missing", "the webhook channel needs a webhook", "body.webhook")
-        try:
-            await store.save_preferences(ref, prefs.model_dump(mode="json"))
-        except Exception as exc:
-            raise Unavailable("the database", retry_after_s) from exc
+        await store.save_preferences(ref, prefs.model_dump(mode="json"))
         return _view(prefs)
 
     def _opened(token: str) -> tuple[str, str, int]:
@@ -285,12 +275,9 @@ def build_router(
         issue_id, ref, visit = _opened(token)
         key = f"{issue_id}:{visit}"
         now = clock()
-        try:
-            stored = await store.record_rating(
-                key, {"rating": answer.rating, "comment": answer.comment, "ref": ref, "at": now}
-            )
-        except Exception as exc:
-            raise Unavailable("the database", retry_after_s) from exc
+        stored = await store.record_rating(
+            key, {"rating": answer.rating, "comment": answer.comment, "ref": ref, "at": now}
+        )
         if stored is not None and stored.get("published"):
             raise ApiError(409, "already_rated", "this visit was already rated")
         if stored is not None:  # an earlier answer was stored but not published: publish that
@@ -303,21 +290,15 @@ def build_router(
             resident_ref=ref,
             rated_at=now,
         )
-        try:
-            await publisher.publish(
-                ISSUES_FEEDBACK, event, key=issue_id, event_id=derived_event_id("rated", key)
-            )
-            await store.rating_published(key)
-        except PublishFailed as exc:
-            raise Unavailable("Kafka", retry_after_s) from exc
+        await publisher.publish(
+            ISSUES_FEEDBACK, event, key=issue_id, event_id=derived_event_id("rated", key)
+        )
+        await store.rating_published(key)
         return RatingOut(issue_id=issue_id, rating=answer.rating, status="accepted")
 
     async def operator(authorization: str) -> dict[str, Any]:
         key = authorization.removeprefix("Bearer ").strip()
-        try:
-            found = await authenticate(store, key) if key else None
-        except Exception as exc:
-            raise Unavailable("the database", retry_after_s) from exc
+        found = await authenticate(store, key) if key else None
         if found is None:
             raise ApiError(
                 401,
@@ -365,10 +346,7 @@ def build_router(
             "progress": {"recipients": 0, "skipped": 0, "queued": {}, "sent": {}, "failed": {}},
             "created_at": clock(),
         }
-        try:
-            await store.create_broadcast(doc)
-        except Exception as exc:
-            raise Unavailable("the database", retry_after_s) from exc
+        await store.create_broadcast(doc)
         broadcasts.wake()
         return _broadcast(doc)
 

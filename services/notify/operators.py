@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from typing import Any
 
 from services.notify.domain import hash_operator_secret, new_operator_key, split_operator_key
 from services.notify.store import NotifyStore
 from shared.events import utcnow
+from shared.residents import secrets_equal
 
 
 async def create_operator(store: NotifyStore, *, node_id: str, name: str = "") -> str:
@@ -34,6 +34,6 @@ async def authenticate(store: NotifyStore, key: str) -> dict[str, Any] | None:
     operator = await store.operator(key_id)
     if operator is None or operator.get("revoked"):
         return None
-    if not hmac.compare_digest(operator["secret_hash"], hash_operator_secret(secret)):
+    if not secrets_equal(operator["secret_hash"], hash_operator_secret(secret)):
         return None
     return operator

@@ -176,7 +176,9 @@ async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, l
     r = await ledger.post("/api/v1/disbursements", json={**request, "amount_fen": 1}, headers=clerk)
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "body.amount_fen"
     url = "/api/v1/disbursements/pay-packs-01"
-    assert (await ledger.post(f"{url}/post", headers=clerk)).status_code == 422  # not approved
+    assert (
+        await ledger.post(f"{url}/post", headers=clerk)
+    ).status_code == 409  # not approved: its state forbids it
     assert (await ledger.post(f"{url}/approve", headers=clerk)).status_code == 403
     for i, party in enumerate(PARTIES):
         r = await ledger.post(f"{url}/approve", headers=keys[party])
@@ -222,7 +224,7 @@ async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, l
     r = await ledger.post("/api/v1/disbursements/void-me/void", headers=clerk)
     assert r.json()["disbursement"]["status"] == "voided"
     r = await ledger.post("/api/v1/disbursements/void-me/approve", headers=keys[PARTIES[2]])
-    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "wrong_status"
+    assert r.status_code == 409 and r.json()["errors"][0]["code"] == "wrong_status"
 
     # a mistake corrected by a reversal pointing to the original
     reversal = {
