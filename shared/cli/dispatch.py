@@ -4,6 +4,7 @@ the monthly rates."""
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -120,7 +121,7 @@ def rates(
     from services.dispatch.reports import month_rates, to_csv
     from services.dispatch.store import CaseStore
 
-    if not MONTH.match(month):
+    if not re.match(MONTH, month):
         raise typer.BadParameter("month must be YYYY-MM")
     settings = Settings()
     tree = load_reference(settings.config_dir).tree
