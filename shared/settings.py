@@ -162,6 +162,12 @@ class Settings(BaseSettings):
     dispatch_timer_batch: int = Field(
         200, ge=1, description="Most timers one dispatch replica fires per tick."
     )
+    dev_clock_offset_s: float = Field(
+        0.0,
+        ge=0,
+        description="Development only: dispatch's clock runs this many seconds ahead, to watch "
+        "deadlines pass (refused in production).",
+    )
 
     consult_secret: SecretStr = Field(
         SecretStr(DEV_SECRET + "-consult"),
@@ -233,6 +239,8 @@ class Settings(BaseSettings):
     def _no_dev_secret_in_production(self) -> Settings:
         if self.env == "production" and self.resident_secret.get_secret_value() == DEV_SECRET:
             raise ValueError("LINLI_RESIDENT_SECRET must be set in production")
+        if self.env == "production" and self.dev_clock_offset_s:
+            raise ValueError("LINLI_DEV_CLOCK_OFFSET_S is for development; production refuses it")
         if self.env == "production" and self.consult_secret.get_secret_value().startswith(
             DEV_SECRET
         ):

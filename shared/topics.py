@@ -33,6 +33,11 @@ def dept_tasks(department: str) -> str:
     return f"dept.{department}.tasks"
 
 
+def dept_outcomes(department: str) -> str:
+    """The topic a department reads the outcome of its Kafka actions from."""
+    return f"dept.{department}.outcomes"
+
+
 def dead_letters(service: str) -> str:
     """Where a service's consumers put messages they cannot process."""
     return f"dlq.{service}"
@@ -115,6 +120,15 @@ def catalogue(departments: Iterable[str]) -> list[Topic]:
             dept_tasks(code),
             "issue id",
             f"Tasks, reminders, escalations and closures for department {code}.",
+            partitions=3,
+        )
+        for code in sorted(departments)
+    ]
+    topics += [
+        Topic(
+            dept_outcomes(code),
+            "issue id",
+            f"Outcome (applied or refused, with the reason) of each Kafka action of {code}.",
             partitions=3,
         )
         for code in sorted(departments)

@@ -80,7 +80,11 @@ class DepartmentTaskV1(EventPayload):
     task_id: str
     issue_id: IssueId
     department: str
-    action: Literal["new", "reminder", "escalation", "closure"] = "new"
+    action: Literal["new", "reminder", "escalation", "closure", "extension"] = Field(
+        "new",
+        description="new task; reminder or 催办; escalation or 通报; closure; extension: the "
+        "supervisor's decision on an extension request (note: approved/refused; resolve_due).",
+    )
     category: str
     node_id: NodeId
     description: str

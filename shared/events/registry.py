@@ -18,6 +18,7 @@ ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
     *ledger.COMMANDS,
     *notify.NOTIFY_PAYLOADS,
     dispatch.DepartmentActionV1,
+    dispatch.DepartmentActionOutcomeV1,
     follow.IssueFollowedV1,
     *consult.CONSULT_PAYLOADS,
 )
