@@ -17,7 +17,10 @@ fetched, chained behind the previous record of its key (order per key, keys conc
 batch handlers, each partition's share of a fetched batch is one unit of work (processed as a
 batch is, above), chained behind that partition's previous unit: partitions go on side by
 side and a partition's next records are fetched while its last ones are still being written.
-A transient failure backs off and runs the same record or unit again in place. Each
+A transient failure backs off and runs the same record or unit again in place; so does an
+attempt still unfinished after ``WORK_TIMEOUT_S`` (it is cancelled): an attempt that hangs,
+whatever it waits on, can not stall its partition (and, once the records in flight reach
+the bound, the whole consumer) for good. Each
 partition's offset is committed, off the fetch path, up to the last record whose work and
 that of every record before it is done. On a graceful stop the consumer takes no more records
 and finishes and commits what it has taken (``drain``); work left unfinished (a crash, or the
@@ -52,6 +55,11 @@ Item = tuple[Envelope, EventPayload]
 BatchHandler = Callable[[list[Item]], Awaitable[list["str | PoisonMessage | None"]]]
 Unit = tuple[Any, list[Any], Callable[[], Awaitable[None]]]  # chain key, records, work
 log = get_logger("linli.consumer")
+WORK_TIMEOUT_S = 60.0  # a streaming unit's attempt unfinished by then is retried
+
+
+class WorkTimedOut(Exception):
+    """A streaming unit's attempt did not finish in time: cancelled, and retried."""
 
 
 class PoisonMessage(Exception):
@@ -157,8 +165,10 @@ class _Stream:
         backoff: Backoff,
         max_in_flight: int,
         commit_delay_s: float = 0.1,
+        work_timeout_s: float = WORK_TIMEOUT_S,
     ):
         self._service, self._topic = service, topic
+        self._work_timeout_s = work_timeout_s
         self._backoff = backoff
         self._max = max_in_flight
         self._commit_delay_s = commit_delay_s
@@ -218,7 +228,7 @@ class _Stream:
             await asyncio.wait([previous])
         while not consumer._closed:
             try:
-                await work()
+                await self._attempt(work)
             except Exception as exc:
                 error = exc.exceptions[0] if isinstance(exc, ExceptionGroup) else exc
                 EVENTS_CONSUMED.labels(self._service, self._topic, "retry").inc()
@@ -241,6 +251,17 @@ class _Stream:
             if self._committer is None or self._committer.done():
                 self._committer = asyncio.create_task(self._commit_loop(consumer))
             return
+
+    async def _attempt(self, work: Callable[[], Awaitable[None]]) -> None:
+        """One attempt at a unit's work, cancelled if unfinished after the work timeout."""
+        deadline = asyncio.timeout(self._work_timeout_s)
+        try:
+            async with deadline:
+                await work()
+        except TimeoutError:
+            if deadline.expired():
+                raise WorkTimedOut(f"unfinished after {self._work_timeout_s:g} s") from None
+            raise
 
     async def drain(self, timeout_s: float) -> None:
         """For a graceful stop, before the consumer closes: take no more records, let the
@@ -421,7 +442,13 @@ def subscribe(
             raise error from None
         backoff.reset()
 
-    stream = _Stream(service=service, topic=topic, backoff=backoff, max_in_flight=4 * batch_size)
+    stream = _Stream(
+        service=service,
+        topic=topic,
+        backoff=backoff,
+        max_in_flight=4 * batch_size,
+        work_timeout_s=WORK_TIMEOUT_S,
+    )
 
     def units(records: tuple[Any, ...]) -> list[Unit]:
         if not batched:  # one record each, chained per key
