@@ -17,10 +17,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages the tests use: hledger checks the ledger's export.
+# Debian packages the tests use: hledger checks the ledger's export; Chromium (with a CJK font
+# for screenshots) runs the web console's browser suite (never `playwright install`).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-deps:
 	@command -v hledger >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq hledger >/dev/null)
+	@(command -v chromium >/dev/null && fc-list | grep -qi "Noto Sans CJK") || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk >/dev/null)
 
 up: $(STAMP)
 	$(VENV)/bin/linli up

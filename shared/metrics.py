@@ -30,3 +30,9 @@ HTTP_SECONDS = Histogram(
 DEPENDENCY_UP = Gauge(
     "linli_dependency_up", "1 when a dependency answers its probe.", ["service", "dependency"]
 )
+CONSUMER_STUCK = Gauge(
+    "linli_consumer_stuck_seconds",
+    "How long the oldest record a consumer is retrying (a transient failure) has been failing; "
+    "0 when none. It blocks the records after it on its partition: alert when it stays high.",
+    ["service", "topic"],
+)

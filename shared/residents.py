@@ -45,5 +45,13 @@ def resident_token(secret: str, ref: str, purpose: str = "inbox") -> str:
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
+def secrets_equal(expected: str, given: str) -> bool:
+    """Constant-time comparison of a secret with what a client sent. Compares UTF-8 bytes:
+    ``hmac.compare_digest`` refuses str with non-ASCII characters (a TypeError, so a 500)."""
+    return hmac.compare_digest(
+        expected.encode("utf-8", "surrogateescape"), given.encode("utf-8", "surrogateescape")
+    )
+
+
 def token_matches(secret: str, ref: str, token: str, purpose: str = "inbox") -> bool:
-    return hmac.compare_digest(resident_token(secret, ref, purpose), token)
+    return secrets_equal(resident_token(secret, ref, purpose), token)

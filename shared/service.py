@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events import EventPayload
 from shared.http.app import create_service_app
+from shared.http.errors import ErrorMap
 from shared.kafka.broker import make_broker
 from shared.kafka.consumer import BatchHandler, Handler, subscribe
 from shared.kafka.dead_letters import DeadLetters
@@ -42,6 +43,9 @@ class ServiceParts:
     dead_letters: DeadLetters
     mongo: AsyncMongoClient
     db: AsyncDatabase
+    errors: ErrorMap  # outages to 503, and the service's domain refusals (``errors.refuse``)
+    # topic -> (the payload models its consumer handles, a description): for the AsyncAPI
+    consumed: dict[str, tuple[list[type[EventPayload]], str]] = field(default_factory=dict)
     # the streaming consumers' drains, awaited on a graceful stop before the broker stops
     drains: list[Callable[[float], Awaitable[None]]] = field(default_factory=list)
 
@@ -54,6 +58,8 @@ class ServiceParts:
         batch_handlers: Mapping[type[EventPayload], BatchHandler] | None = None,
         streaming: bool = False,
     ) -> None:
+        models = list(dict.fromkeys((*handlers, *(batch_handlers or {}))))
+        self.consumed[topic] = (models, description)
         drain = subscribe(
             self.broker,
             service=self.service,
@@ -66,6 +72,7 @@ class ServiceParts:
             batch_handlers=batch_handlers,
             poll_ms=self.settings.consumer_poll_ms,
             streaming=streaming,
+            group_instance_id=self.settings.group_instance_id(self.service),
         )
         if drain is not None:
             self.drains.append(drain)
@@ -94,6 +101,7 @@ class ServiceParts:
             description=description,
             routers=routers,
             body_limits=body_limits,
+            errors=self.errors,
         )
         app.state.parts = self
         return app
@@ -115,6 +123,7 @@ def build_parts(settings: Settings, service: str) -> ServiceParts:
         dead_letters=dead_letters,
         mongo=mongo,
         db=mongo[settings.database_name(service)],
+        errors=ErrorMap(settings.retry_after_s),
     )
 
 

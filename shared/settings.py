@@ -6,6 +6,7 @@ and the README reproduces it.
 
 from __future__ import annotations
 
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -16,8 +17,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEV_SECRET = "dev-only-resident-secret-change-me"
+DEV_WEB_TOKEN_SECRET = "dev-only-web-token-secret-change-me"
 
-SERVICE_PORTS = {"intake": 8081, "dispatch": 8082, "notify": 8083, "ledger": 8084}
+SERVICE_PORTS = {
+    "intake": 8081,
+    "dispatch": 8082,
+    "notify": 8083,
+    "ledger": 8084,
+    "consult": 8085,
+    "web": 8080,
+}
 
 
 class Settings(BaseSettings):
@@ -55,6 +64,15 @@ class Settings(BaseSettings):
     dispatch_port: int = Field(SERVICE_PORTS["dispatch"], description="HTTP port of dispatch.")
     notify_port: int = Field(SERVICE_PORTS["notify"], description="HTTP port of notify.")
     ledger_port: int = Field(SERVICE_PORTS["ledger"], description="HTTP port of ledger.")
+    consult_port: int = Field(SERVICE_PORTS["consult"], description="HTTP port of consult.")
+    web_port: int = Field(SERVICE_PORTS["web"], description="HTTP port of the web console.")
+    instance_id: str = Field(
+        "",
+        description="This replica's stable name in Kafka's consumer groups (static membership: "
+        "restarted after a crash, it takes its partitions back at once instead of waiting for "
+        "its old session to expire and a rebalance). Must differ between replicas of a service "
+        "and stay the same across restarts of one; empty: <host name>-<service>-<HTTP port>.",
+    )
     publish_timeout_s: float = Field(
         4.0, gt=0, description="How long an HTTP request waits for Kafka's acknowledgement."
     )
@@ -144,6 +162,56 @@ class Settings(BaseSettings):
     dispatch_timer_batch: int = Field(
         200, ge=1, description="Most timers one dispatch replica fires per tick."
     )
+    dev_clock_offset_s: float = Field(
+        0.0,
+        ge=0,
+        description="Development only: dispatch's clock runs this many seconds ahead, to watch "
+        "deadlines pass (refused in production).",
+    )
+
+    consult_secret: SecretStr = Field(
+        SecretStr(DEV_SECRET + "-consult"),
+        description="Consult: key of the households' eligibility records and paper codes "
+        "(HMAC-SHA256). Must be set in production.",
+    )
+    consult_close_settle_s: float = Field(
+        1.0,
+        ge=0,
+        description="Consult: seconds a closing poll waits for ballots already being cast "
+        "before it counts; a ballot is checked against a poll read at most half this old.",
+    )
+    consult_tick_s: float = Field(
+        2.0,
+        ge=0,
+        description="Consult: how often polls are looked at for announcements, reminders and "
+        "closing times (0: never, for tests).",
+    )
+    web_token_secret: SecretStr = Field(
+        SecretStr(DEV_WEB_TOKEN_SECRET),
+        description="Key the web console signs staff tokens with and dispatch, notify and "
+        "ledger verify them by (HMAC-SHA256). Must be set in production.",
+    )
+    web_token_ttl_s: int = Field(
+        120, ge=10, le=3600, description="Web: lifetime of a staff token sent to a service."
+    )
+    web_session_idle_min: int = Field(
+        30, ge=1, description="Web: minutes without a request before a session ends."
+    )
+    web_session_absolute_h: int = Field(
+        10, ge=1, description="Web: hours after sign-in when a session ends regardless."
+    )
+    web_lockout_failures: int = Field(
+        5, ge=1, description="Web: failed sign-ins in a row that lock an account."
+    )
+    web_lockout_min: int = Field(15, ge=1, description="Web: minutes a locked account waits.")
+    web_cookie_secure: bool = Field(
+        False, description="Web: send the session cookie over HTTPS only (on in production)."
+    )
+    web_service_urls: str = Field(
+        "",
+        description="Web: where it reaches the services, name=url comma separated (empty: "
+        "127.0.0.1 and each service's port).",
+    )
 
     intake_rate_per_client: float = Field(
         20.0, ge=0, description="Intake: reports per second per client address (0: no limit)."
@@ -171,6 +239,17 @@ class Settings(BaseSettings):
     def _no_dev_secret_in_production(self) -> Settings:
         if self.env == "production" and self.resident_secret.get_secret_value() == DEV_SECRET:
             raise ValueError("LINLI_RESIDENT_SECRET must be set in production")
+        if self.env == "production" and self.dev_clock_offset_s:
+            raise ValueError("LINLI_DEV_CLOCK_OFFSET_S is for development; production refuses it")
+        if self.env == "production" and self.consult_secret.get_secret_value().startswith(
+            DEV_SECRET
+        ):
+            raise ValueError("LINLI_CONSULT_SECRET must be set in production")
+        if (
+            self.env == "production"
+            and self.web_token_secret.get_secret_value() == DEV_WEB_TOKEN_SECRET
+        ):
+            raise ValueError("LINLI_WEB_TOKEN_SECRET must be set in production")
         return self
 
     @property
@@ -183,6 +262,11 @@ class Settings(BaseSettings):
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
+
+    def group_instance_id(self, service: str) -> str:
+        """The replica's name in its consumer groups (``instance_id``, or one stable per host,
+        service and HTTP port: two replicas on one host never share a port)."""
+        return self.instance_id or f"{socket.gethostname()}-{service}-{self.port_of(service)}"
 
 
 @lru_cache(maxsize=1)

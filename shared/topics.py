@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 DAY_MS = 24 * 60 * 60 * 1000
-SERVICES = ("intake", "dispatch", "notify", "ledger")
+SERVICES = ("intake", "dispatch", "notify", "ledger", "consult", "web")
 
 ISSUES_REPORTED = "issues.reported"
 ISSUES_LIFECYCLE = "issues.lifecycle"
@@ -24,11 +24,18 @@ NOTIFICATIONS_DELIVERED = "notifications.delivered"
 NOTIFICATIONS_FAILED = "notifications.failed"
 NOTIFICATIONS_RETRY = "notifications.retry"
 NOTIFICATIONS_DEAD = "notifications.dead"
+CONSULT_EVENTS = "consult.events"
+CONSULT_NOTICES = "consult.notices"
 
 
 def dept_tasks(department: str) -> str:
     """The topic a department reads its tasks from."""
     return f"dept.{department}.tasks"
+
+
+def dept_outcomes(department: str) -> str:
+    """The topic a department reads the outcome of its Kafka actions from."""
+    return f"dept.{department}.outcomes"
 
 
 def dead_letters(service: str) -> str:
@@ -105,12 +112,23 @@ def catalogue(departments: Iterable[str]) -> list[Topic]:
             "Sends that failed for good or ran out of retries, with the reason (replayable).",
             retention_days=90,
         ),
+        Topic(CONSULT_EVENTS, "poll or resolution id", "Polls opened and counted, resolutions."),
+        Topic(CONSULT_NOTICES, "notice id", "Consult's notices to one household each, for notify."),
     ]
     topics += [
         Topic(
             dept_tasks(code),
             "issue id",
             f"Tasks, reminders, escalations and closures for department {code}.",
+            partitions=3,
+        )
+        for code in sorted(departments)
+    ]
+    topics += [
+        Topic(
+            dept_outcomes(code),
+            "issue id",
+            f"Outcome (applied or refused, with the reason) of each Kafka action of {code}.",
             partitions=3,
         )
         for code in sorted(departments)

@@ -14,15 +14,16 @@ from fastapi import FastAPI
 
 from services.dispatch.actions import KafkaActions
 from services.dispatch.cases import TRANSITION_BY_NAME, Dispatcher
+from services.dispatch.clock import DevClock
 from services.dispatch.domain.machine import Rules
 from services.dispatch.feedback import Feedback
-from services.dispatch.http import router
+from services.dispatch.http import refusals, router
 from services.dispatch.routing import load_calendar, load_policy, load_routing
 from services.dispatch.store import CaseStore
 from services.dispatch.timers import TimerWheel
 from services.dispatch.wheel import WheelStore
 from shared.events import DepartmentTaskV1, IssueAssignedV1, IssueReportedV1, utcnow
-from shared.events.dispatch import DepartmentActionV1
+from shared.events.dispatch import DepartmentActionOutcomeV1, DepartmentActionV1
 from shared.events.lifecycle import IssueRatedV1
 from shared.reference import load_reference
 from shared.service import build_parts
@@ -32,6 +33,7 @@ from shared.topics import (
     ISSUES_FEEDBACK,
     ISSUES_LIFECYCLE,
     ISSUES_REPORTED,
+    dept_outcomes,
     dept_tasks,
 )
 
@@ -40,6 +42,10 @@ ROUTE_BATCH = 1000  # reports routed together: one bulk insert, their events pub
 
 def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> FastAPI:
     settings = settings or Settings()
+    dev_clock = (
+        None if settings.env == "production" else DevClock(clock, settings.dev_clock_offset_s)
+    )
+    clock = dev_clock or clock
     reference = load_reference(settings.config_dir)
     routing = load_routing(settings.config_dir / "routing.yaml", set(reference.departments))
     rules = Rules(
@@ -54,6 +60,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         parts.publisher.declare(ISSUES_LIFECYCLE, model)
     for code in sorted(reference.departments):
         parts.publisher.declare(dept_tasks(code), DepartmentTaskV1)
+        parts.publisher.declare(dept_outcomes(code), DepartmentActionOutcomeV1)
     store, wheel_store = CaseStore(parts.db), WheelStore(parts.db)
     dispatcher = Dispatcher(
         store=store,
@@ -72,13 +79,22 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         batch_size=ROUTE_BATCH,
         streaming=True,
     )
-    parts.consume(DEPT_ACTIONS, {DepartmentActionV1: KafkaActions(dispatcher).on_action})
+    parts.consume(DEPT_ACTIONS, {DepartmentActionV1: KafkaActions(dispatcher, store).on_action})
     parts.consume(ISSUES_FEEDBACK, {IssueRatedV1: Feedback(dispatcher).on_rated})
+    refusals(parts.errors)
     wheel = TimerWheel(wheel_store, dispatcher, batch=settings.dispatch_timer_batch)
     app = parts.app(
         title="Linli dispatch",
         description="Routes issues to offices and departments and holds them to deadlines.",
-        routers=[router(store, dispatcher, reference.tree)],
+        routers=[
+            router(
+                store,
+                dispatcher,
+                reference.tree,
+                dev_clock,
+                staff_secret=settings.web_token_secret.get_secret_value(),
+            )
+        ],
         prepare_db=store.prepare,
     )
     app.state.dispatcher, app.state.timers, app.state.store = dispatcher, wheel, store

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +32,8 @@ from services.dispatch.domain.machine import (
     Command,
     Effect,
     Holder,
+    Merge,
+    MergeTarget,
     Rules,
     decide,
     open_case,
@@ -54,6 +56,7 @@ from shared.events.lifecycle import TRANSITIONS, IssueTransitionV1
 from shared.kafka.consumer import PoisonMessage
 from shared.kafka.publisher import EventPublisher
 from shared.logging import get_logger
+from shared.masking import mask_contacts
 from shared.reference import Reference
 from shared.topics import ISSUES_LIFECYCLE, dept_tasks
 
@@ -301,6 +304,8 @@ class Dispatcher:
                 return Applied(case_from_doc(doc), duplicate=True)
             case = case_from_doc(doc)
             now = _ms(self.clock())
+            if isinstance(command, Merge):
+                command = replace(command, target=await self._merge_target(command.into))
             decision = decide(case, command, now, self.rules)
             new_doc, events = self._next_doc(doc, case, decision.case, decision.effects, now)
             if action_id is not None:
@@ -320,13 +325,24 @@ class Dispatcher:
             return Applied(decision.case)
         raise Conflict(issue_id)
 
+    async def _merge_target(self, issue_id: str) -> MergeTarget | None:
+        doc = await self._store.get(issue_id)
+        if doc is None:
+            return None
+        return MergeTarget(doc["_id"], doc["node_id"], doc["status"])
+
     def _next_doc(
         self, doc: dict, old: Case, new: Case, effects: tuple[Effect, ...], now: datetime
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         new_doc = {**doc, **case_to_doc(new)}
         kept = {d.holder.code for d in new.duties}
         ended = [
-            {**case_to_doc(old)["duties"][i], "ended_at": now, "ended_by": effects[0].name}
+            {
+                **case_to_doc(old)["duties"][i],
+                "ended_at": now,
+                "ended_by": effects[0].name,
+                "ended_actor": effects[0].actor,
+            }
             for i, d in enumerate(old.duties)
             if d.holder.code not in kept
         ]
@@ -345,7 +361,8 @@ class Dispatcher:
                 )
             )
             for department, action in effect.tasks:
-                duty = new.duty(department) or new.duties[0]
+                duty = new.duty(department) or old.duty(department)
+                assert duty is not None, f"a task for {department}, which holds no duty"
                 events.append(
                     self._task_entry(
                         new_doc,
@@ -359,6 +376,13 @@ class Dispatcher:
                     )
                 )
         return new_doc, events
+
+    async def publish_one(
+        self, topic: str, issue_id: str, payload: EventPayload, name: str, seq: str
+    ) -> None:
+        """Publish one event whose id derives from (issue, ``name``, ``seq``): a redelivered
+        cause publishes it again with the same id."""
+        await self._publish([self._entry(topic, issue_id, payload, name, seq, utcnow())])
 
     # -- side effects -----------------------------------------------------------------------
     def _pointer(self, issue_id: str, version: int, tag: str) -> dict[str, Any]:
@@ -462,7 +486,7 @@ class Dispatcher:
             action=action,  # type: ignore[arg-type]
             category=doc["category"],
             node_id=doc["node_id"],
-            description=doc.get("description", ""),
+            description=mask_contacts(doc.get("description", "")),  # the office keeps it all
             priority=doc["priority"],
             ack_due=ack_due,
             resolve_due=resolve_due,

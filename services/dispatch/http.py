@@ -3,27 +3,44 @@
 Every request carries ``Authorization: Bearer <key>``; a key is scoped to one department
 (it sees and acts on the cases it holds or held a duty on) or to one office node (it sees
 its subtree). Keys are created with ``linli dispatch keys create`` and stored hashed.
+A refused action answers 404 (unknown case or target), 422 (a field is missing or out of
+bounds; the field is named) or 409 (the case's state or the key's rights forbid it).
 """
 
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.dispatch.actions import to_command
+from services.dispatch.actions import refusal_status, to_command
 from services.dispatch.cases import CaseNotFound, Dispatcher
+from services.dispatch.clock import MAX_ADVANCE_S, DevClock
 from services.dispatch.domain.machine import FINAL, Holder, Refused
 from services.dispatch.domain.rates import DIMENSIONS
 from services.dispatch.reports import month_rates
-from services.dispatch.store import CaseStore, Conflict, case_from_doc, duty_to_doc
+from services.dispatch.store import CaseStore, Conflict
+from services.dispatch.views import (
+    ActionAnswer,
+    CaseView,
+    ClockAnswer,
+    RatesAnswer,
+    TasksAnswer,
+    case_view,
+)
 from shared.events import utcnow
 from shared.events.dispatch import ActionTarget, ActionType, DepartmentActionV1
-from shared.http.errors import ApiError
+from shared.http.errors import ApiError, ErrorMap
+from shared.http.schema import ErrorBody, error_responses
 from shared.reference.tree import Tree
+from shared.staff_tokens import is_staff_token
+from shared.staff_tokens import verify as verify_staff
 
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+FORBIDDEN_CLOCK = {
+    "model": ErrorBody,
+    "description": "In production, or the key is not the district (root) office's",
+}
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 class ActionRequest(BaseModel):
@@ -46,27 +63,37 @@ class ActionRequest(BaseModel):
     into: str | None = Field(None, pattern=r"^iss_[0-9a-z]{10,40}$")
 
 
-def _view(doc: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "issue_id": doc["_id"],
-        "status": doc["status"],
-        "category": doc["category"],
-        "priority": doc["priority"],
-        "node_id": doc["node_id"],
-        "description": doc.get("description", ""),
-        "owner": doc["owner"],
-        "supervisor": doc["supervisor"],
-        "version": doc["version"],
-        "duties": [
-            {k: v for k, v in duty_to_doc(d).items() if k not in ("stage",)}
-            for d in case_from_doc(doc).duties
-        ],
-        "rating": doc.get("rating"),
-        "merged_into": doc.get("merged_into"),
-    }
+class ClockMove(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    advance_s: int = Field(ge=1, le=MAX_ADVANCE_S, description="Seconds to move the clock ahead.")
 
 
-def router(store: CaseStore, dispatcher: Dispatcher, tree: Tree) -> APIRouter:
+def refusals(errors: ErrorMap) -> None:
+    """How dispatch's domain refusals answer over HTTP: 404 unknown, 422 invalid input (the
+    field named), 409 the case's state or the key's rights; a concurrent change: busy."""
+    errors.refuse(
+        Refused,
+        lambda exc: ApiError(
+            refusal_status(exc), exc.code, exc.reason, f"body.{exc.field}" if exc.field else None
+        ),
+    )
+    errors.refuse(CaseNotFound, lambda exc: ApiError(404, "not_found", f"no case {exc}"))
+    errors.refuse(
+        Conflict,
+        lambda _: ApiError(409, "busy", "the case is changing; retry", None, {"Retry-After": "1"}),
+    )
+
+
+def router(
+    store: CaseStore,
+    dispatcher: Dispatcher,
+    tree: Tree,
+    dev_clock: DevClock | None = None,
+    *,
+    staff_secret: str | None = None,
+) -> APIRouter:
+    """``staff_secret``: accept the web console's staff tokens (office and department roles)
+    beside the keys; None refuses them. ``dev_clock``: the development-only clock offset."""
     api = APIRouter(prefix="/api/v1/dispatch", tags=["dispatch"])
 
     async def principal(authorization: Annotated[str | None, Header()] = None) -> Holder:
@@ -74,7 +101,15 @@ def router(store: CaseStore, dispatcher: Dispatcher, tree: Tree) -> APIRouter:
             raise ApiError(
                 401, "unauthenticated", "send Authorization: Bearer <key>", "header.authorization"
             )
-        holder = await store.principal(authorization.removeprefix("Bearer ").strip())
+        credential = authorization.removeprefix("Bearer ").strip()
+        if staff_secret is not None and is_staff_token(credential):
+            claims = verify_staff(staff_secret, credential, utcnow())
+            if claims is None or claims.role not in ("office", "department"):
+                raise ApiError(
+                    401, "unauthenticated", "invalid staff token", "header.authorization"
+                )
+            return Holder(claims.role, claims.code)  # type: ignore[arg-type]
+        holder = await store.principal(credential)
         if holder is None:
             raise ApiError(401, "unauthenticated", "unknown key", "header.authorization")
         return holder
@@ -91,7 +126,12 @@ def router(store: CaseStore, dispatcher: Dispatcher, tree: Tree) -> APIRouter:
             raise ApiError(404, "not_found", f"no case {issue_id} for {who.code}")
         return doc
 
-    @api.get("/tasks", summary="Cases this key's department holds, or this office's subtree")
+    @api.get(
+        "/tasks",
+        summary="Cases this key's department holds, or this office's subtree",
+        response_model=TasksAnswer,
+        responses=error_responses(401, 422, 503),
+    )
     async def tasks(
         who: Annotated[Holder, Depends(principal)],
         open_only: Annotated[bool, Query(alias="open")] = True,
@@ -100,14 +140,32 @@ def router(store: CaseStore, dispatcher: Dispatcher, tree: Tree) -> APIRouter:
         docs = await store.visible(who, open_only, limit, tuple(FINAL))
         return {
             "principal": {"kind": who.kind, "code": who.code},
-            "cases": [_view(d) for d in docs],
+            "cases": [case_view(d) for d in docs],
         }
 
-    @api.get("/cases/{issue_id}", summary="One case, if this key may see it")
+    @api.get(
+        "/cases/{issue_id}",
+        summary="One case, if this key may see it",
+        response_model=CaseView,
+        responses=error_responses(401, 404, 503),
+    )
     async def case(issue_id: str, who: Annotated[Holder, Depends(principal)]) -> dict[str, Any]:
-        return _view(await load(issue_id, who))
+        return case_view(await load(issue_id, who))
 
-    @api.post("/cases/{issue_id}/actions", summary="Act on a case: acknowledge, progress, resolve…")
+    @api.post(
+        "/cases/{issue_id}/actions",
+        summary="Act on a case: acknowledge, progress, resolve…",
+        response_model=ActionAnswer,
+        responses={
+            **error_responses(401, 404, 422, 503),
+            409: {
+                "model": ErrorBody,
+                "description": "The case's state or the key's rights forbid the action "
+                "(e.g. not_acknowledged, not_holder, not_supervisor, case_final), or the case "
+                "is changing (busy, with Retry-After)",
+            },
+        },
+    )
     async def act(
         issue_id: str, body: ActionRequest, who: Annotated[Holder, Depends(principal)]
     ) -> dict[str, Any]:
@@ -116,32 +174,28 @@ def router(store: CaseStore, dispatcher: Dispatcher, tree: Tree) -> APIRouter:
             issue_id=issue_id, actor_kind=who.kind, actor=who.code, sent_at=utcnow(),
             **body.model_dump(),
         )  # fmt: skip
-        try:
-            applied = await dispatcher.apply(
-                issue_id, to_command(who, action), action_id=body.action_id
-            )
-        except Refused as refused:
-            raise ApiError(409, refused.code, refused.reason) from refused
-        except CaseNotFound as exc:
-            raise ApiError(404, "not_found", f"no case {issue_id}") from exc
-        except Conflict as exc:
-            raise ApiError(
-                409, "busy", "the case is changing; retry", None, {"Retry-After": "1"}
-            ) from exc
+        # refusals, a missing case and a concurrent change answer by ``refusals`` above
+        applied = await dispatcher.apply(
+            issue_id, to_command(who, action), action_id=body.action_id
+        )
         doc = await store.get(issue_id)
         assert doc is not None
-        return {"duplicate": applied.duplicate, "case": _view(doc)}
+        return {"duplicate": applied.duplicate, "case": case_view(doc)}
 
-    @api.get("/rates", summary="Monthly response, resolution, satisfaction and on-time rates")
+    @api.get(
+        "/rates",
+        summary="Monthly response, resolution, satisfaction and on-time rates",
+        description="How each rate is computed: docs/dispatch.md.",
+        response_model=RatesAnswer,
+        responses=error_responses(400, 401, 422, 503),
+    )
     async def rates(
         who: Annotated[Holder, Depends(principal)],
-        month: Annotated[str, Query(description="YYYY-MM (Asia/Shanghai)")],
-        dimension: Annotated[str | None, Query(description=", ".join(DIMENSIONS))] = None,
+        month: Annotated[str, Query(pattern=MONTH, description="YYYY-MM (Asia/Shanghai)")],
+        dimension: Annotated[
+            str | None, Query(pattern=f"^({'|'.join(DIMENSIONS)})$", description="Default: all")
+        ] = None,
     ) -> dict[str, Any]:
-        if not MONTH.match(month):
-            raise ApiError(400, "invalid", "month must be YYYY-MM", "query.month")
-        if dimension is not None and dimension not in DIMENSIONS:
-            raise ApiError(400, "invalid", f"dimension is one of {DIMENSIONS}", "query.dimension")
         result = await month_rates(store, tree, month)
         return {
             "month": month,
@@ -151,5 +205,35 @@ def router(store: CaseStore, dispatcher: Dispatcher, tree: Tree) -> APIRouter:
                 if dimension in (None, d)
             },
         }
+
+    def clock_of(who: Holder) -> DevClock:
+        if dev_clock is None:
+            raise ApiError(403, "forbidden", "the clock moves only outside production")
+        if who != Holder("office", tree.root.id):
+            raise ApiError(403, "forbidden", f"only the {tree.root.id} office moves the clock")
+        return dev_clock
+
+    @api.get(
+        "/dev/clock",
+        summary="Development only: how far dispatch's clock runs ahead",
+        response_model=ClockAnswer,
+        responses={**error_responses(401), 403: FORBIDDEN_CLOCK},
+    )
+    async def clock(who: Annotated[Holder, Depends(principal)]) -> dict[str, Any]:
+        moved = clock_of(who)
+        return {"offset_s": moved.offset_s, "now": moved()}
+
+    @api.post(
+        "/dev/clock",
+        summary="Development only: move dispatch's clock ahead (403 in production)",
+        response_model=ClockAnswer,
+        responses={**error_responses(401, 422), 403: FORBIDDEN_CLOCK},
+    )
+    async def move_clock(
+        body: ClockMove, who: Annotated[Holder, Depends(principal)]
+    ) -> dict[str, Any]:
+        moved = clock_of(who)
+        moved.advance(body.advance_s)
+        return {"offset_s": moved.offset_s, "now": moved()}
 
     return api

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 
 from prometheus_client import Gauge
 
@@ -21,6 +22,23 @@ RANK_GAUGE = Gauge(
     "Monthly rank per dimension group (1 = best).",
     ["month", "dimension", "key"],
 )
+
+
+# transitions by which a duty's holder answered it in its own name (its response)
+ANSWERS = frozenset({"called-up", "whistled", "transferred", "rejected"})
+
+
+def _ratings(doc: dict) -> tuple[int, ...]:
+    """Every rating of the case (a case stored before ratings were kept: its last one)."""
+    if doc.get("ratings"):
+        return tuple(doc["ratings"])
+    return () if doc.get("rating") is None else (doc["rating"],)
+
+
+def _answered_at(duty: dict) -> datetime | None:
+    """When the holder ended its duty by its own answer (not escalation, not someone else)."""
+    own = duty.get("ended_actor") == duty["holder"]["code"]
+    return duty.get("ended_at") if own and duty.get("ended_by") in ANSWERS else None
 
 
 def duty_records(doc: dict, tree: Tree) -> list[tuple[str, DutyRecord]]:
@@ -41,7 +59,9 @@ def duty_records(doc: dict, tree: Tree) -> list[tuple[str, DutyRecord]]:
                     acked_at=duty.get("acked_at"),
                     resolve_due=duty["resolve_due"],
                     resolved_at=duty.get("resolved_at"),
-                    rating=doc.get("rating"),
+                    ratings=_ratings(doc),
+                    holder_kind=duty["holder"]["kind"],
+                    answered_at=_answered_at(duty),
                 ),
             )
         )

@@ -24,7 +24,6 @@ an insert or an exact-``_id`` read, replace or delete:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -36,6 +35,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.dispatch.domain.machine import Case, Duty, Holder
+from shared.events.dispatch import key_id, signing_secret
+from shared.kafka.failures import TransientError
 
 DUPLICATE_KEY = 11000
 DUTY_FIELDS = fields(Duty)
@@ -80,11 +81,13 @@ def case_from_doc(doc: dict[str, Any]) -> Case:
         rating=doc.get("rating"),
         merged_into=doc.get("merged_into"),
         closed_reason=doc.get("closed_reason"),
+        ratings=tuple(doc.get("ratings") or ()),
     )
 
 
 def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    """The stored id of an API key (the ``key_id`` a signed Kafka action names)."""
+    return key_id(key)
 
 
 def change_id(issue_id: str, version: int) -> str:
@@ -112,8 +115,9 @@ def unpack(head: dict[str, Any]) -> dict[str, Any]:
     return bson.decode(head["case"], codec_options=UNPACK)
 
 
-class Conflict(Exception):
-    """Someone else changed the case first (its version moved): reload and decide again."""
+class Conflict(TransientError):
+    """Someone else changed the case first (its version moved): reload and decide again (a
+    consumer that meets it too often tries the record again later)."""
 
 
 async def insert_new(collection: Any, docs: list[dict[str, Any]]) -> set[Any]:
@@ -247,8 +251,38 @@ class CaseStore:
 
     # -- keys -------------------------------------------------------------------------------
     async def add_key(self, key: str, kind: str, code: str, at: datetime) -> None:
-        await self.keys.insert_one({"_id": hash_key(key), "kind": kind, "code": code, "at": at})
+        """Store a key: its hash (the ``_id``, also the key id of signed Kafka actions) and
+        the secret it signs Kafka actions with."""
+        await self.keys.insert_one(
+            {
+                "_id": hash_key(key),
+                "kind": kind,
+                "code": code,
+                "at": at,
+                "signing": signing_secret(key),
+            }
+        )
 
     async def principal(self, key: str) -> Holder | None:
         doc = await self.keys.find_one({"_id": hash_key(key)})
-        return None if doc is None else Holder(doc["kind"], doc["code"])
+        if doc is None or doc.get("revoked_at") is not None:
+            return None
+        return Holder(doc["kind"], doc["code"])
+
+    async def signing_key(self, key_id: str) -> dict[str, Any] | None:
+        """The key with that id if it may sign actions (not revoked, made with a secret)."""
+        doc = await self.keys.find_one({"_id": key_id})
+        if doc is None or doc.get("revoked_at") is not None or not doc.get("signing"):
+            return None
+        return doc
+
+    async def list_keys(self) -> list[dict[str, Any]]:
+        """Every key without its secret (the operators' list; the collection is small)."""
+        return await self.keys.find({}, {"signing": 0}).sort("at", ASCENDING).to_list()
+
+    async def revoke_key(self, key_id: str, at: datetime) -> bool:
+        """Revoke the key with that id; False if there is none (or it was revoked already)."""
+        result = await self.keys.update_one(
+            {"_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": at}}
+        )
+        return result.modified_count == 1

@@ -8,7 +8,7 @@ from starlette.middleware import Middleware
 from services.intake.consumers import ReadModelUpdater
 from services.intake.domain.places import Places
 from services.intake.fast_lane import FastReportLane
-from services.intake.http import build_router
+from services.intake.http import build_router, refusals
 from services.intake.idempotency import IdempotencyRecords
 from services.intake.keys import ApiKeys
 from services.intake.limits import RateLimiter, TokenBuckets
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         categories=reference.categories,
         places=Places(tree),
         secret=settings.resident_secret.get_secret_value(),
-        retry_after_s=settings.retry_after_s,
+        read_model=updater,
         duplicate_radius_km=settings.intake_duplicate_radius_m / 1000,
         duplicate_days=settings.intake_duplicate_days,
     )
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_client=TokenBuckets(settings.intake_rate_per_client, settings.intake_burst_per_client),
         per_key=TokenBuckets(settings.intake_rate_per_key, settings.intake_burst_per_key),
     )
+    refusals(parts.errors)
     native, file_report = build_router(
         reports,
         IdempotencyRecords(parts.db["idempotency"]),
@@ -62,7 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter,
         settings.intake_max_photo_bytes,
     )
-    open311 = build_open311_router(reports, ApiKeys(parts.db["api_keys"]), limiter, utcnow())
+    open311 = build_open311_router(
+        reports, ApiKeys(parts.db["api_keys"]), limiter, utcnow(), parts.errors
+    )
 
     async def prepare_db() -> None:
         await store.prepare()
@@ -76,5 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_limits={"/api/v1/media": settings.intake_max_photo_bytes + 16 * 1024},
     )
     # innermost of the platform's middleware: inside the body limit and the metrics
-    app.user_middleware.append(Middleware(FastReportLane, file_report=file_report))
+    app.user_middleware.append(
+        Middleware(FastReportLane, file_report=file_report, errors=parts.errors)
+    )
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 from services.intake.store import IssueStore
 from shared.events import Envelope, IssueAssignedV1, IssueReportedV1
@@ -35,16 +36,22 @@ class ReadModelUpdater:
         handlers.update(dict.fromkeys(TRANSITIONS, self.on_transition))
         return handlers
 
+    def _fields(self, event: IssueReportedV1) -> tuple[dict, datetime]:
+        fields = event.model_dump(include={"issue_id", *_REPORTED_FIELDS}, exclude_none=True)
+        fields["reported_at"] = event.reported_at
+        fields["compound_id"] = self._compound_of(event.node_id)
+        return fields, event.reported_at
+
     async def on_reported(self, items: list[tuple[Envelope, IssueReportedV1]]) -> list[str]:
         """A fetched batch's reports, recorded with one insert; one outcome each."""
-        reports = []
-        for _, event in items:
-            fields = event.model_dump(include={"issue_id", *_REPORTED_FIELDS}, exclude_none=True)
-            fields["reported_at"] = event.reported_at
-            fields["compound_id"] = self._compound_of(event.node_id)
-            reports.append((fields, event.reported_at))
-        recorded = await self._store.record_reported_many(reports)
+        recorded = await self._store.record_reported_many([self._fields(e) for _, e in items])
         return ["ok" if done else "duplicate" for done in recorded]
+
+    async def record(self, event: IssueReportedV1) -> None:
+        """Record a report just published, before its event comes back: the same document
+        the consumer writes, so the consumer's insert then finds it and changes nothing (and
+        a lifecycle event that came first is filled in, not overwritten)."""
+        await self._store.record_reported_many([self._fields(event)])
 
     async def on_assigned(self, envelope: Envelope, event: IssueAssignedV1) -> str:
         fields = {

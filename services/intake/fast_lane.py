@@ -5,7 +5,8 @@ which cost about a third of a report's CPU. Anything else, and any body that doe
 goes the documented way (the route), so the answers, including every error, stay the route's.
 
 It sits inside the platform's middleware (body limit, metrics) and answers errors raised while
-filing (``ApiError``: 400, 422, 429, 503) exactly as the app's error handler does."""
+filing (400, 422, 429, and 503 when Kafka or the database is down) with the app's own error
+mapping."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.intake.http import ISSUES_PATH, FileReport, ReportIn
-from shared.http.errors import ApiError, error_response
+from shared.http.errors import ErrorMap, error_response
 from shared.http.middleware import replay
 
 Scope = dict[str, Any]
@@ -38,9 +39,10 @@ async def _body(receive) -> bytes | None:
 
 
 class FastReportLane:
-    def __init__(self, app, *, file_report: FileReport):
+    def __init__(self, app, *, file_report: FileReport, errors: ErrorMap):
         self.app = app
         self._file = file_report
+        self._errors = errors
         self._route = _Route()
 
     async def __call__(self, scope: Scope, receive, send) -> None:
@@ -74,6 +76,11 @@ class FastReportLane:
         client = scope.get("client")
         try:
             response = await self._file(report, client[0] if client else "unknown", None)
-        except ApiError as exc:
-            response = error_response(exc.status, exc.code, exc.message, exc.field, exc.headers)
+        except Exception as exc:
+            answer = self._errors.answer(exc)
+            if answer is None:
+                raise
+            response = error_response(
+                answer.status, answer.code, answer.message, answer.field, answer.headers
+            )
         await response(scope, receive, send)

@@ -7,6 +7,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -22,7 +23,7 @@ from services.intake.keys import ApiKeys
 from services.intake.limits import RateLimiter
 from services.intake.open311_render import FORMATS, render, render_errors
 from services.intake.reports import ReportService
-from shared.http.errors import ApiError
+from shared.http.errors import ErrorMap
 
 PREFIX = "/open311/v2"
 TOKEN_SCOPE = "open311-token"
@@ -118,16 +119,24 @@ def _rejected(exc: ReportRejected) -> Open311Error:
     return Open311Error(status, exc.field, exc.message)
 
 
-async def _answer(fmt: str, work: Callable[[], Awaitable[Response]]) -> Response:
-    """Run a route body, turning every refusal into the spec's error format."""
+async def _answer_in_format(
+    errors: ErrorMap, fmt: str, work: Callable[[], Awaitable[Response]]
+) -> Response:
+    """Run a route body, turning every refusal (and an outage: the platform's error mapping)
+    into the spec's error format."""
     try:
         return await work()
     except Open311Error as exc:
         return exc.response(fmt)
     except ReportRejected as exc:
         return _rejected(exc).response(fmt)
-    except ApiError as exc:
-        return Open311Error(exc.status, exc.field, exc.message, exc.headers).response(fmt)
+    except Exception as exc:
+        answer = errors.answer(exc)
+        if answer is None:
+            raise
+        return Open311Error(answer.status, answer.field, answer.message, answer.headers).response(
+            fmt
+        )
 
 
 def _one(form: FormData, name: str, most: int = 2000) -> str | None:
@@ -180,9 +189,14 @@ def _contact(form: FormData) -> Contact | None:
 
 
 def build_open311_router(
-    reports: ReportService, keys: ApiKeys, limiter: RateLimiter, started: datetime
+    reports: ReportService,
+    keys: ApiKeys,
+    limiter: RateLimiter,
+    started: datetime,
+    errors: ErrorMap,
 ) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["open311"])
+    _answer = partial(_answer_in_format, errors)
     categories = reports.categories
     codes = frozenset(categories)
 
@@ -239,7 +253,7 @@ def build_open311_router(
             api_key = _one(form, "api_key", 200) or request.query_params.get("api_key")
             if not api_key:
                 raise Open311Error(403, "api_key", "an API key is required")
-            if await reports.guard(keys.name_of(api_key)) is None:
+            if await keys.name_of(api_key) is None:
                 raise Open311Error(403, "api_key", "unknown API key")
             client = request.client.host if request.client else "unknown"
             limiter.check(client, api_key)
@@ -282,10 +296,10 @@ def build_open311_router(
         notice = category.notice.get("zh-CN") if category.notice else None
         if category.open311_type == "batch":
             token = "tok_" + secrets.token_hex(16)
-            await reports.submit(draft, issue_id_for_key(token, TOKEN_SCOPE))
+            await reports.submit(draft, issue_id_for_key(token, TOKEN_SCOPE), readable=True)
             answer: dict[str, Any] = {"token": token}
         else:
-            submitted = await reports.submit(draft)
+            submitted = await reports.submit(draft, readable=True)
             answer = {"service_request_id": submitted.issue_id}
         answer.update(service_notice=notice, account_id=None)
         return render(fmt, "service_requests", [answer], status=201)
@@ -311,7 +325,7 @@ def build_open311_router(
             _check_format(fmt)
             params = {k: v for k, v in request.query_params.items()}
             query = spec.parse_request_query(params, reports.clock(), codes)
-            docs = await reports.guard(reports.store.query(query))
+            docs = await reports.store.query(query)
             lang = spec.language(locale)
             body = [
                 spec.request_view(d, categories.get(d.get("category")), reports.places.tree, lang)
@@ -332,7 +346,7 @@ def build_open311_router(
 
         async def work() -> Response:
             _check_format(fmt)
-            doc = await reports.guard(reports.store.get(service_request_id))
+            doc = await reports.store.get(service_request_id)
             if doc is None:
                 raise Open311Error(404, "service_request_id", f"no request {service_request_id!r}")
             view = spec.request_view(
@@ -353,7 +367,7 @@ def build_open311_router(
             _check_format(fmt)
             doc = None
             if _TOKEN.match(token):
-                doc = await reports.guard(reports.store.get(issue_id_for_key(token, TOKEN_SCOPE)))
+                doc = await reports.store.get(issue_id_for_key(token, TOKEN_SCOPE))
             if doc is None:
                 raise Open311Error(404, "token", f"no request for token {token!r} (yet)")
             return render(

@@ -3,10 +3,10 @@ follow an existing report, and show residents their own reports."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from services.intake.domain import Contact, ReportDraft, ReportRejected, accept_report
 from services.intake.domain.duplicates import pick_duplicates
@@ -15,13 +15,18 @@ from services.intake.domain.places import Places
 from services.intake.store import IssueStore
 from shared.events import ResidentContactV1, derived_event_id, utcnow
 from shared.events.follow import IssueFollowedV1
-from shared.http.errors import ApiError, Unavailable
+from shared.http.errors import ApiError
 from shared.ids import new_id
-from shared.kafka.publisher import EventPublisher, Outgoing, PublishFailed
+from shared.kafka.publisher import EventPublisher, Outgoing
+from shared.logging import get_logger
+from shared.masking import mask_contacts
 from shared.residents import normalise_contact, resident_ref, resident_token, token_matches
 from shared.topics import ISSUES_REPORTED, RESIDENTS_CONTACTS
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from services.intake.consumers import ReadModelUpdater
+
+log = get_logger("linli.intake")
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class ReportService:
         categories: dict,
         places: Places,
         secret: str,
-        retry_after_s: int,
+        read_model: ReadModelUpdater | None = None,
         duplicate_radius_km: float = 0.15,
         duplicate_days: int = 30,
         clock: Callable[[], datetime] = utcnow,
@@ -50,20 +55,18 @@ class ReportService:
         self.categories = categories
         self.places = places
         self._secret = secret
-        self._retry_after_s = retry_after_s
+        self._read_model = read_model
         self._radius_km = duplicate_radius_km
         self._days = duplicate_days
         self.clock = clock
 
-    async def guard(self, work: Awaitable[T]) -> T:
-        try:
-            return await work
-        except Exception as exc:
-            raise Unavailable("the database", self._retry_after_s) from exc
-
-    async def submit(self, draft: ReportDraft, issue_id: str | None = None) -> Submitted:
+    async def submit(
+        self, draft: ReportDraft, issue_id: str | None = None, *, readable: bool = False
+    ) -> Submitted:
         """Publish the report (and the contact, first) and return id, reference and token
-        only once Kafka has acknowledged; otherwise ``Unavailable``."""
+        only once Kafka has acknowledged; otherwise ``PublishFailed``. ``readable``: also
+        record it in the read model before answering, so that it can be read at once by id
+        (Open311 clients expect that of a 201)."""
         accepted = accept_report(
             draft,
             categories=self.categories,
@@ -77,13 +80,16 @@ class ReportService:
         if accepted.contact is not None:
             contact = accepted.contact
             events.insert(0, Outgoing(RESIDENTS_CONTACTS, contact, contact.resident_ref))
-        try:
-            # all in flight at once (one round trip); the answer waits for every ack, and a
-            # retry after a failure republishes both (the contact topic is compacted, and an
-            # issue id from an Idempotency-Key makes the report's duplicate droppable)
-            await self._publisher.publish_many(events)
-        except PublishFailed as exc:
-            raise Unavailable("Kafka", self._retry_after_s) from exc
+        # all in flight at once (one round trip); the answer waits for every ack (else
+        # PublishFailed: 503), and a retry after a failure republishes both (the contact topic
+        # is compacted, and an issue id from an Idempotency-Key makes the report's duplicate
+        # droppable)
+        await self._publisher.publish_many(events)
+        if readable and self._read_model is not None:
+            try:
+                await self._read_model.record(issue)
+            except Exception as exc:  # it is in Kafka: the consumer records it
+                log.warning("read_model_write_failed", issue=issue.issue_id, error=repr(exc))
         ref = issue.resident_ref or ""
         return Submitted(issue.issue_id, ref, resident_token(self._secret, ref))
 
@@ -101,7 +107,7 @@ class ReportService:
         if point is None and compound is not None and compound.location is not None:
             point = (compound.location.lat, compound.location.lon)
         since = self.clock() - timedelta(days=self._days)
-        candidates = await self.guard(self.store.open_of_category(category, since))
+        candidates = await self.store.open_of_category(category, since)
         found = pick_duplicates(
             candidates,
             compound_id=compound.id if compound else None,
@@ -116,14 +122,14 @@ class ReportService:
                 "node_id": doc.get("node_id"),
                 "status": doc.get("status", "reported"),
                 "reported_at": iso(doc.get("reported_at")),
-                "description": doc.get("description", ""),
+                "description": mask_contacts(doc.get("description", "")),  # another's words
             }
             for doc in found
         ]
 
     async def follow(self, issue_id: str, contact: Contact | None) -> Submitted:
         """Follow an existing report instead of filing a new one."""
-        doc = await self.guard(self.store.get(issue_id))
+        doc = await self.store.get(issue_id)
         if doc is None or open311_status(doc.get("status")) == "closed":
             raise ApiError(404, "not_found", f"no open issue {issue_id}", "path.issue_id")
         identity = normalise_contact(contact.phone, contact.email) if contact else None
@@ -148,13 +154,10 @@ class ReportService:
                 updated_at=now,
             )
             events.insert(0, Outgoing(RESIDENTS_CONTACTS, record, ref))
-        try:
-            # the answer waits for both acks; a retry republishes both (a compacted topic,
-            # and the follow's derived id makes its duplicate harmless)
-            await self._publisher.publish_many(events)
-        except PublishFailed as exc:
-            raise Unavailable("Kafka", self._retry_after_s) from exc
-        await self.guard(self.store.add_follower(issue_id, ref))
+        # the answer waits for both acks; a retry republishes both (a compacted topic,
+        # and the follow's derived id makes its duplicate harmless)
+        await self._publisher.publish_many(events)
+        await self.store.add_follower(issue_id, ref)
         return Submitted(issue_id, ref, resident_token(self._secret, ref))
 
     def _may_read(self, doc: dict[str, Any], token: str) -> bool:
@@ -162,7 +165,7 @@ class ReportService:
         return any(ref and token_matches(self._secret, ref, token) for ref in refs)
 
     async def view(self, issue_id: str, token: str) -> dict[str, Any]:
-        doc = await self.guard(self.store.get(issue_id))
+        doc = await self.store.get(issue_id)
         if doc is None or not token or not self._may_read(doc, token):
             # the same answer for "absent" and "not yours": ids are not probed
             raise ApiError(404, "not_found", f"no issue {issue_id} for this token", "path.issue_id")
@@ -173,7 +176,7 @@ class ReportService:
             raise ApiError(
                 401, "bad_token", "missing or wrong resident token", "header.authorization"
             )
-        return [resident_view(doc) for doc in await self.guard(self.store.of_resident(ref))]
+        return [resident_view(doc) for doc in await self.store.of_resident(ref)]
 
 
 def resident_view(doc: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,11 @@ from services.ledger.domain.approvals import DEFAULT_PARTIES
 from services.ledger.store import LedgerStore
 from shared.events import utcnow
 from shared.http.errors import ApiError
+from shared.staff_tokens import is_staff_token
+from shared.staff_tokens import verify as verify_staff
+
+# the web console's fund roles as the ledger's: the treasurer posts, which is a clerk's act
+STAFF_ROLES = {"fund-clerk": "clerk", "fund-treasurer": "clerk", "fund-approver": "approver"}
 
 ROLES = ("clerk", "approver")
 
@@ -44,13 +49,37 @@ async def create_key(
     return key_id, key
 
 
+def staff_holder(secret: str, token: str) -> dict[str, Any] | None:
+    """A web console staff token as a key holder (same role and fund checks follow)."""
+    claims = verify_staff(secret, token, utcnow())
+    if claims is None or claims.role not in STAFF_ROLES:
+        return None
+    return {
+        "_id": claims.actor_id,
+        "name": claims.sub,
+        "role": STAFF_ROLES[claims.role],
+        "party": claims.party,
+        "funds": [claims.code],
+    }
+
+
 async def authorise(
-    store: LedgerStore, authorization: str | None, *, role: str, fund: str | None
+    store: LedgerStore,
+    authorization: str | None,
+    *,
+    role: str,
+    fund: str | None,
+    staff_secret: str | None = None,
 ) -> dict[str, Any]:
-    """The key's holder, if it has ``role`` on ``fund``; else 401/403 in the error format."""
+    """The key's holder, if it has ``role`` on ``fund``; else 401/403 in the error format.
+    ``staff_secret``: web console staff tokens are accepted too."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise ApiError(401, "unauthenticated", "a ledger key is needed", "header.authorization")
-    holder = await store.approver_by_hash(key_hash(authorization[7:].strip()))
+    credential = authorization[7:].strip()
+    if staff_secret is not None and is_staff_token(credential):
+        holder = staff_holder(staff_secret, credential)
+    else:
+        holder = await store.approver_by_hash(key_hash(credential))
     if holder is None:
         raise ApiError(401, "unauthenticated", "unknown or revoked key", "header.authorization")
     if holder["role"] != role:

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from pymongo.errors import PyMongoError
+from fastapi import FastAPI
 
 from services.ledger.books import Books
 from services.ledger.campaigns import Campaigns
 from services.ledger.commands import Commands
 from services.ledger.donations import Donations
-from services.ledger.http import build_router
+from services.ledger.http import build_router, refusals
 from services.ledger.public import PublicAccount, build_public_router
 from services.ledger.spending import Spending
 from services.ledger.store import LedgerStore
 from shared.events import DonationReceivedV1, ResidentContactV1
 from shared.events.ledger import (
+    COMMANDS,
     DisbursementDecidedV1,
     DisbursementRequestedV1,
     ReversalRequestedV1,
 )
 from shared.events.lifecycle import ReceiptIssuedV1
-from shared.http.errors import Unavailable, error_response
 from shared.service import build_parts
 from shared.settings import Settings
 from shared.topics import LEDGER_COMMANDS, LEDGER_DONATIONS, LEDGER_RECEIPTS, RESIDENTS_CONTACTS
@@ -37,14 +35,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     spending = Spending(store, books, campaigns)
     commands = Commands(store, donations, spending)
     parts.publisher.declare(LEDGER_RECEIPTS, ReceiptIssuedV1)
-    parts.publisher.declare(LEDGER_COMMANDS, None, "The ledger's commands, keyed by fund")
+    for command in (DonationReceivedV1, *COMMANDS):
+        parts.publisher.declare(LEDGER_COMMANDS, command, "The ledger's commands, keyed by fund")
     parts.publisher.declare(RESIDENTS_CONTACTS, ResidentContactV1)
     parts.consume(
         LEDGER_DONATIONS,
         {},
         "Payment callbacks and other donation sources",
         batch_size=settings.ledger_batch_size,
-        batch_handlers={DonationReceivedV1: commands.on_donations},
+        batch_handlers={DonationReceivedV1: commands.on_callbacks},
         streaming=True,
     )
     parts.consume(
@@ -59,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         batch_handlers={DonationReceivedV1: commands.on_donations},
         streaming=True,
     )
+    refusals(parts.errors)
     app = parts.app(
         title="Linli ledger",
         description="The charity fund's double-entry books, approvals and public account.",
@@ -69,17 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 parts.publisher,
                 resident_secret=settings.resident_secret.get_secret_value(),
                 wait_s=settings.ledger_command_wait_s,
-                retry_after_s=settings.retry_after_s,
+                staff_secret=settings.web_token_secret.get_secret_value(),
             ),
-            build_public_router(PublicAccount(store), retry_after_s=settings.retry_after_s),
+            build_public_router(PublicAccount(store)),
         ],
         prepare_db=store.prepare,
     )
-
-    @app.exception_handler(PyMongoError)
-    async def _database_down(_: Request, exc: PyMongoError) -> JSONResponse:
-        """The database is away: 503 with Retry-After (a write may be retried by its id)."""
-        unavailable = Unavailable("the database", settings.retry_after_s)
-        return error_response(503, unavailable.code, unavailable.message, None, unavailable.headers)
 
     return app

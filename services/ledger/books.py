@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.ledger.domain.funds import (
+    CASH,
     FundState,
     Overspend,
     apply_entry,
@@ -30,6 +31,7 @@ from services.ledger.domain.idempotency import Conflict, check_same
 from services.ledger.domain.journal import Draft, Entry, seal
 from services.ledger.store import Block, LedgerStore, StaleFund, block_id, claim_expired
 from shared.events import utcnow
+from shared.kafka.failures import TransientError
 
 POSTED, EXISTS = "posted", "exists"
 
@@ -38,8 +40,12 @@ class UnknownFund(LookupError):
     """No fund (campaign) of that id has been opened."""
 
 
-class Busy(RuntimeError):
+class Busy(TransientError):
     """Another writer is posting this entry id right now: try again later (transient)."""
+
+
+class Contention(TransientError):
+    """Other writers kept changing the fund: try again later (transient)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class Posted:
     entry_id: str
     seq: int
     hash: str
+    at: str = ""  # the entry's own time (ISO), as sealed: a replay answers the first one
 
 
 def stored_content(doc: dict[str, Any]) -> dict[str, Any]:
@@ -145,10 +152,11 @@ class Books:
             except StaleFund:
                 await self.store.roll_forward(fund)
             for entry, i in zip(sealed, positions, strict=True):
-                results[i] = Posted(POSTED, entry.draft.entry_id, entry.seq, entry.hash)
+                at = entry.draft.at.isoformat()
+                results[i] = Posted(POSTED, entry.draft.entry_id, entry.seq, entry.hash, at)
         done = [r for r in results if r is not None]
         if len(done) < len(results):
-            raise RuntimeError(f"fund {fund}: too much contention, gave up after retries")
+            raise Contention(f"fund {fund}: too much contention, gave up after retries")
         return done
 
     @staticmethod
@@ -212,7 +220,8 @@ class Books:
             if doc is not None:
                 try:
                     check_same("entry", doc["_id"], stored_content(doc), draft.content())
-                    return Posted(EXISTS, doc["_id"], doc["seq"], doc["hash"])
+                    at = json.loads(doc["body"])["at"]
+                    return Posted(EXISTS, doc["_id"], doc["seq"], doc["hash"], at)
                 except Conflict as exc:
                     return exc
         if claim["block"] == block and claim["w"] == self.writer and claim["fund"] == fund:
@@ -229,13 +238,18 @@ class Books:
     @staticmethod
     def _check(state: FundState, draft: Draft) -> None:
         if draft.releases_hold and draft.releases_hold in state.holds:
-            check_entry(state, draft.fund, draft.legs, draft.kind)
+            check_entry(state, draft.fund, draft.legs, draft.kind, draft.releases_hold)
         else:
             check_unheld(state, draft.fund, draft.legs, draft.kind)
 
-    async def hold(self, fund: str, disbursement_id: str, amount_fen: int) -> FundState:
-        """Reserve money for a requested disbursement (``Overspend`` if not available)."""
-        return await self._change(fund, lambda s: place_hold(s, disbursement_id, amount_fen))
+    async def hold(
+        self, fund: str, disbursement_id: str, amount_fen: int, source: str = CASH
+    ) -> FundState:
+        """Reserve cash or goods for a requested disbursement (``Overspend`` if not
+        available, ``NoSuchGoods`` for an item the fund does not hold)."""
+        return await self._change(
+            fund, lambda s: place_hold(s, disbursement_id, amount_fen, source)
+        )
 
     async def release(self, fund: str, disbursement_id: str) -> FundState:
         return await self._change(fund, lambda s: release_hold(s, disbursement_id))
@@ -251,4 +265,4 @@ class Books:
                 return new
             except StaleFund:
                 continue
-        raise RuntimeError(f"fund {fund}: too much contention, gave up after retries")
+        raise Contention(f"fund {fund}: too much contention, gave up after retries")

@@ -18,6 +18,7 @@ class Campaigns:
     def __init__(self, store: LedgerStore):
         self._store = store
         self._known: set[str] = set()
+        self._names: dict[str, str] = {}
 
     async def create(
         self,
@@ -44,35 +45,30 @@ class Campaigns:
             "currency": currency,
         }
         created, stored = await self._store.create_fund({"_id": campaign_id, **content})
-        if not created and stored.get("opened_by_donation"):
-            # donations came first: the campaign's own data completes the fund once
-            created = await self._store.complete_fund(campaign_id, content)
-            stored = await self._store.fund_doc(campaign_id) or {}
         if not created:
             check_same("campaign", campaign_id, {k: stored.get(k) for k in content}, content)
         self._known.add(campaign_id)
+        self._names[campaign_id] = name
         return created, {"id": campaign_id, **content}
 
-    async def ensure(self, fund: str) -> None:
-        """A donation for a campaign nobody set up is still money received: the fund is
-        opened with the defaults (no goal, no projects yet, the three parties decide)."""
+    async def name(self, fund: str) -> str | None:
+        """The campaign's name, None when it has none (kept once known: a campaign's name
+        never changes)."""
+        if fund not in self._names:
+            doc = await self._store.fund_doc(fund) or {}
+            if not doc.get("name"):
+                return None
+            self._names[fund] = doc["name"]
+        return self._names[fund]
+
+    async def exists(self, fund: str) -> bool:
+        """Whether a campaign (fund) of that id was opened (remembered once seen)."""
         if fund in self._known:
-            return
-        rule = ApprovalRule()
-        await self._store.create_fund(
-            {
-                "_id": fund,
-                "name": fund,
-                "goal_fen": 0,
-                "starts": None,
-                "ends": None,
-                "projects": [],
-                "approval": {"parties": list(rule.parties), "required": rule.required},
-                "currency": "CNY",
-                "opened_by_donation": True,
-            }
-        )
+            return True
+        if await self._store.fund_doc(fund) is None:
+            return False
         self._known.add(fund)
+        return True
 
     async def rule(self, fund: str) -> ApprovalRule:
         doc = await self._store.fund_doc(fund)
@@ -85,7 +81,7 @@ class Campaigns:
 def public_figures(doc: dict[str, Any]) -> dict[str, Any]:
     """One campaign's public account: raised by channel, spent by project, held, available,
     and the same per quarter; every figure in fen. It adds up:
-    raised.total - spent.total == balance == held + available."""
+    raised.total - spent.total == balance == held + available == cash + goods."""
     state = FundState.from_doc(doc)
     raised = {ch: state.raised.get(ch, 0) for ch in ("online", "offline", "in-kind")}
     spent_total = sum(state.spent.values())
@@ -112,6 +108,7 @@ def public_figures(doc: dict[str, Any]) -> dict[str, Any]:
         "balance_fen": state.balance_fen,
         "held_fen": state.held_fen,
         "available_fen": state.available_fen,
+        "assets": {"cash_fen": state.cash_fen, "goods_fen": dict(sorted(state.goods.items()))},
         "quarters": quarters,
         "chain": {"entries": state.seq, "head": state.head},
     }

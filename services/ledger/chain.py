@@ -7,7 +7,9 @@ Each entry's hash must be the SHA-256 of its canonical body, its body must name 
 entry's hash, and its place (the block's fund, the block's first seq plus its position) must
 match the body's fund and seq. At the end each chain's tail must be the head and length the fund
 document records (so a removed last block is caught too), and the fund's balance must equal
-the sum of its legs.
+the sum of its legs. Neither verification nor the export stops on what it finds in the books:
+an entry that cannot be read (not JSON, missing fields) or with an amount outside the bound is
+reported as a break, and integers beyond 64 bits are read exactly.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from services.ledger.domain.accounts import fund_account
 from services.ledger.domain.disclosure import hledger_declarations, hledger_entry
 from services.ledger.domain.journal import GENESIS
 from services.ledger.store import Block, block_id
+from shared.events.ledger import MAX_AMOUNT_FEN
 
 
 class ChainSource(Protocol):
@@ -85,32 +88,73 @@ def check_block(chain: _Chain, block: Block, breaks: list[Break]) -> None:
             return fail(
                 seq, data.get("id", "?"), "hash does not match the entry's content (entry changed)"
             )
-        data = orjson.loads(body)
-        if data["prev"] != head:
+        try:  # the common case at full speed; anything unexpected is a break, not a crash
+            data = orjson.loads(body)
+            entry_id, linked = data["id"], data["prev"] == head
+            placed = data["fund"] == fund and data["seq"] == seq
+            change = 0
+            for a, f, _ in data["legs"]:
+                if type(f) is not int or not -MAX_AMOUNT_FEN <= f <= MAX_AMOUNT_FEN:
+                    return fail(seq, str(entry_id), f"{out_of_bounds(a)}: {f!r}")
+                if a == account:
+                    change -= f
+        except (KeyError, TypeError, ValueError):
+            problem = unreadable(_parsed(body)) or "the entry cannot be read"
+            return fail(seq, str(_parsed(body).get("id", "?")), problem)
+        if not linked:
             return fail(
                 seq,
-                data["id"],
+                entry_id,
                 "previous-hash link broken (an entry before it changed or is missing)",
             )
-        if data["fund"] != fund or data["seq"] != seq:
+        if not placed:
             return fail(
                 seq,
-                data["id"],
+                entry_id,
                 "stored fund or sequence differ from the sealed content (entry moved)",
             )
-        for a, f, _ in data["legs"]:
-            if a == account:
-                balance -= f
+        balance += change
         head, seq = stored_hash, seq + 1
     chain.seq, chain.head, chain.balance = seq - 1, head, balance
 
 
 def _parsed(body: str) -> dict[str, Any]:
+    """An entry's body; ``{}`` if it is not a JSON object. (orjson is fast but reads an
+    integer beyond 64 bits as a float: then the standard parser reads it again, exactly.)"""
     try:
-        data = json.loads(body)
-        return data if isinstance(data, dict) else {}
-    except ValueError:
-        return {}
+        data = orjson.loads(body)
+        if isinstance(data, dict) and any(
+            type(leg[1]) is float for leg in data.get("legs") or () if len(leg) > 1
+        ):
+            data = json.loads(body)
+    except (ValueError, TypeError):
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return {}
+    return data if isinstance(data, dict) else {}
+
+
+def out_of_bounds(account: str) -> str:
+    return f"an amount of {account} is not integer fen within the bound"
+
+
+def unreadable(data: dict[str, Any], bounded: bool = True) -> str | None:
+    """Why an entry body cannot be taken as an entry (with ``bounded``: or has an amount
+    beyond the bound), or None."""
+    try:
+        if not all(isinstance(data[k], str) for k in ("id", "prev", "fund", "at")):
+            return "the entry cannot be read (fields missing or of the wrong type)"
+        if not isinstance(data["seq"], int):
+            return "the entry cannot be read (no sequence number)"
+        for account, fen, currency in data["legs"]:
+            if not (isinstance(account, str) and isinstance(currency, str)):
+                return "the entry cannot be read (a leg without account or currency)"
+            if type(fen) is not int or (bounded and abs(fen) > MAX_AMOUNT_FEN):
+                return f"{out_of_bounds(account)}: {fen!r}"
+    except (KeyError, TypeError, ValueError):
+        return "the entry cannot be read (fields missing or of the wrong type)"
+    return None
 
 
 async def prefetched(store: ChainSource, batch_size: int) -> AsyncIterator[Block]:
@@ -201,7 +245,13 @@ async def export_hledger(
         if block.lines is None:
             raise ValueError(f"block {block.id} cannot be read: run `linli ledger verify`")
         for entry_hash, text in block.lines:
-            body = orjson.loads(text)
+            body = _parsed(text)
+            problem = unreadable(body, bounded=False)  # verify reports amounts out of bounds
+            if problem:
+                raise ValueError(
+                    f"entry {body.get('id', '?')} of block {block.id}: {problem}: "
+                    "run `linli ledger verify`"
+                )
             for account, fen, currency in body["legs"]:
                 balances[account] = balances.get(account, 0) + fen
                 currencies.add(currency)

@@ -2,7 +2,8 @@
 commands come in order to one consumer) and ``ledger.donations`` (payment callbacks, keyed by
 campaign). Each command's answer is recorded under its event id for the HTTP caller waiting
 for it (the first answer recorded stays, so a redelivered command answers the same); refusals
-are answers, not errors (the consumer goes on).
+are answers, not errors (the consumer goes on); a command that fails in a way that can never
+pass is answered "unprocessable" and dead-lettered.
 
 Donations come in batches: both consumers stream, each partition's share of a fetch being
 one batch, chained behind that partition's previous one (so a fund's batches are posted in
@@ -10,14 +11,20 @@ order while other funds, and the next fetch, go on). A batch's donations are pos
 group commit per fund, in offset order, and their answers recorded with one write. They go
 before the batch's other commands (spending, decisions, reversals, one at a time): a donation
 only adds money, so no refusal can turn into an overspend by it, and payment callbacks on
-``ledger.donations`` have no order with the commands anyway."""
+``ledger.donations`` have no order with the commands anyway.
+
+A payment callback (``ledger.donations``) has nobody waiting for its answer: a refusal
+(an unknown campaign, the same donation id with other content) is also logged and sent to the
+dead-letter topic with its reason. A donation that cannot be booked at all is a dead letter on
+either topic."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
-from services.ledger.books import Busy, Posted
+from services.ledger.books import Busy, Posted, UnknownFund
 from services.ledger.domain.accounts import BadAccount
 from services.ledger.domain.funds import Overspend
 from services.ledger.domain.idempotency import Conflict
@@ -32,6 +39,10 @@ from shared.events.ledger import (
     ReversalRequestedV1,
 )
 from shared.kafka.consumer import Item, PoisonMessage
+from shared.kafka.failures import is_transient
+from shared.logging import get_logger
+
+log = get_logger("linli.ledger.commands")
 
 
 def answer(result: object, fund_field: str = "fund", **extra: Any) -> dict[str, Any]:
@@ -63,6 +74,13 @@ def answer(result: object, fund_field: str = "fund", **extra: Any) -> dict[str, 
             "message": str(result),
             "would_leave_fen": result.would_leave_fen,
         }
+    if isinstance(result, UnknownFund):
+        return {
+            "status": "refused",
+            "code": "unknown_campaign",
+            "field": f"body.{fund_field}",
+            "message": f"no campaign {result}",
+        }
     if isinstance(result, Refused):
         return {
             "status": "refused",
@@ -72,6 +90,30 @@ def answer(result: object, fund_field: str = "fund", **extra: Any) -> dict[str, 
             **result.extra,
         }
     raise TypeError(f"no answer for {result!r}")
+
+
+UNPROCESSABLE = {
+    "status": "refused",
+    "code": "unprocessable",
+    "field": None,
+    "message": "the ledger cannot process this command; it was set aside for an operator",
+}
+
+
+def refusal(event: DonationReceivedV1, outcome: dict[str, Any]) -> PoisonMessage:
+    """A refused donation as a dead letter: its reason, the field and the code, logged."""
+    log.warning(
+        "donation_refused",
+        donation=event.donation_id,
+        campaign=event.campaign,
+        code=outcome["code"],
+        field=outcome["field"],
+        reason=outcome["message"],
+    )
+    return PoisonMessage(
+        f"donation {event.donation_id} refused ({outcome['code']}, {outcome['field']}): "
+        f"{outcome['message']}"
+    )
 
 
 class Commands:
@@ -85,9 +127,25 @@ class Commands:
         return "refused" if outcome["status"] == "refused" else "ok"
 
     async def on_donations(self, items: list[Item]) -> list[str | PoisonMessage]:
-        """A batch of donations: posted per fund in one group commit, answers in one write;
-        a donation that cannot be booked is a dead letter. If another writer is busy with one
-        of the ids, the answers found so far are recorded and the batch is tried again."""
+        """A batch of front-desk donations (``ledger.commands``): posted per fund in one group
+        commit, answers in one write; a donation that cannot be booked is a dead letter. If
+        another writer is busy with one of the ids, the answers found so far are recorded and
+        the batch is tried again."""
+        try:
+            return await self._donations_batch(items, callbacks=False)
+        except Exception as exc:  # alone (the consumer splits a failed batch): answer it
+            if len(items) == 1 and not is_transient(exc):
+                await self._record(items[0][0], UNPROCESSABLE)
+            raise
+
+    async def on_callbacks(self, items: list[Item]) -> list[str | PoisonMessage]:
+        """A batch of payment callbacks (``ledger.donations``): as front-desk donations, but
+        a refused one is logged and dead-lettered with its reason (nobody waits for it)."""
+        return await self._donations_batch(items, callbacks=True)
+
+    async def _donations_batch(
+        self, items: list[Item], *, callbacks: bool
+    ) -> list[str | PoisonMessage]:
         events: list[DonationReceivedV1] = [event for _, event in items]  # type: ignore[misc]
         outcomes = await self._donations.post_many(events)
         answers: list[tuple[str, dict[str, Any]]] = []
@@ -106,7 +164,11 @@ class Commands:
             extra = {"receipt_no": receipt} if receipt else {}
             outcome = answer(result, "campaign", **extra)
             answers.append((envelope.id, outcome))
-            labels.append("refused" if outcome["status"] == "refused" else "ok")
+            refused = outcome["status"] == "refused"
+            if refused and (callbacks or isinstance(result, UnknownFund)):
+                labels.append(refusal(event, outcome))
+                continue
+            labels.append("refused" if refused else "ok")
         await asyncio.gather(
             self._donations.publish_receipts(events, outcomes),
             self._store.record_outcomes(answers),
@@ -116,22 +178,24 @@ class Commands:
         return labels
 
     async def on_request(self, envelope: Envelope, command: DisbursementRequestedV1) -> str:
-        try:
-            result: object = await self._spending.request(command)
-        except Refused as exc:
-            result = exc
-        return await self._record(envelope, answer(result))
+        return await self._answered(envelope, self._spending.request(command))
 
     async def on_decision(self, envelope: Envelope, command: DisbursementDecidedV1) -> str:
-        try:
-            result: object = await self._spending.decide(command)
-        except Refused as exc:
-            result = exc
-        return await self._record(envelope, answer(result))
+        return await self._answered(envelope, self._spending.decide(command))
 
     async def on_reversal(self, envelope: Envelope, command: ReversalRequestedV1) -> str:
+        return await self._answered(envelope, self._spending.reverse(command))
+
+    async def _answered(self, envelope: Envelope, work: Awaitable[object]) -> str:
+        """Run a command and record its answer: the result, or the refusal. A failure that
+        can never pass (a bug) is answered too, so the caller is not left waiting, and then
+        raised: the consumer dead-letters the command with its error."""
         try:
-            result: object = await self._spending.reverse(command)
+            result: object = await work
         except Refused as exc:
             result = exc
+        except Exception as exc:
+            if not is_transient(exc):
+                await self._record(envelope, UNPROCESSABLE)
+            raise
         return await self._record(envelope, answer(result))

@@ -10,35 +10,53 @@ import asyncio
 import time
 import uuid
 from datetime import date, datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.ledger.access import authorise
+from services.ledger.access import authorise as check_key
 from services.ledger.campaigns import Campaigns
 from services.ledger.domain.accounts import ID_PATTERN, SLUG_PATTERN
 from services.ledger.domain.approvals import DEFAULT_PARTIES, ApprovalRule
+from services.ledger.domain.funds import CASH
 from services.ledger.domain.idempotency import Conflict
 from services.ledger.spending import public_disbursement
 from services.ledger.store import LedgerStore
 from shared.events import DonationReceivedV1, EventPayload, ResidentContactV1, utcnow
 from shared.events.ledger import (
+    MAX_AMOUNT_FEN,
     DisbursementDecidedV1,
     DisbursementRequestedV1,
+    Fen,
+    Quantity,
     ReversalRequestedV1,
 )
-from shared.http.errors import ApiError, Unavailable
-from shared.kafka.publisher import EventPublisher, PublishFailed
+from shared.http.errors import ApiError, ErrorMap
+from shared.kafka.publisher import EventPublisher
 from shared.residents import normalise_contact, resident_ref
 from shared.topics import LEDGER_COMMANDS, RESIDENTS_CONTACTS
 
 Auth = Annotated[str | None, Header(description="Bearer <ledger key>")]
 ClientId = Annotated[str, Field(pattern=ID_PATTERN, description="Chosen by the client.")]
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
-REFUSAL_STATUS = {"conflict": 409, "overspend": 409, "already_reversed": 409, "not_found": 404}
+# a refusal by the fund's writer: the state forbids it (409), the key's party may not (403), or
+# what it names does not exist (404); only malformed input is a 422
+REFUSAL_STATUS = {
+    "conflict": 409,
+    "overspend": 409,
+    "already_reversed": 409,
+    "not_reversible": 409,
+    "not_approved": 409,
+    "wrong_status": 409,
+    "not_a_party": 403,
+    "not_found": 404,
+    "unknown_campaign": 404,
+    "unknown_fund": 404,
+}
 
 
 class Strict(BaseModel):
@@ -46,16 +64,28 @@ class Strict(BaseModel):
 
 
 class Approval(Strict):
-    parties: list[Slug] = Field(default_factory=lambda: list(DEFAULT_PARTIES))
-    required: int | None = Field(None, ge=1, description="Default: all parties.")
+    parties: list[Slug] = Field(
+        default_factory=lambda: list(DEFAULT_PARTIES),
+        min_length=1,
+        json_schema_extra={"uniqueItems": True},
+        description="Distinct parties that decide.",
+    )
+    required: int | None = Field(
+        None,
+        strict=True,
+        ge=1,
+        description="How many must approve: at most the parties; default all.",
+    )
 
 
 class CampaignIn(Strict):
     id: Slug
     name: str = Field(min_length=1, max_length=200)
-    goal_fen: int = Field(ge=0)
+    goal_fen: int = Field(
+        strict=True, ge=0, le=MAX_AMOUNT_FEN, description="Integer fen, 0 to 100,000,000,000."
+    )
     starts: date
-    ends: date
+    ends: date = Field(description="Not before starts.")
     projects: list[Slug] = Field(min_length=1)
     approval: Approval = Field(default_factory=Approval)
 
@@ -68,21 +98,49 @@ class Donor(Strict):
     named: bool = Field(False, description="Show the name in the public account.")
 
 
+def _required_when(field: str, value: str, *required: str) -> dict[str, Any]:
+    """JSON Schema: when ``field`` is ``value``, ``required`` are present and not null."""
+    return {
+        "if": {"properties": {field: {"const": value}}, "required": [field]},
+        "then": {
+            "required": list(required),
+            "properties": {name: {"not": {"type": "null"}, "minLength": 1} for name in required},
+        },
+    }
+
+
 class DonationIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={  # the channel's details, as ``_channel_details`` checks them
+            "allOf": [
+                _required_when("channel", "offline", "receipt_book_no"),
+                _required_when("channel", "in-kind", "item", "valuation_method"),
+            ]
+        },
+    )
+
     donation_id: ClientId
     campaign: Slug
     channel: Literal["online", "offline", "in-kind"]
-    amount_fen: int = Field(gt=0, description="Money, or the goods' value, in fen.")
+    amount_fen: Fen = Field(description="Money, or the goods' value, in integer fen.")
     currency: Literal["CNY"] = "CNY"
     received_at: datetime | None = None
     donor: Donor | None = None
     payment_ref: str | None = Field(None, max_length=100)
     receipt_book_no: str | None = Field(None, max_length=64)
     item: Slug | None = None
-    quantity: int | None = Field(None, gt=0)
+    quantity: Quantity | None = None
     valuation_method: Literal["invoice", "market-price", "appraisal", "donor-declared"] | None = (
         None
     )
+
+    @field_validator("item")
+    @classmethod
+    def _not_cash(cls, item: str | None) -> str | None:
+        if item == CASH:
+            raise ValueError(f"{CASH!r} names cash, not goods")
+        return item
 
     @model_validator(mode="after")
     def _channel_details(self) -> DonationIn:
@@ -97,17 +155,22 @@ class DisbursementIn(Strict):
     disbursement_id: ClientId
     fund: Slug
     project: Slug
-    amount_fen: int = Field(gt=0)
+    amount_fen: Fen
     currency: Literal["CNY"] = "CNY"
     payee: str = Field(min_length=1, max_length=200)
     purpose: str = Field(min_length=1, max_length=1000)
-    source: str = Field("bank", pattern=SLUG_PATTERN)
+    source: str = Field(
+        "bank",
+        pattern=SLUG_PATTERN,
+        description="What is paid out: 'bank' (cash), or an item of goods the fund holds.",
+    )
 
 
 class DecisionIn(Strict):
+    """A decision's time is the server's, never the client's."""
+
     reason: str | None = Field(None, max_length=1000)
     payment_ref: str | None = Field(None, max_length=100)
-    at: datetime | None = None
 
 
 class ReversalIn(Strict):
@@ -117,6 +180,11 @@ class ReversalIn(Strict):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+def refusals(errors: ErrorMap) -> None:
+    """How the ledger's domain refusals answer over HTTP."""
+    errors.refuse(Conflict, lambda exc: ApiError(409, "conflict", str(exc), f"body.{exc.field}"))
+
+
 def build_router(
     store: LedgerStore,
     campaigns: Campaigns,
@@ -124,22 +192,24 @@ def build_router(
     *,
     resident_secret: str,
     wait_s: float,
-    retry_after_s: int,
+    staff_secret: str | None = None,
 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["ledger"])
+    authorise = partial(check_key, staff_secret=staff_secret)  # keys, or web staff tokens
     errors: dict[int | str, dict[str, Any]] = {
+        200: {"description": "Exists: the same id with the same content was done before"},
+        202: {"description": "Accepted; the writer is slow: poll the command's outcome"},
         401: {"description": "No or unknown key"},
         403: {"description": "The key may not do this"},
-        409: {"description": "Refused: conflicting replay, or overspend"},
+        404: {"description": "What it names does not exist (the field is named)"},
+        409: {"description": "Refused: conflicting replay, overspend, or not in that state"},
+        422: {"description": "A field is missing or malformed"},
         503: {"description": "Kafka or the database is down; nothing was accepted"},
     }
 
     async def command(fund: str, payload: EventPayload) -> JSONResponse:
         command_id = str(uuid.uuid4())
-        try:
-            await publisher.publish(LEDGER_COMMANDS, payload, key=fund, event_id=command_id)
-        except PublishFailed as exc:
-            raise Unavailable("Kafka", retry_after_s) from exc
+        await publisher.publish(LEDGER_COMMANDS, payload, key=fund, event_id=command_id)
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             outcome = await store.outcome(command_id)
@@ -164,18 +234,15 @@ def build_router(
             raise ApiError(422, "invalid", str(exc), "body.approval") from exc
         if body.ends < body.starts:
             raise ApiError(422, "invalid", "ends before it starts", "body.ends")
-        try:
-            created, campaign = await campaigns.create(
-                body.id,
-                name=body.name,
-                goal_fen=body.goal_fen,
-                starts=body.starts,
-                ends=body.ends,
-                projects=body.projects,
-                rule=rule,
-            )
-        except Conflict as exc:
-            raise ApiError(409, "conflict", str(exc), f"body.{exc.field}") from exc
+        created, campaign = await campaigns.create(
+            body.id,
+            name=body.name,
+            goal_fen=body.goal_fen,
+            starts=body.starts,
+            ends=body.ends,
+            projects=body.projects,
+            rule=rule,
+        )
         return JSONResponse(
             {"status": "created" if created else "exists", "campaign": campaign},
             status_code=201 if created else 200,
@@ -186,6 +253,8 @@ def build_router(
         """A front desk records a donation (cash or bank with a receipt book number, or goods
         with their valuation). The donor's contact, if given, goes only to notify."""
         await authorise(store, authorization, role="clerk", fund=body.campaign)
+        if not await campaigns.exists(body.campaign):
+            raise ApiError(404, "not_found", f"no campaign {body.campaign}", "body.campaign")
         donor_ref = None
         donor = body.donor
         if donor and (identity := normalise_contact(donor.phone, donor.email)):
@@ -198,10 +267,7 @@ def build_router(
                 language=donor.language,
                 updated_at=utcnow(),
             )
-            try:
-                await publisher.publish(RESIDENTS_CONTACTS, contact, key=donor_ref)
-            except PublishFailed as exc:
-                raise Unavailable("Kafka", retry_after_s) from exc
+            await publisher.publish(RESIDENTS_CONTACTS, contact, key=donor_ref)
         event = DonationReceivedV1(
             donation_id=body.donation_id,
             campaign=body.campaign,
@@ -266,7 +332,7 @@ def build_router(
                     party=holder.get("party"),
                     reason=body.reason,
                     payment_ref=body.payment_ref,
-                    at=body.at or utcnow(),
+                    at=utcnow(),
                 ),
             )
 

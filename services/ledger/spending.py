@@ -16,7 +16,7 @@ from services.ledger.books import Books, Busy, Posted
 from services.ledger.campaigns import Campaigns
 from services.ledger.domain import approvals as A
 from services.ledger.domain.accounts import BANK, in_kind_account
-from services.ledger.domain.funds import Overspend, place_hold
+from services.ledger.domain.funds import NoSuchGoods, Overspend, place_hold
 from services.ledger.domain.idempotency import Conflict, check_same
 from services.ledger.domain.journal import reversal_of
 from services.ledger.domain.postings import disbursement_draft
@@ -26,6 +26,7 @@ from shared.events.ledger import (
     DisbursementRequestedV1,
     ReversalRequestedV1,
 )
+from shared.kafka.failures import TransientError
 
 
 class Refused(Exception):
@@ -97,7 +98,7 @@ class Spending:
             except Conflict as exc:
                 raise Refused("conflict", str(exc), f"body.{exc.field}") from exc
             if stored["status"] in A.OPEN:
-                await self._books.hold(c.fund, c.disbursement_id, c.amount_fen)
+                await self._books.hold(c.fund, c.disbursement_id, c.amount_fen, c.source)
             return Done(stored["status"], True, public_disbursement(stored))
         rule = await self._campaigns.rule(c.fund)
         doc = {
@@ -112,7 +113,9 @@ class Spending:
         }
         state, _ = await self._books.state(c.fund)
         try:
-            place_hold(state, c.disbursement_id, c.amount_fen)
+            place_hold(state, c.disbursement_id, c.amount_fen, c.source)
+        except NoSuchGoods as exc:  # nothing stored: the same id may ask again
+            raise Refused("no_such_goods", str(exc), "body.source") from exc
         except Overspend as exc:
             doc.update(status=A.REFUSED, reason=str(exc), would_leave_fen=exc.would_leave_fen)
             await self._store.insert_disbursement(doc)
@@ -121,8 +124,8 @@ class Spending:
             ) from exc
         await self._store.insert_disbursement(doc)
         try:
-            await self._books.hold(c.fund, c.disbursement_id, c.amount_fen)
-        except Overspend as exc:  # another writer took the money in between
+            await self._books.hold(c.fund, c.disbursement_id, c.amount_fen, c.source)
+        except Overspend as exc:  # another writer took it in between
             await self._store.update_disbursement(
                 c.disbursement_id,
                 0,
@@ -170,7 +173,7 @@ class Spending:
                 if c.action in ("reject", "void"):
                     await self._books.release(doc["fund"], doc["_id"])
                 return Done(after.status, False, public_disbursement({**doc, **changes}))
-        raise RuntimeError("disbursement changed too often")
+        raise TransientError(f"disbursement {c.disbursement_id} changed too often")
 
     async def _replayed(self, c: DisbursementDecidedV1, doc: dict[str, Any]) -> Done | None:
         """The decision was already taken: make sure its effects happened, answer exists."""
@@ -231,6 +234,8 @@ class Spending:
         [result] = await self._books.post(c.fund, [draft])
         if isinstance(result, Busy):
             raise result
+        if not isinstance(result, Posted):  # refused: the entry may be reversed later
+            await self._store.release_reversal(c.original_entry_id, c.reversal_id)
         if isinstance(result, Overspend):
             raise Refused(
                 "overspend",

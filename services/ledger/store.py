@@ -177,14 +177,6 @@ class LedgerStore:
         except DuplicateKeyError:
             return False, await self.fund_doc(doc["_id"]) or {}
 
-    async def complete_fund(self, fund: str, campaign: dict[str, Any]) -> bool:
-        """Give a fund opened by a donation its campaign data (once)."""
-        result = await self.funds.update_one(
-            {"_id": fund, "opened_by_donation": True},
-            {"$set": {**campaign, "opened_by_donation": False}},
-        )
-        return result.modified_count == 1
-
     async def all_funds(self) -> list[dict[str, Any]]:
         return await self.funds.find({}).sort("_id", ASCENDING).to_list()
 
@@ -366,6 +358,13 @@ class LedgerStore:
         except DuplicateKeyError:
             doc = await self.db["reversals"].find_one({"_id": original_id})
             return doc["by"] if doc else reversal_id
+
+    async def release_reversal(self, original_id: str, reversal_id: str) -> None:
+        """Give up the claim of a refused reversal (the fund's single writer calls this), so
+        that another reversal of the entry may be tried later."""
+        doc = await self.db["reversals"].find_one({"_id": original_id})
+        if doc is not None and doc["by"] == reversal_id:
+            await self.db["reversals"].delete_one({"_id": original_id})
 
     # approvers and outcomes --------------------------------------------------------------
     async def add_approver(self, doc: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from services.notify.channels import (
     WebhookChannel,
     parse_rates,
 )
+from services.notify.consult import ConsultNotices
 from services.notify.delivery import Deliverer, RetryPolicy
 from services.notify.followers import Followers
 from services.notify.http import build_router
@@ -30,6 +31,7 @@ from services.notify.rendering import Templates
 from services.notify.store import NotifyStore
 from services.notify.timing import waited
 from shared.events import IssueAssignedV1, IssueReportedV1, ResidentContactV1
+from shared.events.consult import ConsultNoticeV1
 from shared.events.follow import IssueFollowedV1
 from shared.events.lifecycle import TRANSITIONS, IssueRatedV1, ReceiptIssuedV1
 from shared.events.notify import NotificationRetryV1
@@ -38,6 +40,7 @@ from shared.reference import load_reference
 from shared.service import build_parts
 from shared.settings import Settings
 from shared.topics import (
+    CONSULT_NOTICES,
     ISSUES_FEEDBACK,
     ISSUES_LIFECYCLE,
     ISSUES_REPORTED,
@@ -142,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             **{transition: notifier.on_transition for transition in TRANSITIONS},
         },
         LEDGER_RECEIPTS: {ReceiptIssuedV1: notifier.on_receipt},
+        CONSULT_NOTICES: {ConsultNoticeV1: ConsultNotices(deliverer).on_notice},
     }
     for topic, handlers in batched.items():
         timed = {model: waited(handler) for model, handler in handlers.items()}
@@ -152,11 +156,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     router = build_router(
         store,
         secret=secret,
-        retry_after_s=settings.retry_after_s,
         live=live,
         publisher=parts.publisher,
         broadcasts=broadcasts,
         tree=reference.tree,
+        staff_secret=settings.web_token_secret.get_secret_value(),
     )
     app = parts.app(
         title="Linli notify",

@@ -26,12 +26,12 @@ from typing import Any
 import pymongo
 
 from services.notify.channels import Outgoing, inbox_document
-from services.notify.delivery import Deliverer, Notice, Recipient, recipient_of
+from services.notify.delivery import Deliverer, Notice, Recipient, Steps, recipient_of
 from services.notify.domain import delivery_id, wanted
 from services.notify.live import LiveInbox
 from services.notify.store import NotifyStore
 from shared.events import derived_event_id, utcnow
-from shared.events.notify import NotificationsBatchDeliveredV1
+from shared.events.notify import NotificationRetryV1, NotificationsBatchDeliveredV1
 from shared.kafka.publisher import EventPublisher
 from shared.logging import get_logger
 from shared.topics import NOTIFICATIONS_DELIVERED
@@ -43,12 +43,26 @@ def new_broadcast_id() -> str:
     return "bc_" + uuid.uuid4().hex[:20]
 
 
+def step_counts(steps: Steps) -> Counter[str]:
+    """A resident's delivery steps as progress counts: sent, queued (a retry or quiet
+    hours) or failed, per channel."""
+    counts: Counter[str] = Counter()
+    for channel, outcome in steps:
+        if outcome in ("sent", "duplicate"):
+            counts[f"sent.{channel}"] += 1
+        elif outcome in ("retrying", "deferred"):
+            counts[f"queued.{channel}"] += 1
+        elif outcome == "failed":
+            counts[f"failed.{channel}"] += 1
+    return counts
+
+
 def progress_view(doc: dict[str, Any]) -> dict[str, Any]:
     progress = doc.get("progress") or {}
     return {
         "recipients": int(progress.get("recipients", 0)),
         "skipped": int(progress.get("skipped", 0)),
-        "queued": dict(progress.get("queued") or {}),
+        "queued": {k: v for k, v in (progress.get("queued") or {}).items() if v},
         "sent": dict(progress.get("sent") or {}),
         "failed": dict(progress.get("failed") or {}),
     }
@@ -79,6 +93,16 @@ class Broadcasts:
         self._clock = clock
         self.owner = f"replica-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
+        deliverer.after_retry(self.retried)
+
+    async def retried(self, event: NotificationRetryV1, steps: Steps) -> None:
+        """A queued send of a broadcast was tried again: it leaves ``queued`` for what came
+        of it (sent, failed over, or queued again)."""
+        if event.kind != "broadcast":
+            return
+        counts = step_counts(steps)
+        counts[f"queued.{event.channel}"] -= 1
+        await self._store.count_broadcast(event.source_event, dict(counts))
 
     def wake(self) -> None:
         self._wake.set()
@@ -139,13 +163,18 @@ class Broadcasts:
             await cursor.close()
 
     def _notice(self, doc: dict[str, Any], ref: str) -> Notice:
+        """The broadcast for one resident: in their language when the operator wrote it in
+        that language, else in Chinese (and labelled so)."""
         messages = doc["messages"]
+        languages = ("zh-CN", *(lang for lang in messages if lang != "zh-CN"))
 
         def context(lang: str) -> dict[str, Any]:
-            text = messages.get(lang) or messages["zh-CN"]
+            text = messages[lang]
             return {"title": text["title"], "body": text["body"], "urgent": doc["urgent"]}
 
-        return Notice(doc["_id"], "broadcast", ref, context, urgent=doc["urgent"])
+        return Notice(
+            doc["_id"], "broadcast", ref, context, urgent=doc["urgent"], languages=languages
+        )
 
     def _recipient(
         self, resident: dict[str, Any], shared: dict[str, tuple[Recipient, tuple[str, ...]]]
@@ -218,21 +247,14 @@ class Broadcasts:
         counts["sent.inbox"] += sum(out.resident_ref in fresh for out in inbox)
         limit = asyncio.Semaphore(self._concurrency)
 
-        async def one(notice: Notice, recipient: Any) -> list[tuple[str, str]]:
+        async def one(notice: Notice, recipient: Any) -> Steps:
             async with limit:
                 return await self._deliverer.deliver(notice, recipient)
 
         outcomes = await asyncio.gather(*(one(n, r) for n, r in others))
         for (notice, _), steps in zip(others, outcomes, strict=True):
-            if notice.resident_ref not in fresh:
-                continue
-            for channel, outcome in steps:
-                if outcome in ("sent", "duplicate"):
-                    counts[f"sent.{channel}"] += 1
-                elif outcome in ("retrying", "deferred"):
-                    counts[f"queued.{channel}"] += 1
-                elif outcome == "failed":
-                    counts[f"failed.{channel}"] += 1
+            if notice.resident_ref in fresh:
+                counts.update(step_counts(steps))
         counts["recipients"] += len(fresh)
         now = self._clock()
         # a walk again from the start must not lower what an earlier one reached

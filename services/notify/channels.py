@@ -4,11 +4,12 @@ message is handed over, or raises ``SendFailed`` saying whether trying again cou
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime
 from typing import Any, Protocol
 
 import aiosmtplib
@@ -17,6 +18,7 @@ import httpx
 from services.notify.domain import Contact, body_signature, robot_sign
 from services.notify.rendering import Message
 from services.notify.store import NotifyStore
+from shared.events import utcnow
 
 
 class SendFailed(Exception):
@@ -121,8 +123,6 @@ class InboxChannel:
 
 
 def inbox_document(outgoing: Outgoing) -> dict[str, Any]:
-    from shared.events import utcnow
-
     message = outgoing.message
     return {
         "resident_ref": outgoing.resident_ref,
@@ -163,7 +163,8 @@ class EmailChannel:
         email["From"] = self._sender
         email["To"] = outgoing.contact.email or ""
         email["Subject"] = outgoing.message.title
-        email["Message-ID"] = make_msgid(domain="linli")
+        email["Date"] = format_datetime(utcnow())
+        email["Message-ID"] = message_id(outgoing.delivery_id, self._sender)
         email["X-Linli-Delivery"] = outgoing.delivery_id
         email["Content-Language"] = outgoing.message.language
         email.set_content(outgoing.message.body)
@@ -188,17 +189,28 @@ class EmailChannel:
             raise SendFailed(f"smtp unreachable: {type(exc).__name__}", permanent=False) from exc
 
 
+def message_id(delivery_id: str, sender: str) -> str:
+    """The same Message-ID for every attempt of one delivery, so a mail client can drop a
+    second copy; in the sender's domain (RFC 5322)."""
+    digest = hashlib.sha256(delivery_id.encode()).hexdigest()[:32]
+    domain = sender.rpartition("@")[2] or "linli"
+    return f"<{digest}@{domain}>"
+
+
 async def _post_signed(
     client: httpx.AsyncClient, url: str, secret: str, payload: dict[str, Any], delivery_id: str
 ) -> None:
-    """POST a JSON body signed with a millisecond timestamp; classify the answer."""
+    """POST a JSON body signed with a millisecond timestamp; classify the answer. The URL's
+    own query (a robot's ``access_token``) is kept: the signature's parameters join it."""
     body = json.dumps(payload, ensure_ascii=False).encode()
     timestamp = int(time.time() * 1000)
+    signed = httpx.URL(url).copy_merge_params(
+        {"timestamp": str(timestamp), "sign": robot_sign(secret, timestamp)}
+    )
     try:
         response = await client.post(
-            url,
+            signed,
             content=body,
-            params={"timestamp": str(timestamp), "sign": robot_sign(secret, timestamp)},
             headers={
                 "content-type": "application/json; charset=utf-8",
                 "x-linli-timestamp": str(timestamp),

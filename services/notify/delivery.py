@@ -7,13 +7,15 @@ id, in case the crash came before it); failed -> fail over to the next channel; 
 re-publish the stored retry; sending -> an earlier attempt died mid-send, so the outcome is in
 doubt and nothing is sent again (at most once). Temporary failures go to the retry topic with
 exponential back-off and jitter; permanent ones and exhausted retries are dead-lettered with
-the reason and fail over to the next preferred channel, the inbox last.
+the reason and fail over to the next preferred channel, the inbox last. In the resident's
+quiet hours a message that is not urgent goes to the silent inbox at once, and an external
+channel's send is deferred to the end of the quiet hours.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,6 +63,14 @@ class Notice:
     issue_id: str | None = None
     urgent: bool = False
     language: str | None = None  # the event's hint, for a resident notify does not know yet
+    # the languages the notice's text exists in, the fallback first (None: every language)
+    languages: tuple[str, ...] | None = None
+
+    def language_for(self, wanted: str) -> str:
+        """The language the resident reads it in: their own if the text exists in it."""
+        if self.languages and wanted not in self.languages:
+            return self.languages[0]
+        return wanted
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,16 @@ def recipient_of(doc: dict[str, Any] | None, language_hint: str | None = None) -
 class Job:
     outgoing: Outgoing
     prefs: Preferences
+
+
+Steps = list[tuple[str, str]]  # (channel, outcome) of each channel tried, in order
+RetryObserver = Callable[[NotificationRetryV1, Steps], Awaitable[None]]
+
+
+def outcome_label(steps: Steps) -> str:
+    """What came of a delivery, for the metrics: the last channel's outcome, or "deferred"
+    when the chosen channel waits for the end of quiet hours (the inbox has it meanwhile)."""
+    return "deferred" if any(outcome == "deferred" for _, outcome in steps) else steps[-1][1]
 
 
 @dataclass
@@ -113,6 +133,7 @@ class Deliverer:
         self._policy = policy
         self._clock = clock
         self._rng = rng or random.Random()
+        self._retry_observers: list[RetryObserver] = []
         publisher.declare(NOTIFICATIONS_DELIVERED, NotificationDeliveredV1)
         publisher.declare(NOTIFICATIONS_DELIVERED, NotificationsBatchDeliveredV1)
         publisher.declare(NOTIFICATIONS_FAILED, NotificationFailedV1)
@@ -132,7 +153,12 @@ class Deliverer:
         )
 
     def render(self, notice: Notice, language: str) -> Message:
+        language = notice.language_for(language)
         return self._templates.render(notice.kind, language, notice.context(language))
+
+    def after_retry(self, observer: RetryObserver) -> None:
+        """Call ``observer`` with a retried (or deferred) send's event and its outcome."""
+        self._retry_observers.append(observer)
 
     async def notify(self, notice: Notice, recipient: Recipient | None = None) -> str:
         """Deliver a notice on the resident's channels; the outcome label for the metrics."""
@@ -140,10 +166,9 @@ class Deliverer:
             with stage("resident"):
                 stored = await self._store.resident(notice.resident_ref)
             recipient = recipient_of(stored, notice.language)
-        steps = await self.deliver(notice, recipient)
-        return steps[-1][1]
+        return outcome_label(await self.deliver(notice, recipient))
 
-    async def deliver(self, notice: Notice, recipient: Recipient) -> list[tuple[str, str]]:
+    async def deliver(self, notice: Notice, recipient: Recipient) -> Steps:
         """Like ``notify`` but says what happened on each channel tried: (channel, outcome)."""
         if not wanted(recipient.prefs, notice.kind, urgent=notice.urgent):
             return [("none", "opted_out")]
@@ -160,11 +185,13 @@ class Deliverer:
 
     async def _walk(
         self, job: Job, plan: tuple[str, ...], attempt: int = 1, claimed: bool = False
-    ) -> list[tuple[str, str]]:
+    ) -> Steps:
         steps = []
         for index, channel in enumerate(plan):
             outcome = await self._try(job, channel, plan[index + 1 :], attempt, claimed)
             steps.append((channel, outcome))
+            if outcome == "deferred":  # quiet hours: the silent inbox now, the channel later
+                steps.append(("inbox", await self._try(job, "inbox", (), 1, False)))
             if outcome != "failed":
                 break
             attempt, claimed = 1, False
@@ -241,7 +268,10 @@ class Deliverer:
             return "failed"
         if status == "retrying" and existing.get("retry"):
             await self._publish_retry(NotificationRetryV1.model_validate(existing["retry"]))
-        elif status == "sending":
+            return "retrying"
+        if status == "deferred":
+            return "deferred"
+        if status == "sending":
             log.warning("delivery_in_doubt", delivery=out.delivery_id, channel=channel)
         return "duplicate"
 
@@ -267,7 +297,9 @@ class Deliverer:
         job = Job(outgoing, recipient.prefs)
         plan = (event.channel, *event.later_channels)
         steps = await self._walk(job, plan, attempt=event.attempt, claimed=True)
-        return steps[-1][1]
+        for observer in self._retry_observers:
+            await observer(event, steps)
+        return outcome_label(steps)
 
     async def wake_deferred(self) -> int:
         """Hand deferred sends whose quiet hours are over to the retry topic."""

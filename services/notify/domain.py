@@ -26,7 +26,9 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class QuietHours(BaseModel):
-    """Local (Beijing) time span when only the silent inbox is used; may cross midnight."""
+    """Local (Beijing) time span when only the silent inbox is used: a message that is not
+    urgent goes to the inbox at once, and email, webhook or SMS waits for the span's end.
+    May cross midnight."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -76,10 +78,20 @@ class Webhook(BaseModel):
 class Preferences(BaseModel):
     """What a resident chose; editable over the API with the resident's token."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={  # the webhook channel needs its webhook (checked by the API)
+            "if": {"properties": {"channels": {"contains": {"const": "webhook"}}}},
+            "then": {"required": ["webhook"], "properties": {"webhook": {"type": "object"}}},
+        },
+    )
 
     channels: tuple[Channel, ...] = Field(
-        ("inbox",), min_length=1, description="Channels in order of preference (failover order)."
+        ("inbox",),
+        min_length=1,
+        description="Channels in order of preference (failover order), each at most once.",
+        json_schema_extra={"uniqueItems": True},
     )
     language: Language = "zh-CN"
     quiet_hours: QuietHours | None = None
@@ -135,7 +147,8 @@ def wanted(prefs: Preferences, kind: str, *, urgent: bool) -> bool:
 
 
 def not_before(prefs: Preferences, channel: str, at: datetime, *, urgent: bool) -> datetime:
-    """When a channel may disturb the resident: quiet hours defer external channels."""
+    """When a channel may disturb the resident: quiet hours defer external channels (the
+    message is in the inbox meanwhile)."""
     if urgent or channel == "inbox" or prefs.quiet_hours is None:
         return at
     return prefs.quiet_hours.ends_after(at)

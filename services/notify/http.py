@@ -24,14 +24,15 @@ from services.notify.domain import (
     open_rating_token,
 )
 from services.notify.live import LiveInbox
-from services.notify.operators import authenticate
+from services.notify.operators import authenticate, staff_operator
 from services.notify.store import NotifyStore
 from shared.events import derived_event_id, utcnow
 from shared.events.lifecycle import IssueRatedV1
-from shared.http.errors import ApiError, Unavailable
-from shared.kafka.publisher import EventPublisher, PublishFailed
+from shared.http.errors import ApiError
+from shared.kafka.publisher import EventPublisher
 from shared.reference import Tree
 from shared.residents import token_matches
+from shared.staff_tokens import is_staff_token
 from shared.topics import ISSUES_FEEDBACK
 
 
@@ -128,6 +129,15 @@ def _broadcast(doc: dict[str, Any]) -> BroadcastOut:
     )
 
 
+REPLAY_PAGE = 100  # messages per read when a stream catches up after Last-Event-ID
+
+
+def _event(doc: dict[str, Any]) -> bytes:
+    """One inbox message as a Server-Sent Event, its id the message id."""
+    data = json.dumps(_message(doc).model_dump(), ensure_ascii=False)
+    return f"id: {doc['_id']}\nevent: message\ndata: {data}\n\n".encode()
+
+
 UNAUTHORIZED = {401: {"description": "Missing or wrong token"}, 503: {"description": "Down"}}
 
 
@@ -135,14 +145,15 @@ def build_router(
     store: NotifyStore,
     *,
     secret: str,
-    retry_after_s: int,
     live: LiveInbox,
     publisher: EventPublisher,
     broadcasts: Broadcasts,
     tree: Tree,
     clock: Callable[[], datetime] = utcnow,
     poll_s: float = 2.0,
+    staff_secret: str | None = None,
 ) -> APIRouter:
+    """``staff_secret``: accept the web console's operator tokens beside operator keys."""
     router = APIRouter(prefix="/api/v1")
 
     def resident(ref: str, authorization: str, token: str | None = None) -> None:
@@ -166,10 +177,7 @@ def build_router(
     ) -> Inbox:
         """The resident's messages, newest first. Only the resident's own token opens it."""
         resident(ref, authorization)
-        try:
-            docs = await store.inbox(ref, limit)
-        except Exception as exc:
-            raise Unavailable("the database", retry_after_s) from exc
+        docs = await store.inbox(ref, limit)
         return Inbox(resident_ref=ref, messages=[_message(d) for d in docs])
 
     @router.get(
@@ -182,14 +190,28 @@ def build_router(
         request: Request,
         authorization: str = Header("", description="Bearer <resident_token>"),
         token: str | None = Query(None, description="The token, for EventSource clients."),
+        last_event_id: str | None = Header(
+            None,
+            alias="Last-Event-ID",
+            max_length=300,
+            description="The id of the last message received: those stored after it come "
+            "first (EventSource sends it when it reconnects).",
+        ),
     ) -> StreamingResponse:
-        """New inbox messages as Server-Sent Events (``event: message``, JSON data)."""
+        """New inbox messages as Server-Sent Events (``event: message``, JSON data, the
+        message id as the event id). After ``Last-Event-ID`` the messages missed since that
+        one come first, oldest first, then new ones as they arrive."""
         resident(ref, authorization, token)
 
         async def events() -> AsyncIterator[bytes]:
             since = clock()
             seen: set[str] = set()
             yield b": connected\n\n"
+            if last_event_id:
+                async for doc in _missed(ref, last_event_id):
+                    if doc["_id"] not in seen:
+                        seen.add(doc["_id"])
+                        yield _event(doc)
             while not await request.is_disconnected():
                 try:
                     docs = await store.inbox(ref, 50, after=since)
@@ -200,8 +222,7 @@ def build_router(
                         continue
                     seen.add(doc["_id"])
                     since = max(since, doc["created_at"])
-                    data = json.dumps(_message(doc).model_dump(), ensure_ascii=False)
-                    yield f"id: {doc['_id']}\nevent: message\ndata: {data}\n\n".encode()
+                    yield _event(doc)
                 await live.wait(ref, poll_s)
                 yield b": keep-alive\n\n"
 
@@ -210,6 +231,20 @@ def build_router(
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+
+    async def _missed(ref: str, last_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The resident's messages stored after ``last_id``, oldest first, a page at a time
+        (none when the id is unknown or not the resident's, or the database is away)."""
+        while True:
+            try:
+                page = await store.inbox_after(ref, last_id, REPLAY_PAGE)
+            except Exception:
+                return
+            for doc in page:
+                yield doc
+            if len(page) < REPLAY_PAGE:
+                return
+            last_id = page[-1]["_id"]
 
     @router.get(
         "/residents/{ref}/preferences",
@@ -222,10 +257,7 @@ def build_router(
     ) -> PreferencesView:
         """Channels in order of preference, language, quiet hours, opt-outs."""
         resident(ref, authorization)
-        try:
-            prefs = recipient_of(await store.resident(ref)).prefs
-        except Exception as exc:
-            raise Unavailable("the database", retry_after_s) from exc
+        prefs = recipient_of(await store.resident(ref)).prefs
         return _view(prefs)
 
     @router.put(
@@ -243,10 +275,7 @@ def build_router(
         resident(ref, authorization)
         if "webhook" in prefs.channels and prefs.webhook is None:
             raise ApiError(400, "missing", "the webhook channel needs a webhook", "body.webhook")
-        try:
-            await store.save_preferences(ref, prefs.model_dump(mode="json"))
-        except Exception as exc:
-            raise Unavailable("the database", retry_after_s) from exc
+        await store.save_preferences(ref, prefs.model_dump(mode="json"))
         return _view(prefs)
 
     def _opened(token: str) -> tuple[str, str, int]:
@@ -285,12 +314,9 @@ def build_router(
         issue_id, ref, visit = _opened(token)
         key = f"{issue_id}:{visit}"
         now = clock()
-        try:
-            stored = await store.record_rating(
-                key, {"rating": answer.rating, "comment": answer.comment, "ref": ref, "at": now}
-            )
-        except Exception as exc:
-            raise Unavailable("the database", retry_after_s) from exc
+        stored = await store.record_rating(
+            key, {"rating": answer.rating, "comment": answer.comment, "ref": ref, "at": now}
+        )
         if stored is not None and stored.get("published"):
             raise ApiError(409, "already_rated", "this visit was already rated")
         if stored is not None:  # an earlier answer was stored but not published: publish that
@@ -303,21 +329,18 @@ def build_router(
             resident_ref=ref,
             rated_at=now,
         )
-        try:
-            await publisher.publish(
-                ISSUES_FEEDBACK, event, key=issue_id, event_id=derived_event_id("rated", key)
-            )
-            await store.rating_published(key)
-        except PublishFailed as exc:
-            raise Unavailable("Kafka", retry_after_s) from exc
+        await publisher.publish(
+            ISSUES_FEEDBACK, event, key=issue_id, event_id=derived_event_id("rated", key)
+        )
+        await store.rating_published(key)
         return RatingOut(issue_id=issue_id, rating=answer.rating, status="accepted")
 
     async def operator(authorization: str) -> dict[str, Any]:
         key = authorization.removeprefix("Bearer ").strip()
-        try:
+        if staff_secret is not None and is_staff_token(key):
+            found = staff_operator(staff_secret, key, clock())
+        else:
             found = await authenticate(store, key) if key else None
-        except Exception as exc:
-            raise Unavailable("the database", retry_after_s) from exc
         if found is None:
             raise ApiError(
                 401,
@@ -365,10 +388,7 @@ def build_router(
             "progress": {"recipients": 0, "skipped": 0, "queued": {}, "sent": {}, "failed": {}},
             "created_at": clock(),
         }
-        try:
-            await store.create_broadcast(doc)
-        except Exception as exc:
-            raise Unavailable("the database", retry_after_s) from exc
+        await store.create_broadcast(doc)
         broadcasts.wake()
         return _broadcast(doc)
 

@@ -144,7 +144,7 @@ class Notifier:
             event.donor_ref,
             lambda _lang: {
                 "receipt_no": event.receipt_no,
-                "campaign": event.campaign,
+                "campaign": event.campaign_name or event.campaign,
                 "amount": f"{event.amount_fen / 100:.2f}",
             },
         )

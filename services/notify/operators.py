@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
+from datetime import datetime
 from typing import Any
 
 from services.notify.domain import hash_operator_secret, new_operator_key, split_operator_key
 from services.notify.store import NotifyStore
 from shared.events import utcnow
+from shared.residents import secrets_equal
+from shared.staff_tokens import verify as verify_staff
 
 
 async def create_operator(store: NotifyStore, *, node_id: str, name: str = "") -> str:
@@ -26,6 +28,14 @@ async def create_operator(store: NotifyStore, *, node_id: str, name: str = "") -
     return new_operator_key(key_id, secret)
 
 
+def staff_operator(secret: str, token: str, now: datetime) -> dict[str, Any] | None:
+    """A web console operator token as an operator (scoped to its node), else None."""
+    claims = verify_staff(secret, token, now)
+    if claims is None or claims.role != "operator":
+        return None
+    return {"_id": claims.actor_id, "node_id": claims.code, "name": claims.sub}
+
+
 async def authenticate(store: NotifyStore, key: str) -> dict[str, Any] | None:
     parts = split_operator_key(key)
     if parts is None:
@@ -34,6 +44,6 @@ async def authenticate(store: NotifyStore, key: str) -> dict[str, Any] | None:
     operator = await store.operator(key_id)
     if operator is None or operator.get("revoked"):
         return None
-    if not hmac.compare_digest(operator["secret_hash"], hash_operator_secret(secret)):
+    if not secrets_equal(operator["secret_hash"], hash_operator_secret(secret)):
         return None
     return operator

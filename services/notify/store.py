@@ -134,6 +134,23 @@ class NotifyStore:
         cursor = self.inbox_messages.find(query).sort("created_at", DESCENDING)
         return await cursor.limit(limit).to_list()
 
+    async def inbox_after(self, ref: str, message_id: str, limit: int) -> list[dict[str, Any]]:
+        """The resident's messages stored after the one with ``message_id``, oldest first
+        (those stored at the same moment too, the message itself excepted); none when that
+        message is not the resident's."""
+        anchor = await self.inbox_messages.find_one(
+            {"_id": message_id}, {"resident_ref": 1, "created_at": 1}
+        )
+        if anchor is None or anchor.get("resident_ref") != ref:
+            return []
+        query = {
+            "resident_ref": ref,
+            "created_at": {"$gte": anchor["created_at"]},
+            "_id": {"$ne": message_id},
+        }
+        cursor = self.inbox_messages.find(query).sort([("created_at", ASCENDING), ("_id", 1)])
+        return await cursor.limit(limit).to_list()
+
     # --- the delivery ledger --------------------------------------------------------------
 
     async def claim(self, delivery_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
@@ -257,6 +274,12 @@ class NotifyStore:
             },
         )
         return result.modified_count == 1
+
+    async def count_broadcast(self, broadcast_id: str, counts: dict[str, int]) -> None:
+        """Add to a broadcast's progress counts (a retried send's outcome, after the walk)."""
+        changes = {f"progress.{k}": v for k, v in counts.items() if v}
+        if changes:
+            await self.broadcasts.update_one({"_id": broadcast_id}, {"$inc": changes})
 
     async def finish_broadcast(self, broadcast_id: str, owner: str) -> None:
         result = await self.broadcasts.update_one(

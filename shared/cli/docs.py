@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 import typer
-from faststream.specification import AsyncAPI
 
 from shared.events.schemas import rendered_schemas
+from shared.kafka.asyncapi import asyncapi_document
+from shared.service import ServiceParts
 from shared.settings import REPO_ROOT, Settings
 from shared.topics import SERVICES
 
@@ -24,14 +25,19 @@ def rendered_documents() -> dict[str, str]:
         module = importlib.import_module(f"services.{service}.app")
         fastapi_app = module.create_app(settings)
         docs[f"openapi/{service}.json"] = _json(fastapi_app.openapi())
-        spec = AsyncAPI(
-            fastapi_app.state.parts.broker,
-            title=f"Linli {service}",
-            version="1.0.0",
-            description=f"Kafka topics that {service} publishes and consumes.",
-        )
-        docs[f"asyncapi/{service}.json"] = _json(spec.to_specification().to_jsonable())
+        docs[f"asyncapi/{service}.json"] = _json(service_asyncapi(fastapi_app.state.parts))
     return docs
+
+
+def service_asyncapi(parts: ServiceParts) -> dict:
+    """The AsyncAPI document of a service's declared publications and consumers."""
+    publisher = parts.publisher
+    return asyncapi_document(
+        parts.service,
+        kafka_bootstrap=parts.settings.kafka_bootstrap,
+        sends={t: (models, publisher.descriptions[t]) for t, models in publisher.declared.items()},
+        receives=parts.consumed,
+    )
 
 
 def _json(data: object) -> str:

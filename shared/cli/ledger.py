@@ -27,6 +27,18 @@ def _store(settings: Settings):
     return client, LedgerStore(client[settings.database_name("ledger")])
 
 
+async def new_key(
+    settings: Settings, *, name: str, role: str, party: str | None, funds: list[str]
+) -> tuple[str, str]:
+    """(key id, key) of a new approver or clerk key in the ledger's database."""
+    client, store = _store(settings)
+    try:
+        await store.prepare()
+        return await create_key(store, name=name, role=role, party=party, funds=funds)
+    finally:
+        await client.close()
+
+
 @approvers.command("create")
 def approvers_create(
     name: str = typer.Option(..., help="Who holds the key (shown in the books)."),
@@ -38,16 +50,10 @@ def approvers_create(
 ) -> None:
     """Create a key; it is printed once and only its SHA-256 is stored."""
 
-    async def run() -> tuple[str, str]:
-        client, store = _store(Settings())
-        try:
-            await store.prepare()
-            return await create_key(store, name=name, role=role, party=party, funds=fund)
-        finally:
-            await client.close()
-
     try:
-        key_id, key = asyncio.run(run())
+        key_id, key = asyncio.run(
+            new_key(Settings(), name=name, role=role, party=party, funds=fund)
+        )
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -110,9 +116,13 @@ def export_command(
         finally:
             await client.close()
 
-    if output is None:
-        accounts = asyncio.run(run(sys.stdout.write))
-    else:
-        with output.open("w", encoding="utf-8") as f:
-            accounts = asyncio.run(run(f.write))
+    try:
+        if output is None:
+            accounts = asyncio.run(run(sys.stdout.write))
+        else:
+            with output.open("w", encoding="utf-8") as f:
+                accounts = asyncio.run(run(f.write))
+    except ValueError as exc:  # a block or entry that cannot be read: say which, no traceback
+        console.print(f"[red]cannot export[/red]: {exc}")
+        raise typer.Exit(1) from exc
     console.print(f"exported {accounts} accounts")

@@ -6,7 +6,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.cli import dispatch, docs, infra, keys, ledger, notify, platform, topics
+from services.consult import cli as consult_cli
+from shared.cli import dispatch, docs, infra, keys, ledger, notify, platform, topics, web
 from shared.settings import Settings
 
 app = typer.Typer(help="Linli operators' tool.", no_args_is_help=True)
@@ -18,6 +19,8 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(notify.app, name="notify")
 app.add_typer(dispatch.app, name="dispatch")
 app.add_typer(dispatch.report, name="report")
+app.add_typer(consult_cli.app, name="consult")
+app.add_typer(web.app, name="web")
 app.command("up")(platform.up)
 app.command("down")(platform.down)
 app.command("status")(platform.status)

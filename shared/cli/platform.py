@@ -1,4 +1,4 @@
-"""``linli up | down | status``: the whole platform on this machine (servers, four services,
+"""``linli up | down | status``: the whole platform on this machine (servers, the services,
 demo data), as ``make up`` and ``make down`` run it."""
 
 from __future__ import annotations
@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from pathlib import Path
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -27,9 +29,14 @@ def _say(line: str) -> None:
     console.print(line, markup=False, highlight=False)
 
 
+def dev_state_dir() -> Path:
+    """The folder of the platform's servers, services, logs and demo marker."""
+    return Path(os.environ.get("LINLI_LOCAL_STATE_DIR") or DEV_STATE_DIR)
+
+
 def dev_servers() -> LocalServers:
     return LocalServers(
-        DEV_STATE_DIR,
+        dev_state_dir(),
         int(os.environ.get("LINLI_LOCAL_KAFKA_PORT", "9092")),
         int(os.environ.get("LINLI_LOCAL_KAFKA_CONTROLLER_PORT", "9093")),
         int(os.environ.get("LINLI_LOCAL_MONGO_PORT", "27017")),
@@ -39,7 +46,7 @@ def dev_servers() -> LocalServers:
 def dev_processes(servers: LocalServers) -> procs.ServiceProcesses:
     settings = Settings()
     return procs.ServiceProcesses(
-        state_dir=DEV_STATE_DIR / "services",
+        state_dir=servers.state_dir / "services",
         env={
             "LINLI_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
             "LINLI_MONGODB_URL": servers.mongodb_url,
@@ -49,7 +56,8 @@ def dev_processes(servers: LocalServers) -> procs.ServiceProcesses:
 
 
 def up() -> None:
-    """Start servers, topics and the four services, load demo data, say where to look."""
+    """Start servers, topics and the services, load demo data and demo console accounts,
+    say where to look."""
     began = time.monotonic()
     servers = dev_servers()
     processes = dev_processes(servers)
@@ -64,14 +72,64 @@ def up() -> None:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from exc
     ready_s = time.monotonic() - began
-    marker = DEV_STATE_DIR / "demo-loaded"
-    if not marker.exists():
-        from shared.cli.demo import load_demo
+    from shared.cli.web import DEMO_PASSWORD, create_demo_accounts
 
-        reports, donations = load_demo(settings, processes.url("intake"))
-        marker.write_text(f"{len(reports)} reports, {donations} donations\n")
-        _say(f"demo data: {len(reports)} reports, {donations} donations")
+    accounts = create_demo_accounts(settings)
+    demo_ok = _load_demo_once(settings, servers, processes)
+    demo_ok = demo_ok and _load_consult_demo_once(settings, servers, processes)
     _where_to_look(servers, processes, ready_s)
+    _say(f"Web console: {processes.url('web')}/  demo accounts (password {DEMO_PASSWORD}):")
+    for account in accounts:
+        _say(f"  {account}")
+    if not demo_ok:
+        console.print("[bold red]The demo data did not load[/] (why: above the table).")
+        raise typer.Exit(1)
+
+
+def _load_demo_once(
+    settings: Settings, servers: LocalServers, processes: procs.ServiceProcesses
+) -> bool:
+    """Load the demo data unless a run did it before; False (and why, said plainly) when a
+    record did not go in. Every record has a client-chosen id, so a retry files nothing twice."""
+    from shared.cli.demo import DemoFailed, load_demo
+
+    marker = servers.state_dir / "demo-loaded"
+    if marker.exists():
+        _say(f"demo data: already loaded ({marker.read_text().strip()})")
+        return True
+    try:
+        loaded = load_demo(settings, {s: processes.url(s) for s in SERVICE_PORTS})
+    except DemoFailed as exc:
+        console.print(f"[bold red]demo data not loaded:[/] {exc}", highlight=False)
+        _say(
+            "The platform itself is up (below). The services' logs say more; the next "
+            "`make up` tries the demo data again."
+        )
+        return False
+    summary = f"{len(loaded.reports)} reports, {loaded.donations} donations"
+    marker.write_text(summary + "\n")
+    _say(f"demo data: {summary}")
+    return True
+
+
+def _load_consult_demo_once(
+    settings: Settings, servers: LocalServers, processes: procs.ServiceProcesses
+) -> bool:
+    """嘉定小院's naming poll (services/consult/demo.py), once; False when it did not load."""
+    from services.consult.demo import load_demo as load_consult_demo
+
+    marker = servers.state_dir / "consult-demo-loaded"
+    if marker.exists():
+        _say(f"demo data: already loaded ({marker.read_text().strip()})")
+        return True
+    try:
+        done, office_key = load_consult_demo(settings, processes.url("consult"))
+    except httpx.HTTPError as exc:
+        console.print(f"[bold red]consult demo data not loaded:[/] {exc}", highlight=False)
+        return False
+    marker.write_text(done + "\n")
+    _say(f"demo data: {done}; 县街社区's office key (shown once): {office_key}")
+    return True
 
 
 def _where_to_look(
@@ -85,7 +143,8 @@ def _where_to_look(
         table.add_row(service, f"{url}/docs  ({url}/readyz, {url}/metrics)")
     table.add_row("Kafka", servers.kafka_bootstrap)
     table.add_row("MongoDB protocol (FerretDB)", servers.mongodb_url)
-    table.add_row("logs", str(processes.state_dir) + "/<service>/service.log")
+    table.add_row("service logs", str(processes.state_dir) + "/<service>/service.log")
+    table.add_row("server logs", str(servers.state_dir) + "/{kafka,ferretdb}/server.log")
     console.print(table)
     console.print(
         "Post a report:\n"
@@ -102,7 +161,7 @@ def _where_to_look(
 
 
 def down() -> None:
-    """Stop the four services, then the servers; nothing is left running."""
+    """Stop the services, then the servers; nothing is left running."""
     servers = dev_servers()
     procs.stop(dev_processes(servers), progress=_say)
     try:

@@ -5,13 +5,29 @@ Donations from front desks travel there too, as ``DonationReceivedV1``."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from shared.events.base import EventPayload
 
 ClientId = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_:-]{0,99}$")
+
+MAX_AMOUNT_FEN = 100_000_000_000  # 1,000,000,000.00 yuan: one donation, goal or spending
+MAX_QUANTITY = 10_000_000  # pieces of goods in one donation
+Fen = Annotated[
+    int,
+    Field(
+        strict=True,
+        gt=0,
+        le=MAX_AMOUNT_FEN,
+        description="Integer fen (0.01 yuan), 1 to 100,000,000,000 (1 billion yuan); a JSON "
+        "integer: strings, booleans and fractions are refused.",
+    ),
+]
+Quantity = Annotated[
+    int, Field(strict=True, gt=0, le=MAX_QUANTITY, description="Pieces, 1 to 10,000,000.")
+]
 
 
 class DisbursementRequestedV1(EventPayload):
@@ -23,7 +39,7 @@ class DisbursementRequestedV1(EventPayload):
     disbursement_id: str = ClientId
     fund: str = Field(min_length=1, max_length=64)
     project: str = Field(min_length=1, max_length=64)
-    amount_fen: int = Field(gt=0)
+    amount_fen: Fen
     currency: Literal["CNY"] = "CNY"
     payee: str = Field(min_length=1, max_length=200)
     purpose: str = Field(min_length=1, max_length=1000)

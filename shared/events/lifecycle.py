@@ -16,6 +16,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from shared.events.base import EventPayload, IssueId, Language, NodeId, ResidentRef
+from shared.events.ledger import Fen
 from shared.events.payloads import Owner
 
 
@@ -111,8 +112,11 @@ class ReceiptIssuedV1(EventPayload):
     receipt_no: str
     donation_id: str
     campaign: str
+    campaign_name: str | None = Field(
+        None, max_length=200, description="The campaign's name; absent while only its id is known."
+    )
     channel: str
-    amount_fen: int = Field(gt=0)
+    amount_fen: Fen
     currency: str = "CNY"
     donor_ref: ResidentRef | None = None
     issued_at: datetime

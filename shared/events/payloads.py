@@ -13,6 +13,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.base import EventPayload, IssueId, Language, NodeId, Priority, ResidentRef
+from shared.events.ledger import Fen, Quantity
 
 
 class IssueReportedV1(EventPayload):
@@ -79,7 +80,11 @@ class DepartmentTaskV1(EventPayload):
     task_id: str
     issue_id: IssueId
     department: str
-    action: Literal["new", "reminder", "escalation", "closure"] = "new"
+    action: Literal["new", "reminder", "escalation", "closure", "extension"] = Field(
+        "new",
+        description="new task; reminder or 催办; escalation or 通报; closure; extension: the "
+        "supervisor's decision on an extension request (note: approved/refused; resolve_due).",
+    )
     category: str
     node_id: NodeId
     description: str
@@ -118,7 +123,7 @@ class DonationReceivedV1(EventPayload):
     donation_id: str = Field(min_length=1, max_length=100)
     campaign: str = Field(min_length=1, max_length=64)
     channel: Literal["online", "offline", "in-kind"]
-    amount_fen: int = Field(gt=0, description="Amount in integer minor units (fen).")
+    amount_fen: Fen
     currency: Literal["CNY"] = "CNY"
     donor_name: str | None = Field(None, description="Only when the donor chose to be named.")
     received_at: datetime
@@ -132,7 +137,7 @@ class DonationReceivedV1(EventPayload):
     item: str | None = Field(
         None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="In-kind: goods (account slug)."
     )
-    quantity: int | None = Field(None, gt=0, description="In-kind: how many.")
+    quantity: Quantity | None = Field(None, description="In-kind: how many.")
     valuation_method: Literal["invoice", "market-price", "appraisal", "donor-declared"] | None = (
         Field(None, description="In-kind: how the goods were valued.")
     )

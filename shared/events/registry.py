@@ -3,7 +3,7 @@ models here (and ``linli docs write`` exports their schemas)."""
 
 from __future__ import annotations
 
-from shared.events import dispatch, follow, ledger, lifecycle, notify, payloads
+from shared.events import consult, dispatch, follow, ledger, lifecycle, notify, payloads
 from shared.events.base import EventPayload
 
 ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
@@ -18,6 +18,8 @@ ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
     *ledger.COMMANDS,
     *notify.NOTIFY_PAYLOADS,
     dispatch.DepartmentActionV1,
+    dispatch.DepartmentActionOutcomeV1,
     follow.IssueFollowedV1,
+    *consult.CONSULT_PAYLOADS,
 )
 PAYLOADS_BY_TYPE: dict[str, type[EventPayload]] = {p.event_type: p for p in ALL_PAYLOADS}

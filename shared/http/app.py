@@ -9,8 +9,10 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared.http.errors import install_error_handlers
+from shared.http.docs_pages import add_docs_pages
+from shared.http.errors import ErrorMap, install_error_handlers
 from shared.http.middleware import LimitAndMeasure
+from shared.http.schema import declare_error_answers
 from shared.runtime import ServiceRuntime
 
 
@@ -46,6 +48,18 @@ def _ops_router(runtime: ServiceRuntime) -> APIRouter:
     return router
 
 
+def _declare_errors_in_openapi(app: FastAPI) -> None:
+    """The OpenAPI document, once made, declares the errors every route can answer."""
+    make = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = declare_error_answers(make())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_service_app(
     runtime: ServiceRuntime,
     *,
@@ -53,8 +67,10 @@ def create_service_app(
     description: str,
     routers: list[APIRouter],
     body_limits: Mapping[str, int] | None = None,
+    errors: ErrorMap | None = None,
 ) -> FastAPI:
-    """``body_limits``: larger (or smaller) body limits for path prefixes, e.g. uploads."""
+    """``body_limits``: larger (or smaller) body limits for path prefixes, e.g. uploads;
+    ``errors``: the service's error mapping (outages, plus its domain refusals)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -69,13 +85,17 @@ def create_service_app(
         description=description,
         version="1.0.0",
         lifespan=lifespan,
+        docs_url=None,  # replaced by pages whose files the service serves itself
+        redoc_url=None,
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.runtime = runtime
-    install_error_handlers(app)
+    add_docs_pages(app)
+    install_error_handlers(app, errors or ErrorMap(runtime.settings.retry_after_s))
     app.include_router(_ops_router(runtime))
     for router in routers:
         app.include_router(router)
+    _declare_errors_in_openapi(app)
     app.add_middleware(
         LimitAndMeasure,
         service=runtime.service,

@@ -1,4 +1,4 @@
-"""The four services as detached OS processes, as ``make up`` and the end-to-end tests run them."""
+"""The services as detached OS processes, as ``make up`` and the end-to-end tests run them."""
 
 from __future__ import annotations
 
@@ -68,7 +68,8 @@ def start(
             env = {
                 **os.environ,
                 **procs.env,
-                f"LINLI_{service.upper()}_PORT": str(procs.ports[service]),
+                # every service's port: the web console reaches the others by them
+                **{f"LINLI_{name.upper()}_PORT": str(port) for name, port in procs.ports.items()},
             }
             command = [sys.executable, "-m", f"services.{service}"]
             pid = spawn(command, procs.log(service), cwd=REPO_ROOT, env=env)

@@ -2,14 +2,19 @@
 dead-letter topic, transient failures retried with back-off without losing the message.
 
 A handler receives the envelope and the validated payload and may return an outcome label
-for the metrics (e.g. "duplicate"). It raises ``PoisonMessage`` for an
-event that can never be processed; any other exception is taken as transient: the consumer
-seeks back, waits, and tries the same record again.
+for the metrics (e.g. "duplicate"). A consumer never retries a record that can never succeed:
+an exception the handler raises is classified (``shared.kafka.failures``). Only a transient
+one (Kafka or the network away, a timeout, MongoDB unreachable, a ``TransientError`` the
+handler raises on purpose) makes the consumer wait (exponential back-off) and try the same
+record again; anything else (``PoisonMessage``, a validation error, a bug) sends the record to
+the dead-letter topic at once with its error, and the records after it go on. While a record
+is being retried, the gauge ``linli_consumer_stuck_seconds`` says for how long.
 
 A batch handler receives every event of its type in a fetched batch at once, in offset
 order, so it can write them with a few bulk operations; it answers one outcome per event,
-where a ``PoisonMessage`` instance dead-letters that event alone. Raising fails the whole
-batch (back-off, then the same records again).
+where a ``PoisonMessage`` instance dead-letters that event alone. A transient exception fails
+the whole batch (back-off, then the same records again); any other exception runs the batch's
+events again one by one, so only the event that fails alone is dead-lettered.
 
 A streaming consumer (``streaming=True``) does not wait for its work to end before fetching
 more. With single-event handlers only, each record is handed to its own task as soon as it is
@@ -20,9 +25,8 @@ side and a partition's next records are fetched while its last ones are still be
 A transient failure backs off and runs the same record or unit again in place; so does an
 attempt still unfinished after ``WORK_TIMEOUT_S`` (it is cancelled): an attempt that hangs,
 whatever it waits on, can not stall its partition (and, once the records in flight reach
-the bound, the whole consumer) for good. Each
-partition's offset is committed, off the fetch path, up to the last record whose work and
-that of every record before it is done. On a graceful stop the consumer takes no more records
+the bound, the whole consumer) for good. Each partition's offset is committed, off the fetch
+path, up to the last record whose work and that of every record before it is done. On a graceful stop the consumer takes no more records
 and finishes and commits what it has taken (``drain``); work left unfinished (a crash, or the
 drain's time running out) stays uncommitted, so it is redelivered.
 """
@@ -47,6 +51,13 @@ from pydantic import ValidationError
 
 from shared.events import PAYLOADS_BY_TYPE, Envelope, EventPayload
 from shared.kafka.dead_letters import DeadLetters
+from shared.kafka.failures import (
+    STUCK_AFTER_S,
+    StuckWatch,
+    TransientError,
+    failure_text,
+    is_transient,
+)
 from shared.logging import get_logger
 from shared.metrics import EVENT_SECONDS, EVENTS_CONSUMED
 
@@ -55,10 +66,11 @@ Item = tuple[Envelope, EventPayload]
 BatchHandler = Callable[[list[Item]], Awaitable[list["str | PoisonMessage | None"]]]
 Unit = tuple[Any, list[Any], Callable[[], Awaitable[None]]]  # chain key, records, work
 log = get_logger("linli.consumer")
+__all__ = ["PoisonMessage", "TransientError", "decode", "subscribe"]
 WORK_TIMEOUT_S = 60.0  # a streaming unit's attempt unfinished by then is retried
 
 
-class WorkTimedOut(Exception):
+class WorkTimedOut(TransientError):
     """A streaming unit's attempt did not finish in time: cancelled, and retried."""
 
 
@@ -142,6 +154,29 @@ async def _safe_parse(records: Any, original: Callable[[Any], Awaitable[Any]]) -
     return await original(_utf8_headers(records))
 
 
+def log_retry(
+    event: str,
+    topic: str,
+    records: Iterable[Any],
+    error: BaseException,
+    delay: float,
+    stuck_s: float,
+) -> None:
+    """A transient failure, retried after ``delay``; an error once it has lasted too long."""
+    records = list(records)
+    emit = log.error if stuck_s >= STUCK_AFTER_S else log.warning
+    emit(
+        event,
+        topic=topic,
+        partition=records[0].partition,
+        offset=records[0].offset,
+        size=len(records),
+        error=repr(error),
+        delay=delay,
+        stuck_s=round(stuck_s, 1),
+    )
+
+
 def _by_key(pairs: Iterable[tuple[Any, Any]]) -> list[list[tuple[Any, Any]]]:
     """(record, item) pairs grouped by record key, each group in offset order (order
     matters only per key)."""
@@ -163,6 +198,7 @@ class _Stream:
         service: str,
         topic: str,
         backoff: Backoff,
+        stuck: StuckWatch,
         max_in_flight: int,
         commit_delay_s: float = 0.1,
         work_timeout_s: float = WORK_TIMEOUT_S,
@@ -170,6 +206,7 @@ class _Stream:
         self._service, self._topic = service, topic
         self._work_timeout_s = work_timeout_s
         self._backoff = backoff
+        self._stuck = stuck
         self._max = max_in_flight
         self._commit_delay_s = commit_delay_s
         self._consumer: Any = None
@@ -226,6 +263,22 @@ class _Stream:
     ) -> None:
         if previous is not None:
             await asyncio.wait([previous])
+        key = (records[0].partition, records[0].offset)
+        try:
+            await self._work_until_done(consumer, records, work, entries, key)
+        finally:
+            self._stuck.done(key)
+
+    async def _work_until_done(
+        self,
+        consumer: Any,
+        records: list[Any],
+        work: Callable[[], Awaitable[None]],
+        entries: list[list[Any]],
+        key: tuple[int, int],
+    ) -> None:
+        """Run the work, again after each (transient) failure, until it is done or the
+        consumer closes (then its records stay uncommitted)."""
         while not consumer._closed:
             try:
                 await self._attempt(work)
@@ -233,15 +286,8 @@ class _Stream:
                 error = exc.exceptions[0] if isinstance(exc, ExceptionGroup) else exc
                 EVENTS_CONSUMED.labels(self._service, self._topic, "retry").inc()
                 delay = self._backoff.next_delay()
-                log.warning(
-                    "retrying_record" if len(records) == 1 else "retrying_batch",
-                    topic=self._topic,
-                    partition=records[0].partition,
-                    offset=records[0].offset,
-                    size=len(records),
-                    error=repr(error),
-                    delay=delay,
-                )
+                event = "retrying_record" if len(records) == 1 else "retrying_batch"
+                log_retry(event, self._topic, records, error, delay, self._stuck.failed(key))
                 await asyncio.sleep(delay)
                 continue
             self._backoff.reset()
@@ -333,6 +379,7 @@ def subscribe(
     poll_ms: int = 20,
     parallel_keys: bool = True,
     streaming: bool = False,
+    group_instance_id: str | None = None,
 ) -> Callable[[float], Awaitable[None]] | None:
     """Register a consumer of ``topic`` in its own consumer group; ``handlers`` and
     ``batch_handlers`` say which payload types it processes (other platform events on the
@@ -352,6 +399,10 @@ def subscribe(
     not apply (the fetch waits for records and returns as soon as any arrive). It returns the
     consumer's ``drain(timeout_s)``, to be awaited on a graceful stop before the broker stops
     (a batch consumer's batch in progress is finished by the framework itself).
+
+    ``group_instance_id`` makes the consumer a static member of its group: restarted under
+    the same id it gets its partitions back at once, without a rebalance; stopped, it keeps
+    them until its session times out.
     """
     batch_handlers = dict(batch_handlers or {})
     accepted = {model.event_type: model for model in (*handlers, *batch_handlers)}
@@ -359,14 +410,23 @@ def subscribe(
     batched = {model.event_type: handler for model, handler in batch_handlers.items()}
     consumer_name = f"{service}:{topic}"
     backoff = Backoff()
+    stuck = StuckWatch(service, topic)
 
     def count(outcome: str, seconds: float, n: int = 1) -> None:
         EVENTS_CONSUMED.labels(service, topic, outcome).inc(n)
         EVENT_SECONDS.labels(service, topic).observe(seconds)
 
-    async def dead_letter(record: Any, exc: PoisonMessage) -> None:
-        log.warning("dead_letter", topic=topic, offset=record.offset, error=str(exc))
-        await dead_letters.send(record, consumer_name, str(exc))
+    async def dead_letter(record: Any, exc: BaseException) -> None:
+        """Send the record to the dead-letter topic with its error (a ``PoisonMessage``'s
+        text, or another exception's type and text, logged with its traceback)."""
+        poison = isinstance(exc, PoisonMessage)
+        error = str(exc) if poison else failure_text(exc)
+        where = {"topic": topic, "partition": record.partition, "offset": record.offset}
+        if poison:
+            log.warning("dead_letter", **where, error=error)
+        else:
+            log.error("dead_letter", **where, error=error, exc_info=exc)
+        await dead_letters.send(record, consumer_name, error)
         EVENTS_CONSUMED.labels(service, topic, "dead_letter").inc()
 
     def decoded(record: Any) -> Item | PoisonMessage | None:
@@ -381,18 +441,31 @@ def subscribe(
             if isinstance(item, PoisonMessage):
                 raise item
             outcome = "skipped" if item is None else await by_type[item[0].type](*item) or "ok"
-        except PoisonMessage as exc:
+        except Exception as exc:
+            if is_transient(exc):
+                raise
             await dead_letter(record, exc)
             return
         count(outcome, time.perf_counter() - started)
 
     async def process_batched(event_type: str, pairs: list[tuple[Any, Item]]) -> None:
         started = time.perf_counter()
-        outcomes = await batched[event_type]([item for _, item in pairs])
-        if len(outcomes) != len(pairs):
-            raise RuntimeError(
-                f"batch handler for {event_type} answered {len(outcomes)} of {len(pairs)}"
-            )
+        try:
+            outcomes = await batched[event_type]([item for _, item in pairs])
+            if len(outcomes) != len(pairs):
+                raise RuntimeError(
+                    f"batch handler for {event_type} answered {len(outcomes)} of {len(pairs)}"
+                )
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            if len(pairs) == 1:
+                await dead_letter(pairs[0][0], exc)
+                return
+            log.warning("batch_failed_one_by_one", topic=topic, error=failure_text(exc))
+            for pair in pairs:  # only the event that fails alone is a dead letter
+                await process_batched(event_type, [pair])
+            return
         seconds = (time.perf_counter() - started) / len(pairs)
         for (record, _), outcome in zip(pairs, outcomes, strict=True):
             if isinstance(outcome, PoisonMessage):
@@ -430,22 +503,17 @@ def subscribe(
             error = exc.exceptions[0] if isinstance(exc, ExceptionGroup) else exc
             EVENTS_CONSUMED.labels(service, topic, "retry").inc()
             delay = backoff.next_delay()
-            log.warning(
-                "retrying_batch",
-                topic=topic,
-                first_offset=records[0].offset,
-                size=len(records),
-                error=repr(error),
-                delay=delay,
-            )
+            log_retry("retrying_batch", topic, records, error, delay, stuck.failed("batch"))
             await asyncio.sleep(delay)
             raise error from None
+        stuck.done("batch")
         backoff.reset()
 
     stream = _Stream(
         service=service,
         topic=topic,
         backoff=backoff,
+        stuck=stuck,
         max_in_flight=4 * batch_size,
         work_timeout_s=WORK_TIMEOUT_S,
     )
@@ -470,6 +538,7 @@ def subscribe(
     subscriber = broker.subscriber(
         prefix + topic,
         group_id=group_id or consumer_group(prefix, service, topic),
+        group_instance_id=group_instance_id,
         ack_policy=AckPolicy.MANUAL if streaming else AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         batch=True,

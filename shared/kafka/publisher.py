@@ -37,20 +37,29 @@ class EventPublisher:
         self._timeout_s = timeout_s
         self._publishers: dict[str, Any] = {}
         self._published: dict[str, Any] = {}  # topic -> its EVENTS_PUBLISHED counter
+        # topic -> the payload models it carries, in declaration order ([]: raw records)
+        self.declared: dict[str, list[type[EventPayload]]] = {}
+        self.descriptions: dict[str, str] = {}
+        self._types: dict[str, frozenset[str]] = {}  # topic -> the CloudEvents types allowed
         self.source = f"/linli/{service}"
 
     def declare(self, topic: str, model: type[EventPayload] | None, description: str = "") -> None:
-        """Register a topic this service writes, with the payload it carries (None: raw bytes,
-        as on dead-letter topics)."""
+        """Register a topic this service writes and a payload it carries (None: raw bytes, as
+        on dead-letter topics); declare each payload a topic carries. Publishing a payload
+        that was not declared on its topic fails, so the declarations (and the AsyncAPI
+        documents made from them) are complete."""
         if topic not in self._publishers:
-            name = model.__name__ if model else "raw"
             self._publishers[topic] = self._broker.publisher(
-                self._prefix + topic,
-                schema=model,
-                title=f"{self._prefix + topic}:{name}",
-                description=description or ((model.__doc__ or "") if model else "").strip(),
+                self._prefix + topic, title=f"{self._prefix + topic}:{self._service}"
             )
             self._published[topic] = EVENTS_PUBLISHED.labels(self._service, topic)
+            self.declared[topic] = []
+            self.descriptions[topic] = description
+        if description and not self.descriptions[topic]:
+            self.descriptions[topic] = description
+        if model is not None and model not in self.declared[topic]:
+            self.declared[topic].append(model)
+            self._types[topic] = frozenset(m.event_type for m in self.declared[topic])
 
     def _raw_producer(self) -> Any | None:
         """The broker's connected aiokafka producer (same settings: acks=all, idempotent),
@@ -103,9 +112,14 @@ class EventPublisher:
     async def _send_all(
         self, records: Sequence[tuple[str, bytes, str | bytes | None, dict[str, str]]]
     ) -> None:
-        for topic, *_ in records:
+        for topic, _, _, headers in records:
             if topic not in self._publishers:
                 raise KeyError(f"topic {topic!r} was not declared by {self._service}")
+            allowed = self._types.get(topic)
+            if allowed is not None and headers.get("ce_type") not in allowed:
+                raise KeyError(
+                    f"{headers.get('ce_type')} was not declared on {topic!r} by {self._service}"
+                )
         topic = records[0][0] if records else ""
         try:
             async with asyncio.timeout(self._timeout_s):

@@ -149,6 +149,8 @@ async def postings_through_kafka(settings: Settings, client: AsyncMongoClient) -
     await produce(settings.kafka_bootstrap, topic, events)
     line("(produced to ledger.donations beforehand)", N_KAFKA, time.perf_counter() - started)
     store = LedgerStore(client[settings.database_name("ledger")])
+    for fund in FUNDS:  # donations to campaigns nobody opened are refused
+        await store.create_fund({"_id": fund, "name": fund})
 
     last_of_fund = [e.donation_id for e in events[-len(FUNDS) :]]
 

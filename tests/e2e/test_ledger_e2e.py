@@ -78,15 +78,15 @@ async def test_operators_run_a_campaign_and_audit_it(env, ledger_url, tmp_path):
         for p in PARTIES
     }
     async with httpx.AsyncClient(base_url=ledger_url, timeout=20) as http:
-        # a payment callback may come before anyone set the campaign up: the fund opens, and
-        # the campaign's data completes it later
+        # a donation to a campaign nobody set up is refused (nothing is opened for it)
         early = {
             "donation_id": "e-0",
             "campaign": "warmth",
             "channel": "online",
             "amount_fen": 5_000,
         }
-        assert (await http.post("/api/v1/donations", json=early, headers=clerk)).status_code == 201
+        r = await http.post("/api/v1/donations", json=early, headers=clerk)
+        assert (r.status_code, r.json()["errors"][0]["field"]) == (404, "body.campaign")
         campaign = {
             "id": "warmth",
             "name": "冬季温暖",
@@ -97,6 +97,7 @@ async def test_operators_run_a_campaign_and_audit_it(env, ledger_url, tmp_path):
         }
         r = await http.post("/api/v1/campaigns", json=campaign, headers=clerk)
         assert r.status_code == 201, r.text
+        assert (await http.post("/api/v1/donations", json=early, headers=clerk)).status_code == 201
         gifts = [
             {
                 "donation_id": "e-1",

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from pymongo.errors import AutoReconnect
 
 from shared.events import Envelope, IssueReportedV1
 from shared.events.lifecycle import IssueRatedV1
@@ -40,7 +41,7 @@ async def test_batches_go_to_one_call_with_per_event_outcomes(servers):
     calls: list[list[str]] = []
     handled: list[str] = []
     singles: list[str] = []
-    failures = [RuntimeError("database away")]  # the first call fails once
+    failures = [AutoReconnect("database away")]  # the first call fails once
 
     async def on_reports(items):
         calls.append([event.issue_id for _, event in items])

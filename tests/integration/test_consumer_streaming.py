@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from pymongo.errors import AutoReconnect
 
 from shared.events import Envelope, IssueReportedV1
 from shared.kafka import consumer as consumer_module
@@ -44,7 +45,7 @@ async def test_streaming_keeps_key_order_retries_in_place_and_commits_only_done(
     release_first = asyncio.Event()
     attempts: list[str] = []
     handled: list[str] = []
-    failures = {"a#2": RuntimeError("database away")}  # a#2 fails once
+    failures = {"a#2": AutoReconnect("database away")}  # a#2 fails once
 
     async def on_report(envelope, event) -> str:
         name = event.description
@@ -113,7 +114,7 @@ async def test_streaming_batches_run_per_partition_in_order_and_commit_only_done
     release = asyncio.Event()
     calls: list[list[str]] = []
     handled: list[str] = []
-    failures = {"b#1": RuntimeError("database away")}  # the first call with b#1 fails once
+    failures = {"b#1": AutoReconnect("database away")}  # the first call with b#1 fails once
 
     async def on_reports(items) -> list:
         names = [event.description for _, event in items]

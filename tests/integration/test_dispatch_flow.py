@@ -7,18 +7,21 @@ import json
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from services.dispatch.app import create_app
 from shared.events import Envelope, IssueReportedV1
-from shared.events.dispatch import DepartmentActionV1
+from shared.events.dispatch import DepartmentActionV1, signed
 from shared.events.lifecycle import IssueRatedV1
 from shared.topics import (
     DEPT_ACTIONS,
     ISSUES_FEEDBACK,
     ISSUES_LIFECYCLE,
     ISSUES_REPORTED,
+    dead_letters,
+    dept_outcomes,
     dept_tasks,
 )
 from tests.helpers import eventually, produce, read_topic, serving
@@ -26,6 +29,7 @@ from tests.servers import isolated_settings
 
 pytestmark = pytest.mark.integration
 PLACE = "sz.tongjiang.niuerqiao.hongqi"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 EARLY = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 START = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # a week later (the clock only moves on)
 
@@ -195,13 +199,7 @@ async def test_kafka_actions_apply_once_and_the_street_whistles(world):
         sent_at=START,
     )
     for _ in range(2):  # the same action twice: applied once
-        await produce(
-            settings.kafka_bootstrap,
-            settings.topic_prefix + DEPT_ACTIONS,
-            action.model_dump_json().encode(),
-            key=issue_id.encode(),
-            headers=_headers(action),
-        )
+        await send(settings, signed(action, keys["water"]))
 
     async def acked():
         doc = await case_of(client, keys["water"], issue_id)
@@ -282,6 +280,67 @@ async def test_deadlines_climb_the_ladder_exactly_once(world):
     assert doc["supervisor"] == "sz"  # escalated from the street to the district
 
 
+async def send(settings, action: DepartmentActionV1) -> None:
+    await produce(
+        settings.kafka_bootstrap,
+        settings.topic_prefix + DEPT_ACTIONS,
+        action.model_dump_json().encode(),
+        key=action.issue_id.encode(),
+        headers=_headers(action),
+    )
+
+
+def kafka_action(issue_id, actor, action, actor_kind="department", **fields):
+    return DepartmentActionV1(
+        action_id=uuid.uuid4().hex,
+        issue_id=issue_id,
+        actor_kind=actor_kind,
+        actor=actor,
+        action=action,
+        sent_at=START,
+        **fields,
+    )
+
+
+async def outcomes(settings, department, action_ids, timeout_s=20.0):
+    """The outcome events of these actions on the department's outcome topic."""
+
+    async def probe():
+        records = await read_topic(
+            settings.kafka_bootstrap,
+            settings.topic_prefix + dept_outcomes(department),
+            expect=10_000,
+            timeout_s=1.0,
+        )
+        found = {}
+        for record in records:
+            body = json.loads(record.value)
+            if body["action_id"] in action_ids:
+                assert dict(record.headers)["ce_type"] == b"linli.dept.outcome.v1"
+                found[body["action_id"]] = body
+        return found if len(found) == len(action_ids) else None
+
+    return await eventually(probe, timeout_s=timeout_s)
+
+
+async def dead_lettered(settings, action_ids, timeout_s=20.0):
+    async def probe():
+        records = await read_topic(
+            settings.kafka_bootstrap,
+            settings.topic_prefix + dead_letters("dispatch"),
+            expect=10_000,
+            timeout_s=1.0,
+        )
+        found = {}
+        for record in records:
+            body = json.loads(record.value)
+            if body.get("action_id") in action_ids:
+                found[body["action_id"]] = dict(record.headers)["dlq_error"].decode()
+        return found if len(found) == len(action_ids) else None
+
+    return await eventually(probe, timeout_s=timeout_s)
+
+
 async def _status_is(client, keys, issue_id, status):
     doc = await case_of(client, keys["water"], issue_id)
     return doc if doc["status"] == status else None
@@ -326,3 +385,163 @@ async def test_a_batch_left_by_a_dead_writer_is_swept_once(world, monkeypatch):
     for issue_id in ids:
         assert await lifecycle(settings, issue_id, 1) == ["assigned"]
         assert [t["action"] for t in await tasks(settings, "urban-mgmt", issue_id)] == ["new"]
+
+
+async def test_merge_refuses_an_unknown_target_and_merges_a_duplicate(world):
+    """Issue 12: any merge answered 500 (IndexError); now an unknown target is a 404 naming
+    ``into``, a merge works, and over Kafka a refused merge is dead-lettered at once while
+    the next action on the same issue (same partition) is applied."""
+    settings, _, _, client, keys = world
+    first, duplicate = await report(settings), await report(settings)
+    await case_of(client, keys["urban-mgmt"], first)
+    await case_of(client, keys["urban-mgmt"], duplicate)
+    street = keys["sz.tongjiang"]
+    missing = await act(client, street, duplicate, "merge", into="iss_" + "0" * 20)
+    assert missing.status_code == 404, missing.text
+    assert missing.json()["errors"][0] == {
+        "field": "body.into",
+        "code": "unknown_case",
+        "message": f"no case iss_{'0' * 20} for sz.tongjiang",
+    }
+    itself = await act(client, street, duplicate, "merge", into=duplicate)
+    assert itself.status_code == 422 and itself.json()["errors"][0]["field"] == "body.into"
+    merged = await act(client, street, duplicate, "merge", into=first, reason="same lamp")
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["case"]["status"] == "merged"
+    assert merged.json()["case"]["merged_into"] == first
+    closure = [t["action"] for t in await tasks(settings, "urban-mgmt", duplicate)]
+    assert closure == ["new", "closure"]
+
+    poison = kafka_action(
+        first, "sz.tongjiang", "merge", actor_kind="office", into="iss_" + "1" * 20
+    )
+    after = kafka_action(first, "urban-mgmt", "acknowledge")
+    await send(settings, signed(poison, street))
+    await send(settings, signed(after, keys["urban-mgmt"]))
+    [applied] = (await outcomes(settings, "urban-mgmt", {after.action_id})).values()
+    assert applied["outcome"] == "applied" and applied["status"] == "acknowledged"
+    errors = await dead_lettered(settings, {poison.action_id})
+    assert "unknown_case" in errors[poison.action_id]
+
+
+async def test_every_kafka_action_of_a_department_is_answered(world):
+    """Refused actions no longer vanish: each one has an outcome on dept.<code>.outcomes."""
+    settings, _, _, client, keys = world
+    issue_id = await report(settings)
+    await case_of(client, keys["urban-mgmt"], issue_id)
+    key = keys["urban-mgmt"]
+    early = kafka_action(issue_id, "urban-mgmt", "resolve", note="done")
+    unknown = kafka_action("iss_" + "2" * 20, "urban-mgmt", "acknowledge")
+    ack = kafka_action(issue_id, "urban-mgmt", "acknowledge")
+    later = datetime(2046, 1, 1, tzinfo=UTC)
+    extension = kafka_action(
+        issue_id, "urban-mgmt", "request-extension", until=later, reason="parts"
+    )
+    not_holder = signed(kafka_action(issue_id, "water", "acknowledge"), keys["water"])
+    for action in (early, unknown, ack, extension):
+        await send(settings, signed(action, key))
+    await send(settings, not_holder)
+    mine = await outcomes(
+        settings,
+        "urban-mgmt",
+        {early.action_id, unknown.action_id, ack.action_id, extension.action_id},
+    )
+    assert (mine[early.action_id]["outcome"], mine[early.action_id]["code"]) == (
+        "refused",
+        "not_acknowledged",
+    )
+    assert mine[unknown.action_id]["code"] == "unknown_case"
+    assert mine[ack.action_id]["outcome"] == "applied"
+    assert (mine[extension.action_id]["code"], mine[extension.action_id]["field"]) == (
+        "extension_too_long",
+        "until",
+    )
+    [theirs] = (await outcomes(settings, "water", {not_holder.action_id})).values()
+    assert theirs["code"] == "not_holder"
+
+
+async def test_a_forged_or_unsigned_kafka_action_is_refused(world):
+    """Power's key cannot act as water; an unsigned or altered action is refused too: all
+    dead-lettered with the reason, the case unchanged."""
+    settings, _, _, client, keys = world
+    issue_id = await report(settings, category="water-outage")
+    await case_of(client, keys["water"], issue_id)
+    forged = signed(kafka_action(issue_id, "power", "acknowledge"), keys["power"])
+    forged = forged.model_copy(update={"actor": "water"})  # power claims to be water
+    forged = signed(forged, keys["power"])  # validly signed with power's own key
+    unsigned = kafka_action(issue_id, "water", "acknowledge")
+    altered = signed(kafka_action(issue_id, "water", "progress", note="ok"), keys["water"])
+    altered = altered.model_copy(update={"note": "changed on the way"})
+    for action in (forged, unsigned, altered):
+        await send(settings, action)
+    errors = await dead_lettered(
+        settings, {forged.action_id, unsigned.action_id, altered.action_id}
+    )
+    assert "forged actor" in errors[forged.action_id]
+    assert "unsigned" in errors[unsigned.action_id]
+    assert "bad signature" in errors[altered.action_id]
+    doc = await case_of(client, keys["water"], issue_id)
+    assert doc["version"] == 1 and doc["duties"][0]["status"] == "summoned"
+
+
+async def test_extensions_are_decided_by_the_supervisor_within_the_bound(world):
+    settings, _, _, client, keys = world
+    issue_id = await report(settings)
+    case = await case_of(client, keys["urban-mgmt"], issue_id)
+    assert case["supervisor"] == "sz.tongjiang"
+    await act(client, keys["urban-mgmt"], issue_id, "acknowledge")
+    ten_years = await act(
+        client, keys["urban-mgmt"], issue_id, "request-extension",
+        until="2036-11-30T01:00:00Z", reason="parts",
+    )  # fmt: skip
+    assert ten_years.status_code == 422
+    assert ten_years.json()["errors"][0]["field"] == "body.until"
+    due = datetime.fromisoformat(case["duties"][0]["resolve_due"])
+    until = (due + timedelta(days=1)).isoformat()
+    asked = await act(
+        client, keys["urban-mgmt"], issue_id, "request-extension", until=until, reason="parts"
+    )
+    assert asked.status_code == 200, asked.text
+    for office in ("sz.tongjiang.niuerqiao", "sz.haitang"):
+        wrong = await act(
+            client, keys[office], issue_id, "decide-extension", holder="urban-mgmt", approve=True
+        )
+        assert wrong.status_code in (404, 409), wrong.text  # sz.haitang cannot even see it
+        if wrong.status_code == 409:
+            assert wrong.json()["errors"][0]["code"] == "not_supervisor"
+    right = await act(
+        client, keys["sz.tongjiang"], issue_id, "decide-extension",
+        holder="urban-mgmt", approve=True,
+    )  # fmt: skip
+    assert right.status_code == 200, right.text
+    task = (await tasks(settings, "urban-mgmt", issue_id))[-1]
+    assert task["action"] == "extension" and task["note"].startswith("approved")
+
+
+async def test_a_partial_resolution_is_progress_not_resolution(world):
+    settings, clock, _, client, keys = world
+    issue_id = await report(settings, category="neighbour-mediation")
+    await case_of(client, keys["sz.tongjiang.niuerqiao"], issue_id)
+    await act(client, keys["sz.tongjiang.niuerqiao"], issue_id, "call-up", reason="police")
+    await act(client, keys["sz.tongjiang"], issue_id, "whistle", departments=["water", "power"])
+    for department in ("water", "power"):
+        await act(client, keys[department], issue_id, "acknowledge")
+    part = await act(client, keys["water"], issue_id, "resolve", note="pipe fixed")
+    assert part.json()["case"]["status"] == "acknowledged"
+    done = await act(client, keys["power"], issue_id, "resolve", note="cable fixed")
+    assert done.json()["case"]["status"] == "resolved"
+    names = await lifecycle(settings, issue_id, 9)
+    assert names[-2:] == ["progressed", "resolved"] and names.count("resolved") == 1
+
+    # the community called up and the street whistled at once: both responded, and offices
+    # rank under "office", not among the departments
+    month = clock.now.astimezone(SHANGHAI).strftime("%Y-%m")
+    r = await client.get(
+        f"/api/v1/dispatch/rates?month={month}",
+        headers={"Authorization": f"Bearer {keys['sz.tongjiang']}"},
+    )
+    rankings = r.json()["rankings"]
+    offices = {row["key"]: row for row in rankings["office"]}
+    for office in ("sz.tongjiang", "sz.tongjiang.niuerqiao"):
+        assert offices[office]["rates"]["response"] == 1.0, offices[office]
+    assert not {row["key"] for row in rankings["department"]} & set(offices)

@@ -68,3 +68,37 @@ async def test_a_sealed_minute_sends_later_entries_after_the_seal(db):
     [chunk] = await wheel.chunk_ids(sealed_upto + 1)  # ...but in the first one after it
     assert (await wheel.chunks([chunk]))[chunk][0]["d"] == due
     assert await wheel.seal(sealed_upto, sealed_upto + 5) == [sealed_upto + 1]
+
+
+async def test_keys_are_listed_without_secrets_and_revoked_by_the_cli(db, settings):
+    """``linli dispatch keys list`` and ``revoke``: a revoked key neither authenticates nor
+    signs; the list never shows a key or a signing secret."""
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from shared.cli.main import app as cli
+    from shared.events.dispatch import key_id
+
+    store = CaseStore(db)
+    key = "lk_test_" + "k" * 20
+    await store.add_key(key, "department", "water", NOW)
+    assert await store.principal(key) is not None
+    assert (await store.signing_key(key_id(key)))["code"] == "water"
+    env = {"LINLI_MONGODB_URL": settings.mongodb_url, "LINLI_DB_PREFIX": settings.db_prefix}
+
+    def linli(*args):  # the CLI runs its own event loop: in a thread of its own here
+        return asyncio.to_thread(CliRunner().invoke, cli, list(args), env=env)
+
+    listed = await linli("dispatch", "keys", "list")
+    assert listed.exit_code == 0, listed.output
+    assert f"{key_id(key)[:16]}  department  water" in listed.stdout
+    assert "active" in listed.stdout and key not in listed.output
+    revoked = await linli("dispatch", "keys", "revoke", key_id(key)[:10])
+    assert revoked.exit_code == 0, revoked.output
+    assert await store.principal(key) is None
+    assert await store.signing_key(key_id(key)) is None
+    again = await linli("dispatch", "keys", "revoke", key_id(key)[:10])
+    assert again.exit_code == 1
+    listed = await linli("dispatch", "keys", "list")
+    assert "revoked" in listed.stdout

@@ -185,15 +185,19 @@ async def test_possible_duplicates_offered_and_followed(intake):
     report = {
         "category": "streetlight-daytime",
         "node_id": f"{DEMO}.b02",
-        "description": "白天路灯亮着",
+        "description": "白天路灯亮着，请联系我13800000000",
     }
     first = (await intake.post("/api/v1/issues", json=report)).json()
-    await eventually(lambda: _view(intake, first))
+    own = await eventually(lambda: _view(intake, first))
+    assert own["description"] == report["description"]  # the reporter's own view: as written
 
     offered = await intake.post("/api/v1/issues", json={**report, "if_duplicate": "offer"})
     assert offered.status_code == 200
     candidates = offered.json()["candidates"]
     assert first["issue_id"] in [c["issue_id"] for c in candidates]
+    # another resident is offered the report without the reporter's phone number
+    [offered_first] = [c for c in candidates if c["issue_id"] == first["issue_id"]]
+    assert offered_first["description"] == "白天路灯亮着，请联系我[电话]"
     listed = await intake.get(
         "/api/v1/duplicates", params={"category": "streetlight-daytime", "node_id": DEMO}
     )

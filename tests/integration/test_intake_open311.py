@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from typer.testing import CliRunner
 
 from services.intake.app import create_app
@@ -14,7 +15,7 @@ from shared.cli.main import app as cli
 from shared.events.lifecycle import IssueAcknowledgedV1, IssueClosedV1, IssueResolvedV1
 from shared.events.payloads import IssueAssignedV1, Owner
 from shared.settings import Settings
-from shared.topics import ISSUES_LIFECYCLE
+from shared.topics import ISSUES_LIFECYCLE, ISSUES_REPORTED
 from tests.helpers import eventually, produce_event, serving
 from tests.servers import isolated_settings
 
@@ -222,6 +223,67 @@ async def test_post_and_read_back_in_both_formats_with_lifecycle(intake, api_key
     assert request_id in [r["service_request_id"] for r in closed]
     opened = (await intake.get(f"{V2}/requests.json", params={"status": "open"})).json()
     assert request_id not in [r["service_request_id"] for r in opened]
+
+
+def _consumed(outcome: str) -> float:
+    labels = {"service": "intake", "topic": ISSUES_REPORTED, "outcome": outcome}
+    return REGISTRY.get_sample_value("linli_events_consumed_total", labels) or 0.0
+
+
+async def test_created_requests_are_readable_at_once_with_contact_details_masked(
+    intake, api_key, module_settings
+):
+    """Back-to-back POSTs, then at once a GET of both ids: a 201 is readable by id, before
+    the report's event comes back from Kafka; the consumer's write of the same report then
+    changes nothing, not even a transition that came in between. What residents wrote of
+    their phone, email or ID card is masked in what Open311 clients read."""
+    consumed_before = _consumed("ok") + _consumed("duplicate")
+    texts = [
+        "路灯不亮，请联系我13800000000或座机0833-2123456",
+        "路灯闪烁，邮箱li@example.cn，身份证51010219900101123X",
+    ]
+    ids = []
+    for text in texts:
+        response = await _post(
+            intake, api_key, service_code="streetlight-out", address_id=HONGQI, description=text
+        )
+        assert response.status_code == 201, response.text
+        ids.append(response.json()[0]["service_request_id"])
+    response = await intake.get(f"{V2}/requests.json", params={"service_request_id": ",".join(ids)})
+    assert response.status_code == 200
+    found = {r["service_request_id"]: r for r in response.json()}
+    assert sorted(found) == sorted(ids)
+    assert found[ids[0]]["description"] == "路灯不亮，请联系我[电话]或座机[电话]"
+    assert found[ids[1]]["description"] == "路灯闪烁，邮箱[邮箱]，身份证[证件号]"
+    root = _xml(await intake.get(f"{V2}/requests/{ids[0]}.xml"))
+    assert root.find("request/description").text == "路灯不亮，请联系我[电话]或座机[电话]"
+
+    now = datetime.now(UTC)
+    assigned = IssueAssignedV1(
+        issue_id=ids[0],
+        category="streetlight-out",
+        node_id=HONGQI,
+        owner=OWNER,
+        ack_due=now,
+        resolve_due=now + timedelta(days=3),
+        assigned_at=now,
+    )
+    await _lifecycle(module_settings, assigned)
+    await eventually(lambda: _consumed_since(consumed_before, 2))
+    await eventually(lambda: _agency_is(intake, ids[0], "红旗小区网格站"))
+    view = await _recorded(intake, ids[1])
+    assert view["status"] == "open" and view["service_code"] == "streetlight-out"
+    assert view["description"] == "路灯闪烁，邮箱[邮箱]，身份证[证件号]"
+
+
+async def _consumed_since(before: float, n: int) -> bool:
+    """The consumer has had the reports' events (a write of its own, or none needed)."""
+    return _consumed("ok") + _consumed("duplicate") >= before + n
+
+
+async def _agency_is(intake, request_id, name):
+    view = await _recorded(intake, request_id)
+    return view is not None and view["agency_responsible"] == name
 
 
 async def _note_is(intake, request_id, note):

@@ -141,6 +141,8 @@ async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, l
         settings.kafka_bootstrap, settings.topic_prefix + LEDGER_RECEIPTS, expect=3
     )
     assert {json.loads(r.value)["donation_id"] for r in receipts} >= {"pay-0001", "desk-0001"}
+    # the donor is thanked for the campaign by its name
+    assert {json.loads(r.value)["campaign_name"] for r in receipts} == {campaign["name"]}
     raw = b"".join(r.value for r in receipts)
     assert b"13800001111" not in raw and "王阿姨".encode() not in raw
     [contact, *_] = await read_topic(
@@ -176,7 +178,9 @@ async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, l
     r = await ledger.post("/api/v1/disbursements", json={**request, "amount_fen": 1}, headers=clerk)
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "body.amount_fen"
     url = "/api/v1/disbursements/pay-packs-01"
-    assert (await ledger.post(f"{url}/post", headers=clerk)).status_code == 422  # not approved
+    assert (
+        await ledger.post(f"{url}/post", headers=clerk)
+    ).status_code == 409  # not approved: its state forbids it
     assert (await ledger.post(f"{url}/approve", headers=clerk)).status_code == 403
     for i, party in enumerate(PARTIES):
         r = await ledger.post(f"{url}/approve", headers=keys[party])
@@ -198,11 +202,16 @@ async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, l
     assert (r.status_code, r.json()["disbursement"]["status"]) == (201, "posted"), r.text
     assert (await ledger.post(f"{url}/post", headers=clerk)).json()["status"] == "exists"
 
-    # two requests race for the same money: exactly one holds it
+    # the cash left is 100,000 (the rest is goods): cash is not paid out of the warm packs
+    cash = {**request, "disbursement_id": "cash-too-much", "amount_fen": 300_000}
+    r = await ledger.post("/api/v1/disbursements", json=cash, headers=clerk)
+    assert r.status_code == 409 and r.json()["errors"][0]["would_leave_fen"] == -200_000
+    # two requests race for the same goods: exactly one holds them
     a, b = (
-        {**request, "disbursement_id": f"race-{x}", "project": "delivery", "amount_fen": 300_000}
+        {**request, "disbursement_id": f"race-{x}", "project": "delivery", "amount_fen": 300_000,
+         "source": "warm-packs"}
         for x in "ab"
-    )
+    )  # fmt: skip
     answers = await asyncio.gather(
         ledger.post("/api/v1/disbursements", json=a, headers=clerk),
         ledger.post("/api/v1/disbursements", json=b, headers=clerk),
@@ -222,7 +231,7 @@ async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, l
     r = await ledger.post("/api/v1/disbursements/void-me/void", headers=clerk)
     assert r.json()["disbursement"]["status"] == "voided"
     r = await ledger.post("/api/v1/disbursements/void-me/approve", headers=keys[PARTIES[2]])
-    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "wrong_status"
+    assert r.status_code == 409 and r.json()["errors"][0]["code"] == "wrong_status"
 
     # a mistake corrected by a reversal pointing to the original
     reversal = {
@@ -261,6 +270,7 @@ async def test_a_batch_of_donations_answers_each_once_and_posts_nothing_twice(
     its first answer, a replay by another command answers "exists", a changed replay names the
     field, and each donation is in the chain once."""
     fund = "batch-test"
+    await store.create_fund({"_id": fund, "name": fund, "projects": ["p"]})
 
     def gift(donation_id: str, amount_fen: int) -> DonationReceivedV1:
         return DonationReceivedV1(

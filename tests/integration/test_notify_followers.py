@@ -12,7 +12,7 @@ from services.dispatch.app import create_app as dispatch_app
 from services.intake.app import create_app as intake_app
 from services.notify.app import create_app as notify_app
 from shared.events import utcnow
-from shared.events.dispatch import DepartmentActionV1
+from shared.events.dispatch import DepartmentActionV1, signed
 from shared.events.lifecycle import IssueReturnVisitV1
 from shared.topics import DEPT_ACTIONS, ISSUES_LIFECYCLE, ISSUES_REPORTED, dead_letters
 from tests.helpers import eventually, produce, produce_event, read_topic, serving
@@ -23,13 +23,17 @@ pytestmark = pytest.mark.integration
 PLACE = "sz.tongjiang.niuerqiao.hongqi"
 REPORTER = {"phone": "13800000011", "language": "en"}
 FOLLOWER = {"phone": "13800000022", "language": "zh-CN"}
+KEYS: dict[str, str] = {}  # departments' dispatch keys
 
 
 @pytest.fixture(scope="module")
 async def platform(servers):
     settings = isolated_settings(servers)
-    notify = notify_app(settings)
-    async with serving(intake_app(settings), dispatch_app(settings), notify) as clients:
+    notify, dispatch = notify_app(settings), dispatch_app(settings)
+    async with serving(intake_app(settings), dispatch, notify) as clients:
+        for department in ("urban-mgmt", "water"):  # their Kafka actions are signed
+            KEYS[department] = uuid.uuid4().hex
+            await dispatch.state.store.add_key(KEYS[department], "department", department, utcnow())
         yield settings, *clients, notify.state.notify["store"]
 
 
@@ -51,6 +55,7 @@ async def _act(settings, issue_id, department, action, **fields):
         sent_at=utcnow(),
         **fields,
     )
+    event = signed(event, KEYS[department])
     await produce_event(
         settings.kafka_bootstrap, settings.topic_prefix + DEPT_ACTIONS, event, key=issue_id
     )

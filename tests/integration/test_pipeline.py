@@ -2,13 +2,14 @@
 durability of the 202, the department task, the inbox, dead letters and duplicates."""
 
 import json
+import secrets
 
 import pytest
 
 from services.dispatch.app import create_app as dispatch_app
 from services.intake.app import create_app as intake_app
 from services.notify.app import create_app as notify_app
-from shared.events import Envelope
+from shared.events import Envelope, utcnow
 from shared.mongo import make_client
 from shared.topics import ISSUES_REPORTED, dead_letters, dept_tasks
 from tests.helpers import eventually, produce, read_topic, serving
@@ -66,6 +67,39 @@ async def test_a_report_reaches_the_department_topic_and_the_inbox(settings, pla
     view = await eventually(lambda: _assigned_view(intake, accepted))
     assert view["owner"]["code"] == "urban-mgmt"
     assert [h["status"] for h in view["history"]] == ["reported", "assigned"]
+
+
+async def test_the_task_carries_the_description_with_contact_details_masked(settings):
+    """Residents write their phone, email or ID card into the description: the department's
+    task carries it masked, the office's own view of the case keeps it as written."""
+    dispatch = dispatch_app(settings)
+    async with serving(intake_app(settings), dispatch) as [intake, client]:
+        await _masked_task_and_whole_case(settings, intake, client, dispatch.state.store)
+
+
+async def _masked_task_and_whole_case(settings, intake, dispatch, store):
+    key = secrets.token_urlsafe(24)
+    await store.add_key(key, "office", "sz.tongjiang", utcnow())
+    text = "红旗巷路灯不亮，请联系我138-0000-0000，邮箱wang@example.cn，身份证51010219900101123X"
+    response = await intake.post("/api/v1/issues", json={**REPORT, "description": text})
+    assert response.status_code == 202, response.text
+    issue_id = response.json()["issue_id"]
+
+    [task] = await read_topic(
+        settings.kafka_bootstrap, settings.topic_prefix + dept_tasks("urban-mgmt")
+    )
+    assert json.loads(task.value)["issue_id"] == issue_id
+    assert json.loads(task.value)["description"] == (
+        "红旗巷路灯不亮，请联系我[电话]，邮箱[邮箱]，身份证[证件号]"
+    )
+    for detail in ("0000", "wang@example.cn", "123X"):
+        assert detail not in task.value.decode()
+
+    case = await dispatch.get(
+        f"/api/v1/dispatch/cases/{issue_id}", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert case.status_code == 200, case.text
+    assert case.json()["description"] == text
 
 
 async def _assigned_view(intake, accepted):

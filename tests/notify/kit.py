@@ -113,6 +113,8 @@ def mails(maildir: Path) -> list[dict[str, str]]:
                 "to": message["To"],
                 "subject": str(make_header(decode_header(message["Subject"]))),
                 "delivery": message["X-Linli-Delivery"],
+                "date": message["Date"],
+                "message_id": message["Message-ID"],
                 "body": body.decode("utf-8", "replace"),
             }
         )

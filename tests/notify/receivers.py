@@ -6,7 +6,8 @@ ephemeral port (printed as the first line of stdout):
 ``python -m tests.notify.receivers http LOGFILE SECRETS_JSON``
     an HTTP receiver for robot webhooks (``/robot/<name>``, secret per robot) and the SMS
     gateway (``/sms``): it verifies the timestamped HMAC-SHA256 signatures, answers 401 on a
-    bad one, and appends each verified request to LOGFILE as a JSON line. ``/robot/reject-*``
+    bad one, and appends each verified request to LOGFILE as a JSON line (with the rest of
+    its query, such as a robot's ``access_token``). ``/robot/reject-*``
     answers 400 (a permanent failure); ``/robot/flaky-*`` answers 503 twice, then 200.
 """
 
@@ -108,7 +109,13 @@ def http_main(logfile: str, secrets_json: str) -> None:
                     return self._answer(503, {"errcode": 503, "errmsg": "busy"})
                 time.sleep(float(secrets.get("_delay_s", 0)))
                 with open(logfile, "a", encoding="utf-8") as log:
-                    record = {"path": url.path, "delivery": delivery, "body": json.loads(body)}
+                    record = {
+                        "path": url.path,
+                        "delivery": delivery,
+                        "body": json.loads(body),
+                        # the URL's own query (a robot's access token), the signature aside
+                        "query": {k: v for k, v in query.items() if k not in ("sign", "timestamp")},
+                    }
                     log.write(json.dumps(record, ensure_ascii=False) + "\n")
             return self._answer(200, {"errcode": 0, "errmsg": "ok"})
 

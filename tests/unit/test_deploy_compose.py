@@ -32,7 +32,7 @@ COMPOSE_FILE = DEPLOY / "docker-compose.yml"
 DOCKERFILE = DEPLOY / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 
-APP_SERVICES = tuple(SERVICE_PORTS)  # intake, dispatch, notify, ledger
+APP_SERVICES = tuple(SERVICE_PORTS)  # intake, dispatch, notify, ledger, consult
 INFRA_IMAGES = {"kafka": "apache/kafka:4.1.1", "mongo": "mongo:8.0"}
 INFRA_VOLUMES = {
     "kafka": ("kafka-data", "/var/lib/kafka/data"),

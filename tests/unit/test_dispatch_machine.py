@@ -15,6 +15,7 @@ from services.dispatch.domain.machine import (
     DecideExtension,
     Holder,
     Merge,
+    MergeTarget,
     Progress,
     Rate,
     Refused,
@@ -26,7 +27,9 @@ from services.dispatch.domain.machine import (
     Transfer,
     Whistle,
     decide,
+    extension_limit,
     open_case,
+    remind_at,
     timers,
 )
 from services.dispatch.routing import load_calendar, load_policy
@@ -165,14 +168,80 @@ def test_the_ladder_reminds_urges_escalates_and_reprimands_once():
     assert ("reprimand", "reprimanded") in [(k, n) for k, n, _ in fired] or case.duties[0].missed_at
 
 
+TARGET = MergeTarget("iss_0000000002", PLACE, "assigned")
+
+
 def test_merge_and_final_states_refuse_everything():
-    case = step(new(), Merge(COMMUNITY, "iss_0000000002")).case
+    case = step(new(), Merge(COMMUNITY, "iss_0000000002", target=TARGET)).case
     assert case.status == "merged"
     with pytest.raises(Refused) as refused:
         step(case, Acknowledge(URBAN))
     assert refused.value.code == "case_final"
     with pytest.raises(Refused):
         step(new(), Merge(COMMUNITY, "iss_0000000001"))
+
+
+def test_a_merge_into_an_unknown_final_or_foreign_case_is_refused_naming_into():
+    """The IndexError of issue 12: a merge refuses cleanly when its target is missing."""
+    for target, code in [
+        (None, "unknown_case"),
+        (MergeTarget("iss_0000000002", "sz.haitang", "assigned"), "unknown_case"),
+        (MergeTarget("iss_0000000002", PLACE, "merged"), "target_final"),
+    ]:
+        with pytest.raises(Refused) as refused:
+            step(new(), Merge(STREET, "iss_0000000002", target=target))
+        assert (refused.value.code, refused.value.field) == (code, "into")
+    case = step(new(), Acknowledge(URBAN)).case
+    merged = step(case, Merge(STREET, "iss_0000000002", "same lamp", target=TARGET))
+    assert merged.case.status == "merged" and merged.case.merged_into == "iss_0000000002"
+    assert merged.effects[0].tasks == (("urban-mgmt", "closure"),)
+
+
+def test_only_the_supervisor_decides_an_extension_within_the_bound():
+    case = step(new(), Acknowledge(URBAN)).case
+    duty = case.duty("urban-mgmt")
+    limit = extension_limit(case, duty, RULES)
+    assert duty.resolve_due < limit <= duty.resolve_due + timedelta(days=30)
+    with pytest.raises(Refused) as too_long:
+        step(case, RequestExtension(URBAN, datetime(2046, 1, 1, tzinfo=UTC), "ten years"))
+    assert (too_long.value.code, too_long.value.field) == ("extension_too_long", "until")
+    case = step(case, RequestExtension(URBAN, limit, "parts on order")).case
+    for office in (COMPOUND, COMMUNITY, DISTRICT, OTHER_STREET):
+        with pytest.raises(Refused) as refused:
+            step(case, DecideExtension(office, "urban-mgmt", True))
+        assert refused.value.code == "not_supervisor"
+    decided = step(case, DecideExtension(STREET, "urban-mgmt", True))
+    assert decided.case.duty("urban-mgmt").resolve_due == limit
+    assert decided.effects[0].tasks == (("urban-mgmt", "extension"),)  # the department hears it
+
+
+def test_a_partial_resolution_is_progress_and_the_last_one_resolves_once():
+    case = new(STREET, "neighbour-conflict")
+    case = step(case, Whistle(STREET, ("water", "power"))).case
+    case = step(step(case, Acknowledge(WATER)).case, Acknowledge(POWER)).case
+    first = step(case, Resolve(WATER, "pipe fixed"))
+    assert [e.name for e in first.effects] == ["progressed"]
+    assert first.case.status == "acknowledged" and first.case.resolved_at is None
+    assert "waiting for power" in first.effects[0].reason
+    last = step(first.case, Resolve(POWER, "cable fixed"))
+    assert [e.name for e in last.effects] == ["resolved"] and last.case.status == "resolved"
+
+
+def test_no_reminder_before_an_hour_or_half_the_window():
+    """Urgent: acknowledge within 30 minutes; remind_before 2wh is longer than that, so no
+    reminder at assignment: 催办 at the deadline is the first step."""
+    urgent = new(priority="urgent")
+    duty = urgent.duties[0]
+    [first] = timers(urgent, RULES)
+    assert (first.kind, first.due) == ("urge", duty.ack_due)
+    normal = new()
+    duty = normal.duties[0]
+    [first] = timers(normal, RULES)
+    assert first.kind == "remind" and first.due == remind_at(duty, RULES)
+    assert first.due >= max(
+        duty.since + timedelta(hours=1), duty.since + (duty.ack_due - duty.since) / 2
+    )
+    assert first.due < duty.ack_due
 
 
 ACTORS = [COMPOUND, COMMUNITY, STREET, DISTRICT, OTHER_STREET, URBAN, WATER, POWER]
@@ -207,6 +276,7 @@ class CaseMachine(RuleBasedStateMachine):
                 "reminder",
                 "escalation",
                 "closure",
+                "extension",
             }
         self.case = decision.case
         return decision
@@ -255,7 +325,8 @@ class CaseMachine(RuleBasedStateMachine):
 
     @rule(actor=actors)
     def merge(self, actor):
-        self.apply(Merge(actor, "iss_0000000009"))
+        target = MergeTarget("iss_0000000009", PLACE, "assigned")
+        self.apply(Merge(actor, "iss_0000000009", target=target))
 
     @rule(rating=st.integers(1, 5))
     def rate(self, rating):

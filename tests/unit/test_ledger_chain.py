@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.ledger.chain import verify
+from services.ledger.chain import export_hledger, verify
 from services.ledger.domain.journal import GENESIS, digest, seal
 from services.ledger.domain.postings import donation_draft
 from services.ledger.store import Block, block_id, pack, unpack
@@ -126,3 +126,35 @@ async def test_damaged_block_data_is_caught():
     journal.blocks[1] = Block(journal.blocks[1].id, "w", 3, 4, None)
     first = (await verify(journal)).first
     assert first.seq == 3 and "cannot be read" in first.reason
+
+
+def _resealed(journal: Journal, seq: int, change) -> None:
+    """Entry ``seq`` changed and sealed again (its hash matches), as a buggy writer or an
+    intruder could leave it; the next link then breaks, but nothing may crash before."""
+    forged = change(journal.body(seq))
+    journal.edit(seq, forged, digest(forged))
+
+
+async def test_an_amount_beyond_64_bits_or_the_bound_is_reported_not_a_crash():
+    for amount in (2**63, 2**64 + 5, 100_000_000_001):
+        journal = Journal()
+        _resealed(journal, 2, lambda body, a=amount: body.replace("1001", str(a)))
+        first = (await verify(journal)).first
+        assert first.seq == 2 and "within the bound" in first.reason, first
+        written: list[str] = []
+        balances = await export_hledger(journal, written.append)  # the books as they are
+        assert balances["assets:bank:main"] == sum(1000 + i for i in range(6)) - 1001 + amount
+
+
+async def test_an_entry_that_is_not_an_entry_is_reported_and_not_exported():
+    for change in (
+        lambda body: "[1, 2]",
+        lambda body: body.replace('"legs":', '"gels":'),
+        lambda body: body.replace('"seq":2', '"seq":"2"'),
+    ):
+        journal = Journal()
+        _resealed(journal, 2, change)
+        first = (await verify(journal)).first
+        assert first.seq == 2 and ("cannot be read" in first.reason or "moved" in first.reason)
+        with pytest.raises(ValueError, match="cannot be read"):
+            await export_hledger(journal, lambda _: None)

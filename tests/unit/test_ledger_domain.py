@@ -8,13 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.ledger.domain import approvals as A
-from services.ledger.domain.accounts import BadAccount
+from services.ledger.domain.accounts import BadAccount, in_kind_account
 from services.ledger.domain.disclosure import disclosure_rows, hledger_entry, yuan
 from services.ledger.domain.funds import (
     FundState,
+    NoSuchGoods,
     Overspend,
     apply_entry,
     check_entry,
+    check_unheld,
     place_hold,
     release_hold,
 )
@@ -117,6 +119,39 @@ def test_holds_reserve_money_so_two_requests_cannot_spend_it_twice():
     state, _ = post(state, spend(1, 7_000))  # posting releases its own hold
     assert (state.balance_fen, state.held_fen, state.spent) == (3_000, 0, {"packs": 7_000})
     assert release_hold(place_hold(state, "p3", 1_000), "p3").held_fen == 0
+
+
+def test_goods_and_cash_are_different_assets_of_a_fund():
+    state, gift = post(FundState("winter-warmth"), donation(1, 50_000, "in-kind"))
+    assert (state.balance_fen, state.cash_fen, state.goods) == (50_000, 0, {"warm-packs": 50_000})
+    with pytest.raises(Overspend) as refused:  # the packs are not cash
+        place_hold(state, "cash", 50_000)
+    assert refused.value.would_leave_fen == -50_000 and "cash" in str(refused.value)
+    with pytest.raises(NoSuchGoods):  # never received
+        place_hold(state, "rice", 100, "rice")
+    with pytest.raises(Overspend):  # more than was given
+        place_hold(state, "more", 50_001, "warm-packs")
+    with pytest.raises(Overspend):  # a cash payment posted without a hold
+        check_entry(state, "winter-warmth", spend(9, 100).legs, "disbursement")
+    state = place_hold(state, "p1", 30_000, "warm-packs")
+    with pytest.raises(Overspend) as refused:  # 20,000 of packs are not held
+        place_hold(state, "p2", 30_000, "warm-packs")
+    assert refused.value.would_leave_fen == -10_000
+    packs = disbursement_draft(
+        disbursement_id="p1", fund="winter-warmth", project="packs", amount_fen=30_000,
+        currency="CNY", at=AT, source_account=in_kind_account("warm-packs"),
+    )  # fmt: skip
+    check_entry(state, "winter-warmth", packs.legs, "disbursement", "p1")
+    state, _ = post(state, packs)
+    assert (state.balance_fen, state.goods, state.holds) == (20_000, {"warm-packs": 20_000}, {})
+    import json
+
+    undo = reversal_of(json.loads(gift.body), "r1", AT, "valued twice")
+    with pytest.raises(Overspend):  # 30,000 of the packs were handed out already
+        check_unheld(state, "winter-warmth", undo.legs, "reversal")
+    state, _ = post(state, donation(2, 5_000))
+    assert (state.cash_fen, state.balance_fen) == (5_000, 25_000)
+    assert FundState.from_doc({"_id": "winter-warmth", **state.to_doc()}) == state
 
 
 def test_a_reversal_negates_every_leg_and_points_to_the_original():

@@ -3,10 +3,13 @@ webhook signatures, operator keys; and every template in every language."""
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 
 import pytest
 
-from services.notify.channels import RateLimiter, parse_rates
+from services.notify.broadcasts import step_counts
+from services.notify.channels import RateLimiter, message_id, parse_rates
+from services.notify.delivery import Notice
 from services.notify.domain import (
     LANGUAGES,
     BadRatingToken,
@@ -29,6 +32,7 @@ from services.notify.domain import (
 )
 from services.notify.messages import transition_kind
 from services.notify.rendering import Templates
+from shared.events.consult import NoticeKind
 from shared.events.lifecycle import TRANSITIONS
 
 pytestmark = pytest.mark.unit
@@ -164,6 +168,10 @@ FULL_CONTEXT = {
     "title": "暴雨预警",
     "body": "请勿外出",
     "urgent": True,
+    "subject_id": "poll_naming",
+    "place": "Jiading Courtyard",
+    "closes_at": "2026-03-09 12:00",
+    "summary": "passed",
 }
 EXPECTED_KINDS = {
     "issue.received",
@@ -171,6 +179,7 @@ EXPECTED_KINDS = {
     "receipt.issued",
     "broadcast",
     *(transition_kind(t.event_type) for t in TRANSITIONS),
+    *(f"consult.{kind}" for kind in get_args(NoticeKind)),
 }
 
 
@@ -198,3 +207,34 @@ def test_optional_fields_may_be_empty_but_required_ones_may_not_be_missing():
     assert "：" not in Templates().render("issue.progressed", "zh-CN", sparse).body
     with pytest.raises(Exception, match="is undefined"):
         Templates().render("issue.return-visit", "en", {"issue_id": "iss_0123456789"})
+
+
+# --- a broadcast's language, its progress counts, an email's Message-ID -------------------
+
+
+def test_a_notice_is_read_in_the_residents_language_only_when_its_text_exists_in_it():
+    chinese_only = Notice("bc_1", "broadcast", "r", lambda _: {}, languages=("zh-CN",))
+    both = Notice("bc_2", "broadcast", "r", lambda _: {}, languages=("zh-CN", "en"))
+    templated = Notice("ev_1", "issue.closed", "r", lambda _: {})
+    assert chinese_only.language_for("en") == "zh-CN"
+    assert both.language_for("en") == "en" and both.language_for("zh-CN") == "zh-CN"
+    assert templated.language_for("en") == "en"  # templates exist in every language
+
+
+def test_step_counts_say_sent_queued_or_failed_per_channel():
+    assert step_counts([("webhook", "retrying")]) == {"queued.webhook": 1}
+    assert step_counts([("webhook", "deferred"), ("inbox", "sent")]) == {
+        "queued.webhook": 1,
+        "sent.inbox": 1,
+    }
+    assert step_counts([("sms", "failed"), ("inbox", "duplicate")]) == {
+        "failed.sms": 1,
+        "sent.inbox": 1,
+    }
+
+
+def test_an_emails_message_id_is_the_same_for_every_attempt_of_a_delivery():
+    first = message_id("ev_1:res_1:email", "linli@district.example")
+    assert first == message_id("ev_1:res_1:email", "linli@district.example")
+    assert first != message_id("ev_2:res_1:email", "linli@district.example")
+    assert first.startswith("<") and first.endswith("@district.example>")

@@ -1,6 +1,12 @@
 import pytest
 
-from shared.residents import normalise_contact, resident_ref, resident_token, token_matches
+from shared.residents import (
+    normalise_contact,
+    resident_ref,
+    resident_token,
+    secrets_equal,
+    token_matches,
+)
 from shared.service import platform_topics
 from shared.settings import Settings
 from shared.topics import RESIDENTS_CONTACTS, SERVICES, dead_letters
@@ -15,6 +21,15 @@ def test_references_are_pseudonymous_and_tokens_are_bound_to_them():
     token = resident_token("k", ref)
     assert token_matches("k", ref, token)
     assert not token_matches("k", resident_ref("k", "mailto:a@b.cn"), token)
+
+
+def test_a_token_with_non_ascii_characters_is_simply_wrong():
+    # hmac.compare_digest raises TypeError on str holding non-ASCII: a 500 to the client
+    ref = resident_ref("k", "tel:13800000000")
+    assert not token_matches("k", ref, "令牌é")
+    assert not token_matches("k", ref, resident_token("k", ref)[:-1] + "\u00ff")
+    assert token_matches("k", ref, resident_token("k", ref))
+    assert secrets_equal("abc", "abc") and not secrets_equal("abc", "abç")
 
 
 def test_no_contact_gives_a_fresh_reference_each_time():
@@ -32,7 +47,14 @@ def test_the_catalogue_has_every_department_topic_and_a_dead_letter_topic_per_se
 def test_production_refuses_the_development_secret():
     with pytest.raises(ValueError, match="LINLI_RESIDENT_SECRET"):
         Settings(env="production")
-    assert Settings(env="production", resident_secret="s3cret").env == "production"
+    with pytest.raises(ValueError, match="LINLI_CONSULT_SECRET"):
+        Settings(env="production", resident_secret="s3cret", web_token_secret="w3b")
+    with pytest.raises(ValueError, match="LINLI_WEB_TOKEN_SECRET"):
+        Settings(env="production", resident_secret="s3cret", consult_secret="c0nsult")
+    settings = Settings(
+        env="production", resident_secret="s3cret", consult_secret="c0nsult", web_token_secret="w3b"
+    )
+    assert settings.env == "production"
 
 
 def test_topics_on_three_brokers_need_two_copies_of_every_write():

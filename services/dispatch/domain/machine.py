@@ -14,7 +14,7 @@ reopened, rejected, closed, merged (the last two are final).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from services.dispatch.domain.calendar import WorkingCalendar
@@ -27,11 +27,21 @@ OFFICE_LEVELS = ("compound", "community", "street", "district")
 
 
 class Refused(Exception):
-    """An illegal transition: ``code`` for programs, ``reason`` for people."""
+    """An illegal transition: ``code`` for programs, ``reason`` for people, and ``field`` the
+    input it is about (an action's field name), when it is about one."""
 
-    def __init__(self, code: str, reason: str):
+    def __init__(self, code: str, reason: str, field: str | None = None):
         super().__init__(f"{code}: {reason}")
-        self.code, self.reason = code, reason
+        self.code, self.reason, self.field = code, reason, field
+
+
+# refusals about something that does not exist (or that the actor may not see): not found
+NOT_FOUND = frozenset({"unknown_case"})
+# a deadline may be extended by at most this many resolution windows of its category and
+# priority, counted from the deadline in force
+MAX_EXTENSION_WINDOWS = 2
+# a reminder comes no earlier than this long after the duty started, nor before half its window
+REMIND_NOT_BEFORE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -80,9 +90,10 @@ class Case:
     version: int = 1
     resolved_at: datetime | None = None
     visit_at: datetime | None = None
-    rating: int | None = None
+    rating: int | None = None  # the latest rating
     merged_into: str | None = None
     closed_reason: str | None = None
+    ratings: tuple[int, ...] = ()  # every rating, in order (each counts in the rates)
 
     def duty(self, code: str) -> Duty | None:
         return next((d for d in self.duties if d.holder.code == code), None)
@@ -203,10 +214,20 @@ class DecideExtension:
 
 
 @dataclass(frozen=True)
+class MergeTarget:
+    """What the machine needs to know of the case merged into (looked up by the caller)."""
+
+    issue_id: str
+    node_id: str
+    status: str
+
+
+@dataclass(frozen=True)
 class Merge:
     actor: Holder
     into: str
     reason: str = ""
+    target: MergeTarget | None = None  # None: no such case
 
 
 @dataclass(frozen=True)
@@ -354,14 +375,21 @@ def _progress(case: Case, cmd: Progress, now: datetime, rules: Rules) -> Decisio
 
 
 def _resolve(case: Case, cmd: Resolve, now: datetime, rules: Rules) -> Decision:
+    """A duty resolved; the case is resolved when its last active duty is. A department's
+    part of a case others still work on is announced as progress, not as the resolution."""
     duty = _own_duty(case, cmd.actor)
     if duty.status == "summoned":
         raise Refused("not_acknowledged", "acknowledge the case before resolving it")
     new = replace(duty, status="resolved", resolved_at=now, extension_until=None)
     duties = _with(case, duty, new)
-    done = not any(d.active for d in duties)
-    status = "resolved" if done else case.status
-    updated = replace(case, duties=duties, status=status, resolved_at=now if done else None)
+    waiting = [d.holder.code for d in duties if d.active]
+    if waiting:
+        reason = f"{cmd.actor.code} resolved its part; waiting for {', '.join(waiting)}"
+        return Decision(
+            replace(case, duties=duties),
+            (Effect("progressed", cmd.actor.code, reason, cmd.note, cmd.photo_url),),
+        )
+    updated = replace(case, duties=duties, status="resolved", resolved_at=now)
     return Decision(
         updated, (Effect("resolved", cmd.actor.code, note=cmd.note, photo_url=cmd.photo_url),)
     )
@@ -372,7 +400,7 @@ def _reject(case: Case, cmd: Reject, now: datetime, rules: Rules) -> Decision:
     if cmd.actor.kind != "department":
         raise Refused("offices_cannot_reject", "an office calls up or transfers instead")
     if not cmd.reason.strip():
-        raise Refused("reason_required", "a rejection needs a reason")
+        raise Refused("reason_required", "a rejection needs a reason", "reason")
     duties = _with(case, duty, None)
     if any(d.active for d in duties):
         return Decision(
@@ -395,17 +423,17 @@ def _reject(case: Case, cmd: Reject, now: datetime, rules: Rules) -> Decision:
 def _transfer(case: Case, cmd: Transfer, now: datetime, rules: Rules) -> Decision:
     duty = _own_duty(case, cmd.actor)
     if not cmd.reason.strip():
-        raise Refused("reason_required", "a transfer needs a reason")
+        raise Refused("reason_required", "a transfer needs a reason", "reason")
     target = cmd.to
     if target == cmd.actor:
-        raise Refused("same_holder", "cannot transfer a case to its holder")
+        raise Refused("same_holder", "cannot transfer a case to its holder", "to")
     if target.kind == "department" and target.code not in rules.departments:
-        raise Refused("unknown_department", f"no department {target.code!r}")
+        raise Refused("unknown_department", f"no department {target.code!r}", "to")
     if target.kind == "office" and (
         rules.level(target.code) not in OFFICE_LEVELS
         or not rules.tree.is_within(case.node_id, target.code)
     ):
-        raise Refused("office_not_on_path", f"{target.code} is not an office above the place")
+        raise Refused("office_not_on_path", f"{target.code} is not an office above the place", "to")
     existing = case.duty(target.code)
     if existing is not None and existing.active:
         raise Refused("already_on_case", f"{target.code} already holds a duty on this case")
@@ -454,10 +482,10 @@ def _whistle(case: Case, cmd: Whistle, now: datetime, rules: Rules) -> Decision:
         raise Refused("already_resolved", "the case is resolved")
     wanted = tuple(dict.fromkeys(cmd.departments))
     if not wanted:
-        raise Refused("no_departments", "name at least one department")
+        raise Refused("no_departments", "name at least one department", "departments")
     unknown = [d for d in wanted if d not in rules.departments]
     if unknown:
-        raise Refused("unknown_department", f"no department {', '.join(unknown)}")
+        raise Refused("unknown_department", f"no department {', '.join(unknown)}", "departments")
     busy = [d for d in wanted if (x := case.duty(d)) is not None and x.active]
     if busy:
         raise Refused("already_on_case", f"{', '.join(busy)} already hold a duty")
@@ -484,6 +512,16 @@ def _whistle(case: Case, cmd: Whistle, now: datetime, rules: Rules) -> Decision:
     )
 
 
+def extension_limit(case: Case, duty: Duty, rules: Rules) -> datetime:
+    """The latest deadline an extension may set: ``MAX_EXTENSION_WINDOWS`` resolution
+    windows of the case's category and priority after the deadline in force."""
+    window = rules.policy.deadlines(case.category, case.priority).resolve
+    limit = duty.resolve_due
+    for _ in range(MAX_EXTENSION_WINDOWS):
+        limit = window.after(limit, rules.calendar)
+    return limit
+
+
 def _request_extension(case: Case, cmd: RequestExtension, now: datetime, rules: Rules) -> Decision:
     duty = _own_duty(case, cmd.actor)
     if duty.status == "summoned":
@@ -493,9 +531,17 @@ def _request_extension(case: Case, cmd: RequestExtension, now: datetime, rules: 
     if duty.extension_until is not None:
         raise Refused("extension_pending", "an extension request is already waiting")
     if cmd.until <= duty.resolve_due:
-        raise Refused("not_later", "the new deadline must be after the current one")
+        raise Refused("not_later", "the new deadline must be after the current one", "until")
+    limit = extension_limit(case, duty, rules)
+    if cmd.until > limit:
+        raise Refused(
+            "extension_too_long",
+            f"until may be at most {limit.isoformat()} ({MAX_EXTENSION_WINDOWS} resolution "
+            "windows after the deadline in force)",
+            "until",
+        )
     if not cmd.reason.strip():
-        raise Refused("reason_required", "an extension request needs a reason")
+        raise Refused("reason_required", "an extension request needs a reason", "reason")
     new = replace(duty, extension_until=cmd.until)
     return Decision(
         replace(case, duties=_with(case, duty, new)),
@@ -504,26 +550,31 @@ def _request_extension(case: Case, cmd: RequestExtension, now: datetime, rules: 
 
 
 def _decide_extension(case: Case, cmd: DecideExtension, now: datetime, rules: Rules) -> Decision:
+    """Only the case's supervisor decides (the office watching it), not any office above."""
     _refuse_final(case)
-    if not _within_case(case, cmd.actor, rules) or cmd.actor.code == cmd.holder:
-        raise Refused("not_supervisor", f"{cmd.actor.code} does not supervise this case")
+    if cmd.actor.kind != "office" or cmd.actor.code != case.supervisor:
+        raise Refused(
+            "not_supervisor", f"only {case.supervisor}, the supervisor, decides extensions"
+        )
     duty = case.duty(cmd.holder)
     if duty is None or not duty.active or duty.extension_until is None:
-        raise Refused("no_extension_pending", f"{cmd.holder} has no pending extension request")
-    if cmd.approve:
+        raise Refused(
+            "no_extension_pending", f"{cmd.holder} has no pending extension request", "holder"
+        )
+    approve = cmd.approve and duty.extension_until <= extension_limit(case, duty, rules)
+    if approve:
         new = replace(duty, resolve_due=duty.extension_until, extension_until=None, stage=0)
     else:
         new = replace(duty, extension_until=None)
-    tasks = _task(duty.holder, "reminder") if not cmd.approve else ()
+    outcome = "approved" if approve else "refused"
     return Decision(
         replace(case, duties=_with(case, duty, new)),
         (
             Effect(
                 "extension-decided",
                 cmd.actor.code,
-                ("approved" if cmd.approve else "refused")
-                + (f": {cmd.reason}" if cmd.reason else ""),
-                tasks=tasks,
+                outcome + (f": {cmd.reason}" if cmd.reason else ""),
+                tasks=_task(duty.holder, "extension"),
             ),
         ),
     )
@@ -534,11 +585,17 @@ def _closure_tasks(case: Case) -> tuple[tuple[str, str], ...]:
 
 
 def _merge(case: Case, cmd: Merge, now: datetime, rules: Rules) -> Decision:
+    """An office whose subtree holds both cases merges a duplicate into an open case."""
     _refuse_final(case)
     if not _within_case(case, cmd.actor, rules):
         raise Refused("not_supervisor", f"{cmd.actor.code} does not supervise this case")
     if cmd.into == case.issue_id:
-        raise Refused("merge_into_itself", "a case cannot be merged into itself")
+        raise Refused("merge_into_itself", "a case cannot be merged into itself", "into")
+    target = cmd.target
+    if target is None or not rules.tree.is_within(target.node_id, cmd.actor.code):
+        raise Refused("unknown_case", f"no case {cmd.into} for {cmd.actor.code}", "into")
+    if target.status in FINAL:
+        raise Refused("target_final", f"{cmd.into} is {target.status}", "into")
     return Decision(
         replace(case, status="merged", merged_into=cmd.into, duties=()),
         (
@@ -557,7 +614,13 @@ def _rate(case: Case, cmd: Rate, now: datetime, rules: Rules) -> Decision:
     if case.status not in ("resolved", "return_visit"):
         raise Refused("not_resolved", "only a resolved case can be rated")
     if cmd.rating > rules.policy.ladder.reopen_at_or_below:
-        closed = replace(case, status="closed", rating=cmd.rating, closed_reason="rated")
+        closed = replace(
+            case,
+            status="closed",
+            rating=cmd.rating,
+            ratings=(*case.ratings, cmd.rating),
+            closed_reason="rated",
+        )
         return Decision(
             closed, (Effect("closed", None, f"rated {cmd.rating}", tasks=_closure_tasks(case)),)
         )
@@ -571,7 +634,14 @@ def _rate(case: Case, cmd: Rate, now: datetime, rules: Rules) -> Decision:
     )
     tasks = tuple((d.holder.code, "new") for d in reopened if d.holder.kind == "department")
     return Decision(
-        replace(case, duties=reopened, status="reopened", rating=cmd.rating, resolved_at=None),
+        replace(
+            case,
+            duties=reopened,
+            status="reopened",
+            rating=cmd.rating,
+            ratings=(*case.ratings, cmd.rating),
+            resolved_at=None,
+        ),
         (
             Effect(
                 "reopened", None, f"rated {cmd.rating}: {cmd.comment or 'unsatisfied'}", tasks=tasks
@@ -581,6 +651,15 @@ def _rate(case: Case, cmd: Rate, now: datetime, rules: Rules) -> Decision:
 
 
 # -- timers -------------------------------------------------------------------------------------
+def remind_at(duty: Duty, rules: Rules) -> datetime:
+    """The reminder ahead of a duty's deadline: ``remind_before`` it, but never before the
+    duty is ``REMIND_NOT_BEFORE`` old nor before half its window has passed (a window too
+    short for that has no reminder: 催办 at the deadline comes first)."""
+    deadline = duty.deadline
+    ahead = rules.policy.ladder.remind_before.before(deadline, duty.since, rules.calendar)
+    return max(ahead, duty.since + REMIND_NOT_BEFORE, duty.since + (deadline - duty.since) / 2)
+
+
 def timers(case: Case, rules: Rules) -> tuple[Timer, ...]:
     """Every timer the case wants now; a fired timer is valid only if it is still wanted."""
     if case.status in FINAL:
@@ -597,8 +676,11 @@ def timers(case: Case, rules: Rules) -> tuple[Timer, ...]:
     for duty in case.active_duties:
         code, deadline = duty.holder.code, duty.deadline
         if duty.stage == 0:
+            remind = remind_at(duty, rules)
             wanted.append(
-                Timer(code, "remind", ladder.remind_before.before(deadline, duty.since, cal))
+                Timer(code, "remind", remind)
+                if remind < deadline
+                else Timer(code, "urge", deadline)
             )
         elif duty.stage == 1:
             wanted.append(Timer(code, "urge", deadline))

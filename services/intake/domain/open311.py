@@ -10,6 +10,7 @@ from typing import Any
 
 from services.intake.domain.attributes import parse_datetime
 from services.intake.domain.text import ReportRejected
+from shared.masking import mask_contacts
 from shared.reference import Category, Tree
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
@@ -93,7 +94,7 @@ def request_view(
         "status_notes": doc.get("status_note"),
         "service_name": category.name.get(lang) if category else None,
         "service_code": doc.get("category"),
-        "description": doc.get("description"),
+        "description": mask_contacts(doc.get("description") or "") or None,
         "agency_responsible": owner_name or owner.get("name") or owner.get("code"),
         "service_notice": category.notice.get(lang) if category and category.notice else None,
         "requested_datetime": iso(doc.get("reported_at")),

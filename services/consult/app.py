@@ -1,0 +1,95 @@
+"""Consult's composition root."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pymongo.errors import PyMongoError
+
+from services.consult.application import build_consult
+from services.consult.http import build_router
+from services.consult.store import ConsultStore, Stale
+from shared.events import utcnow
+from shared.http.errors import Unavailable, error_response
+from shared.kafka.publisher import PublishFailed
+from shared.logging import get_logger
+from shared.reference import load_reference
+from shared.service import build_parts
+from shared.settings import Settings
+
+log = get_logger("linli.consult")
+ROLL_MAX_BYTES = 2 * 1024 * 1024  # a roll CSV: up to 20,000 lines of ~60 bytes, with room
+
+
+async def _every(seconds: float, work: Callable) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await work()
+        except Exception as exc:
+            log.warning("consult_tick_failed", error=repr(exc))
+
+
+def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> FastAPI:
+    settings = settings or Settings()
+    reference = load_reference(settings.config_dir)
+    parts = build_parts(settings, "consult")
+    store = ConsultStore(parts.db)
+    consult = build_consult(
+        store,
+        parts.publisher,
+        reference.tree,
+        server_key=settings.consult_secret.get_secret_value(),
+        resident_secret=settings.resident_secret.get_secret_value(),
+        settle_s=settings.consult_close_settle_s,
+        clock=clock,
+    )
+    app = parts.app(
+        title="Linli consult",
+        description="Consultations, secret and verifiable polls, three-party resolutions.",
+        routers=[
+            build_router(consult, resident_secret=settings.resident_secret.get_secret_value())
+        ],
+        prepare_db=store.prepare,
+        body_limits={"/api/v1/consult/rolls": ROLL_MAX_BYTES},
+    )
+    app.state.consult = consult
+
+    @app.exception_handler(PyMongoError)
+    async def _database_down(_: Request, exc: PyMongoError) -> JSONResponse:
+        down = Unavailable("the database", settings.retry_after_s)
+        return error_response(503, down.code, down.message, None, down.headers)
+
+    @app.exception_handler(PublishFailed)
+    async def _kafka_down(_: Request, exc: PublishFailed) -> JSONResponse:
+        """The state change is stored; its announcement is finished by the next tick."""
+        down = Unavailable("Kafka", settings.retry_after_s)
+        return error_response(503, down.code, down.message, None, down.headers)
+
+    @app.exception_handler(Stale)
+    async def _stale(_: Request, exc: Stale) -> JSONResponse:
+        return error_response(409, "conflict", "changed at the same time; retry", None)
+
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        async with inner(app_):
+            task = None
+            if settings.consult_tick_s > 0:
+                task = asyncio.create_task(_every(settings.consult_tick_s, consult.tick))
+            try:
+                yield
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
+
+    app.router.lifespan_context = lifespan
+    return app

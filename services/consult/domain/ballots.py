@@ -1,0 +1,54 @@
+"""The ballot records and how they are derived; see the README's "Secret and verifiable
+ballots" for the argument.
+
+- An eligibility **token** per household and poll, ``_id = token_id(server key, poll,
+  household)``, created when the poll opens. Casting binds it once to ``H(ballot key)``,
+  where the ballot key is a secret the voter's device (or paper sheet) holds and the service
+  never stores.
+- A **ballot** ``_id = ballot_id(ballot key, token, n)`` for the household's n-th ballot,
+  holding only the choice, its receipt and the receipt of the ballot it replaces (``prev``).
+  Inserting it is the single atomic write that casts (n = 1) or changes (n > 1) a ballot; a
+  second insert of the same n collides on ``_id``, so a household's ballots form one chain.
+- **Counting**: the heads of the chains, i.e. ballots no other ballot names as ``prev``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+KEY_MIN_CHARS = 32
+
+
+def _mac(key: bytes, *parts: str) -> str:
+    return hmac.new(key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+def token_id(server_key: str, poll_id: str, household: str) -> str:
+    """The household's eligibility record: unreadable as a household without the key."""
+    return "t_" + _mac(server_key.encode(), "token", poll_id, household)[:40]
+
+
+def key_commitment(ballot_key: str) -> str:
+    """What the token stores of the voter's key: enough to recognise it, not to use it."""
+    return hashlib.sha256(f"linli-ballot-key\x1f{ballot_key}".encode()).hexdigest()
+
+
+def ballot_id(ballot_key: str, token: str, n: int) -> str:
+    return "b_" + _mac(ballot_key.encode(), "ballot", token, str(n))[:40]
+
+
+def receipt(ballot: str, choice: tuple[str, ...]) -> str:
+    """Published beside the choice; the voter keeps it to find their ballot in the list."""
+    text = json.dumps([ballot, list(choice)], separators=(",", ":"))
+    return "r_" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def heads(ballots: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The ballots that count: those no other ballot replaced (one per household's chain)."""
+    items = list(ballots)
+    replaced = {b["prev"] for b in items if b.get("prev")}
+    return [b for b in items if b["receipt"] not in replaced]

@@ -1,0 +1,102 @@
+"""The shapes dispatch's HTTP API answers with (response models, so the OpenAPI document
+says what a department's client receives)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from services.dispatch.store import case_from_doc, duty_to_doc
+
+
+class HolderView(BaseModel):
+    kind: Literal["department", "office"]
+    code: str = Field(description="Department code or office node id.")
+
+
+class DutyView(BaseModel):
+    """One holder's duty on a case, with its deadlines."""
+
+    holder: HolderView
+    status: str = Field(description="summoned, acknowledged, in_progress or resolved.")
+    since: datetime
+    ack_due: datetime
+    resolve_due: datetime
+    acked_at: datetime | None = None
+    resolved_at: datetime | None = None
+    extension_until: datetime | None = Field(None, description="A pending extension request.")
+    missed_at: datetime | None = Field(None, description="The first deadline missed.")
+    reprimanded: bool = False
+    escalations: int = 0
+
+
+class CaseView(BaseModel):
+    issue_id: str
+    status: str = Field(
+        description="assigned, called_up, whistled, acknowledged, in_progress, resolved, "
+        "return_visit, reopened, rejected, closed or merged."
+    )
+    category: str
+    priority: str
+    node_id: str
+    description: str = ""
+    owner: HolderView = Field(description="Who answers for the case as a whole (首接负责).")
+    supervisor: str = Field(description="The office watching the case; decides extensions.")
+    version: int
+    duties: list[DutyView]
+    rating: int | None = Field(None, description="The latest rating.")
+    ratings: list[int] = Field([], description="Every rating, in order.")
+    merged_into: str | None = None
+
+
+class TasksAnswer(BaseModel):
+    principal: HolderView
+    cases: list[CaseView]
+
+
+class ActionAnswer(BaseModel):
+    duplicate: bool = Field(description="This action_id was applied before: nothing changed.")
+    case: CaseView = Field(description="The case after the action.")
+
+
+class RateRowView(BaseModel):
+    dimension: str
+    key: str
+    rank: int = Field(description="1 = best.")
+    assigned: int
+    rated: int = Field(description="Ratings counted (every rating of a case counts).")
+    rates: dict[str, float | None]
+    score: float
+
+
+class RatesAnswer(BaseModel):
+    month: str
+    rankings: dict[str, list[RateRowView]]
+
+
+class ClockAnswer(BaseModel):
+    offset_s: float = Field(description="How far dispatch's clock runs ahead of real time.")
+    now: datetime = Field(description="Dispatch's time now.")
+
+
+def case_view(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "issue_id": doc["_id"],
+        "status": doc["status"],
+        "category": doc["category"],
+        "priority": doc["priority"],
+        "node_id": doc["node_id"],
+        "description": doc.get("description", ""),
+        "owner": doc["owner"],
+        "supervisor": doc["supervisor"],
+        "version": doc["version"],
+        "duties": [
+            {k: v for k, v in duty_to_doc(d).items() if k not in ("stage",)}
+            for d in case_from_doc(doc).duties
+        ],
+        "rating": doc.get("rating"),
+        "ratings": list(doc.get("ratings") or ()),
+        "merged_into": doc.get("merged_into"),
+    }

@@ -1,0 +1,86 @@
+"""The web console's composition root."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.web import cases_http, fund_http, http, more_http
+from services.web.backends import Backends, parse_service_urls
+from services.web.domain.accounts import LockoutRule, SessionRule
+from services.web.pages import Pages
+from services.web.security import SecurityHeaders
+from services.web.staff import Staff
+from services.web.store import WebStore
+from shared.events import utcnow
+from shared.reference import load_reference
+from shared.service import build_parts
+from shared.settings import SERVICE_PORTS, Settings
+
+STATIC = Path(__file__).parent / "static"
+
+
+def staff_for(
+    settings: Settings, db: AsyncDatabase, clock: Callable[[], datetime] = utcnow
+) -> Staff:
+    """The people side, as the console and ``linli web users`` use it."""
+    return Staff(
+        WebStore(db),
+        lockout=LockoutRule(
+            settings.web_lockout_failures, timedelta(minutes=settings.web_lockout_min)
+        ),
+        sessions=SessionRule(
+            timedelta(minutes=settings.web_session_idle_min),
+            timedelta(hours=settings.web_session_absolute_h),
+        ),
+        token_secret=settings.web_token_secret.get_secret_value(),
+        token_ttl=timedelta(seconds=settings.web_token_ttl_s),
+        clock=clock,
+    )
+
+
+def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utcnow) -> FastAPI:
+    settings = settings or Settings()
+    reference = load_reference(settings.config_dir)
+    parts = build_parts(settings, "web")
+    staff = staff_for(settings, parts.db, clock)
+    store = staff.store
+    ports = {s: settings.port_of(s) for s in SERVICE_PORTS if s != "web"}
+    client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
+    backends = Backends(client, parse_service_urls(settings.web_service_urls, ports))
+    pages = Pages(staff, backends, reference, secure_cookie=settings.web_cookie_secure)
+    pages.kafka_bootstrap, pages.topic_prefix = settings.kafka_servers, settings.topic_prefix
+    app = parts.app(
+        title="Linli web",
+        description="The staff console: sign-in, case queue and actions, fund desk.",
+        routers=[
+            http.router(pages),
+            cases_http.router(pages),
+            fund_http.router(pages),
+            more_http.router(pages),
+        ],
+        prepare_db=store.prepare,
+    )
+    http.install_refusals(app, pages)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(SecurityHeaders)
+    app.state.staff, app.state.pages = staff, pages
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        async with inner(app_):
+            try:
+                yield
+            finally:
+                await client.aclose()
+
+    app.router.lifespan_context = lifespan
+    return app

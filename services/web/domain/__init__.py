@@ -1,0 +1,1 @@
+"""The web console's rules: accounts, sessions, what a person may see and do. Pure."""

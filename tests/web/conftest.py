@@ -1,0 +1,106 @@
+"""The platform as processes (every service, the web console included), the console's demo
+accounts, and helpers that sign in and read a page's forms."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from shared.cli.web import DEMO_PASSWORD, create_demo_accounts
+from shared.infra import services as procs
+from shared.settings import Settings
+from shared.topics import SERVICES
+from tests.servers import Endpoints, isolated_settings
+
+
+def ports() -> dict[str, int]:
+    """Fixed ports from ``LINLI_TEST_SERVICE_PORT_BASE`` (base, base+1, ...), else free ones."""
+    base = os.environ.get("LINLI_TEST_SERVICE_PORT_BASE")
+    if base:
+        return {service: int(base) + i for i, service in enumerate(SERVICES)}
+    found = {}
+    for service in SERVICES:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            found[service] = sock.getsockname()[1]
+    return found
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    processes: procs.ServiceProcesses
+
+    def url(self, service: str) -> str:
+        return self.processes.url(service)
+
+
+@pytest.fixture(scope="module")
+def platform(servers: Endpoints, tmp_path_factory) -> Iterator[Platform]:
+    settings = isolated_settings(servers, "w")
+    processes = procs.ServiceProcesses(
+        state_dir=tmp_path_factory.mktemp("services"),
+        env={
+            "LINLI_ENV": "test",
+            "LINLI_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "LINLI_MONGODB_URL": settings.mongodb_url,
+            "LINLI_TOPIC_PREFIX": settings.topic_prefix,
+            "LINLI_DB_PREFIX": settings.db_prefix,
+            "LINLI_TOPIC_PARTITIONS": "2",
+            "LINLI_PROBE_INTERVAL_S": "0.5",
+            "LINLI_LOG_FORMAT": "json",
+            "LINLI_INTAKE_RATE_PER_CLIENT": "0",
+        },
+        ports=ports(),
+    )
+    procs.start(processes)
+    try:
+        procs.wait_ready(processes, timeout_s=120)
+        create_demo_accounts(settings)
+        yield Platform(settings, processes)
+    finally:
+        procs.stop(processes)
+
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+def signed_in(platform: Platform, username: str, lang: str = "zh-CN") -> httpx.Client:
+    """A client with a live session of ``username`` (a demo account)."""
+    client = httpx.Client(base_url=platform.url("web"), timeout=20)
+    client.cookies.set("linli_lang", lang)
+    page = client.get("/signin")
+    answer = client.post(
+        "/signin",
+        data={"csrf": csrf_of(page.text), "username": username, "password": DEMO_PASSWORD},
+    )
+    assert answer.status_code == 303, answer.text
+    client.cookies.set("linli_session", answer.cookies["linli_session"])
+    return client
+
+
+def report(platform: Platform, category: str, node: str, text: str, **attributes) -> str:
+    body = {"category": category, "node_id": node, "description": text,
+            "contact": {"phone": "13800001111"}}  # fmt: skip
+    if attributes:
+        body["attributes"] = attributes
+    answer = httpx.post(f"{platform.url('intake')}/api/v1/issues", json=body, timeout=20)
+    assert answer.status_code == 202, answer.text
+    return answer.json()["issue_id"]
+
+
+def run(coro):
+    return asyncio.run(coro)

@@ -1,0 +1,333 @@
+"""The web console against the real services on real Kafka and FerretDB: the whole case flow
+through its pages in both languages, the fund's approvals, and the security rules (CSRF,
+session fixation, cross-scope URLs, oversized and malformed input)."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from shared.staff_tokens import StaffClaims, sign
+from tests.web.conftest import Platform, csrf_of, report, signed_in
+
+pytestmark = pytest.mark.e2e
+
+
+def wait_for(probe, timeout_s: float = 30.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError("not seen in time")
+
+
+def act(client: httpx.Client, issue_id: str, action: str, **fields) -> httpx.Response:
+    page = client.get(f"/cases/{issue_id}")
+    assert page.status_code == 200, page.text
+    assert f"/actions/{action}" in page.text, f"{action} not offered"
+    data = {"csrf": csrf_of(page.text), **fields}
+    return client.post(f"/cases/{issue_id}/actions/{action}", data=data)
+
+
+def status_on_page(client: httpx.Client, issue_id: str) -> str:
+    page = client.get(f"/cases/{issue_id}")
+    return re.search(r'id="case-status">([^<]+)<', page.text).group(1)
+
+
+def test_security_headers_and_both_languages(platform: Platform):
+    zh = httpx.get(f"{platform.url('web')}/signin")
+    assert zh.status_code == 200 and '<html lang="zh-CN">' in zh.text and "登录" in zh.text
+    csp = zh.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp and zh.headers["x-frame-options"] == "DENY"
+    assert "<script>" not in zh.text and " style=" not in zh.text
+    en = httpx.get(f"{platform.url('web')}/signin", cookies={"linli_lang": "en"})
+    assert '<html lang="en">' in en.text and "Sign in" in en.text
+
+
+def test_a_case_travels_through_the_console(platform: Platform):
+    issue_id = report(platform, "neighbour-mediation", "sz.tongjiang.niuerqiao.hongqi",
+                      "楼上漏水到我家", subject="leak")  # fmt: skip
+    community = signed_in(platform, "niuerqiao")
+    queue = wait_for(lambda: (p := community.get("/cases")).status_code == 200
+                     and issue_id in p.text and p)  # fmt: skip
+    assert "案件队列" in queue.text and "邻里纠纷调解" in queue.text
+    answer = act(community, issue_id, "call-up", reason="需要住建和城管")
+    assert answer.status_code == 303 and answer.headers["location"].endswith("?done=1")
+    assert status_on_page(community, issue_id) == "已呼叫"
+
+    street = signed_in(platform, "tongjiang", lang="en")
+    answer = act(street, issue_id, "whistle", departments=["zhujian", "urban-mgmt"],
+                 reason="leak from a shared pipe")  # fmt: skip
+    assert answer.status_code == 303, answer.text
+    assert status_on_page(street, issue_id) == "whistled"
+
+    for department in ("urban-mgmt", "zhujian"):
+        desk = signed_in(platform, department, lang="en")
+        assert issue_id in desk.get("/cases").text
+        assert act(desk, issue_id, "acknowledge").status_code == 303
+        assert act(desk, issue_id, "resolve", note="pipe fixed").status_code == 303
+    assert status_on_page(street, issue_id) in ("resolved", "return visit")
+
+
+def test_a_department_cannot_open_another_departments_case(platform: Platform):
+    issue_id = report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi", "路灯不亮")
+    urban = signed_in(platform, "urban-mgmt")
+    wait_for(lambda: issue_id in urban.get("/cases").text)
+    other = signed_in(platform, "zhujian", lang="en")
+    page = other.get(f"/cases/{issue_id}")
+    assert page.status_code == 404 and "outside your scope" in page.text
+    assert "Traceback" not in page.text
+    refused = other.post(f"/cases/{issue_id}/actions/acknowledge",
+                         data={"csrf": csrf_of(other.get("/cases").text)})  # fmt: skip
+    assert refused.status_code == 404
+    # the same by hand against dispatch with a token of that department: refused there too
+    token = sign(platform.settings.web_token_secret.get_secret_value(), StaffClaims(
+        "zhujian", "department", "zhujian", int(time.time()) + 60))  # fmt: skip
+    direct = httpx.get(f"{platform.url('dispatch')}/api/v1/dispatch/cases/{issue_id}",
+                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert direct.status_code == 404
+    forged = token[:-4] + "AAAA"
+    direct = httpx.get(f"{platform.url('dispatch')}/api/v1/dispatch/tasks",
+                       headers={"Authorization": f"Bearer {forged}"})  # fmt: skip
+    assert direct.status_code == 401
+    # a department's token carries no fund or broadcast rights; a token of another key, none
+    for url, body in ((f"{platform.url('ledger')}/api/v1/disbursements", {
+            "disbursement_id": "d-1", "fund": "f", "project": "p", "amount_fen": 1,
+            "payee": "x", "purpose": "y"}),
+            (f"{platform.url('notify')}/api/v1/broadcasts", {
+            "node_id": "sz", "zh-CN": {"title": "t", "body": "b"}})):  # fmt: skip
+        answer = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401, answer.text
+    stranger = sign("not-the-shared-secret", StaffClaims(
+        "x", "office", "sz", int(time.time()) + 60))  # fmt: skip
+    direct = httpx.get(f"{platform.url('dispatch')}/api/v1/dispatch/tasks",
+                       headers={"Authorization": f"Bearer {stranger}"})  # fmt: skip
+    assert direct.status_code == 401
+    # a fund account has no case pages at all
+    clerk = signed_in(platform, "fund-clerk", lang="en")
+    assert clerk.get(f"/cases/{issue_id}").status_code == 403
+
+
+def test_csrf_missing_or_wrong_changes_nothing(platform: Platform):
+    issue_id = report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi", "灯又坏了")
+    urban = signed_in(platform, "urban-mgmt", lang="en")
+    wait_for(lambda: issue_id in urban.get("/cases").text)
+    before = status_on_page(urban, issue_id)
+    missing = urban.post(f"/cases/{issue_id}/actions/acknowledge", data={})
+    wrong = urban.post(f"/cases/{issue_id}/actions/acknowledge", data={"csrf": "x" * 43})
+    assert missing.status_code == wrong.status_code == 403
+    assert "did not come from this console" in wrong.text
+    assert status_on_page(urban, issue_id) == before == "summoned" or before
+    # sign-in needs the pre-session token too
+    bare = httpx.post(f"{platform.url('web')}/signin",
+                      data={"username": "urban-mgmt", "password": "x" * 12})  # fmt: skip
+    assert bare.status_code == 403
+
+
+def test_session_fixation_and_sign_out(platform: Platform):
+    client = httpx.Client(base_url=platform.url("web"), timeout=20)
+    client.cookies.set("linli_session", "chosen-by-the-attacker")
+    page = client.get("/signin")
+    answer = client.post("/signin", data={"csrf": csrf_of(page.text), "username": "niuerqiao",
+                                          "password": "linli-demo-2026"})  # fmt: skip
+    issued = answer.cookies["linli_session"]
+    assert issued != "chosen-by-the-attacker"
+    attacker = httpx.Client(base_url=platform.url("web"), timeout=20,
+                            cookies={"linli_session": "chosen-by-the-attacker"})  # fmt: skip
+    assert attacker.get("/cases").status_code == 303  # to the sign-in page
+    client.cookies.set("linli_session", issued)
+    cases = client.get("/cases")
+    assert cases.status_code == 200
+    assert client.post("/signout", data={"csrf": csrf_of(cases.text)}).status_code == 303
+    replay = httpx.get(f"{platform.url('web')}/cases", cookies={"linli_session": issued})
+    assert replay.status_code == 303 and "/signin" in replay.headers["location"]
+
+
+def test_oversized_and_malformed_input_get_a_clear_page(platform: Platform):
+    urban = signed_in(platform, "urban-mgmt", lang="en")
+    token = csrf_of(urban.get("/cases").text)
+    issue = "iss_" + "0" * 20
+    long = urban.post(f"/cases/{issue}/actions/progress", data={"csrf": token, "note": "x" * 5000})
+    assert long.status_code == 400 and "at most 2000" in long.text
+    broken = urban.post(f"/cases/{issue}/actions/progress", content=b"\xff\xfe=%%%",
+                        headers={"content-type": "multipart/form-data; boundary=x"})  # fmt: skip
+    assert broken.status_code in (400, 403) and "Traceback" not in broken.text
+    huge = urban.post("/fund/donations", data={"csrf": token, "amount": "1" * 70_000})
+    assert huge.status_code == 413 and "The form was too large" in huge.text
+    assert huge.headers["content-type"].startswith("text/html")
+    bad_id = urban.get("/cases/not-an-id")
+    assert bad_id.status_code in (404, 422) and "Traceback" not in bad_id.text
+
+
+def test_the_fund_three_parties_approve_and_the_treasurer_posts(platform: Platform):
+    secret = platform.settings.web_token_secret.get_secret_value()
+    token = sign(secret, StaffClaims("setup", "fund-clerk", "*", int(time.time()) + 60))
+    today = datetime.now(UTC).date()
+    made = httpx.post(f"{platform.url('ledger')}/api/v1/campaigns",
+                      headers={"Authorization": f"Bearer {token}"}, json={
+        "id": "warm-winter", "name": "温暖过冬", "goal_fen": 19_000_000,
+        "starts": str(today - timedelta(days=30)), "ends": str(today + timedelta(days=60)),
+        "projects": ["warm-packs"]}, timeout=20)  # fmt: skip
+    assert made.status_code in (200, 201), made.text
+    clerk = signed_in(platform, "fund-clerk", lang="en")
+    desk = clerk.get("/fund")
+    assert desk.status_code == 200 and "温暖过冬" in desk.text
+    gift = clerk.post("/fund/donations", data={
+        "csrf": csrf_of(desk.text), "campaign": "warm-winter", "channel": "offline",
+        "amount": "5000", "receipt": "R-0001"})  # fmt: skip
+    assert gift.status_code == 303, gift.text
+    ask = clerk.post("/fund/disbursements", data={
+        "csrf": csrf_of(desk.text), "fund": "warm-winter", "project": "warm-packs",
+        "amount": "1200.50", "payee": "暖心包供应商", "purpose": "50 个暖心包"})  # fmt: skip
+    assert ask.status_code == 303, ask.text
+    row = re.compile(r'<tr id="d-([0-9a-f]+)">.*?class="status">(\w+)<', re.S)
+    for party in ("fund-branch", "fund-owners", "fund-property"):
+        approver = signed_in(platform, party, lang="en")
+        page = approver.get("/fund")
+        disbursement_id = row.search(page.text).group(1)
+        answer = approver.post(f"/fund/disbursements/{disbursement_id}/approve",
+                               data={"csrf": csrf_of(page.text)})  # fmt: skip
+        assert answer.status_code == 303, answer.text
+    treasurer = signed_in(platform, "fund-treasurer", lang="en")
+    page = treasurer.get("/fund")
+    assert row.search(page.text).group(2) == "approved"
+    shown = re.search(r'class="approvals">([^<]*)<', page.text).group(1)
+    assert shown.endswith("(3/3)") and "party-branch (web:fund-branch)" in shown
+    assert "owners-committee (web:fund-owners)" in shown and "property-company" in shown
+    posted = treasurer.post(f"/fund/disbursements/{disbursement_id}/post",
+                            data={"csrf": csrf_of(page.text), "payment_ref": "BANK-1"})  # fmt: skip
+    assert posted.status_code == 303, posted.text
+    assert row.search(treasurer.get("/fund").text).group(2) == "posted"
+    # an approver cannot post, and the ledger says so
+    approver = signed_in(platform, "fund-branch", lang="en")
+    refused = approver.post(f"/fund/disbursements/{disbursement_id}/post",
+                            data={"csrf": csrf_of(approver.get("/fund").text)})  # fmt: skip
+    assert refused.status_code == 403
+
+
+CONTROL = re.compile(r"<(input|select|textarea)\b([^>]*)>")
+
+
+def unlabelled(html: str) -> list[str]:
+    """Form controls without a <label for=...> (hidden fields and checkboxes inside their
+    label excepted)."""
+    missing = []
+    for _, attrs in CONTROL.findall(html):
+        if 'type="hidden"' in attrs or 'type="checkbox"' in attrs:
+            continue
+        found = re.search(r'id="([^"]+)"', attrs)
+        if not found or f'for="{found.group(1)}"' not in html:
+            missing.append(attrs)
+    return missing
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_every_page_of_every_role_renders_in_both_languages(platform: Platform, lang: str):
+    from services.web.domain.accounts import PAGES
+    from shared.cli.web import DEMO_ACCOUNTS
+
+    seen = set()
+    for username, role, *_ in DEMO_ACCOUNTS:
+        if role in seen:
+            continue
+        seen.add(role)
+        client = signed_in(platform, username, lang)
+        for page in PAGES[role]:
+            answer = client.get(f"/{page}")
+            assert answer.status_code == 200, (username, page, answer.text[-500:])
+            html = answer.text
+            assert f'<html lang="{lang}">' in html and html.count("<h1>") == 1
+            assert unlabelled(html) == [], (username, page)
+            assert "Traceback" not in html and " style=" not in html and "<script>" not in html
+            assert ("退出" in html) == (lang == "zh-CN") and ("Sign out" in html) == (lang == "en")
+    csv = signed_in(platform, "tongjiang").get("/rates?fmt=csv")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+
+
+def test_pages_ship_little_script_and_style(platform: Platform):
+    total = 0
+    for asset in ("/static/console.css", "/static/console.js"):
+        answer = httpx.get(platform.url("web") + asset)
+        assert answer.status_code == 200
+        total += len(answer.content)
+    assert total <= 100 * 1024, total
+
+
+def test_an_operator_broadcasts_and_cancels_within_their_area(platform: Platform):
+    operator = signed_in(platform, "operator", lang="en")
+    page = operator.get("/broadcasts")
+    sent = operator.post("/broadcasts", data={
+        "csrf": csrf_of(page.text), "node_id": "sz.tongjiang.niuerqiao.hongqi", "urgent": "yes",
+        "title_zh": "停水通知", "body_zh": "明日 9 点至 12 点停水。",
+        "title_en": "Water off", "body_en": "Water off tomorrow 9-12."})  # fmt: skip
+    assert sent.status_code == 303, sent.text
+    shown = operator.get(sent.headers["location"])
+    assert shown.status_code == 200 and 'id="broadcast"' in shown.text
+    broadcast_id = re.search(r'data-id="([^"]+)"', shown.text).group(1)
+    trail = signed_in(platform, "operator")
+    assert trail.get(f"/broadcasts?shown={broadcast_id}").status_code == 200
+    outside = operator.post("/broadcasts", data={"csrf": csrf_of(page.text), "node_id": "nowhere",
+                                                 "title_zh": "x", "body_zh": "y"})  # fmt: skip
+    assert outside.status_code == 404 and "Traceback" not in outside.text
+
+
+def test_the_overview_shows_readiness_lag_and_dead_letters(platform: Platform):
+    report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi", "路灯闪烁")
+    operator = signed_in(platform, "operator", lang="en")
+    group = "linli-dispatch.issues.reported"
+    page = wait_for(lambda: group in (p := operator.get("/overview")).text and p)
+    assert page.status_code == 200
+    assert "dlq.dispatch" in page.text and "dlq.web" in page.text
+    assert "Consumer lag" in page.text and page.text.count("✓") >= 12
+
+
+def test_a_department_transfers_a_case_it_does_not_own(platform: Platform):
+    issue_id = report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi", "灯杆倾斜")
+    urban = signed_in(platform, "urban-mgmt", lang="en")
+    wait_for(lambda: issue_id in urban.get("/cases").text)
+    bad = act(urban, issue_id, "transfer", to="nobody", reason="x")
+    assert bad.status_code == 400 and "to: a department or an office" in bad.text
+    moved = act(
+        urban, issue_id, "transfer", to="department:zhujian", reason="the pole is housing's"
+    )
+    assert moved.status_code == 303, moved.text
+    zhujian = signed_in(platform, "zhujian", lang="en")
+    assert issue_id in zhujian.get("/cases").text
+    assert "/actions/acknowledge" in zhujian.get(f"/cases/{issue_id}").text
+
+
+def test_an_extension_is_asked_for_and_granted_by_the_supervisor(platform: Platform):
+    issue_id = report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi", "整排灯坏")
+    urban = signed_in(platform, "urban-mgmt", lang="en")
+    wait_for(lambda: issue_id in urban.get("/cases").text)
+    assert act(urban, issue_id, "acknowledge").status_code == 303
+    asked = act(urban, issue_id, "request-extension", until="2027-03-01T18:00",
+                reason="the cable must be ordered")  # fmt: skip
+    assert asked.status_code == 303, asked.text
+    offices = [signed_in(platform, name, lang="en") for name in ("niuerqiao", "tongjiang",
+                                                                 "district")]  # fmt: skip
+    deciding = [
+        o for o in offices if "/actions/decide-extension" in o.get(f"/cases/{issue_id}").text
+    ]
+    assert len(deciding) == 1  # the case's supervisor, and no one else
+    granted = act(deciding[0], issue_id, "decide-extension", holder="urban-mgmt", approve="yes")
+    assert granted.status_code == 303, granted.text
+    assert "2027-03-01 18:00" in urban.get(f"/cases/{issue_id}").text
+
+
+def test_the_deadline_board_lists_duties_due_soon_by_holder(platform: Platform):
+    # urgent: acknowledged within 30 minutes of wall-clock time, any day of the week
+    issue_id = report(platform, "water-pipe-burst", "sz.tongjiang.niuerqiao.hongqi", "水管爆裂",
+                      severity="spraying", **{"location-detail": "3 栋楼下"})  # fmt: skip
+    street = signed_in(platform, "tongjiang", lang="en")
+    board = wait_for(lambda: issue_id in (p := street.get("/deadlines")).text and p)
+    section = board.text[board.text.index(issue_id) - 600 : board.text.index(issue_id) + 300]
+    assert "Water Supply Company" in section  # its holder
+    assert "Due soon" in section or "Overdue" in section
