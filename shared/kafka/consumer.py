@@ -22,9 +22,11 @@ fetched, chained behind the previous record of its key (order per key, keys conc
 batch handlers, each partition's share of a fetched batch is one unit of work (processed as a
 batch is, above), chained behind that partition's previous unit: partitions go on side by
 side and a partition's next records are fetched while its last ones are still being written.
-A transient failure backs off and runs the same record or unit again in place. Each
-partition's offset is committed, off the fetch path, up to the last record whose work and
-that of every record before it is done. On a graceful stop the consumer takes no more records
+A transient failure backs off and runs the same record or unit again in place; so does an
+attempt still unfinished after ``WORK_TIMEOUT_S`` (it is cancelled): an attempt that hangs,
+whatever it waits on, can not stall its partition (and, once the records in flight reach
+the bound, the whole consumer) for good. Each partition's offset is committed, off the fetch
+path, up to the last record whose work and that of every record before it is done. On a graceful stop the consumer takes no more records
 and finishes and commits what it has taken (``drain``); work left unfinished (a crash, or the
 drain's time running out) stays uncommitted, so it is redelivered.
 """
@@ -65,6 +67,11 @@ BatchHandler = Callable[[list[Item]], Awaitable[list["str | PoisonMessage | None
 Unit = tuple[Any, list[Any], Callable[[], Awaitable[None]]]  # chain key, records, work
 log = get_logger("linli.consumer")
 __all__ = ["PoisonMessage", "TransientError", "decode", "subscribe"]
+WORK_TIMEOUT_S = 60.0  # a streaming unit's attempt unfinished by then is retried
+
+
+class WorkTimedOut(TransientError):
+    """A streaming unit's attempt did not finish in time: cancelled, and retried."""
 
 
 class PoisonMessage(Exception):
@@ -194,8 +201,10 @@ class _Stream:
         stuck: StuckWatch,
         max_in_flight: int,
         commit_delay_s: float = 0.1,
+        work_timeout_s: float = WORK_TIMEOUT_S,
     ):
         self._service, self._topic = service, topic
+        self._work_timeout_s = work_timeout_s
         self._backoff = backoff
         self._stuck = stuck
         self._max = max_in_flight
@@ -272,7 +281,7 @@ class _Stream:
         consumer closes (then its records stay uncommitted)."""
         while not consumer._closed:
             try:
-                await work()
+                await self._attempt(work)
             except Exception as exc:
                 error = exc.exceptions[0] if isinstance(exc, ExceptionGroup) else exc
                 EVENTS_CONSUMED.labels(self._service, self._topic, "retry").inc()
@@ -288,6 +297,17 @@ class _Stream:
             if self._committer is None or self._committer.done():
                 self._committer = asyncio.create_task(self._commit_loop(consumer))
             return
+
+    async def _attempt(self, work: Callable[[], Awaitable[None]]) -> None:
+        """One attempt at a unit's work, cancelled if unfinished after the work timeout."""
+        deadline = asyncio.timeout(self._work_timeout_s)
+        try:
+            async with deadline:
+                await work()
+        except TimeoutError:
+            if deadline.expired():
+                raise WorkTimedOut(f"unfinished after {self._work_timeout_s:g} s") from None
+            raise
 
     async def drain(self, timeout_s: float) -> None:
         """For a graceful stop, before the consumer closes: take no more records, let the
@@ -495,6 +515,7 @@ def subscribe(
         backoff=backoff,
         stuck=stuck,
         max_in_flight=4 * batch_size,
+        work_timeout_s=WORK_TIMEOUT_S,
     )
 
     def units(records: tuple[Any, ...]) -> list[Unit]:

@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo.errors import AutoReconnect
 
 from shared.events import Envelope, IssueReportedV1
+from shared.kafka import consumer as consumer_module
 from shared.kafka.admin import apply_topics
 from shared.kafka.consumer import PoisonMessage, consumer_group
 from shared.service import build_parts
@@ -174,6 +175,46 @@ async def test_streaming_batches_run_per_partition_in_order_and_commit_only_done
         settings.kafka_bootstrap, settings.topic_prefix + dead_letters("dispatch"), expect=1
     )
     assert "no such place" in dict(dead[0].headers)["dlq_error"].decode()
+
+
+async def test_streaming_work_hung_past_its_timeout_runs_again(servers, monkeypatch):
+    """An attempt that neither finishes nor fails (it waits on something that never comes)
+    is cancelled after the work timeout and run again, so it can not stall its partition
+    for good; the offset is committed once the second attempt is done."""
+    monkeypatch.setattr(consumer_module, "WORK_TIMEOUT_S", 1.0)
+    settings = isolated_settings(servers, "s", topic_partitions=1)
+    parts = build_parts(settings, "dispatch")
+    topic = settings.topic_prefix + ISSUES_REPORTED
+    calls: list[list[str]] = []
+    handled: list[str] = []
+
+    async def on_reports(items) -> list:
+        names = [event.description for _, event in items]
+        calls.append(names)
+        if len(calls) == 1:
+            await asyncio.Event().wait()  # hangs: nothing ever sets it
+        handled.extend(names)
+        return ["ok"] * len(names)
+
+    parts.consume(ISSUES_REPORTED, {}, batch_handlers={IssueReportedV1: on_reports}, streaming=True)
+    app = parts.app(title="t", description="t", routers=[], prepare_db=lambda: asyncio.sleep(0))
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    group = consumer_group(settings.topic_prefix, "dispatch", ISSUES_REPORTED)
+
+    async def committed() -> bool:
+        offsets = await admin.list_consumer_group_offsets(group)
+        return [meta.offset for meta in offsets.values()] == [1]
+
+    try:
+        async with serving(app):
+            value, headers = _report("a", 1)
+            await produce(settings.kafka_bootstrap, topic, value, key=b"a", headers=headers)
+            await eventually(lambda: asyncio.sleep(0, result=handled == ["a#1"]), timeout_s=15)
+            await eventually(committed)
+    finally:
+        await admin.close()
+    assert calls == [["a#1"], ["a#1"]]
 
 
 async def test_a_graceful_stop_finishes_and_commits_the_work_in_flight(servers):
