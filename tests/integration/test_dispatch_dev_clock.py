@@ -102,6 +102,7 @@ def test_production_refuses_a_clock_offset():
             env="production",
             resident_secret="x" * 40,
             consult_secret="w" * 40,
+            web_token_secret="v" * 40,
             dev_clock_offset_s=60,
         )
 
@@ -112,6 +113,7 @@ async def test_production_answers_403_to_the_clock_endpoint(servers):
         env="production",
         resident_secret="y" * 40,
         consult_secret="z" * 40,
+        web_token_secret="u" * 40,
         dispatch_timer_interval_s=0,
     )
     app = create_app(settings)
