@@ -28,6 +28,7 @@ from services.ledger.spending import public_disbursement
 from services.ledger.store import LedgerStore
 from shared.events import DonationReceivedV1, EventPayload, ResidentContactV1, utcnow
 from shared.events.ledger import (
+    INTEGRAL,
     MAX_AMOUNT_FEN,
     DisbursementDecidedV1,
     DisbursementRequestedV1,
@@ -70,19 +71,16 @@ class Approval(Strict):
         json_schema_extra={"uniqueItems": True},
         description="Distinct parties that decide.",
     )
-    required: int | None = Field(
-        None,
-        strict=True,
-        ge=1,
-        description="How many must approve: at most the parties; default all.",
+    required: Annotated[int, Field(strict=True, ge=1), INTEGRAL] | None = Field(
+        None, description="How many must approve: at most the parties; default all."
     )
 
 
 class CampaignIn(Strict):
     id: Slug
     name: str = Field(min_length=1, max_length=200)
-    goal_fen: int = Field(
-        strict=True, ge=0, le=MAX_AMOUNT_FEN, description="Integer fen, 0 to 100,000,000,000."
+    goal_fen: Annotated[int, Field(strict=True, ge=0, le=MAX_AMOUNT_FEN), INTEGRAL] = Field(
+        description="Integer fen, 0 to 100,000,000,000."
     )
     starts: date
     ends: date = Field(description="Not before starts.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from shared.events.base import EventPayload
 
@@ -15,6 +15,17 @@ ClientId = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_
 
 MAX_AMOUNT_FEN = 100_000_000_000  # 1,000,000,000.00 yuan: one donation, goal or spending
 MAX_QUANTITY = 10_000_000  # pieces of goods in one donation
+
+
+def json_integer(value: object) -> object:
+    """JSON has one number type: 100.0 is the integer 100 (as JSON Schema's ``integer``
+    says); a fraction, a string or a boolean stays what it is and is refused."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+INTEGRAL = BeforeValidator(json_integer)
 Fen = Annotated[
     int,
     Field(
@@ -22,11 +33,14 @@ Fen = Annotated[
         gt=0,
         le=MAX_AMOUNT_FEN,
         description="Integer fen (0.01 yuan), 1 to 100,000,000,000 (1 billion yuan); a JSON "
-        "integer: strings, booleans and fractions are refused.",
+        "integer (100 or 100.0): strings, booleans and fractions are refused.",
     ),
+    INTEGRAL,
 ]
 Quantity = Annotated[
-    int, Field(strict=True, gt=0, le=MAX_QUANTITY, description="Pieces, 1 to 10,000,000.")
+    int,
+    Field(strict=True, gt=0, le=MAX_QUANTITY, description="Pieces, 1 to 10,000,000."),
+    INTEGRAL,
 ]
 
 

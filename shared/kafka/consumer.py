@@ -26,9 +26,10 @@ A transient failure backs off and runs the same record or unit again in place; s
 attempt still unfinished after ``WORK_TIMEOUT_S`` (it is cancelled): an attempt that hangs,
 whatever it waits on, can not stall its partition (and, once the records in flight reach
 the bound, the whole consumer) for good. Each partition's offset is committed, off the fetch
-path, up to the last record whose work and that of every record before it is done. On a graceful stop the consumer takes no more records
-and finishes and commits what it has taken (``drain``); work left unfinished (a crash, or the
-drain's time running out) stays uncommitted, so it is redelivered.
+path, up to the last record whose work and that of every record before it is done. On a
+graceful stop the consumer takes no more records and finishes and commits what it has taken
+(``drain``); work left unfinished (a crash, or the drain's time running out) stays
+uncommitted, so it is redelivered.
 """
 
 from __future__ import annotations
