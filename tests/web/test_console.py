@@ -7,12 +7,15 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from shared.staff_tokens import StaffClaims, sign
 from tests.web.conftest import Platform, csrf_of, report, signed_in
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the console's time zone
 
 pytestmark = pytest.mark.e2e
 
@@ -308,7 +311,10 @@ def test_an_extension_is_asked_for_and_granted_by_the_supervisor(platform: Platf
     urban = signed_in(platform, "urban-mgmt", lang="en")
     wait_for(lambda: issue_id in urban.get("/cases").text)
     assert act(urban, issue_id, "acknowledge").status_code == 303
-    asked = act(urban, issue_id, "request-extension", until="2027-03-01T18:00",
+    # a week on: past the deadline (3 working days), within the bound dispatch allows (two
+    # resolution windows after it)
+    until = (datetime.now(SHANGHAI) + timedelta(days=7)).replace(hour=18, minute=0)
+    asked = act(urban, issue_id, "request-extension", until=until.strftime("%Y-%m-%dT%H:%M"),
                 reason="the cable must be ordered")  # fmt: skip
     assert asked.status_code == 303, asked.text
     offices = [signed_in(platform, name, lang="en") for name in ("niuerqiao", "tongjiang",
@@ -319,7 +325,7 @@ def test_an_extension_is_asked_for_and_granted_by_the_supervisor(platform: Platf
     assert len(deciding) == 1  # the case's supervisor, and no one else
     granted = act(deciding[0], issue_id, "decide-extension", holder="urban-mgmt", approve="yes")
     assert granted.status_code == 303, granted.text
-    assert "2027-03-01 18:00" in urban.get(f"/cases/{issue_id}").text
+    assert until.strftime("%Y-%m-%d %H:%M") in urban.get(f"/cases/{issue_id}").text
 
 
 def test_the_deadline_board_lists_duties_due_soon_by_holder(platform: Platform):
