@@ -40,7 +40,7 @@ class Refusal(Exception):
 
 
 class SignInNeeded(Exception):
-    pass
+    """The page needs a signed-in person; the answer is the sign-in page."""
 
 
 def local_time(when: datetime | None) -> str:

@@ -124,7 +124,7 @@ class Open:
 
 @dataclass(frozen=True)
 class Close:
-    pass
+    """Close the poll: no more ballots; the count follows."""
 
 
 Command = Amend | Open | Close
