@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from shared.infra.local import CLUSTER_NODES, TEST_STATE_DIR, LocalServers, down, status, up
+from services.ops.infra.local import CLUSTER_NODES, TEST_STATE_DIR, LocalServers, down, status, up
 from shared.settings import Settings
 
 TEST_SERVERS = LocalServers(

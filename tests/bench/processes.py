@@ -80,7 +80,7 @@ def cpu_seconds(pid: int | None = None) -> float:
 
 def server_pids() -> dict[str, int]:
     """The local test servers' processes by name (none when the tests use other servers)."""
-    from shared.infra.local import status
+    from services.ops.infra.local import status
     from tests.servers import TEST_SERVERS
 
     try:

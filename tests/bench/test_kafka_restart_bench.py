@@ -16,8 +16,8 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from shared.infra.local import LocalServers, _Kafka, down, up
-from shared.infra.processes import send_group, wait_gone
+from services.ops.infra.local import LocalServers, _Kafka, down, up
+from services.ops.infra.processes import send_group, wait_gone
 from shared.kafka.admin import apply_with_settings
 from shared.service import platform_topics
 from shared.settings import Settings

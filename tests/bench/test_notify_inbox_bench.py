@@ -8,7 +8,7 @@ p95 15.7 ms beside an ``_id`` read's 1.3 / 5.9 ms (floor met); at ~15, 19.5 / 76
 The messages are bulk-inserted in the inbox's own shape (20 per resident, the residents
 interleaved as broadcasts leave them); the read measured is notify's HTTP API (token check,
 ``NotifyStore.inbox``, the response model) in this process. Before the FerretDB pushdown
-(``_patch_pushdown`` in shared/infra/install.py) this read scanned the whole collection: 115
+(``_patch_pushdown`` in services/ops/infra/install.py) this read scanned the whole collection: 115
 ms at 2,400 messages, ~2 s at 20,000.
 """
 

@@ -32,7 +32,7 @@ import pytest
 
 from services.dispatch.app import create_app as dispatch_app
 from services.dispatch.store import CaseStore
-from shared.cli.web import DEMO_PASSWORD
+from services.ops.cli.web import DEMO_PASSWORD
 from shared.events import IssueReportedV1
 from shared.mongo import make_client
 from shared.reference import load_reference
@@ -94,7 +94,7 @@ def test_case_queue_and_case_page_against_the_api(servers):
     env = settings_env(
         settings, LINLI_DISPATCH_PORT=str(ports["dispatch"]), LINLI_WEB_PORT=str(ports["web"]),
         LINLI_DISPATCH_TIMER_INTERVAL_S="0")  # fmt: skip
-    from shared.cli.web import create_demo_accounts
+    from services.ops.cli.web import create_demo_accounts
 
     create_demo_accounts(settings)
     with (

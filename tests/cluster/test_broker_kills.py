@@ -26,9 +26,9 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.infra import services as procs
-from shared.infra.local import CLUSTER_NODES, LocalServers, status, up
-from shared.infra.processes import log_tail, send_group, wait_gone
+from services.ops.infra import services as procs
+from services.ops.infra.local import CLUSTER_NODES, LocalServers, status, up
+from services.ops.infra.processes import log_tail, send_group, wait_gone
 from shared.topics import SERVICES, dept_tasks
 from tests.helpers import eventually, read_topic
 from tests.servers import local_cluster

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.infra import services as procs
+from services.ops.infra import services as procs
 from shared.settings import Settings
 from shared.topics import SERVICES
 from tests.servers import Endpoints, isolated_settings

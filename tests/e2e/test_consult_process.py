@@ -23,7 +23,7 @@ import pytest
 from services.consult.access import create_key
 from services.consult.domain.ballots import heads
 from services.consult.store import ConsultStore
-from shared.infra import services as procs
+from services.ops.infra import services as procs
 from shared.mongo import make_client
 from shared.reference import load_reference
 from shared.residents import normalise_contact, resident_ref, resident_token
@@ -123,7 +123,7 @@ async def vote_until_killed(url: str, voters: list[Voter], pid: int) -> None:
 def linli(processes, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **processes.env}
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli.main", "consult", *args],
+        [sys.executable, "-m", "services.ops.cli.main", "consult", *args],
         env=env,
         capture_output=True,
         text=True,

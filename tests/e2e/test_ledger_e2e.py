@@ -13,7 +13,7 @@ import uuid
 import httpx
 import pytest
 
-from shared.infra import services as procs
+from services.ops.infra import services as procs
 
 pytestmark = pytest.mark.e2e
 PARTIES = ("party-branch", "owners-committee", "property-company")
@@ -55,7 +55,7 @@ def ledger_url(env, tmp_path_factory):
 
 def linli(env, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli.main", *args],
+        [sys.executable, "-m", "services.ops.cli.main", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -18,7 +18,7 @@ import pytest
 
 from services.intake.http import ReportIn
 from services.intake.idempotency import body_fingerprint, issue_id_for_key
-from shared.cli.demo import DEMO_CAMPAIGN, DEMO_DONATIONS, DEMO_REPORTS, _report_key
+from services.ops.cli.demo import DEMO_CAMPAIGN, DEMO_DONATIONS, DEMO_REPORTS, _report_key
 from shared.settings import REPO_ROOT, SERVICE_PORTS
 from shared.topics import dept_tasks
 from tests.e2e.conftest import free_port

@@ -19,9 +19,9 @@ from aiokafka import AIOKafkaProducer
 
 from services.ledger.access import create_key
 from services.ledger.store import LedgerStore
+from services.ops.infra import services as procs
+from services.ops.infra.processes import send_group, wait_gone
 from shared.events import DonationReceivedV1, Envelope, utcnow
-from shared.infra import services as procs
-from shared.infra.processes import send_group, wait_gone
 from shared.mongo import make_client
 from shared.topics import LEDGER_DONATIONS
 

@@ -77,7 +77,7 @@ async def test_keys_are_listed_without_secrets_and_revoked_by_the_cli(db, settin
 
     from typer.testing import CliRunner
 
-    from shared.cli.main import app as cli
+    from services.ops.cli.main import app as cli
     from shared.events.dispatch import key_id
 
     store = CaseStore(db)

@@ -1,7 +1,8 @@
 """Lookups by _id use the _id index, so their cost does not grow with the collection.
 
 FerretDB v1.24.2's SQLite backend would scan the whole collection for every find, update and
-delete by _id; the local build patches that (see ``_patch_ferretdb`` in shared/infra/install.py).
+delete by _id; the local build patches that (see ``_patch_ferretdb`` in
+services/ops/infra/install.py).
 On FerretDB, ``explain`` reports SQLite's query plan, which must SEARCH the index, not SCAN.
 """
 

@@ -4,7 +4,7 @@ FerretDB v1.24.2's SQLite backend narrows a query in SQL only for a filter that 
 ``{_id: x}``; anything else read and decoded the whole collection: a resident's inbox
 (``{resident_ref: r}`` with an index on it) took 115 ms at 2,400 messages and seconds at
 200,000, and every conditional update (``{_id: x, status: ...}``) scanned too. The local build
-adds a pushdown (``_patch_pushdown`` in shared/infra/install.py). These tests check the plans
+adds a pushdown (``_patch_pushdown`` in services/ops/infra/install.py). These tests check the plans
 (on FerretDB), that results are what MongoDB's equality gives (arrays holding the value
 included), and that the inbox read's cost does not grow with the collection.
 """

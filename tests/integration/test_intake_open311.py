@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 from typer.testing import CliRunner
 
 from services.intake.app import create_app
-from shared.cli.main import app as cli
+from services.ops.cli.main import app as cli
 from shared.events.lifecycle import IssueAcknowledgedV1, IssueClosedV1, IssueResolvedV1
 from shared.events.payloads import IssueAssignedV1, Owner
 from shared.settings import Settings

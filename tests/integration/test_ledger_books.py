@@ -402,7 +402,7 @@ async def test_a_tampered_entry_is_caught(settings, store):
         "LINLI_DB_PREFIX": settings.db_prefix,
     }
     cli = await run(
-        [sys.executable, "-m", "shared.cli.main", "ledger", "verify"],
+        [sys.executable, "-m", "services.ops.cli.main", "ledger", "verify"],
         capture_output=True,
         text=True,
         env=env,

@@ -338,7 +338,7 @@ async def test_verify_and_export_hold_and_hledger_checks_the_export(settings, st
     for args in (["verify"], ["export", "--format", "hledger", "-o", str(path)]):
         cli = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "shared.cli.main", "ledger", *args],
+            [sys.executable, "-m", "services.ops.cli.main", "ledger", *args],
             capture_output=True,
             text=True,
             env=env,

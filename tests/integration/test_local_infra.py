@@ -1,4 +1,4 @@
-"""The local-server manager (shared.infra.local) against real Kafka and FerretDB processes.
+"""The local-server manager (services.ops.infra.local) against real Kafka and FerretDB processes.
 
 Runs its own set of servers (own state dir and ports), independent of the session's test servers.
 """
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.infra import LocalInfraError, LocalServers, down, status, up
-from shared.infra.processes import pid_alive, port_in_use
+from services.ops.infra import LocalInfraError, LocalServers, down, status, up
+from services.ops.infra.processes import pid_alive, port_in_use
 
 pytestmark = pytest.mark.integration
 

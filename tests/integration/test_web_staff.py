@@ -91,7 +91,7 @@ async def test_disabled_accounts_and_their_sessions_stop(staff):
 def test_operators_manage_accounts_with_the_linli_tool(settings, monkeypatch):
     from typer.testing import CliRunner
 
-    from shared.cli.main import app
+    from services.ops.cli.main import app
 
     monkeypatch.setenv("LINLI_MONGODB_URL", settings.mongodb_url)
     monkeypatch.setenv("LINLI_DB_PREFIX", settings.db_prefix)

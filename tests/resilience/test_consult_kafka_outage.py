@@ -15,8 +15,8 @@ import pytest
 
 from services.consult.access import create_key
 from services.consult.app import create_app
-from shared.infra.local import status, up
-from shared.infra.processes import wait_gone
+from services.ops.infra.local import status, up
+from services.ops.infra.processes import wait_gone
 from shared.residents import normalise_contact, resident_ref, resident_token
 from tests.helpers import eventually, read_topic, serving
 

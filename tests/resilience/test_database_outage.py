@@ -20,8 +20,8 @@ from services.dispatch.app import create_app as dispatch_app
 from services.intake.app import create_app as intake_app
 from services.ledger.app import create_app as ledger_app
 from services.notify.app import create_app as notify_app
-from shared.infra.local import status, up
-from shared.infra.processes import wait_gone
+from services.ops.infra.local import status, up
+from services.ops.infra.processes import wait_gone
 from shared.residents import resident_ref, resident_token
 from shared.settings import Settings
 from tests.helpers import eventually, serving

@@ -12,8 +12,8 @@ import pytest
 
 from services.dispatch.app import create_app as dispatch_app
 from services.intake.app import create_app as intake_app
-from shared.infra.local import status, up
-from shared.infra.processes import wait_gone
+from services.ops.infra.local import status, up
+from services.ops.infra.processes import wait_gone
 from shared.mongo import make_client
 from tests.helpers import eventually, serving
 

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from shared.cli.docs import rendered_documents
+from services.ops.cli.docs import rendered_documents
 from shared.events import IssueReportedV1
 from shared.events.follow import IssueFollowedV1
 from shared.events.lifecycle import TRANSITIONS

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from shared.cli.docs import rendered_documents
+from services.ops.cli.docs import rendered_documents
 from shared.settings import REPO_ROOT
 
 pytestmark = pytest.mark.unit

@@ -21,7 +21,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from shared.infra.install import ensure_kustomize
+from services.ops.infra.install import ensure_kustomize
 from shared.kafka.consumer import consumer_group
 from shared.reference.loader import load_reference
 from shared.settings import SERVICE_PORTS, Settings

@@ -1,6 +1,6 @@
 import pytest
 
-from shared.cli.main import settings_markdown
+from services.ops.cli.main import settings_markdown
 from shared.settings import REPO_ROOT
 
 pytestmark = pytest.mark.unit

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from shared.cli.web import DEMO_PASSWORD, create_demo_accounts
-from shared.infra import services as procs
+from services.ops.cli.web import DEMO_PASSWORD, create_demo_accounts
+from services.ops.infra import services as procs
 from shared.settings import Settings
 from shared.topics import SERVICES
 from tests.servers import Endpoints, isolated_settings

@@ -233,8 +233,8 @@ def unlabelled(html: str) -> list[str]:
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
 def test_every_page_of_every_role_renders_in_both_languages(platform: Platform, lang: str):
+    from services.ops.cli.web import DEMO_ACCOUNTS
     from services.web.domain.accounts import PAGES
-    from shared.cli.web import DEMO_ACCOUNTS
 
     seen = set()
     for username, role, *_ in DEMO_ACCOUNTS:

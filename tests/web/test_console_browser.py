@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.cli.web import DEMO_PASSWORD
+from services.ops.cli.web import DEMO_PASSWORD
 from shared.staff_tokens import StaffClaims, sign
 from tests.web.conftest import Platform, report
 
@@ -183,8 +183,8 @@ def test_every_page_passes_the_accessibility_checker(chromium, platform: Platfor
     every role: labels, headings, landmarks, contrast."""
     from axe_playwright_python.sync_playwright import Axe
 
+    from services.ops.cli.web import DEMO_ACCOUNTS
     from services.web.domain.accounts import PAGES
-    from shared.cli.web import DEMO_ACCOUNTS
 
     axe, found, seen = Axe(), {}, set()
     anonymous = chromium.new_context(base_url=platform.url("web"), locale=lang)

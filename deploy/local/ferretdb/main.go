@@ -1,7 +1,7 @@
 // Command ferretdb runs FerretDB v1 (MongoDB wire protocol) on the SQLite backend for local
 // development and tests. It wraps the embeddable package github.com/FerretDB/FerretDB/ferretdb,
 // which avoids the version.txt start-up panic of `go install .../cmd/ferretdb` and keeps
-// telemetry disabled. Built and started by shared/infra/local.py.
+// telemetry disabled. Built and started by services/ops/infra/local.py.
 package main
 
 import (

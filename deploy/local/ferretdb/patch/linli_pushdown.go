@@ -1,5 +1,5 @@
 // Linli's addition to FerretDB's SQLite backend, copied into internal/backends/sqlite at build
-// time (see shared/infra/install.py). FerretDB v1 answers only a filter that is exactly
+// time (see services/ops/infra/install.py). FerretDB v1 answers only a filter that is exactly
 // {_id: <string or ObjectID>} from an index; everything else scans the whole table. Here a
 // filter is narrowed in SQL by one equality the indexes can answer:
 //

@@ -175,7 +175,7 @@ def _send(http: httpx.Client, method: str, url: str, what: str, **kwargs: Any) -
 
 def demo_clerk_key(settings: Settings) -> str:
     """A ledger clerk key for the demo's front desk (only its hash is stored)."""
-    from shared.cli.ledger import new_key
+    from services.ops.cli.ledger import new_key
 
     try:
         _, key = asyncio.run(

@@ -25,10 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.infra.errors import LocalInfraError
-from shared.infra.processes import file_lock
+from services.ops.infra.errors import LocalInfraError
+from services.ops.infra.processes import file_lock
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 DEPLOY_LOCAL = REPO_ROOT / "deploy" / "local"
 KAFKA_DIR = DEPLOY_LOCAL / "kafka"
 FERRETDB_DIR = DEPLOY_LOCAL / "ferretdb"

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.infra.errors import LocalInfraError
-from shared.infra.processes import PidFiles, file_lock, log_tail, send_group, spawn, wait_gone
+from services.ops.infra.errors import LocalInfraError
+from services.ops.infra.processes import PidFiles, file_lock, log_tail, send_group, spawn, wait_gone
 from shared.settings import REPO_ROOT
 from shared.topics import SERVICES
 

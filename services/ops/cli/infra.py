@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.infra.errors import LocalInfraError
-from shared.infra.local import (
+from services.ops.infra.errors import LocalInfraError
+from services.ops.infra.local import (
     CLUSTER_NODES,
     CLUSTER_STATE_DIR,
     DEV_STATE_DIR,

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.consult import cli as consult_cli
-from shared.cli import dispatch, docs, infra, keys, ledger, notify, platform, topics, web
+from services.ops.cli import dispatch, docs, infra, keys, ledger, notify, platform, topics, web
 from shared.settings import Settings
 
 app = typer.Typer(help="Linli operators' tool.", no_args_is_help=True)

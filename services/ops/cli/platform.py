@@ -13,11 +13,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.infra import services as procs
-from shared.infra.errors import LocalInfraError
-from shared.infra.local import DEV_STATE_DIR, LocalServers
-from shared.infra.local import down as servers_down
-from shared.infra.local import up as servers_up
+from services.ops.infra import services as procs
+from services.ops.infra.errors import LocalInfraError
+from services.ops.infra.local import DEV_STATE_DIR, LocalServers
+from services.ops.infra.local import down as servers_down
+from services.ops.infra.local import up as servers_up
 from shared.kafka.admin import apply_with_settings
 from shared.service import platform_topics
 from shared.settings import SERVICE_PORTS, Settings
@@ -72,7 +72,7 @@ def up() -> None:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from exc
     ready_s = time.monotonic() - began
-    from shared.cli.web import DEMO_PASSWORD, create_demo_accounts
+    from services.ops.cli.web import DEMO_PASSWORD, create_demo_accounts
 
     accounts = create_demo_accounts(settings)
     demo_ok = _load_demo_once(settings, servers, processes)
@@ -91,7 +91,7 @@ def _load_demo_once(
 ) -> bool:
     """Load the demo data unless a run did it before; False (and why, said plainly) when a
     record did not go in. Every record has a client-chosen id, so a retry files nothing twice."""
-    from shared.cli.demo import DemoFailed, load_demo
+    from services.ops.cli.demo import DemoFailed, load_demo
 
     marker = servers.state_dir / "demo-loaded"
     if marker.exists():
@@ -173,7 +173,7 @@ def down() -> None:
 
 def status() -> None:
     """Servers and services: running, answering, ready."""
-    from shared.infra.local import status as servers_status
+    from services.ops.infra.local import status as servers_status
 
     servers = dev_servers()
     table = Table("component", "running", "ready", "address", "log")

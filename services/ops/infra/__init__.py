@@ -1,8 +1,8 @@
 """Local development servers (Kafka, FerretDB) run as plain processes; see :mod:`.local`."""
 
-from shared.infra.errors import LocalInfraError
-from shared.infra.install import InstalledPaths, ensure_installed
-from shared.infra.local import DEV_STATE_DIR, TEST_STATE_DIR, LocalServers, down, status, up
+from services.ops.infra.errors import LocalInfraError
+from services.ops.infra.install import InstalledPaths, ensure_installed
+from services.ops.infra.local import DEV_STATE_DIR, TEST_STATE_DIR, LocalServers, down, status, up
 
 __all__ = [
     "DEV_STATE_DIR",
