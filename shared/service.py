@@ -20,6 +20,7 @@ from shared.http.errors import ErrorMap
 from shared.kafka.broker import make_broker
 from shared.kafka.consumer import BatchHandler, Handler, subscribe
 from shared.kafka.dead_letters import DeadLetters
+from shared.kafka.fetching import FetchLoop
 from shared.kafka.publisher import EventPublisher
 from shared.logging import configure_logging
 from shared.mongo import make_client
@@ -46,8 +47,8 @@ class ServiceParts:
     errors: ErrorMap  # outages to 503, and the service's domain refusals (``errors.refuse``)
     # topic -> (the payload models its consumer handles, a description): for the AsyncAPI
     consumed: dict[str, tuple[list[type[EventPayload]], str]] = field(default_factory=dict)
-    # the streaming consumers' drains, awaited on a graceful stop before the broker stops
-    drains: list[Callable[[float], Awaitable[None]]] = field(default_factory=list)
+    # the consumers, started once the broker is and stopped (drained) before it
+    consumers: list[FetchLoop] = field(default_factory=list)
 
     def consume(
         self,
@@ -60,22 +61,17 @@ class ServiceParts:
     ) -> None:
         models = list(dict.fromkeys((*handlers, *(batch_handlers or {}))))
         self.consumed[topic] = (models, description)
-        drain = subscribe(
-            self.broker,
+        consumer = subscribe(
+            self.settings,
             service=self.service,
             topic=topic,
-            prefix=self.settings.topic_prefix,
             handlers=handlers,
             dead_letters=self.dead_letters,
-            description=description,
             batch_size=batch_size,
             batch_handlers=batch_handlers,
-            poll_ms=self.settings.consumer_poll_ms,
             streaming=streaming,
-            group_instance_id=self.settings.group_instance_id(self.service),
         )
-        if drain is not None:
-            self.drains.append(drain)
+        self.consumers.append(consumer)
 
     def app(
         self,
@@ -93,7 +89,7 @@ class ServiceParts:
             mongo=self.mongo,
             topics=platform_topics(self.settings),
             prepare_db=prepare_db,
-            drains=self.drains,
+            consumers=self.consumers,
         )
         app = create_service_app(
             runtime,
