@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -123,6 +123,33 @@ def build_parts(settings: Settings, service: str) -> ServiceParts:
     )
 
 
+def run_alongside(
+    app: FastAPI,
+    *work: Callable[[], Awaitable[object]],
+    close: Callable[[], Awaitable[object]] | None = None,
+) -> None:
+    """While the app serves (inside its lifespan so far): each ``work`` runs as a task, and
+    on the way out the tasks are cancelled and awaited, then ``close`` runs."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
+        async with inner(a):
+            tasks = [asyncio.create_task(w(), name=getattr(w, "__name__", None)) for w in work]
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with suppress(asyncio.CancelledError, Exception):
+                        await task
+                if close is not None:
+                    await close()
+
+    app.router.lifespan_context = lifespan
+
+
 def settle_collector(app: FastAPI) -> None:
     """For a service process: what is loaded by now (modules, models, reference data, the app)
     lives as long as the process, so it is frozen out of the garbage collector's passes, or
@@ -133,7 +160,6 @@ def settle_collector(app: FastAPI) -> None:
     out of intake's answers under load."""
     gc.collect()
     gc.freeze()
-    inner = app.router.lifespan_context
 
     async def freeze_when_started() -> None:
         # readiness is a plain flag the shared runtime sets; a few polls while starting
@@ -143,16 +169,7 @@ def settle_collector(app: FastAPI) -> None:
         gc.freeze()
         gc.set_threshold(5_000, 10, 10)
 
-    @asynccontextmanager
-    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
-        async with inner(a):
-            task = asyncio.create_task(freeze_when_started())
-            try:
-                yield
-            finally:
-                task.cancel()
-
-    app.router.lifespan_context = lifespan
+    run_alongside(app, freeze_when_started)
 
 
 def serve(service: str, create_app: Callable[[Settings], FastAPI]) -> None:

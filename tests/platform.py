@@ -37,8 +37,10 @@ def running_platform(
     *,
     env: Mapping[str, str] | None = None,
     ready_timeout_s: float = 90,
+    only: Mapping[str, int] | None = None,
 ) -> Iterator[tuple[Settings, procs.ServiceProcesses]]:
-    """Every service started in isolated topics and databases (``tag``), ready, then stopped."""
+    """Every service (or ``only`` these, on these ports) started in isolated topics and
+    databases (``tag``), ready, then stopped."""
     settings = isolated_settings(servers, tag)
     processes = procs.ServiceProcesses(
         state_dir=state_dir,
@@ -53,11 +55,17 @@ def running_platform(
             "LINLI_LOG_FORMAT": "json",
             **(env or {}),
         },
-        ports=service_ports(),
+        ports=dict(only) if only else service_ports(),
     )
-    procs.start(processes)
+    services = list(only or SERVICES)
+    say = _quiet if only else print
+    procs.start(processes, services, progress=say)
     try:
-        procs.wait_ready(processes, timeout_s=ready_timeout_s)
+        procs.wait_ready(processes, services, timeout_s=ready_timeout_s, progress=say)
         yield settings, processes
     finally:
-        procs.stop(processes)
+        procs.stop(processes, services, progress=say)
+
+
+def _quiet(_: str) -> None:
+    """A single service's start and stop say nothing in the tests' output."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -26,7 +25,7 @@ from shared.events import DepartmentTaskV1, IssueAssignedV1, IssueReportedV1, ut
 from shared.events.dispatch import DepartmentActionOutcomeV1, DepartmentActionV1
 from shared.events.lifecycle import IssueRatedV1
 from shared.reference import load_reference
-from shared.service import build_parts
+from shared.service import build_parts, run_alongside
 from shared.settings import Settings
 from shared.topics import (
     DEPT_ACTIONS,
@@ -99,21 +98,6 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     )
     app.state.dispatcher, app.state.timers, app.state.store = dispatcher, wheel, store
     app.state.wheel = wheel_store
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
-        async with inner(app_):
-            task = None
-            if settings.dispatch_timer_interval_s > 0:
-                task = asyncio.create_task(wheel.run(settings.dispatch_timer_interval_s))
-            try:
-                yield
-            finally:
-                if task is not None:
-                    task.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await task
-
-    app.router.lifespan_context = lifespan
+    interval = settings.dispatch_timer_interval_s
+    run_alongside(app, *([partial(wheel.run, interval)] if interval > 0 else []))
     return app

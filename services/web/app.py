@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from services.web.staff import Staff
 from services.web.store import WebStore
 from shared.events import utcnow
 from shared.reference import load_reference
-from shared.service import build_parts
+from shared.service import build_parts, run_alongside
 from shared.settings import SERVICE_PORTS, Settings
 
 STATIC = Path(__file__).parent / "static"
@@ -72,15 +71,5 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeaders)
     app.state.staff, app.state.pages = staff, pages
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
-        async with inner(app_):
-            try:
-                yield
-            finally:
-                await client.aclose()
-
-    app.router.lifespan_context = lifespan
+    run_alongside(app, close=client.aclose)
     return app

@@ -12,32 +12,21 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shared.kafka.fetching import ConsumerConfig, FetchLoop
-from shared.kafka.handling import RecordHandling
-from shared.kafka.policies import RetryPolicy, log
+from shared.kafka.fetching import FetchLoop
+from shared.kafka.policies import log
 
 BATCH = "batch"  # the retry policy's name for the batch in hand
 
 
 class BatchConsumer(FetchLoop):
-    def __init__(
-        self,
-        config: ConsumerConfig,
-        name: str,
-        handling: RecordHandling,
-        retry: RetryPolicy,
-        *,
-        batch_size: int,
-        poll_ms: int,
-    ):
-        super().__init__(config, name)
-        self._handling, self._retry = handling, retry
-        self._batch_size, self._poll_ms = batch_size, poll_ms
+    def __init__(self, *args: Any, poll_ms: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._poll_ms = poll_ms
         self._idle = asyncio.Event()
         self._idle.set()
 
     async def fetch_and_handle(self, consumer: AIOKafkaConsumer) -> None:
-        fetched = await consumer.getmany(timeout_ms=self._poll_ms, max_records=self._batch_size)
+        fetched = await consumer.getmany(timeout_ms=self._poll_ms, max_records=self.batch_size)
         records = [record for batch in fetched.values() for record in batch]
         if self._stopping:  # left uncommitted: the next owner of the partitions takes them
             return
@@ -52,12 +41,12 @@ class BatchConsumer(FetchLoop):
 
     async def _handle(self, consumer: AIOKafkaConsumer, records: list[Any]) -> None:
         try:
-            await self._handling.all(records)
+            await self.handling.all(records)
         except Exception as exc:
-            await self._retry.failed(BATCH, records, exc, "retrying_batch")
+            await self.retry.failed(BATCH, records, exc, "retrying_batch")
             self._rewind(consumer, records)
             return
-        self._retry.succeeded(BATCH)
+        self.retry.succeeded(BATCH)
         try:
             await consumer.commit()
         except Exception as exc:  # redelivered then, and the handlers' idempotency absorbs it

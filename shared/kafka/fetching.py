@@ -14,7 +14,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import ConsumerStoppedError, KafkaError
 
-from shared.kafka.policies import log
+from shared.kafka.handling import RecordHandling
+from shared.kafka.policies import RetryPolicy, log
 
 STOP_TIMEOUT_S = 15.0  # leaving the group; past it the consumer is abandoned (and logged)
 
@@ -47,8 +48,17 @@ class FetchLoop:
     """Start, supervise and stop one consumer; subclasses say what a fetch is and what is
     done with it (``fetch_and_handle``), and how a graceful stop finishes (``drain``)."""
 
-    def __init__(self, config: ConsumerConfig, name: str):
+    def __init__(
+        self,
+        config: ConsumerConfig,
+        name: str,
+        handling: RecordHandling,
+        retry: RetryPolicy,
+        *,
+        batch_size: int,
+    ):
         self.config, self.name = config, name
+        self.handling, self.retry, self.batch_size = handling, retry, batch_size
         self.consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False

@@ -26,9 +26,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.kafka.failures import TransientError
-from shared.kafka.fetching import ConsumerConfig, FetchLoop
-from shared.kafka.handling import RecordHandling
-from shared.kafka.policies import RetryPolicy, log
+from shared.kafka.fetching import FetchLoop
+from shared.kafka.policies import log
 
 Unit = tuple[Hashable, list[Any], Callable[[], Awaitable[None]]]  # chain key, records, work
 
@@ -39,19 +38,10 @@ class WorkTimedOut(TransientError):
 
 class StreamingConsumer(FetchLoop):
     def __init__(
-        self,
-        config: ConsumerConfig,
-        name: str,
-        handling: RecordHandling,
-        retry: RetryPolicy,
-        *,
-        batch_size: int,
-        work_timeout_s: float,
-        commit_delay_s: float = 0.1,
+        self, *args: Any, work_timeout_s: float, commit_delay_s: float = 0.1, **kwargs: Any
     ):
-        super().__init__(config, name)
-        self._handling, self._retry = handling, retry
-        self._batch_size, self._max = batch_size, 4 * batch_size
+        super().__init__(*args, **kwargs)
+        self._max = 4 * self.batch_size
         self._work_timeout_s, self._commit_delay_s = work_timeout_s, commit_delay_s
         self._taken_by: Any = None  # the consumer the offsets below belong to
         self._last: dict[Hashable, asyncio.Task[None]] = {}  # chain key -> latest task
@@ -67,7 +57,7 @@ class StreamingConsumer(FetchLoop):
     async def fetch_and_handle(self, consumer: AIOKafkaConsumer) -> None:
         """Wait for records in the fetch itself (woken as soon as any arrive), hand them
         over as units, and wait only while too many are in flight."""
-        fetched = await consumer.getmany(timeout_ms=1000, max_records=self._batch_size)
+        fetched = await consumer.getmany(timeout_ms=1000, max_records=self.batch_size)
         records = [record for batch in fetched.values() for record in batch]
         if records and not self._stopping:  # stopping: left uncommitted, so redelivered
             self._take(consumer, self._units(records))
@@ -76,7 +66,7 @@ class StreamingConsumer(FetchLoop):
             await self._room.wait()
 
     def _units(self, records: list[Any]) -> list[Unit]:
-        handling = self._handling
+        handling = self.handling
         if not handling.batched:  # one record each, chained per key
             return [
                 ((r.partition, r.key), [r], partial(handling.one, r, handling.decoded(r)))
@@ -131,7 +121,7 @@ class StreamingConsumer(FetchLoop):
         try:
             await self._until_done(consumer, records, work, entries, key)
         finally:
-            self._retry.stuck.done(key)
+            self.retry.stuck.done(key)
 
     async def _until_done(
         self,
@@ -148,9 +138,9 @@ class StreamingConsumer(FetchLoop):
             try:
                 await self._attempt(work)
             except Exception as exc:
-                await self._retry.failed(key, records, exc, event)
+                await self.retry.failed(key, records, exc, event)
                 continue
-            self._retry.succeeded(key)
+            self.retry.succeeded(key)
             for entry in entries:
                 entry[1] = True
             self._dirty = True
@@ -202,7 +192,7 @@ class StreamingConsumer(FetchLoop):
             except Exception as exc:  # kept in _ready: the next commit carries them
                 log.warning("commit_failed", topic=self.config.topic, error=repr(exc))
                 self._dirty = True
-                await asyncio.sleep(self._retry.backoff.first_s)
+                await asyncio.sleep(self.retry.backoff.first_s)
 
     async def _commit_done(self, consumer: AIOKafkaConsumer) -> None:
         """Commit each partition up to its last record done along with all before it."""
