@@ -112,9 +112,10 @@ class Settings(BaseSettings):
         description="Records the ledger's consumers fetch at once; a batch's donations are "
         "posted with one group commit (one block of the chain) per fund.",
     )
-    notify_public_url: str = Field(
-        "http://127.0.0.1:8083",
-        description="Public base URL of notify, used in the signed rating links residents get.",
+    web_public_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="Public base URL of the web service: the signed rating links residents get "
+        "open its /rate page.",
     )
     notify_rating_ttl_h: int = Field(
         168, ge=1, description="Hours a return-visit rating link stays valid."

@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deliverer,
         reference,
         secret=secret,
-        public_url=settings.notify_public_url,
+        public_url=settings.web_public_url,
         rating_ttl=timedelta(hours=settings.notify_rating_ttl_h),
         max_retry_wait_s=settings.notify_retry_max_s,
         followers=followers,
