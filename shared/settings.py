@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     notify_rating_ttl_h: int = Field(
         168, ge=1, description="Hours a return-visit rating link stays valid."
     )
+    notify_signin_codes_per_address: int = Field(
+        10, ge=1, le=10000, description="Sign-in codes one client address may ask for per hour."
+    )
     notify_retry_max_attempts: int = Field(
         5, ge=1, description="Attempts per channel before a temporary failure is given up on."
     )

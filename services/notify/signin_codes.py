@@ -32,7 +32,7 @@ from shared.residents import normalise_contact, resident_ref, resident_token
 CODE_TTL = timedelta(minutes=5)
 MAX_WRONG = 5
 PER_NUMBER = (3, timedelta(minutes=15))  # codes sent to one number per window
-PER_ADDRESS = (10, timedelta(hours=1))  # codes asked for from one address per window
+ADDRESS_WINDOW = timedelta(hours=1)  # per address: LINLI_NOTIFY_SIGNIN_CODES_PER_ADDRESS
 PHONE = re.compile(r"^\+?[0-9 ()-]{5,20}$")
 CODE = re.compile(r"^[0-9]{6}$")
 
@@ -63,8 +63,16 @@ def phone_identity(phone: str) -> str:
 
 
 class SigninCodes:
-    def __init__(self, db: AsyncDatabase, *, secret: str, clock: Callable[[], datetime]):
+    def __init__(
+        self,
+        db: AsyncDatabase,
+        *,
+        secret: str,
+        clock: Callable[[], datetime],
+        per_address: int = 10,
+    ):
         self.codes, self.limits = db["signin_codes"], db["signin_limits"]
+        self.per_address = per_address
         self.outbox = db["dev_sms_outbox"]
         self._secret, self.clock = secret, clock
 
@@ -77,7 +85,7 @@ class SigninCodes:
         identity = phone_identity(phone)
         ref = resident_ref(self._secret, identity)
         now = self.clock()
-        if not await self._take(f"ip:{address[:100]}", *PER_ADDRESS, now):
+        if not await self._take(f"ip:{address[:100]}", self.per_address, ADDRESS_WINDOW, now):
             raise CodeRefused("too_many", "too many codes asked for from this address")
         if not await self._take(f"tel:{ref}", *PER_NUMBER, now):
             raise CodeRefused("too_many", "too many codes sent to this number; wait a while")

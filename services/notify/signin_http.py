@@ -77,7 +77,12 @@ def signin_router(
     client: httpx.AsyncClient,
     clock: Callable[[], datetime] = utcnow,
 ) -> APIRouter:
-    codes = SigninCodes(db, secret=settings.resident_secret.get_secret_value(), clock=clock)
+    codes = SigninCodes(
+        db,
+        secret=settings.resident_secret.get_secret_value(),
+        clock=clock,
+        per_address=settings.notify_signin_codes_per_address,
+    )
     sms = (
         SmsChannel(client, url=settings.sms_gateway_url,
                    secret=settings.sms_gateway_secret.get_secret_value())

@@ -50,7 +50,7 @@ def router(residents: Residents) -> APIRouter:
         chosen = reference.categories.get(category)
         if chosen is None:
             lang = residents.pages.language(request)
-            return residents.render(request, "choose.html.j2", resident, q=q, place=place,
+            return residents.render(request, "choose.html.j2", resident, q=q, deep_place=place,
                                     groups=grouped(reference, lang, q))  # fmt: skip
         compound, building = place_of(tree, place)
         values = {"compound": [compound], "building": [building]}
