@@ -35,6 +35,7 @@ class Residents:
         self.pages, self.sessions = pages, sessions
         self.backends, self.reference, self.tree = pages.backends, pages.reference, pages.tree
         self.production, self.photo_max = production, photo_max
+        self.streams: Any = None  # the live inboxes' own HTTP client (set by the wiring)
 
     async def resident(self, request: Request) -> Resident | None:
         return await self.sessions.resident(request.cookies.get(RESIDENT_COOKIE, ""))

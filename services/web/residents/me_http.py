@@ -83,7 +83,7 @@ def router(residents: Residents) -> APIRouter:
         if request.headers.get("last-event-id"):
             headers["Last-Event-ID"] = request.headers["last-event-id"][:300]
         return StreamingResponse(
-            _relay(backends.client, url, headers, request),
+            _relay(residents.streams, url, headers, request),
             media_type="text/event-stream",
             headers={"X-Accel-Buffering": "no"},
         )
@@ -125,9 +125,8 @@ async def _prefs(residents: Residents, resident: Resident) -> dict[str, Any]:
 async def _relay(
     client: httpx.AsyncClient, url: str, headers: dict[str, str], request: Request
 ) -> AsyncIterator[bytes]:
-    timeout = httpx.Timeout(10.0, read=None)
     try:
-        async with client.stream("GET", url, headers=headers, timeout=timeout) as answer:
+        async with client.stream("GET", url, headers=headers) as answer:
             if answer.status_code != 200:
                 yield b"event: gone\ndata: {}\n\n"
                 return
