@@ -208,3 +208,17 @@ def test_preferences_and_the_rating_that_reopens(platform: Platform):
     status = wait_for(lambda: "being handled again" in (t := client.get(
         f"/me/reports/{issue_id}").text) and t)  # fmt: skip
     assert "Still dark" in status or "reopened" in status or "being handled again" in status
+
+
+def test_production_serves_no_outbox():
+    """(No servers needed: the refusal comes before any call.)"""
+    from starlette.testclient import TestClient
+
+    from services.web.app import create_app
+    from shared.settings import Settings
+
+    settings = Settings(env="production", resident_secret="r" * 32, consult_secret="c" * 32,
+                        web_token_secret="w" * 32)  # fmt: skip
+    client = TestClient(create_app(settings))
+    page = client.get("/dev/outbox", params={"to": "13800007799"}, follow_redirects=False)
+    assert page.status_code == 404 and "<h1>" in page.text
