@@ -4,9 +4,12 @@ from the development outbox, staff acting through dispatch's API, and a tiny pho
 from __future__ import annotations
 
 import base64
+import os
 import re
+import struct
 import time
 import uuid
+import zlib
 
 import httpx
 
@@ -16,6 +19,21 @@ from tests.web.conftest import Platform, csrf_of
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
+
+
+def noisy_png(side: int) -> bytes:
+    """A ``side`` x ``side`` RGB PNG of random noise (it hardly compresses: a large photo)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + os.urandom(side * 3) for _ in range(side))
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 1))
+            + chunk(b"IEND", b""))  # fmt: skip
+
+
 PLACE = "sz.tongjiang.niuerqiao.hongqi"
 BUILDING = "sz.tongjiang.niuerqiao.hongqi.b02"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.web.conftest import Platform
-from tests.web.residents_helpers import BUILDING, PNG, outbox_code, resolve_and_visit
+from tests.web.residents_helpers import BUILDING, PNG, noisy_png, outbox_code, resolve_and_visit
 from tests.web.test_console_browser import CHROMIUM, SHOTS, chromium  # noqa: F401 (fixture)
 
 pytestmark = [
@@ -74,6 +74,16 @@ def report_from_qr(page, photo, check: Checked, search: bool) -> str:
     page.click("a[href^='/report?category=streetlight-out']")
     assert page.locator("#building").input_value() == BUILDING
     page.fill("#description", "楼下路灯不亮")
+    if search:  # with script a photo over the limit is made smaller before it is sent
+        big = photo.with_name("big.png")
+        big.write_bytes(noisy_png(1400))
+        limit = int(page.locator("#photo").get_attribute("data-max"))
+        assert big.stat().st_size > limit
+        page.set_input_files("#photo", str(big))
+        page.wait_for_selector("#photo[data-checked]", state="attached")
+        size = page.evaluate("document.getElementById('photo').files[0].size")
+        assert 0 < size <= limit and page.locator("#photo-too-big").is_hidden()
+        page.evaluate("document.getElementById('photo').removeAttribute('data-checked')")
     page.set_input_files("#photo", str(photo))
     if page.locator("#phone").count():
         page.fill("#phone", "13800008801")

@@ -14,6 +14,30 @@ function filterKinds(input) {
   }
 }
 
+const LONGEST_SIDE = 1600;
+
+// A photo over the limit is redrawn smaller as JPEG where the browser can (createImageBitmap,
+// canvas, DataTransfer); what is still too large is refused here, before it is sent.
+async function shrinkPhoto(input) {
+  const file = input.files && input.files[0];
+  if (!file || file.size <= Number(input.dataset.max) || !window.createImageBitmap
+      || !window.DataTransfer) { return; }
+  try {
+    const bitmap = await createImageBitmap(file);
+    const scale = Math.min(1, LONGEST_SIDE / Math.max(bitmap.width, bitmap.height));
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.round(bitmap.width * scale);
+    canvas.height = Math.round(bitmap.height * scale);
+    canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    const blob = await new Promise((done) => canvas.toBlob(done, "image/jpeg", 0.8));
+    if (!blob) { return; }
+    const smaller = new DataTransfer();
+    smaller.items.add(new File([blob], file.name.replace(/\.\w+$/, "") + ".jpg",
+      { type: "image/jpeg" }));
+    input.files = smaller.files;
+  } catch (error) { /* not an image the browser reads: the size check below decides */ }
+}
+
 function checkPhoto(input) {
   const file = input.files && input.files[0];
   const tooBig = Boolean(file && file.size > Number(input.dataset.max));
@@ -47,7 +71,13 @@ document.addEventListener("DOMContentLoaded", () => {
   const search = document.querySelector("input[data-filter]");
   if (search) { search.addEventListener("input", () => filterKinds(search)); }
   const photo = document.querySelector("input[type=file][data-max]");
-  if (photo) { photo.addEventListener("change", () => checkPhoto(photo)); }
+  if (photo) {
+    photo.addEventListener("change", async () => {
+      await shrinkPhoto(photo);
+      checkPhoto(photo);
+      photo.dataset.checked = "1";
+    });
+  }
   const inbox = document.querySelector("[data-stream]");
   if (inbox) { listenToInbox(inbox); }
 });
