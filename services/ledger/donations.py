@@ -20,7 +20,7 @@ from services.ledger.books import Books, Busy, Posted, UnknownFund
 from services.ledger.campaigns import Campaigns
 from services.ledger.domain.accounts import BadAccount
 from services.ledger.domain.funds import Overspend
-from services.ledger.domain.idempotency import Conflict
+from services.ledger.domain.idempotency import ConflictingReplay
 from services.ledger.domain.journal import Draft, UnbalancedEntry
 from services.ledger.domain.postings import donation_draft
 from shared.events import DonationReceivedV1, derived_event_id
@@ -28,9 +28,8 @@ from shared.events.lifecycle import ReceiptIssuedV1
 from shared.kafka.publisher import EventPublisher, Outgoing
 from shared.topics import LEDGER_RECEIPTS
 
-Outcome = tuple[
-    Posted | Conflict | Overspend | Busy | UnbalancedEntry | BadAccount | UnknownFund, str | None
-]
+Result = Posted | ConflictingReplay | Overspend | Busy | UnbalancedEntry | BadAccount | UnknownFund
+Outcome = tuple[Result, str | None]
 
 
 def receipt_no(fund: str, year: int, seq: int) -> str:

@@ -23,7 +23,7 @@ from services.ledger.campaigns import Campaigns
 from services.ledger.domain.accounts import ID_PATTERN, SLUG_PATTERN
 from services.ledger.domain.approvals import DEFAULT_PARTIES, ApprovalRule
 from services.ledger.domain.funds import CASH
-from services.ledger.domain.idempotency import Conflict
+from services.ledger.domain.idempotency import ConflictingReplay
 from services.ledger.spending import public_disbursement
 from services.ledger.store import LedgerStore
 from shared.events import DonationReceivedV1, EventPayload, ResidentContactV1, utcnow
@@ -180,7 +180,9 @@ class ReversalIn(Strict):
 
 def refusals(errors: ErrorMap) -> None:
     """How the ledger's domain refusals answer over HTTP."""
-    errors.refuse(Conflict, lambda exc: ApiError(409, "conflict", str(exc), f"body.{exc.field}"))
+    errors.refuse(
+        ConflictingReplay, lambda exc: ApiError(409, "conflict", str(exc), f"body.{exc.field}")
+    )
 
 
 def build_router(

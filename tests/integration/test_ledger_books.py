@@ -19,10 +19,10 @@ from services.ledger.access import create_key
 from services.ledger.app import create_app
 from services.ledger.books import Books, Posted
 from services.ledger.chain import export_hledger, verify
-from services.ledger.domain.idempotency import Conflict
+from services.ledger.domain.idempotency import ConflictingReplay
 from services.ledger.domain.journal import digest, seal
 from services.ledger.domain.postings import donation_draft
-from services.ledger.store import LedgerStore, pack, unpack
+from services.ledger.store import PACKED, LedgerStore, pack, unpack
 from shared.events import DonationReceivedV1
 from shared.mongo import make_client
 from shared.settings import Settings
@@ -378,10 +378,10 @@ async def rewrite_entry(store, entry_id: str, change) -> dict:
     stored ``(hash, body)`` to new ones; the entry as it was is returned."""
     doc = await store.entry(entry_id)
     raw = await store.blocks.find_one({"_id": doc["block"]})
-    lines = unpack(raw["z"])
+    lines = unpack(raw[PACKED])
     position = doc["seq"] - raw["first"]
     lines[position] = change(*lines[position])
-    await store.blocks.update_one({"_id": raw["_id"]}, {"$set": {"z": Binary(pack(lines))}})
+    await store.blocks.update_one({"_id": raw["_id"]}, {"$set": {PACKED: Binary(pack(lines))}})
     return doc
 
 
@@ -450,7 +450,7 @@ async def test_an_id_twice_in_one_group_commit_is_posted_once(store):
         first, second, again, changed, replay = results
         assert first.status == "posted" and second.status == "posted", results
         assert again.status == "exists" and again.seq == first.seq, results
-        assert isinstance(changed, Conflict) and one in str(changed), results
+        assert isinstance(changed, ConflictingReplay) and one in str(changed), results
         assert replay.status == "exists" and replay.seq == second.seq, results
         state, _ = await books.state(fund)
         assert state.seq == 2 and state.balance_fen == 300
