@@ -15,22 +15,22 @@ from datetime import UTC, datetime
 import pytest
 from bson import Binary
 
-from services.ledger.access import create_key
-from services.ledger.app import create_app
 from services.ledger.books import Books, Posted
 from services.ledger.chain import export_hledger, verify
 from services.ledger.domain.idempotency import ConflictingReplay
 from services.ledger.domain.journal import digest, seal
 from services.ledger.domain.postings import donation_draft
-from services.ledger.store import PACKED, LedgerStore, pack, unpack
+from services.ledger.store import PACKED, pack, unpack
 from shared.events import DonationReceivedV1
-from shared.mongo import make_client
 from shared.settings import Settings
 from shared.topics import LEDGER_DONATIONS, LEDGER_RECEIPTS, RESIDENTS_CONTACTS
-from tests.helpers import eventually, produce_event, read_topic, serving
+from tests.helpers import eventually, produce_event, read_topic
+from tests.integration import ledger_fixtures
+from tests.integration.ledger_fixtures import PARTIES, clerk_and_approvers
 from tests.servers import isolated_settings
 
 pytestmark = pytest.mark.integration
+store, ledger = ledger_fixtures.store, ledger_fixtures.ledger  # the shared fixtures
 
 
 def run(*args, **kwargs):
@@ -38,7 +38,6 @@ def run(*args, **kwargs):
 
 
 CAMPAIGN = "winter-warmth"
-PARTIES = ("party-branch", "owners-committee", "property-company")
 
 
 @pytest.fixture(scope="module")
@@ -47,25 +46,8 @@ def settings(servers) -> Settings:
 
 
 @pytest.fixture(scope="module")
-async def store(settings):
-    client = make_client(settings.mongodb_url, app_name="test")
-    yield LedgerStore(client[settings.database_name("ledger")])
-    await client.close()
-
-
-@pytest.fixture(scope="module")
-async def ledger(settings):
-    async with serving(create_app(settings)) as [client]:
-        yield client
-
-
-@pytest.fixture(scope="module")
 async def keys(store, ledger):
-    async def key(role, party=None):
-        _, key = await create_key(store, name=role, role=role, party=party, funds=[CAMPAIGN])
-        return {"Authorization": f"Bearer {key}"}
-
-    return {"clerk": await key("clerk"), **{p: await key("approver", p) for p in PARTIES}}
+    return await clerk_and_approvers(store, [CAMPAIGN])
 
 
 async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, ledger, keys):

@@ -49,7 +49,7 @@ from shared.kafka.consumer import Item, PoisonMessage
 from shared.kafka.failures import is_transient
 from shared.logging import get_logger
 
-log = get_logger("linli.ledger.commands")
+log = get_logger("linli.ledger.writer")
 
 
 def answer(result: object, fund_field: str = "fund", **extra: Any) -> dict[str, Any]:
@@ -108,7 +108,7 @@ def refusal(event: DonationReceivedV1, outcome: dict[str, Any]) -> PoisonMessage
     )
 
 
-class Commands:
+class FundWriter:
     def __init__(self, store: LedgerStore, donations: Donations, spending: Spending):
         self._store = store
         self._donations = donations
