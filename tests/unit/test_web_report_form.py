@@ -46,6 +46,17 @@ def test_a_good_form_is_intakes_body():
     assert check(REF, values, None).body["node_id"] == HONGQI
 
 
+def test_a_date_time_from_the_page_is_beijing_time():
+    values = {"category": ["water-outage"], "compound": [HONGQI], "description": ["停水"],
+              "phone": ["13800000001"], "attr.started-at": ["2026-12-05T07:30"],
+              "attr.scope": ["household"]}  # fmt: skip
+    checked = check(REF, values, None)
+    assert checked.errors == {}
+    assert checked.body["attributes"]["started-at"] == "2026-12-05T07:30:00+08:00"
+    values["attr.started-at"] = ["yesterday"]
+    assert check(REF, values, None).errors == {"attr.started-at": "r.choice"}
+
+
 def test_each_wrong_field_is_named():
     values = {"category": ["water-pipe-burst"], "description": ["<b>x</b>"], "phone": ["abc"],
               "attr.severity": ["everywhere"], "attr.location-detail": [""]}  # fmt: skip

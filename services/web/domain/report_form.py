@@ -8,7 +8,9 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.reference import Category, Level, Reference, Tree
 
@@ -16,6 +18,7 @@ PHONE = re.compile(r"^\+?[0-9 ()-]{5,20}$")
 MARKUP = re.compile(r"<[a-zA-Z/!?]|&[#a-zA-Z0-9]+;")
 MAX_DESCRIPTION = 4000
 MAX_STRING = 255
+BEIJING = ZoneInfo("Asia/Shanghai")  # the pages' time zone (the console's too)
 # intake's refusal fields -> the form's fields
 INTAKE_FIELDS = {
     "body.category": "category",
@@ -141,12 +144,25 @@ def _answers(
             errors[name] = "r.choice"
         elif attribute.datatype == "number" and not _number(value):
             errors[name] = "r.number-needed"
+        elif attribute.datatype == "datetime":
+            value = _beijing(value)
+            if not value:
+                errors[name] = "r.choice"
         elif len(value) > (MAX_DESCRIPTION if attribute.datatype == "text" else MAX_STRING):
             errors[name] = "r.too-long"
         elif MARKUP.search(value):
             errors[name] = "r.markup"
         answers[attribute.code] = value
     return answers
+
+
+def _beijing(text: str) -> str:
+    """A browser's date-time field (local, no zone) as Beijing time; "" when unreadable."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return ""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)).isoformat()
 
 
 def _number(text: str) -> bool:
