@@ -1,8 +1,9 @@
-"""A signed-in resident's own pages: my reports with each one's timeline, following a report,
-the inbox (live over Server-Sent Events relayed from notify; a plain list without script),
-and notification preferences. Every call to intake and notify carries the session's own
-resident token and reference: no page takes a reference from the request, so no crafted URL
-reaches another resident's data (and the services check the token again)."""
+"""A signed-in resident's own pages: my reports with each one's timeline (following a report
+is offered with the duplicates, ``report_http``), the inbox (live over Server-Sent Events
+relayed from notify; a plain list without script), and notification preferences. Every call
+to intake and notify carries the session's own resident token and reference: no page takes a
+reference from the request, so no crafted URL reaches another resident's data (and the
+services check the token again)."""
 
 from __future__ import annotations
 
@@ -50,18 +51,6 @@ def router(residents: Residents) -> APIRouter:
         except ServiceError as exc:
             raise residents.refusal(exc) from exc
         return residents.render(request, "issue.html.j2", resident, issue=issue)
-
-    @web.post("/me/follow/{issue_id}")
-    async def follow(request: Request, issue_id: Annotated[str, Path(pattern=ISSUE_ID)]):
-        resident = await residents.signed_in(request)
-        await residents.form(request, resident)
-        body = {"contact": {"phone": resident.phone,
-                            "language": residents.pages.language(request)}}  # fmt: skip
-        try:
-            await backends.call("intake", "POST", f"/api/v1/issues/{issue_id}/followers", json=body)
-        except ServiceError as exc:
-            raise residents.refusal(exc) from exc
-        return see_other(f"/me/reports/{issue_id}")
 
     @web.get("/me/inbox")
     async def inbox(request: Request) -> Response:
