@@ -54,9 +54,10 @@ class Residents:
         the double-submit cookie's (set here when the browser has none)."""
         pre = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(32)
         csrf = resident.csrf if resident else pre
+        lang = self.pages.language(request)
         response = self.pages.render(
             request, f"residents/{template}", None, status, resident=resident, csrf=csrf,
-            **context,
+            where=lambda node_id: self.where(node_id, lang), **context,
         )  # fmt: skip
         if resident is None and PRE_COOKIE not in request.cookies:
             self.pages.set_cookie(response, PRE_COOKIE, pre, max_age=3600)
@@ -75,6 +76,15 @@ class Residents:
             if isinstance(value, str) and len(value) > MAX_FIELD:
                 raise ResidentRefusal(400, "invalid", f"{name}: at most {MAX_FIELD} characters")
         return form
+
+    def where(self, node_id: str, lang: str) -> str:
+        """A place as residents say it: a building with its compound ("红旗小区 2号楼")."""
+        node = self.tree.get(node_id)
+        if node is None:
+            return node_id
+        parent = self.tree.parent(node_id) if node.level == "building" else None
+        name = node.name.get(lang)
+        return f"{parent.name.get(lang)} {name}" if parent is not None else name
 
     def refusal(self, exc: ServiceError) -> ResidentRefusal:
         plain = self.pages.service_refusal(exc)
