@@ -61,10 +61,10 @@ def subscribe(
     streaming: bool = False,
 ) -> FetchLoop:
     """A consumer of ``topic`` in its own consumer group, as a static member under the
-    replica's ``group_instance_id`` (restarted under the same id it gets its partitions back
-    at once, without a rebalance); ``handlers`` and ``batch_handlers`` say which payload types
-    it processes (other platform events on the topic are skipped). The service's runtime
-    starts and stops it.
+    replica's name (restarted under the same name it gets its partitions back at once, without
+    a rebalance; its session's timing: ``shared.kafka.membership``); ``handlers`` and
+    ``batch_handlers`` say which payload types it processes (other platform events on the
+    topic are skipped). The service's runtime starts and stops it.
 
     A batch consumer (the default) handles each fetch of up to ``batch_size`` records whole
     before the next and then commits; a streaming one hands fetched records over as units of
@@ -75,7 +75,7 @@ def subscribe(
         topic=settings.topic_prefix + topic,
         group_id=consumer_group(settings.topic_prefix, service, topic),
         client_id=f"linli-{service}",
-        group_instance_id=settings.group_instance_id(service),
+        membership=settings.membership(service),
         request_timeout_ms=int(settings.publish_timeout_s * 1000) + 1000,
     )
     handling = RecordHandling(

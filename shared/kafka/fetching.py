@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import ConsumerStoppedError, KafkaError
 
 from shared.kafka.handling import RecordHandling
+from shared.kafka.membership import Membership
 from shared.kafka.policies import RetryPolicy, log
 
 STOP_TIMEOUT_S = 15.0  # leaving the group; past it the consumer is abandoned (and logged)
@@ -28,7 +29,7 @@ class ConsumerConfig:
     topic: str  # with the prefix
     group_id: str
     client_id: str
-    group_instance_id: str | None = None
+    membership: Membership = field(default_factory=Membership)
     request_timeout_ms: int = 40_000
 
     def consumer(self) -> AIOKafkaConsumer:
@@ -36,7 +37,7 @@ class ConsumerConfig:
             self.topic,
             bootstrap_servers=self.servers,
             group_id=self.group_id,
-            group_instance_id=self.group_instance_id,
+            **self.membership.consumer_options(),
             client_id=self.client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -33,7 +33,10 @@ def platform(servers: Endpoints, tmp_path_factory) -> Iterator[Platform]:
         servers,
         tmp_path_factory.mktemp("services"),
         "w",
-        env={"LINLI_INTAKE_RATE_PER_CLIENT": "0"},
+        env={
+            "LINLI_INTAKE_RATE_PER_CLIENT": "0",
+            "LINLI_NOTIFY_SIGNIN_CODES_PER_ADDRESS": "200",  # every browser here is 127.0.0.1
+        },
         ready_timeout_s=120,
     ) as (settings, processes):
         create_demo_accounts(settings)
