@@ -76,6 +76,7 @@ class FetchLoop:
         background."""
         self._stopping = False
         self.consumer = await self._connected()
+        self._running = True  # already, so readiness does not wait for the task's first turn
         self._task = asyncio.create_task(self._supervise(), name=f"consume-{self.name}")
 
     async def _connected(self) -> AIOKafkaConsumer:
