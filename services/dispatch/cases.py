@@ -450,6 +450,7 @@ class Dispatcher:
                 wanted.extend(entries_of(issue_id, timers(case_from_doc(doc), self.rules)))
             if not complete and pointer["stored"] > now - ABANDONED_AFTER:
                 continue  # its writer may still be storing it
+            await self._store.queue.put([d for d in docs if d is not None])  # rows it left
             await self._effects(events, wanted)
             await self._store.drop_pending([pointer["_id"]])
             log.info("outbox_swept", issues=len(issue_ids), version=version)
