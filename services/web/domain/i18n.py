@@ -54,8 +54,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "sort.category": ("按类别", "by category"),
     "by-place": ("各地未结案件数", "Open cases by place"),
     "truncated": (
-        "案件较多，仅列出最早的一部分；请按地点或类别筛选。",
-        "More cases than one list holds: only the oldest are here; filter by place or category.",
+        "案件较多，仅列出期限最近的一部分；请按地点或类别筛选。",
+        "More cases than one list holds: only the soonest deadlines are here; filter by place "
+        "or category.",
     ),
     "case": ("案件", "Case"),
     "report": ("反映内容", "Report"),
