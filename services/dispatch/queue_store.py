@@ -3,9 +3,10 @@ filter; dispatch's tasks query on ``holders``/``places`` read the whole ``cases`
 
 Collections (database ``<prefix>dispatch``):
 
-- ``queue``: shards of a scope's rows, ``_id`` = ``<scope>|<month>_<n>`` (scope ``n:<node>``
+- ``queue``: shards of a scope's rows, ``_id`` = ``<scope>|<month>[_<n>]`` (scope ``n:<node>``
   for each place on a case's path, ``d:<department>`` for each department that holds or held
-  a duty on it; the case's reported month and a hash bucket of its id, ``BUCKETS`` a month).
+  a duty on it; the case's reported month, and in the district's, a street's or a
+  department's scope a hash bucket of its id, ``BUCKETS`` a month: ``domain/queue.py``).
   A shard is ``{rev, rows}``: ``rows`` is one text field, a line per case (see
   ``domain/queue.py``). A writer reads the shard, keeps each row at the highest case version
   it has seen, and replaces the shard only if ``rev`` did not move (compare-and-set by
@@ -42,16 +43,15 @@ from services.dispatch.domain.queue import (
     QueueQuery,
     Row,
     Selection,
-    bucket_of,
     row_of,
-    scopes_of,
     select,
+    shards_of,
 )
 from shared.kafka.failures import TransientError
 
 CACHED_SCOPES = 32
 CACHED_SELECTIONS = 16
-SHARD_WRITES = 8  # shards written at once by one put
+SHARD_WRITES = 16  # shards written at once by one put
 LOCKS = 256
 
 
@@ -86,9 +86,9 @@ class QueueStore:
         """List (or update) the cases ``docs`` in every scope they belong to."""
         wanted: dict[tuple[str, str], list[Row]] = defaultdict(list)
         for doc in docs:
-            row, bucket = row_of(doc), bucket_of(doc)
-            for scope in scopes_of(doc):
-                wanted[scope, bucket].append(row)
+            row = row_of(doc)
+            for scope, shard in shards_of(doc):
+                wanted[scope, shard].append(row)
         keys = list(wanted)
         revs = await asyncio.gather(*(self._put_shard(s, b, wanted[s, b]) for s, b in keys))
         stamps: dict[str, dict[str, int]] = defaultdict(dict)

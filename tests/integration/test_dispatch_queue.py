@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.dispatch.app import create_app
-from services.dispatch.domain.queue import QueueQuery, bucket_of, row_of
+from services.dispatch.domain.queue import QueueQuery, row_of, shards_of
 from services.dispatch.queue_store import QueueStore
 from shared.events import IssueReportedV1
 from tests.helpers import serving
@@ -100,7 +100,8 @@ async def test_a_lost_stamp_is_repaired_by_writing_the_same_rows(world) -> None:
     moved = {**doc, "version": doc["version"] + 5, "status": "in_progress"}
     row = row_of(moved)
     # the writer dies after the shard, before its stamp: a reader with a copy sees the old row
-    await store.queue._put_shard("n:sz.tongjiang", bucket_of(moved), [row])
+    shard = dict(shards_of(moved))["n:sz.tongjiang"]
+    await store.queue._put_shard("n:sz.tongjiang", shard, [row])
     stale = await reader.select("n:sz.tongjiang", QueueQuery(status="in_progress"), AT,
                                 lambda a, b: True)  # fmt: skip
     assert stale.rows == [] and len(before.rows) == 7

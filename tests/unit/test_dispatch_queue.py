@@ -12,11 +12,11 @@ from services.dispatch.domain.queue import (
     QueueQuery,
     Row,
     Sort,
-    bucket_of,
     flag_of,
     row_of,
     scopes_of,
     select,
+    shards_of,
 )
 
 pytestmark = pytest.mark.unit
@@ -45,7 +45,9 @@ def test_a_row_round_trips_and_names_its_scopes():
     assert Row.parse(row.line()) == row
     assert row.due == int((NOW + timedelta(hours=48)).timestamp())
     assert scopes_of(d) == ["n:sz", "n:sz.tongjiang", "n:sz.tongjiang.x", "d:water", "d:zhujian"]
-    assert bucket_of(d).startswith("2026-12_") and bucket_of(d) == bucket_of(doc(3))
+    shards = dict(shards_of(d))
+    assert shards["n:sz"].startswith("2026-12_") and shards["n:sz"] == shards["d:zhujian"]
+    assert shards["n:sz.tongjiang.x"] == "2026-12"  # a small place: one shard a month
     acked = {**d, "duties": [{**d["duties"][0], "status": "acknowledged"}]}
     assert row_of(acked).due == int((NOW + timedelta(hours=48, days=3)).timestamp())
     resolved = {**d, "duties": [{**d["duties"][0], "status": "resolved"}]}

@@ -21,7 +21,8 @@ SEP = "\x1f"
 DUE_SOON = timedelta(hours=24)
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
-BUCKETS = 8  # shards per scope and month: a routing batch touches at most this many
+BUCKETS = 8  # shards per wide scope and month: a routing batch touches at most this many
+WIDE_LEVELS = 2  # the district and its streets (the first places of a path)
 
 
 class Sort(StrEnum):
@@ -101,11 +102,16 @@ def scopes_of(doc: dict[str, Any]) -> list[str]:
             *(f"d:{c}" for c in sorted(held))]  # fmt: skip
 
 
-def bucket_of(doc: dict[str, Any]) -> str:
-    """The shard of a scope a case's row lives in: its reported month and a hash bucket."""
+def shards_of(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """(scope, shard) of each row of the case: its reported month, and in the wide scopes
+    (the district, a street, a department) also a hash bucket of its id, so a month of a
+    wide scope is ``BUCKETS`` shards; a community or a smaller place keeps a month in one."""
     month = doc.get("reported_month") or "0000-00"
     digest = hashlib.blake2b(doc["_id"].encode(), digest_size=2).digest()
-    return f"{month}_{int.from_bytes(digest) % BUCKETS}"
+    spread = f"{month}_{int.from_bytes(digest) % BUCKETS}"
+    scopes = scopes_of(doc)
+    depth = len(doc.get("places") or ())
+    return [(s, spread if (i < WIDE_LEVELS or i >= depth) else month) for i, s in enumerate(scopes)]
 
 
 def flag_of(due: int, now: datetime) -> str:
