@@ -265,6 +265,10 @@ class Dispatcher:
         )
         return case, _without_nulls(doc)
 
+    def routed_events(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        """Version 1's events of a stored case (its timeline's start)."""
+        return self._routed_events(doc)
+
     def _routed_events(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
         """The events of version 1 (the assignment and a department's task), from the fields
         of the case that never change: the same bodies and ids whenever they are rebuilt."""

@@ -21,6 +21,7 @@ from services.dispatch.domain.queue import MAX_PAGE_SIZE, PAGE_SIZE, Flag, Queue
 from services.dispatch.domain.rates import DIMENSIONS
 from services.dispatch.reports import month_rates
 from services.dispatch.store import CaseStore, Conflict
+from services.dispatch.timeline import case_timeline
 from services.dispatch.views import (
     ActionAnswer,
     CaseView,
@@ -28,6 +29,7 @@ from services.dispatch.views import (
     QueueAnswer,
     RatesAnswer,
     TasksAnswer,
+    TimelineAnswer,
     case_view,
     queue_row_view,
 )
@@ -221,6 +223,20 @@ def _case_routes(api: APIRouter, access: Access, store: CaseStore, dispatcher: D
         issue_id: str, who: Annotated[Holder, Depends(access.principal)]
     ) -> dict[str, Any]:
         return case_view(await access.load(issue_id, who))
+
+    @api.get(
+        "/cases/{issue_id}/timeline",
+        summary="Every event dispatch published for a case, in order",
+        description="A department sees the lifecycle and its own tasks.",
+        response_model=TimelineAnswer,
+        responses=error_responses(401, 404, 503),
+    )
+    async def timeline(
+        issue_id: str, who: Annotated[Holder, Depends(access.principal)]
+    ) -> dict[str, Any]:
+        doc = await access.load(issue_id, who)
+        events = await case_timeline(store, dispatcher.routed_events, doc, who)
+        return {"issue_id": issue_id, "events": events}
 
     @api.post(
         "/cases/{issue_id}/actions",

@@ -149,3 +149,20 @@ def queue_row_view(row: Row, now: datetime) -> dict[str, Any]:
         "flag": flag_of(row.due, now),
         "duties": [{"holder": d.holder, "status": d.status, "due": at(d.due)} for d in row.duties],
     }
+
+
+class TimelineEntry(BaseModel):
+    version: int = Field(description="The case version whose change published the event.")
+    at: datetime
+    event_type: str = Field(description="The CloudEvents type (docs/asyncapi/dispatch.json).")
+    status: str | None = Field(None, description="The case's status after it.")
+    actor: str | None = Field(None, description="Who acted (None: a timer).")
+    reason: str | None = None
+    note: str | None = Field(None, description="A public note, or a task's note.")
+    department: str | None = Field(None, description="The department a task went to.")
+    task: str | None = Field(None, description="The task's action (new, reminder, ...).")
+
+
+class TimelineAnswer(BaseModel):
+    issue_id: str
+    events: list[TimelineEntry]

@@ -36,7 +36,7 @@ from tests.bench.processes import free_port, service_process, settings_env
 from tests.servers import isolated_settings
 from tests.web.conftest import csrf_of
 
-pytestmark = pytest.mark.bench
+pytestmark = [pytest.mark.bench, pytest.mark.timeout(1800)]
 CASES = int(os.environ.get("LINLI_BENCH_WEB_CASES", "50000"))
 STREET = "sz.tongjiang"
 ROUNDS = 20

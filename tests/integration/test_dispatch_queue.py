@@ -5,7 +5,7 @@ and its stamp is repaired by writing the same rows again (what the outbox sweepe
 
 import secrets
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -29,10 +29,13 @@ class Clock:
         return self.now
 
 
+CLOCK = Clock(AT)
+
+
 @pytest.fixture(scope="module")
 async def world(servers):
     settings = isolated_settings(servers, dispatch_timer_interval_s=0)
-    app = create_app(settings, clock=Clock(AT))
+    app = create_app(settings, clock=CLOCK)
     async with serving(app) as [client]:
         store, keys = app.state.store, {}
         for kind, code in [("department", "urban-mgmt"), ("department", "water"),
@@ -114,3 +117,45 @@ async def test_a_lost_stamp_is_repaired_by_writing_the_same_rows(world) -> None:
     again = await QueueStore(store.db).select("n:sz.tongjiang", QueueQuery(status="in_progress"),
                                               AT, lambda a, b: True)  # fmt: skip
     assert [r.issue_id for r in again.rows] == [ids[1]]
+
+
+async def test_the_timeline_holds_every_event_and_offices_urge_and_reprimand(world) -> None:
+    app, client, keys, ids = world
+    issue_id = ids[2]
+
+    async def post(key, **body):
+        return await client.post(
+            f"/api/v1/dispatch/cases/{issue_id}/actions",
+            headers={"Authorization": f"Bearer {keys[key]}"},
+            json={"action_id": uuid.uuid4().hex, **body},
+        )
+
+    urged = await post("sz.tongjiang", action="urge", holder="urban-mgmt", reason="请尽快")
+    assert urged.status_code == 200, urged.text
+    early = await post("sz.tongjiang", action="reprimand", holder="urban-mgmt", reason="超时")
+    assert early.status_code == 409 and early.json()["errors"][0]["code"] == "not_overdue"
+    missing = await post("sz.tongjiang", action="reprimand", holder="urban-mgmt")
+    assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "body.reason"
+    foreign = await post("sz.haitang", action="urge", holder="urban-mgmt")
+    assert foreign.status_code == 404  # not in its subtree: no such case for it
+    CLOCK.now = AT + timedelta(days=5)  # past every deadline
+    try:
+        flagged = await post("sz.tongjiang", action="reprimand", holder="urban-mgmt",
+                             reason="超时未签收")  # fmt: skip
+    finally:
+        CLOCK.now = AT
+    assert flagged.status_code == 200, flagged.text
+    assert flagged.json()["case"]["duties"][0]["reprimanded"] is True
+    seen = await client.get(f"/api/v1/dispatch/cases/{issue_id}/timeline",
+                            headers={"Authorization": f"Bearer {keys['urban-mgmt']}"})  # fmt: skip
+    assert seen.status_code == 200, seen.text
+    events = seen.json()["events"]
+    assert [e["version"] for e in events] == sorted(e["version"] for e in events)
+    kinds = [(e["event_type"].split(".")[2], e["task"]) for e in events]
+    assert kinds == [("assigned", None), ("task", "new"), ("reminded", None),
+                     ("task", "reminder"), ("reprimanded", None), ("task", "escalation")]  # fmt: skip
+    assert events[2]["actor"] == "sz.tongjiang" and events[2]["reason"] == "请尽快"
+    assert events[4]["reason"] == "超时未签收" and events[4]["status"] == "assigned"
+    other = await client.get(f"/api/v1/dispatch/cases/{issue_id}/timeline",
+                             headers={"Authorization": f"Bearer {keys['water']}"})  # fmt: skip
+    assert other.status_code == 404

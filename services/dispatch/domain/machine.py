@@ -214,6 +214,24 @@ class DecideExtension:
 
 
 @dataclass(frozen=True)
+class Urge:
+    """An office above the case presses a holder of an open duty (催办)."""
+
+    actor: Holder
+    holder: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Reprimand:
+    """A street or the district office flags a holder whose deadline has passed (通报)."""
+
+    actor: Holder
+    holder: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class MergeTarget:
     """What the machine needs to know of the case merged into (looked up by the caller)."""
 
@@ -255,6 +273,8 @@ Command = (
     | Whistle
     | RequestExtension
     | DecideExtension
+    | Urge
+    | Reprimand
     | Merge
     | Rate
     | TimerFired
@@ -580,6 +600,45 @@ def _decide_extension(case: Case, cmd: DecideExtension, now: datetime, rules: Ru
     )
 
 
+def _pressed_duty(case: Case, actor: Holder, holder: str, rules: Rules) -> Duty:
+    """The open duty of ``holder`` that office ``actor`` (the case in its subtree) presses."""
+    _refuse_final(case)
+    if not _within_case(case, actor, rules):
+        raise Refused("not_supervisor", f"{actor.code} is not an office above this case")
+    duty = case.duty(holder)
+    if duty is None or not duty.active:
+        raise Refused("not_on_case", f"{holder} holds no open duty on this case", "holder")
+    if duty.holder == actor:
+        raise Refused("same_holder", f"{actor.code} holds this duty itself", "holder")
+    return duty
+
+
+def _urge(case: Case, cmd: Urge, now: datetime, rules: Rules) -> Decision:
+    duty = _pressed_duty(case, cmd.actor, cmd.holder, rules)
+    reason = f"formal reminder (催办) to {duty.holder.code} by {cmd.actor.code}"
+    return Decision(
+        case,
+        (Effect("reminded", cmd.actor.code, cmd.reason or reason,
+                tasks=_task(duty.holder, "reminder")),),
+    )  # fmt: skip
+
+
+def _reprimand(case: Case, cmd: Reprimand, now: datetime, rules: Rules) -> Decision:
+    duty = _pressed_duty(case, cmd.actor, cmd.holder, rules)
+    if rules.level(cmd.actor.code) not in ("street", "district"):
+        raise Refused("not_street", "only a street (or the district) office reprimands")
+    if duty.reprimanded:
+        raise Refused("already_reprimanded", f"{duty.holder.code} was reprimanded already")
+    if duty.missed_at is None and now <= duty.deadline:
+        raise Refused("not_overdue", f"{duty.holder.code} is within its deadline")
+    new = replace(duty, reprimanded=True, missed_at=duty.missed_at or now)
+    return Decision(
+        replace(case, duties=_with(case, duty, new)),
+        (Effect("reprimanded", cmd.actor.code, cmd.reason,
+                tasks=_task(duty.holder, "escalation")),),
+    )  # fmt: skip
+
+
 def _closure_tasks(case: Case) -> tuple[tuple[str, str], ...]:
     return tuple((d, "closure") for d in dict.fromkeys(case.departments))
 
@@ -795,6 +854,8 @@ _HANDLERS = {
     Whistle: _whistle,
     RequestExtension: _request_extension,
     DecideExtension: _decide_extension,
+    Urge: _urge,
+    Reprimand: _reprimand,
     Merge: _merge,
     Rate: _rate,
     TimerFired: _fired,
