@@ -80,6 +80,12 @@ class Backends:
             await self.call("dispatch", "GET", f"/api/v1/dispatch/cases/{issue_id}", token)
         )
 
+    async def timeline(self, token: str, issue_id: str) -> list[dict[str, Any]]:
+        """Every event of the case, its times parsed."""
+        path = f"/api/v1/dispatch/cases/{issue_id}/timeline"
+        events = (await self.call("dispatch", "GET", path, token))["events"]
+        return [{**e, "at": datetime.fromisoformat(e["at"])} for e in events]
+
     async def act(self, token: str, issue_id: str, action: dict[str, Any]) -> dict[str, Any]:
         path = f"/api/v1/dispatch/cases/{issue_id}/actions"
         return await self.call("dispatch", "POST", path, token, json=action)

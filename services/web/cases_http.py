@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from services.web.backends import ServiceError
-from services.web.domain.actions import FIELDS, offered
+from services.web.domain.actions import FIELDS, offered, pressable
 from services.web.domain.charts import bar_chart
 from services.web.domain.i18n import translate
 from services.web.domain.queue import (
@@ -114,8 +114,10 @@ def router(pages: Pages) -> APIRouter:
     ) -> Response:
         person = await pages.person(request)
         pages.needs_page(person, "cases")
+        token = pages.staff.token_for(person)
         try:
-            case = await pages.backends.case(pages.staff.token_for(person), issue_id)
+            case = await pages.backends.case(token, issue_id)
+            timeline = await pages.backends.timeline(token, issue_id)
         except ServiceError as exc:
             await pages.staff.audit(person, "open-case", client_address(request),
                                     f"refused {exc.status}", target=issue_id)  # fmt: skip
@@ -123,8 +125,9 @@ def router(pages: Pages) -> APIRouter:
         level = pages.level(person.scope.code) if person.scope.role == "office" else None
         now = pages.staff.clock()
         return pages.render(
-            request, "case.html.j2", person, case=case, done=done == "1",
-            actions=offered(person.scope.role, person.scope.code, level, case), fields=FIELDS,
+            request, "case.html.j2", person, case=case, done=done == "1", timeline=timeline,
+            actions=offered(person.scope.role, person.scope.code, level, case, now),
+            fields=FIELDS, pressable=lambda a: pressable(a, person.scope.code, case, now),
             departments=pages.departments, left=lambda due: time_left(due, now),
             action_id=lambda: uuid.uuid4().hex,
             picture=pages.picture(case["node_id"], pages.language(request)),

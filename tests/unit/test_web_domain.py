@@ -9,7 +9,7 @@ import pytest
 
 from services.web.domain.accounts import AccountError, LockoutRule, Scope, SessionRule
 from services.web.domain.accounts import check_new_account as check
-from services.web.domain.actions import offered
+from services.web.domain.actions import offered, pressable
 from services.web.domain.charts import bar_chart
 from services.web.domain.queue import QueueQuery, queue_page
 from services.web.fund_http import fen
@@ -144,3 +144,17 @@ def test_forms_become_dispatch_actions():
     with pytest.raises(Refusal):
         action_body("request-extension", FormData([("until", "next week")]))
     assert action_body("decide-extension", FormData([("approve", "no")]))["approve"] is False
+
+
+def test_offices_are_offered_urge_and_past_a_deadline_reprimand():
+    late = case(1, due_h=-2)  # acknowledgement two hours late
+    fresh = case(3, due_h=5)
+    assert offered("office", "sz.tongjiang", "street", fresh, NOW) == ["whistle", "urge"]
+    assert offered("office", "sz.tongjiang", "street", late, NOW) == [
+        "whistle", "urge", "reprimand"]  # fmt: skip
+    assert offered("office", "sz.tongjiang.niuerqiao", "community", late, NOW) == ["urge"]
+    assert pressable("reprimand", "sz", late, NOW) == ["zhujian"]
+    late["duties"][0]["reprimanded"] = True
+    assert pressable("reprimand", "sz", late, NOW) == []
+    assert offered("department", "zhujian", None, late, NOW) == [
+        "acknowledge", "transfer", "reject"]  # fmt: skip
