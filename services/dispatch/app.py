@@ -18,7 +18,7 @@ from services.dispatch.clock import DevClock
 from services.dispatch.domain.machine import Rules
 from services.dispatch.feedback import Feedback
 from services.dispatch.http import refusals, router
-from services.dispatch.routing import load_calendar, load_policy, load_routing
+from services.dispatch.rule_files import load_calendar, load_policy, load_routing
 from services.dispatch.store import CaseStore
 from services.dispatch.timers import TimerWheel
 from services.dispatch.wheel import WheelStore

@@ -19,7 +19,7 @@ from services.dispatch.clock import MAX_ADVANCE_S, DevClock
 from services.dispatch.domain.machine import FINAL, Holder, Refused
 from services.dispatch.domain.queue import MAX_PAGE_SIZE, PAGE_SIZE, Flag, QueueQuery, Sort
 from services.dispatch.domain.rates import DIMENSIONS
-from services.dispatch.reports import month_rates
+from services.dispatch.monthly_rates import month_rates
 from services.dispatch.store import CaseStore, Conflict
 from services.dispatch.timeline import case_timeline
 from services.dispatch.views import (
