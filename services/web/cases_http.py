@@ -4,6 +4,7 @@ dispatch decides what the person may see and do."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import datetime
@@ -116,8 +117,9 @@ def router(pages: Pages) -> APIRouter:
         pages.needs_page(person, "cases")
         token = pages.staff.token_for(person)
         try:
-            case = await pages.backends.case(token, issue_id)
-            timeline = await pages.backends.timeline(token, issue_id)
+            case, timeline = await asyncio.gather(
+                pages.backends.case(token, issue_id), pages.backends.timeline(token, issue_id)
+            )
         except ServiceError as exc:
             await pages.staff.audit(person, "open-case", client_address(request),
                                     f"refused {exc.status}", target=issue_id)  # fmt: skip
