@@ -130,11 +130,11 @@ class Access:
         """The stored queue to read: the office's own node's (or the filter's node, inside
         its subtree), or the department's."""
         if node and node not in self.tree:
-            raise ApiError(422, "unknown", f"no place {node}", "query.node")
+            raise ApiError(404, "not_found", f"no place {node}", "query.node")
         if who.kind == "department":
             return f"d:{who.code}"
         if node and not self.tree.is_within(node, who.code):
-            raise ApiError(422, "outside_scope", f"{node} is not within {who.code}", "query.node")
+            raise ApiError(404, "not_found", f"no place {node} for {who.code}", "query.node")
         return f"n:{node or who.code}"
 
 
@@ -185,7 +185,7 @@ def _queue_routes(api: APIRouter, access: Access, store: CaseStore, dispatcher: 
         "by status, category, place (a node inside the office's subtree), overdue or due-soon "
         "(within 24 h); counts per status, category and place; sorted and paged.",
         response_model=QueueAnswer,
-        responses=error_responses(401, 422, 503),
+        responses=error_responses(401, 404, 422, 503),
     )
     async def queue(
         who: Annotated[Holder, Depends(access.principal)],

@@ -74,7 +74,7 @@ async def test_scopes_filters_counts_and_paging(world) -> None:
     assert {r["issue_id"] for r in mine["rows"]} == set(ids)
     assert mine["rows"][0]["duties"][0]["holder"] == "urban-mgmt"
     outside = await queue(client, keys["sz.haitang"], node=HONGQI)
-    assert outside.status_code == 422 and outside.json()["errors"][0]["field"] == "query.node"
+    assert outside.status_code == 404 and outside.json()["errors"][0]["field"] == "query.node"
     assert (await queue(client, keys["sz.tongjiang"], flag="late")).status_code == 422
     assert (await queue(client, "nobody")).status_code == 401
 
