@@ -363,3 +363,16 @@ def test_the_case_page_shows_every_event_and_offices_urge(platform: Platform, la
     urban = signed_in(platform, "urban-mgmt", lang=lang)
     own = urban.get(f"/cases/{issue_id}").text
     assert words[2] in own and "/actions/urge" not in own
+
+
+def test_the_deadline_board_urges_a_late_holder(platform: Platform):
+    issue_id = report(platform, "water-pipe-burst", "sz.tongjiang.niuerqiao.hongqi", "水管漏水",
+                      severity="spraying", **{"location-detail": "5 栋"})  # fmt: skip
+    street = signed_in(platform, "tongjiang")
+    board = wait_for(lambda: issue_id in (p := street.get("/deadlines")).text and p)
+    assert f'action="/cases/{issue_id}/actions/urge"' in board.text
+    urged = street.post(f"/cases/{issue_id}/actions/urge",
+                        data={"csrf": csrf_of(board.text), "holder": "water"})  # fmt: skip
+    assert urged.status_code == 303, urged.text
+    page = street.get(f"/cases/{issue_id}").text
+    assert "提醒/催办" in page[page.index('class="timeline"') :]
