@@ -10,6 +10,11 @@ spread over twelve reporting months as a year of reports would be, so the run me
 not routing. The first read of each (a replica that has read nothing of the street yet) is
 printed too. ``LINLI_BENCH_WEB_CASES`` sets the count (default 50,000).
 
+Measured with 50,000 cases at a load average of 21-27 (other checkouts' tests running; noisy):
+loading 199 s; queue: console p95 192 ms beside dispatch's queue API p95 127 ms (ratio 1.51),
+the API's first read of the street 3.8 s; case page: console p95 202 ms beside the API's 84 ms
+(ratio 2.41, while the console read the case and its timeline one after the other): missed.
+
 Before dispatch kept its queue in documents read by ``_id`` (measured with 2,000 cases at a load
 average of 13-18): queue p95 1,867-1,938 ms beside the task list's 1,488-1,831 ms, since the
 task list filtered on ``places`` (a scan of every case) and answered at most 500 cases.
