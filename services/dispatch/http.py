@@ -17,7 +17,14 @@ from services.dispatch.actions import refusal_status, to_command
 from services.dispatch.cases import CaseNotFound, Dispatcher
 from services.dispatch.clock import MAX_ADVANCE_S, DevClock
 from services.dispatch.domain.machine import FINAL, Holder, Refused
-from services.dispatch.domain.queue import MAX_PAGE_SIZE, PAGE_SIZE, Flag, QueueQuery, Sort
+from services.dispatch.domain.queue import (
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+    SCOPED_LEVELS,
+    Flag,
+    QueueQuery,
+    Sort,
+)
 from services.dispatch.domain.rates import DIMENSIONS
 from services.dispatch.monthly_rates import month_rates
 from services.dispatch.store import CaseStore, Conflict
@@ -126,16 +133,22 @@ class Access:
             raise ApiError(404, "not_found", f"no case {issue_id} for {who.code}")
         return doc
 
-    def queue_scope(self, who: Holder, node: str) -> str:
-        """The stored queue to read: the office's own node's (or the filter's node, inside
-        its subtree), or the department's."""
+    def queue_scope(self, who: Holder, node: str) -> tuple[str, str]:
+        """The stored queue to read and the place to filter it to: the department's, or the
+        office's own node's (or the filter's node's, inside its subtree); below a community
+        that community's queue, filtered to the place."""
         if node and node not in self.tree:
             raise ApiError(404, "not_found", f"no place {node}", "query.node")
         if who.kind == "department":
-            return f"d:{who.code}"
+            return f"d:{who.code}", node
         if node and not self.tree.is_within(node, who.code):
             raise ApiError(404, "not_found", f"no place {node} for {who.code}", "query.node")
-        return f"n:{node or who.code}"
+        place = node or who.code
+        if place not in self.tree:
+            return f"n:{place}", ""
+        path = [*self.tree.ancestors(place), self.tree[place]]
+        kept = path[: min(len(path), SCOPED_LEVELS)][-1].id
+        return f"n:{kept}", "" if kept == place else place
 
 
 def router(
@@ -198,8 +211,7 @@ def _queue_routes(api: APIRouter, access: Access, store: CaseStore, dispatcher: 
         page: Annotated[int, Query(ge=1, le=100_000)] = 1,
         size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
     ) -> dict[str, Any]:
-        scope = access.queue_scope(who, node)
-        node_filter = node if who.kind == "department" else ""
+        scope, node_filter = access.queue_scope(who, node)
         q = QueueQuery(status, category, node_filter, flag or "", sort, open_only)
         now = dispatcher.clock()
         chosen = await store.queue.select(scope, q, now, access.tree.is_within)

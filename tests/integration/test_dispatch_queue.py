@@ -39,7 +39,8 @@ async def world(servers):
     async with serving(app) as [client]:
         store, keys = app.state.store, {}
         for kind, code in [("department", "urban-mgmt"), ("department", "water"),
-                           ("office", "sz.tongjiang"), ("office", "sz.haitang")]:  # fmt: skip
+                           ("office", "sz.tongjiang"), ("office", "sz.haitang"),
+                           ("office", HONGQI)]:  # fmt: skip
             keys[code] = secrets.token_urlsafe(24)
             await store.add_key(keys[code], kind, code, AT)
         ids = []
@@ -69,6 +70,10 @@ async def test_scopes_filters_counts_and_paging(world) -> None:
     last = (await queue(client, keys["sz.tongjiang"], size=3, page=3)).json()
     assert last["page"] == 3 and len(last["rows"]) == 1
     assert (await queue(client, keys["sz.haitang"])).json()["total"] == 0
+    compound = (await queue(client, keys[HONGQI])).json()  # its community's queue, filtered
+    assert compound["total"] == 7 and compound["places"] == {HONGQI: 7}
+    niuerqiao = (await queue(client, keys["sz.tongjiang"], node="sz.tongjiang.niuerqiao")).json()
+    assert niuerqiao["total"] == 7
     assert (await queue(client, keys["water"])).json()["total"] == 0
     mine = (await queue(client, keys["urban-mgmt"], node=HONGQI)).json()
     assert {r["issue_id"] for r in mine["rows"]} == set(ids)
@@ -120,7 +125,7 @@ async def test_a_lost_stamp_is_repaired_by_writing_the_same_rows(world) -> None:
 
 
 async def test_the_timeline_holds_every_event_and_offices_urge_and_reprimand(world) -> None:
-    app, client, keys, ids = world
+    _app, client, keys, ids = world
     issue_id = ids[2]
 
     async def post(key, **body):
@@ -152,8 +157,10 @@ async def test_the_timeline_holds_every_event_and_offices_urge_and_reprimand(wor
     events = seen.json()["events"]
     assert [e["version"] for e in events] == sorted(e["version"] for e in events)
     kinds = [(e["event_type"].split(".")[2], e["task"]) for e in events]
-    assert kinds == [("assigned", None), ("task", "new"), ("reminded", None),
-                     ("task", "reminder"), ("reprimanded", None), ("task", "escalation")]  # fmt: skip
+    assert kinds == [
+        ("assigned", None), ("task", "new"), ("reminded", None),
+        ("task", "reminder"), ("reprimanded", None), ("task", "escalation"),
+    ]  # fmt: skip
     assert events[2]["actor"] == "sz.tongjiang" and events[2]["reason"] == "请尽快"
     assert events[4]["reason"] == "超时未签收" and events[4]["status"] == "assigned"
     other = await client.get(f"/api/v1/dispatch/cases/{issue_id}/timeline",

@@ -48,6 +48,9 @@ def test_a_row_round_trips_and_names_its_scopes():
     shards = dict(shards_of(d))
     assert shards["n:sz"].startswith("2026-12_") and shards["n:sz"] == shards["d:zhujian"]
     assert shards["n:sz.tongjiang.x"] == "2026-12"  # a small place: one shard a month
+    deeper = {**d, "places": [*d["places"], "sz.tongjiang.x.c"], "node_id": "sz.tongjiang.x.c"}
+    assert scopes_of(deeper)[:3] == ["n:sz", "n:sz.tongjiang", "n:sz.tongjiang.x"]
+    assert "n:sz.tongjiang.x.c" not in scopes_of(deeper)  # read as its community's, filtered
     acked = {**d, "duties": [{**d["duties"][0], "status": "acknowledged"}]}
     assert row_of(acked).due == int((NOW + timedelta(hours=48, days=3)).timestamp())
     resolved = {**d, "duties": [{**d["duties"][0], "status": "resolved"}]}

@@ -23,6 +23,7 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 BUCKETS = 8  # shards per wide scope and month: a routing batch touches at most this many
 WIDE_LEVELS = 2  # the district and its streets (the first places of a path)
+SCOPED_LEVELS = 3  # queues kept for the district, streets and communities
 
 
 class Sort(StrEnum):
@@ -94,12 +95,14 @@ def row_of(doc: dict[str, Any]) -> Row:
 
 
 def scopes_of(doc: dict[str, Any]) -> list[str]:
-    """The queues a case is listed in: each place on its path (offices see their subtree)
-    and each department that holds or held a duty on it. A case only ever joins scopes."""
+    """The queues a case is listed in: each place on its path down to its community
+    (offices see their subtree; a compound's or building's office reads its community's
+    queue filtered to its place) and each department that holds or held a duty on it. A
+    case only ever joins scopes."""
     held = {d["holder"]["code"] for d in (*doc.get("duties", ()), *doc.get("history", ()))
             if d["holder"]["kind"] == "department"}  # fmt: skip
-    return [*(f"n:{p}" for p in doc.get("places") or (doc["node_id"],)),
-            *(f"d:{c}" for c in sorted(held))]  # fmt: skip
+    places = (doc.get("places") or (doc["node_id"],))[:SCOPED_LEVELS]
+    return [*(f"n:{p}" for p in places), *(f"d:{c}" for c in sorted(held))]
 
 
 def shards_of(doc: dict[str, Any]) -> list[tuple[str, str]]:
@@ -110,7 +113,7 @@ def shards_of(doc: dict[str, Any]) -> list[tuple[str, str]]:
     digest = hashlib.blake2b(doc["_id"].encode(), digest_size=2).digest()
     spread = f"{month}_{int.from_bytes(digest) % BUCKETS}"
     scopes = scopes_of(doc)
-    depth = len(doc.get("places") or ())
+    depth = min(len(doc.get("places") or ()), SCOPED_LEVELS)
     return [(s, spread if (i < WIDE_LEVELS or i >= depth) else month) for i, s in enumerate(scopes)]
 
 
