@@ -29,7 +29,7 @@ Int = Annotated[int, Strict()]
 NOT_FOUND = {"not_found"}
 CONFLICT = {
     "rules_frozen", "not_draft", "poll_not_open", "poll_closed", "exists", "conflict",
-    "other_key", "already_voted", "decided", "already_hidden", "closed", "not_open",
+    "other_key", "already_voted", "decided", "already_hidden", "closed", "not_open", "counting",
 }  # fmt: skip
 FORBIDDEN = {"not_on_roll", "not_eligible", "not_a_party"}
 
@@ -150,9 +150,9 @@ def build_router(consult: Consult, *, resident_secret: str) -> APIRouter:
                            "header.authorization")  # fmt: skip
         return await consult.store.households_of(ref)
 
-    async def household_for(poll_id: str, body: BallotIn | CommentIn, authorization) -> str:
-        if isinstance(body, BallotIn) and body.paper_code:
-            return await consult.rolls.spend_code(poll_id, body.paper_code)
+    async def household_for(poll_id: str, body: BallotIn, authorization) -> tuple[str, Any]:
+        if body.paper_code:
+            return await consult.rolls.paper_household(poll_id, body.paper_code)
         households = await resident(body.resident_ref, authorization)
         if body.household:
             households = [h for h in households if h == body.household]
@@ -160,7 +160,7 @@ def build_router(consult: Consult, *, resident_secret: str) -> APIRouter:
         if len(on_roll) != 1:
             reason = "not on this poll's roll" if not on_roll else "name your household"
             raise ApiError(403 if not on_roll else 422, "not_on_roll", reason, "body.household")
-        return on_roll[0]
+        return on_roll[0], None
 
     @api.post("/polls", status_code=201, responses=errors)
     async def create_poll(body: PollIn, authorization: Auth = None) -> dict[str, Any]:
@@ -254,15 +254,16 @@ def build_router(consult: Consult, *, resident_secret: str) -> APIRouter:
             raise refused(exc) from exc
         if doc["status"] != "closed":
             raise ApiError(409, "poll_not_closed", "ballots are published once the poll closes")
-        return {"poll": public_poll(doc), "ballots": await consult.voting.published(poll_id)}
+        ballots = await consult.voting.published(poll_id, doc.get("counted_batches") or [])
+        return {"poll": public_poll(doc), "ballots": ballots}
 
     @api.post("/polls/{poll_id}/ballots", status_code=201, responses=errors)
     async def cast(poll_id: PollPath, body: BallotIn, authorization: Auth = None) -> dict:
         """Cast, or change, your household's ballot (the last one before the close counts)."""
         try:
-            household = await household_for(poll_id, body, authorization)
+            household, claim = await household_for(poll_id, body, authorization)
             cast = await consult.voting.cast(
-                poll_id, household, body.ballot_key, tuple(body.choice)
+                poll_id, household, body.ballot_key, tuple(body.choice), claim
             )
         except Refused as exc:
             raise refused(exc) from exc

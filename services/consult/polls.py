@@ -100,16 +100,16 @@ class Polls:
         await self._notices.opened(doc, self._store.roll(doc["_id"]))
         return await self._flag(doc, "announced")
 
-    async def _flag(self, doc: dict[str, Any], name: str, value: Any = True) -> dict[str, Any]:
-        new = {**doc, name: value, "version": doc["version"] + 1}
+    async def _flag(self, doc: dict[str, Any], name: str, value: Any = True, **more: Any) -> dict:
+        new = {**doc, name: value, **more, "version": doc["version"] + 1}
         await self._store.replace(self._store.polls, new, doc["version"])
         return new
 
     async def _publish_results(self, doc: dict[str, Any]) -> dict[str, Any]:
         poll = poll_from_doc(doc)
-        results = doc.get("results") or await self._voting.tally(poll)
-        if not doc.get("results"):
-            doc = await self._flag(doc, "results", results)
+        if not doc.get("results"):  # the results and the batches they counted, together
+            results, counted = await self._voting.tally(poll)
+            doc = await self._flag(doc, "results", results, counted_batches=counted)
         await self._notices.results(doc, self._store.roll(poll.id))
         return await self._flag(doc, "results_published")
 

@@ -10,9 +10,11 @@ document by ``_id`` and every multi-step change is safe to stop between any two 
 - per poll ``roll_<poll>`` (the roll frozen at opening, ``_id`` = household key),
   ``tokens_<poll>`` (eligibility, ``_id`` = token id), ``bindings_<poll>`` (``_id`` = token
   id, ``c`` = commitment to the voter's ballot key, inserted once) and ``ballots_<poll>``
-  (``_id`` = ballot id: ``choice``, ``receipt``, ``prev``): reading a poll's ballots is
-  reading one collection whole;
-- ``papercodes``: ``_id`` = SHA-256 of a printed one-time code, the poll and household;
+  (``_id`` = ballot id: ``choice``, ``receipt``, ``prev``; the chains' commit points, read by
+  ``_id`` only) and ``batches_<poll>`` (``_id`` random: the ballots of concurrent casts packed
+  in one string, what the count reads);
+- ``papercodes``: ``_id`` = SHA-256 of a printed one-time code, the poll and household, and
+  once used the commitment to the ballot key that used it;
 - ``consultations``, ``comments``, ``resolutions``.
 """
 
@@ -26,7 +28,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.consult.batching import InsertBatcher
+from services.consult.batching import BallotPacker, InsertBatcher
 
 KEPT_ROLLS = 32  # polls whose frozen roll a process keeps in memory
 
@@ -62,6 +64,7 @@ class ConsultStore:
         self.resolutions = db["resolutions"]
         self._eligible: dict[str, set[str]] = {}
         self.batcher = InsertBatcher()
+        self.packer = BallotPacker()
         self._loading: dict[str, asyncio.Lock] = {}
 
     async def prepare(self) -> None:
@@ -75,6 +78,9 @@ class ConsultStore:
 
     def ballots(self, poll_id: str) -> AsyncCollection:
         return self.db[f"ballots_{poll_id}"]
+
+    def batches(self, poll_id: str) -> AsyncCollection:
+        return self.db[f"batches_{poll_id}"]
 
     # versioned documents (polls, resolutions) ------------------------------------------
     async def insert(self, collection: AsyncCollection, doc: dict[str, Any]) -> bool:
@@ -149,8 +155,16 @@ class ConsultStore:
     async def has_voted(self, poll_id: str, token: str) -> bool:
         return await self.bindings(poll_id).find_one({"_id": token}, {"_id": 1}) is not None
 
-    async def use_paper_code(self, code_hash: str) -> dict[str, Any] | None:
-        """Spend a one-time code; None if unknown or already spent."""
-        return await self.papercodes.find_one_and_update(
-            {"_id": code_hash, "used": False}, {"$set": {"used": True}}
-        )
+    async def claim_paper_code(self, code_hash: str, commitment: str) -> bool:
+        """Bind a printed code to a ballot key's commitment, in place (the code's record was
+        written when it was printed; no record is added at voting time). True when it is
+        bound to this commitment, now or by an earlier attempt."""
+        doc = await self.papercodes.find_one({"_id": code_hash})
+        if doc is None:
+            return False
+        if doc.get("c") is None:
+            await self.papercodes.update_one(
+                {"_id": code_hash}, {"$set": {"c": commitment, "used": True}}
+            )
+            return True
+        return doc["c"] == commitment

@@ -52,3 +52,30 @@ def heads(ballots: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     items = list(ballots)
     replaced = {b["prev"] for b in items if b.get("prev")}
     return [b for b in items if b["receipt"] not in replaced]
+
+
+# A batch of ballots as stored for counting: one document per batch of concurrent casts, its
+# ballots as lines ``receipt<TAB>prev<TAB>choice,choice`` sorted by receipt (so the order inside
+# says nothing of when each was cast), the whole batch one string (one value to decode).
+Packed = tuple[str, str | None, tuple[str, ...]]
+
+
+def pack(ballots: Iterable[Packed]) -> str:
+    return "\n".join(sorted(f"{r}\t{p or ''}\t{','.join(c)}" for r, p, c in ballots))
+
+
+def unpack(text: str) -> list[Packed]:
+    rows: list[Packed] = []
+    for line in text.split("\n"):
+        receipt_, prev, choice = line.split("\t")
+        rows.append((receipt_, prev or None, tuple(choice.split(","))))
+    return rows
+
+
+def published_rows(ballots: Iterable[Packed]) -> list[dict[str, Any]]:
+    """The published list: each ballot once (a batch written twice by a retry holds the same
+    ballots), sorted by receipt."""
+    unique = {r: (p, c) for r, p, c in ballots}
+    return [
+        {"receipt": r, "prev": unique[r][0], "choice": list(unique[r][1])} for r in sorted(unique)
+    ]
