@@ -107,9 +107,8 @@ class Polls:
 
     async def _publish_results(self, doc: dict[str, Any]) -> dict[str, Any]:
         poll = poll_from_doc(doc)
-        if not doc.get("results"):  # the results and the batches they counted, together
-            results, counted = await self._voting.tally(poll)
-            doc = await self._flag(doc, "results", results, counted_batches=counted)
+        if not doc.get("results"):
+            doc = await self._flag(doc, "results", await self._voting.tally(poll))
         await self._notices.results(doc, self._store.roll(poll.id))
         return await self._flag(doc, "results_published")
 
@@ -149,7 +148,7 @@ class Polls:
     async def _audit(self, doc: dict[str, Any]) -> None:
         """After the results: how many households voted (their bindings), which can never be
         fewer than the counted ballots. Off the closing path: counting them reads them all."""
-        bound = await self._store.bindings(doc["_id"]).count_documents({})
+        bound = await self._store.households_voted(doc["_id"])
         if doc["results"]["turnout"] > bound:
             log.error("more_ballots_than_voters", poll=doc["_id"], voted=bound)
         await self._flag(doc, "households_voted", bound)

@@ -1,7 +1,8 @@
 """Casting, changing and counting ballots without multi-document transactions.
 
 Cast (first ballot of a household): bind the household's eligibility token to the voter's
-key commitment (one insert keyed by the token), then insert ballot record 1 (one insert, the
+key commitment (in place, decided by an insert keyed by the token; ``store.bind_token``),
+then insert ballot record 1 (one insert, the
 commit point of the household's chain). Change: insert record n+1 naming record n's receipt
 as ``prev``. Two casts racing for the same number collide on ``_id``; the loser is told to
 retry. Then the ballot (with the one it replaces) is packed into a *batch* document shared
@@ -18,9 +19,8 @@ refused: nothing of it stays."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -165,7 +165,7 @@ class Voting:
         if step.inserted is not None:
             await self._store.ballots(poll_id).delete_one({"_id": step.inserted})
         if bound is not None:  # bound by this cast: the household has not voted after all
-            await self._store.bindings(poll_id).delete_one({"_id": bound})
+            await self._store.unbind(poll_id, bound)
         raise Refused(
             "poll_closed", "the poll closed before this ballot was stored", "path.poll_id"
         )
@@ -178,57 +178,64 @@ class Voting:
         """The batches the count took, once it is stored."""
         waited = 0.0
         while True:
-            doc = await self._store.polls.find_one({"_id": poll_id}, {"counted_batches": 1})
-            if doc and doc.get("counted_batches") is not None:
-                return set(doc["counted_batches"])
+            doc = await self._store.counts.find_one({"_id": poll_id})
+            if doc is not None:
+                return set(doc["batches"])
             if waited >= self._count_wait_s:
                 raise Refused("counting", "the poll is being counted; ask again", "path.poll_id")
             await asyncio.sleep(COUNT_POLL_S)
             waited += COUNT_POLL_S
 
-    async def batches(self, poll_id: str, only: list[str] | None = None) -> tuple[list, list]:
-        """(every packed ballot, the ids of the batches read); ``only``: those batches."""
-        keep = set(only) if only is not None else None
-        packed, ids = [], []
+    async def lines(self, poll_id: str, only: set[str] | None = None) -> tuple[set[str], list]:
+        """(the ballots' lines, each once; the ids of the batches read); ``only``: those."""
+        lines: set[str] = set()
+        ids = []
         async for doc in self._store.batches(poll_id).find({}):
-            if keep is None or doc["_id"] in keep:
-                packed.extend(chain.unpack(doc["ballots"]))
+            if only is None or doc["_id"] in only:
+                lines.update(doc["ballots"].split("\n"))
                 ids.append(doc["_id"])
-        return packed, ids
+        return lines, ids
 
-    async def published(self, poll_id: str, counted: list[str]) -> list[dict[str, Any]]:
+    async def published(self, poll_id: str) -> list[dict[str, Any]]:
         """The ballot list anyone may recount: every counted ballot's receipt, choice and the
         receipt it replaced, sorted by receipt (so the order says nothing of when it was cast)."""
-        packed, _ = await self.batches(poll_id, counted)
-        return chain.published_rows(packed)
+        doc = await self._store.counts.find_one({"_id": poll_id})
+        lines, _ = await self.lines(poll_id, set(doc["batches"]) if doc else set())
+        return chain.published_rows(lines)
 
-    async def tally(self, poll: Poll) -> tuple[dict[str, Any], list[str]]:
-        """The results and the batches they counted."""
-        packed, ids = await self.batches(poll.id)
-        return tally_published(poll, chain.published_rows(packed)), ids
+    async def tally(self, poll: Poll) -> dict[str, Any]:
+        """Count once: the batches read are stored first (an insert: a second count, after a
+        crash or by another process, takes the same batches), then counted."""
+        lines, ids = await self.lines(poll.id)
+        if not await self._store.insert(self._store.counts, {"_id": poll.id, "batches": ids}):
+            earlier = await self._store.counts.find_one({"_id": poll.id})
+            if set(earlier["batches"]) != set(ids):
+                lines, _ = await self.lines(poll.id, set(earlier["batches"]))
+        return tally_lines(poll, lines)
 
 
 def _line(doc: dict[str, Any]) -> chain.Packed:
     return (doc["receipt"], doc.get("prev"), tuple(doc["choice"]))
 
 
-def ballots_digest(rows: list[dict[str, Any]]) -> str:
-    text = json.dumps(rows, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def tally_published(poll: Poll, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The result of a published ballot list: what the service publishes and what
-    ``linli consult recount`` recomputes."""
-    counted = chain.heads(rows)
-    outcome = count(poll.rules.kind, poll.rules.option_ids, (tuple(r["choice"]) for r in counted))
+def tally_lines(poll: Poll, lines: set[str]) -> dict[str, Any]:
+    """The result of a ballot list (as lines, ``domain.ballots``): what the service publishes
+    and what ``linli consult recount`` recomputes from the published list."""
+    choices = chain.counted_choices(lines)
+    rankings = Counter({tuple(text.split(",")): n for text, n in choices.items()})
+    outcome = count(poll.rules.kind, poll.rules.option_ids, rankings)
+    turnout = sum(choices.values())
     needed = quorum_needed(poll)
     return {
         "outcome": outcome_to_dict(outcome),
-        "turnout": len(counted),
-        "ballots_cast": len(rows),
+        "turnout": turnout,
+        "ballots_cast": len(lines),
         "roll_size": poll.roll_size,
         "quorum_needed": needed,
-        "quorum_met": len(counted) >= needed,
-        "ballots_digest": ballots_digest(rows),
+        "quorum_met": turnout >= needed,
+        "ballots_digest": chain.digest(lines),
     }
+
+
+def tally_published(poll: Poll, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return tally_lines(poll, chain.lines_of(rows))

@@ -388,7 +388,8 @@ async def stored(consult, poll_id: str) -> dict[str, int]:
     return {
         "records": await store.ballots(poll_id).count_documents({}),
         "batches": await store.batches(poll_id).count_documents({}),
-        "bindings": await store.bindings(poll_id).count_documents({}),
+        "voted": await store.households_voted(poll_id),
+        "claims": await store.claims(poll_id).count_documents({}),
     }
 
 
@@ -517,3 +518,47 @@ async def test_a_paper_code_survives_a_failure_between_its_use_and_the_ballot(
         closed = await client.post("/api/v1/consult/polls/poll_paper/close", headers=office)
         assert closed.json()["results"]["turnout"] == 1
         assert closed.json()["results"]["outcome"]["totals"] == {"y": 1, "n": 0}
+
+
+@pytest.mark.asyncio
+async def test_no_record_naming_a_household_is_kept_in_the_order_of_voting(
+    settings: Settings,
+) -> None:
+    """Ballots are kept in the order they came (records, batches); so no record that names a
+    household (its key, or its token, which the service's secret maps to it) may be: the
+    two orders side by side would pair households with ballots."""
+    settings = settings.model_copy(update={"consult_close_settle_s": 0.0, "consult_tick_s": 0})
+    app = create_app(settings)
+    async with serving(app) as [client]:
+        consult = app.state.consult
+        keys = await setup(client, app, settings)
+        office = {"Authorization": keys["office"]}
+        await client.post(
+            "/api/v1/consult/rolls",
+            content=ROLL.encode(),
+            headers={**office, "content-type": "text/csv"},
+        )
+        options = [{"id": "y", "label": "Yes"}, {"id": "n", "label": "No"}]
+        body = {"poll_id": "poll_order", "node_id": COMPOUND, "question": "?", "kind": "single"}
+        await client.post(
+            "/api/v1/consult/polls", json={**body, "options": options}, headers=office
+        )
+        await client.post("/api/v1/consult/polls/poll_order/open", headers=office)
+        voting_order = ["13900000202", "13900000103", "13900000102", "13900000101"]
+        for phone in voting_order:  # the reverse of the roll's order
+            ref, headers = who(settings, phone)
+            answer = await client.post(
+                "/api/v1/consult/polls/poll_order/ballots",
+                json=ballot(ref, ["y"], secrets.token_urlsafe(32)),
+                headers=headers,
+            )
+            assert answer.status_code == 201
+        voters = [f"{B2 if p[-3] == '2' else B1}|{p[-3:]}" for p in voting_order]
+        names = {h: h for h in voters} | {consult.voting.token("poll_order", h): h for h in voters}
+        db = consult.store.db
+        seen = 0
+        for name in await db.list_collection_names():
+            order = [names[d["_id"]] async for d in db[name].find({}) if d["_id"] in names]
+            seen += len(order)
+            assert order != voters, f"{name} keeps households in the order they voted"
+        assert seen >= 2 * len(voters)  # the frozen roll and the tokens at least
