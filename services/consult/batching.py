@@ -8,6 +8,7 @@ wait for the next one, so a batch holds whatever came in during the previous rou
 from __future__ import annotations
 
 import asyncio
+import random
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -52,6 +53,7 @@ class InsertBatcher:
             lane.flushing = None
 
     async def _write(self, collection: AsyncCollection, batch: list) -> None:
+        random.shuffle(batch)  # stored in no particular order within a round trip
         try:
             await collection.insert_many([doc for doc, _ in batch], ordered=False)
             failed: dict[int, int] = {}

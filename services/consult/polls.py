@@ -142,16 +142,20 @@ class Polls:
                 await self._remind(doc)
         elif doc["status"] == "closed" and not doc.get("results_published"):
             await self._publish_results(doc)
-        elif doc["status"] == "closed" and "households_voted" not in doc:
-            await self._audit(doc)
+        elif doc["status"] == "closed" and not doc.get("sealed"):
+            await self._seal(doc)
 
-    async def _audit(self, doc: dict[str, Any]) -> None:
+    async def _seal(self, doc: dict[str, Any]) -> None:
         """After the results: how many households voted (their bindings), which can never be
-        fewer than the counted ballots. Off the closing path: counting them reads them all."""
-        bound = await self._store.households_voted(doc["_id"])
-        if doc["results"]["turnout"] > bound:
-            log.error("more_ballots_than_voters", poll=doc["_id"], voted=bound)
-        await self._flag(doc, "households_voted", bound)
+        fewer than the counted ballots; then the records kept in arrival order are dropped
+        (README: secret ballots). Off the closing path: counting the bindings reads them all."""
+        if "households_voted" not in doc:
+            bound = await self._store.households_voted(doc["_id"])
+            if doc["results"]["turnout"] > bound:
+                log.error("more_ballots_than_voters", poll=doc["_id"], voted=bound)
+            doc = await self._flag(doc, "households_voted", bound)
+        await self._store.drop_arrival_order(doc["_id"])
+        await self._flag(doc, "sealed")
 
     async def visible_to(self, refs_households: list[str]) -> list[dict[str, Any]]:
         """Polls whose frozen roll holds one of these households (open or closed)."""

@@ -8,9 +8,9 @@ document by ``_id`` and every multi-step change is safe to stop between any two 
 - ``keys``: offices' and the compound parties' keys, ``_id`` = SHA-256 of the key;
 - ``polls``: one document per poll (its frozen rules, status, announcements, results);
 - per poll ``roll_<poll>`` (the roll frozen at opening, ``_id`` = household key),
-  ``tokens_<poll>`` (eligibility, ``_id`` = token id, made at opening; ``c`` = commitment to
-  the voter's ballot key, set in place at the first vote), ``claims_<poll>`` (short-lived:
-  who binds a token, deleted once bound) and ``ballots_<poll>``
+  ``tokens_<poll>`` (eligibility, ``_id`` = token id), ``bindings_<poll>`` (``_id`` = token
+  id, ``c`` = commitment to the voter's ballot key, inserted once; dropped after the count,
+  with the ballot records) and ``ballots_<poll>``
   (``_id`` = ballot id: ``choice``, ``receipt``, ``prev``; the chains' commit points, read by
   ``_id`` only) and ``batches_<poll>`` (``_id`` random: the ballots of concurrent casts packed
   in one string, what the count reads);
@@ -137,47 +137,40 @@ class ConsultStore:
 
         return token in tokens
 
-    def claims(self, poll_id: str) -> AsyncCollection:
-        return self.db[f"claims_{poll_id}"]
+    def bindings(self, poll_id: str) -> AsyncCollection:
+        return self.db[f"bindings_{poll_id}"]
 
     async def bind_token(
         self, poll_id: str, token: str, commitment: str
     ) -> tuple[str | None, bool]:
         """Bind an eligible token, once, to the voter's key commitment: (the commitment it is
         bound to, this one or an earlier one, or None when the token is not on the roll;
-        whether this call, or an attempt of the same key that stopped half way, bound it).
-
-        The binding is written *in place* into the token's record, made when the poll opened,
-        so no record is added, in the order of voting, that names a household. FerretDB
-        applies an update as read-then-write, so the one atomic step, an insert keyed by the
-        token into ``claims``, decides who binds; the claim is deleted once the token holds
-        the commitment (a claim left by a crash names its key, whose retry finishes it)."""
+        whether the binding was made by this call). The binding is an insert keyed by the
+        token (FerretDB applies a conditional update as read-then-write; an insert's unique
+        ``_id`` is its one atomic step), so two first votes cannot both bind."""
         if not await self.eligible(poll_id, token):
             return None, False
-        held = await self.tokens(poll_id).find_one({"_id": token})
-        if held is not None and held.get("c"):
-            return held["c"], False
-        if not await self.batcher.insert(self.claims(poll_id), {"_id": token, "c": commitment}):
-            claim = await self.claims(poll_id).find_one({"_id": token})
-            if claim is None:  # released: the token holds the winner's commitment
-                held = await self.tokens(poll_id).find_one({"_id": token})
-                return (held or {}).get("c"), False
-            if claim["c"] != commitment:
-                return claim["c"], False
-        await self.tokens(poll_id).update_one({"_id": token}, {"$set": {"c": commitment}})
-        await self.claims(poll_id).delete_one({"_id": token})
-        return commitment, True
+        if await self.batcher.insert(self.bindings(poll_id), {"_id": token, "c": commitment}):
+            return commitment, True
+        bound = await self.bindings(poll_id).find_one({"_id": token})
+        return (bound["c"] if bound else None), False
 
     async def unbind(self, poll_id: str, token: str) -> None:
         """Undo a binding made by a ballot that was then refused (it raced the close)."""
-        await self.tokens(poll_id).update_one({"_id": token}, {"$set": {"c": None}})
+        await self.bindings(poll_id).delete_one({"_id": token})
 
     async def has_voted(self, poll_id: str, token: str) -> bool:
-        doc = await self.tokens(poll_id).find_one({"_id": token})
-        return bool(doc and doc.get("c"))
+        return await self.bindings(poll_id).find_one({"_id": token}, {"_id": 1}) is not None
 
     async def households_voted(self, poll_id: str) -> int:
-        return sum([bool(d.get("c")) async for d in self.tokens(poll_id).find({})])
+        return await self.bindings(poll_id).count_documents({})
+
+    async def drop_arrival_order(self, poll_id: str) -> None:
+        """After the count: the records kept in the order ballots came (the bindings, which
+        name households through their tokens, and the ballot records) are no longer needed;
+        the batches hold every counted ballot."""
+        await self.bindings(poll_id).drop()
+        await self.ballots(poll_id).drop()
 
     async def claim_paper_code(self, code_hash: str, commitment: str) -> bool:
         """Bind a printed code to a ballot key's commitment, in place (the code's record was

@@ -1,8 +1,8 @@
 """Casting, changing and counting ballots without multi-document transactions.
 
 Cast (first ballot of a household): bind the household's eligibility token to the voter's
-key commitment (in place, decided by an insert keyed by the token; ``store.bind_token``),
-then insert ballot record 1 (one insert, the
+key commitment (one insert keyed by the token; ``store.bind_token``), then insert ballot
+record 1 (one insert, the
 commit point of the household's chain). Change: insert record n+1 naming record n's receipt
 as ``prev``. Two casts racing for the same number collide on ``_id``; the loser is told to
 retry. Then the ballot (with the one it replaces) is packed into a *batch* document shared

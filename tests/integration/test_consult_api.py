@@ -389,7 +389,6 @@ async def stored(consult, poll_id: str) -> dict[str, int]:
         "records": await store.ballots(poll_id).count_documents({}),
         "batches": await store.batches(poll_id).count_documents({}),
         "voted": await store.households_voted(poll_id),
-        "claims": await store.claims(poll_id).count_documents({}),
     }
 
 
@@ -524,9 +523,9 @@ async def test_a_paper_code_survives_a_failure_between_its_use_and_the_ballot(
 async def test_no_record_naming_a_household_is_kept_in_the_order_of_voting(
     settings: Settings,
 ) -> None:
-    """Ballots are kept in the order they came (records, batches); so no record that names a
-    household (its key, or its token, which the service's secret maps to it) may be: the
-    two orders side by side would pair households with ballots."""
+    """Ballots are kept in the order they came (batches); so, once the poll is counted, no
+    record that names a household (its key, or its token, which the service's secret maps to
+    it) may be: the two orders side by side would pair households with ballots."""
     settings = settings.model_copy(update={"consult_close_settle_s": 0.0, "consult_tick_s": 0})
     app = create_app(settings)
     async with serving(app) as [client]:
@@ -553,6 +552,10 @@ async def test_no_record_naming_a_household_is_kept_in_the_order_of_voting(
                 headers=headers,
             )
             assert answer.status_code == 201
+        await client.post("/api/v1/consult/polls/poll_order/close", headers=office)
+        await consult.tick()  # after the results: the records kept in arrival order go
+        sealed = (await client.get("/api/v1/consult/polls/poll_order")).json()
+        assert sealed["households_voted"] == len(voting_order)
         voters = [f"{B2 if p[-3] == '2' else B1}|{p[-3:]}" for p in voting_order]
         names = {h: h for h in voters} | {consult.voting.token("poll_order", h): h for h in voters}
         db = consult.store.db
@@ -562,3 +565,5 @@ async def test_no_record_naming_a_household_is_kept_in_the_order_of_voting(
             seen += len(order)
             assert order != voters, f"{name} keeps households in the order they voted"
         assert seen >= 2 * len(voters)  # the frozen roll and the tokens at least
+        published = (await client.get("/api/v1/consult/polls/poll_order/ballots")).json()
+        assert len(published["ballots"]) == len(voters)  # the batches stay
