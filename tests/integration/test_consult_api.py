@@ -567,3 +567,65 @@ async def test_no_record_naming_a_household_is_kept_in_the_order_of_voting(
         assert seen >= 2 * len(voters)  # the frozen roll and the tokens at least
         published = (await client.get("/api/v1/consult/polls/poll_order/ballots")).json()
         assert len(published["ballots"]) == len(voters)  # the batches stay
+
+
+@pytest.mark.asyncio
+async def test_whatever_the_timing_a_ballot_answered_success_is_counted(settings: Settings) -> None:
+    """Ballots cast by a replica whose read of the poll outlives the close, at the same time
+    as the close and its settle time: each either succeeds and is counted, or is refused and
+    leaves nothing; the published ballots are exactly the successes."""
+    import asyncio
+
+    from services.consult.domain.polls import Refused
+    from services.consult.voting import Voting
+    from shared.events import utcnow
+
+    settings = settings.model_copy(update={"consult_close_settle_s": 0.3, "consult_tick_s": 0})
+    app = create_app(settings)
+    async with serving(app) as [client]:
+        consult = app.state.consult
+        keys = await setup(client, app, settings)
+        office = {"Authorization": keys["office"]}
+        await client.post(
+            "/api/v1/consult/rolls",
+            content=ROLL.encode(),
+            headers={**office, "content-type": "text/csv"},
+        )
+        options = [{"id": "y", "label": "Yes"}, {"id": "n", "label": "No"}]
+        body = {"poll_id": "poll_timing", "node_id": COMPOUND, "question": "?", "kind": "single"}
+        await client.post(
+            "/api/v1/consult/polls", json={**body, "options": options}, headers=office
+        )
+        await client.post("/api/v1/consult/polls/poll_timing/open", headers=office)
+        replica = Voting(consult.store, settings.consult_secret.get_secret_value(), utcnow, 600)
+        await replica.poll("poll_timing")
+        households = [f"{B1}|101", f"{B1}|102", f"{B1}|103", f"{B2}|201", f"{B2}|202"]
+
+        async def cast(i: int, household: str) -> str | None:
+            await asyncio.sleep(0.15 * i)  # before, during and after the settle time
+            try:
+                done = await replica.cast(
+                    "poll_timing", household, secrets.token_urlsafe(32), ("y",)
+                )
+            except Refused as exc:
+                assert exc.code == "poll_closed"
+                return None
+            return done.receipt
+
+        async def close() -> dict:
+            await asyncio.sleep(0.1)
+            answer = await client.post("/api/v1/consult/polls/poll_timing/close", headers=office)
+            return answer.json()
+
+        *receipts, closed = await asyncio.gather(
+            *(cast(i, h) for i, h in enumerate(households)), close()
+        )
+        succeeded = {r for r in receipts if r}
+        published = (await client.get("/api/v1/consult/polls/poll_timing/ballots")).json()
+        assert {b["receipt"] for b in published["ballots"]} == succeeded
+        assert closed["results"]["turnout"] == len(succeeded)
+        counted_batches = (await consult.store.counts.find_one({"_id": "poll_timing"}))["batches"]
+        assert await consult.store.batches("poll_timing").count_documents({}) == len(
+            counted_batches
+        )
+        print(f"\n{len(succeeded)} of {len(households)} ballots racing the close succeeded")
