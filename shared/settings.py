@@ -130,12 +130,16 @@ class Settings(BaseSettings):
         description="Records the ledger's consumers fetch at once; a batch's donations are "
         "posted with one group commit (one block of the chain) per fund.",
     )
-    notify_public_url: str = Field(
-        "http://127.0.0.1:8083",
-        description="Public base URL of notify, used in the signed rating links residents get.",
+    web_public_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="Public base URL of the web service: the signed rating links residents get "
+        "open its /rate page.",
     )
     notify_rating_ttl_h: int = Field(
         168, ge=1, description="Hours a return-visit rating link stays valid."
+    )
+    notify_signin_codes_per_address: int = Field(
+        10, ge=1, le=10000, description="Sign-in codes one client address may ask for per hour."
     )
     notify_retry_max_attempts: int = Field(
         5, ge=1, description="Attempts per channel before a temporary failure is given up on."
