@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -17,7 +18,7 @@ from services.dispatch.clock import DevClock
 from services.dispatch.domain.machine import Rules
 from services.dispatch.feedback import Feedback
 from services.dispatch.http import refusals, router
-from services.dispatch.routing import load_calendar, load_policy, load_routing
+from services.dispatch.rule_files import load_calendar, load_policy, load_routing
 from services.dispatch.store import CaseStore
 from services.dispatch.timers import TimerWheel
 from services.dispatch.wheel import WheelStore
@@ -71,15 +72,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         clock=clock,
         replica=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
     )
-    parts.consume(
-        ISSUES_REPORTED,
-        {},
-        batch_handlers={IssueReportedV1: dispatcher.route},
-        batch_size=ROUTE_BATCH,
-        streaming=True,
-    )
-    parts.consume(DEPT_ACTIONS, {DepartmentActionV1: KafkaActions(dispatcher, store).on_action})
-    parts.consume(ISSUES_FEEDBACK, {IssueRatedV1: Feedback(dispatcher).on_rated})
+    _consume(parts, dispatcher, store)
     refusals(parts.errors)
     wheel = TimerWheel(wheel_store, dispatcher, batch=settings.dispatch_timer_batch)
     app = parts.app(
@@ -101,3 +94,16 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     interval = settings.dispatch_timer_interval_s
     run_alongside(app, *([partial(wheel.run, interval)] if interval > 0 else []))
     return app
+
+
+def _consume(parts: Any, dispatcher: Dispatcher, store: CaseStore) -> None:
+    """Reports are routed in batches; actions and ratings one by one."""
+    parts.consume(
+        ISSUES_REPORTED,
+        {},
+        batch_handlers={IssueReportedV1: dispatcher.route},
+        batch_size=ROUTE_BATCH,
+        streaming=True,
+    )
+    parts.consume(DEPT_ACTIONS, {DepartmentActionV1: KafkaActions(dispatcher, store).on_action})
+    parts.consume(ISSUES_FEEDBACK, {IssueRatedV1: Feedback(dispatcher).on_rated})
