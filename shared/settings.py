@@ -212,6 +212,24 @@ class Settings(BaseSettings):
         description="Web: where it reaches the services, name=url comma separated (empty: "
         "127.0.0.1 and each service's port).",
     )
+    web_public_url: str = Field(
+        "",
+        max_length=200,
+        description="Web: the address people reach the web at, for QR codes and printed "
+        "notices (empty: http://127.0.0.1 and the web's port).",
+    )
+    web_public_refresh_s: float = Field(
+        300.0,
+        ge=0,
+        description="Web: how often the public fund page's cache is read again whole from the "
+        "ledger, besides on each of the ledger's events (0: at start and on events only).",
+    )
+    web_public_stats_s: float = Field(
+        60.0,
+        ge=0,
+        description="Web: how long the public district page keeps dispatch's rates and counts "
+        "before asking again.",
+    )
 
     intake_rate_per_client: float = Field(
         20.0, ge=0, description="Intake: reports per second per client address (0: no limit)."

@@ -16,6 +16,7 @@ from services.web import cases_http, fund_http, http, more_http
 from services.web.backends import Backends, parse_service_urls
 from services.web.domain.accounts import LockoutRule, SessionRule
 from services.web.pages import Pages
+from services.web.public.wiring import public_side
 from services.web.security import SecurityHeaders
 from services.web.staff import Staff
 from services.web.store import WebStore
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     backends = Backends(client, parse_service_urls(settings.web_service_urls, ports))
     pages = Pages(staff, backends, reference, secure_cookie=settings.web_cookie_secure)
     pages.kafka_bootstrap, pages.topic_prefix = settings.kafka_servers, settings.topic_prefix
+    public = public_side(parts, pages)
     app = parts.app(
         title="Linli web",
         description="The staff console: sign-in, case queue and actions, fund desk.",
@@ -65,21 +67,25 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             cases_http.router(pages),
             fund_http.router(pages),
             more_http.router(pages),
+            *public.routers,
         ],
         prepare_db=store.prepare,
     )
     http.install_refusals(app, pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeaders)
-    app.state.staff, app.state.pages = staff, pages
+    app.state.staff, app.state.pages, app.state.public = staff, pages, public
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         async with inner(app_):
+            tasks = public.start()
             try:
                 yield
             finally:
+                for task in tasks:
+                    task.cancel()
                 await client.aclose()
 
     app.router.lifespan_context = lifespan

@@ -1,0 +1,45 @@
+"""The public pages' part of the web's composition root: their routers, the fund cache's
+consumers of the ledger's topics, and the background refresh started with the app."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter
+
+from services.web.pages import Pages
+from services.web.public import fund_pages
+from services.web.public.fund_cache import FundCache, keep_fresh
+from services.web.public.fund_events import FundEvents, handlers
+from shared.service import ServiceParts
+from shared.topics import LEDGER_COMMANDS, LEDGER_RECEIPTS
+
+
+@dataclass
+class PublicSide:
+    routers: list[APIRouter]
+    fund: FundCache
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def start(self) -> list[asyncio.Task[None]]:
+        return [asyncio.create_task(run()) for run in self.background]
+
+
+def public_side(parts: ServiceParts, pages: Pages) -> PublicSide:
+    settings = parts.settings
+    fund = FundCache(parts.db, pages.backends)
+    events = FundEvents(fund)
+    by_topic = handlers(events)
+    parts.consume(
+        LEDGER_RECEIPTS, {}, "The public fund page's cache: a donation was posted",
+        batch_handlers=by_topic["receipts"],
+    )  # fmt: skip
+    parts.consume(
+        LEDGER_COMMANDS, {}, "The public fund page's cache: spending and its approvals",
+        batch_handlers=by_topic["commands"],
+    )  # fmt: skip
+    side = PublicSide(routers=[fund_pages.router(pages, fund)], fund=fund)
+    side.background.append(lambda: keep_fresh(fund, settings.web_public_refresh_s))
+    return side

@@ -1,0 +1,148 @@
+"""The public fund page against the real services: the same totals as the ledger's own public
+API, donors named only where they agreed, the three parties' approvals, the disclosure CSV
+as the ledger publishes it, and the verification `linli ledger verify` recorded; in both
+languages, with no sign-in, no script and the security headers."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from shared.staff_tokens import StaffClaims, sign
+from tests.web.conftest import Platform
+
+pytestmark = pytest.mark.e2e
+PARTIES = ("party-branch", "owners-committee", "property-company")
+
+
+def wait_for(probe, timeout_s: float = 40.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError("not seen in time")
+
+
+def ledger(platform: Platform, path: str, body: dict, role: str = "fund-clerk",
+           party: str | None = None) -> dict:  # fmt: skip
+    secret = platform.settings.web_token_secret.get_secret_value()
+    token = sign(secret, StaffClaims("test", role, "*", int(time.time()) + 60, party))
+    answer = httpx.post(f"{platform.url('ledger')}/api/v1{path}", json=body, timeout=20,
+                        headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert answer.status_code in (200, 201), answer.text
+    return answer.json()
+
+
+def yuan(fen: int) -> str:
+    return f"{fen // 100:,}.{fen % 100:02d}"
+
+
+def section(html: str, campaign: str) -> str:
+    found = re.search(rf'<section class="card" id="c-{campaign}".*?</section>', html, re.S)
+    assert found, f"no section for {campaign}"
+    return found.group(0)
+
+
+def fund_page(platform: Platform, lang: str = "zh-CN") -> httpx.Response:
+    return httpx.get(f"{platform.url('web')}/public/fund", cookies={"linli_lang": lang}, timeout=20)
+
+
+def verify_books(platform: Platform) -> str:
+    env = {**os.environ, "LINLI_MONGODB_URL": platform.settings.mongodb_url,
+           "LINLI_DB_PREFIX": platform.settings.db_prefix, "LINLI_ENV": "test"}  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "services.ops.cli.main", "ledger", "verify"],
+                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stderr + done.stdout
+
+
+def test_the_public_fund_page_shows_what_the_ledger_publishes(platform: Platform):
+    campaign = f"pub-{uuid.uuid4().hex[:6]}"
+    today = datetime.now(UTC).date()
+    ledger(platform, "/campaigns", {
+        "id": campaign, "name": "楼道照明", "goal_fen": 1_000_000,
+        "starts": str(today - timedelta(days=10)), "ends": str(today + timedelta(days=50)),
+        "projects": ["lamps"]})  # fmt: skip
+    for n, (name, named, fen) in enumerate((("王芳", True, 120_000), ("赵密", False, 30_050))):
+        ledger(platform, "/donations", {
+            "donation_id": f"{campaign}-d{n}", "campaign": campaign, "channel": "offline",
+            "amount_fen": fen, "receipt_book_no": f"RB-{n}",
+            "donor": {"name": name, "named": named}})  # fmt: skip
+    asked = ledger(platform, "/disbursements", {
+        "disbursement_id": f"{campaign}-x1", "fund": campaign, "project": "lamps",
+        "amount_fen": 50_000, "payee": "某某五金店", "purpose": "更换 20 盏楼道灯"})  # fmt: skip
+    assert asked["status"] in ("requested", "exists"), asked
+    for party in PARTIES:
+        ledger(platform, f"/disbursements/{campaign}-x1/approve", {}, "fund-approver", party)
+    ledger(platform, f"/disbursements/{campaign}-x1/post", {"payment_ref": "B-1"},
+           "fund-treasurer")  # fmt: skip
+
+    ours = httpx.get(f"{platform.url('ledger')}/api/v1/public/campaigns/{campaign}").json()
+    assert ours["spent_fen"] == 50_000 and ours["raised"]["total"] == 150_050
+
+    def shown():
+        page = fund_page(platform)
+        return page.status_code == 200 and f'id="c-{campaign}"' in page.text and (
+            "已支付" in section(page.text, campaign)) and page  # fmt: skip
+
+    page = wait_for(shown)
+    html = section(page.text, campaign)
+    # the same totals as the ledger's own public API
+    for key, fen in (("raised", ours["raised"]["total"]), ("spent", ours["spent_fen"]),
+                     ("balance", ours["balance_fen"])):  # fmt: skip
+        assert f'<span class="amount {key}">{yuan(fen)}</span>' in html, key
+    assert f'<span class="goal">{yuan(ours["goal_fen"])}</span>' in html
+    # donors named only where they agreed; no payee, no receipt book, no key ids
+    assert "王芳" in html and "赵密" not in html and "匿名" in html
+    assert "某某五金店" not in html and "RB-0" not in html and "web:test" not in html
+    # the three parties' approvals
+    for word in ("党组织: ✔", "业委会: ✔", "物业: ✔", "3/3"):
+        assert word in html, word
+    # the chain head as the ledger publishes it
+    assert ours["chain"]["head"] in html and f"{ours['chain']['entries']} 条账目" in html
+    # the quarterly disclosure, byte for byte the ledger's
+    quarter = next(iter(ours["quarters"]))
+    csv_url = f"/public/fund/disclosures/{quarter}.csv"
+    assert csv_url in html
+    ours_csv = httpx.get(f"{platform.url('ledger')}/api/v1/public/disclosures/{quarter}.csv")
+    mine = httpx.get(platform.url("web") + csv_url)
+    assert mine.status_code == 200 and mine.headers["content-type"].startswith("text/csv")
+    assert mine.text == ours_csv.text
+
+    # security: no sign-in, no script, strict headers
+    assert "<script" not in page.text and " style=" not in page.text
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["referrer-policy"] == "same-origin"
+    english = fund_page(platform, "en")
+    assert '<html lang="en">' in english.text and "anonymous" in section(english.text, campaign)
+    assert "Party branch: ✔" in section(english.text, campaign)
+
+
+def test_the_page_says_whether_the_last_verification_passed(platform: Platform):
+    printed = verify_books(platform)
+    counted = re.search(r"ok: (\d+) entries in (\d+) funds", printed)
+    assert counted, printed
+    # the verification is no event: the next event (or the timer) brings it to the page
+    campaign = f"pub-{uuid.uuid4().hex[:6]}"
+    today = datetime.now(UTC).date()
+    ledger(platform, "/campaigns", {
+        "id": campaign, "name": "核验之后", "goal_fen": 10_000, "starts": str(today),
+        "ends": str(today + timedelta(days=5)), "projects": ["p"]})  # fmt: skip
+    ledger(platform, "/donations", {"donation_id": f"{campaign}-d", "campaign": campaign,
+                                    "channel": "offline", "amount_fen": 100,
+                                    "receipt_book_no": "RB-v"})  # fmt: skip
+    page = wait_for(lambda: (p := fund_page(platform, "en")).status_code == 200
+                    and "The last verification passed" in p.text and p)  # fmt: skip
+    assert f"{counted.group(1)} entries" in page.text
+    ours = httpx.get(f"{platform.url('ledger')}/api/v1/public/verification").json()
+    assert ours["ok"] is True and ours["entries"] == int(counted.group(1))
