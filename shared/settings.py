@@ -218,6 +218,12 @@ class Settings(BaseSettings):
         description="Web: the address people reach the web at, for QR codes and printed "
         "notices (empty: http://127.0.0.1 and the web's port).",
     )
+    web_open311_url: str = Field(
+        "",
+        max_length=200,
+        description="Web: the Open311 endpoint apps use, as the public discovery page lists it "
+        "(empty: intake's /open311/v2/ as the web reaches it).",
+    )
     web_public_refresh_s: float = Field(
         300.0,
         ge=0,

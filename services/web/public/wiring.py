@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter
 
 from services.web.pages import Pages
-from services.web.public import fund_pages
+from services.web.public import district_pages, fund_pages, open311_page
+from services.web.public.district_stats import DistrictStats
 from services.web.public.fund_cache import FundCache, keep_fresh
 from services.web.public.fund_events import FundEvents, handlers
 from shared.service import ServiceParts
@@ -40,6 +41,15 @@ def public_side(parts: ServiceParts, pages: Pages) -> PublicSide:
         LEDGER_COMMANDS, {}, "The public fund page's cache: spending and its approvals",
         batch_handlers=by_topic["commands"],
     )  # fmt: skip
-    side = PublicSide(routers=[fund_pages.router(pages, fund)], fund=fund)
+    stats = DistrictStats(pages.backends, keep_s=settings.web_public_stats_s)
+    open311 = settings.web_open311_url or pages.backends.urls["intake"] + "/open311/v2/"
+    side = PublicSide(
+        routers=[
+            fund_pages.router(pages, fund),
+            district_pages.router(pages, stats),
+            open311_page.router(pages, open311, settings.intake_rate_per_key),
+        ],
+        fund=fund,
+    )
     side.background.append(lambda: keep_fresh(fund, settings.web_public_refresh_s))
     return side

@@ -90,4 +90,49 @@ PUBLIC_WORDS: dict[str, tuple[str, str]] = {
         "books into hledger and balance them independently.",
     ),
     "pub.unavailable": ("数据正在载入，请稍后再试。", "The figures are loading; try again soon."),
+    "pub.district.intro": (
+        "每月的响应率、解决率和满意率（按街道、按部门），以及各小区当前未办结的反映数量；"
+        "不含任何居民的反映内容、照片或具体楼栋。",
+        "Each month's response, resolution and satisfaction rates by street and by department, "
+        "and the open reports per compound now; no resident's words, photo or building.",
+    ),
+    "pub.months": ("月份", "Months"),
+    "pub.by-street": ("按街道", "By street"),
+    "pub.by-department": ("按部门", "By department"),
+    "pub.no-rates": ("本月暂无数据。", "No figures for this month yet."),
+    "pub.open-now": ("当前未办结的反映", "Reports open now"),
+    "pub.open-total": ("共", "In all"),
+    "pub.compound": ("小区", "Compound"),
+    "pub.open": ("未办结", "Open"),
+    "pub.legend": (
+        "颜色：灰 0，浅黄 1–2，橙 3–5，红 6 及以上。",
+        "Colours: grey 0, light yellow 1–2, orange 3–5, red 6 or more.",
+    ),
+    "pub.none-open": ("目前没有未办结的反映。", "No report is open now."),
+    "pub.open311.intro": (
+        "第三方应用可以通过 Open311 GeoReport v2 标准接口提交和查询问题反映。",
+        "Apps can file and follow reports through the standard Open311 GeoReport v2 API.",
+    ),
+    "pub.endpoint": ("接口地址", "The endpoint"),
+    "pub.base-url": ("基础地址", "Base URL"),
+    "pub.discovery": ("服务发现", "Discovery"),
+    "pub.services-list": ("问题类别", "Service list"),
+    "pub.post-request": ("提交反映", "File a request"),
+    "pub.formats": ("格式", "Formats"),
+    "pub.spec": ("规范", "Specification"),
+    "pub.get-key": ("如何获取 API 密钥", "How an app gets a key"),
+    "pub.key-1": (
+        "应用开发者向区指挥中心提出申请，说明应用名称和用途。",
+        "The app's maker asks the district command centre, naming the app and what it is for.",
+    ),
+    "pub.key-2": ("运维人员为该应用签发密钥：", "An operator issues the app's key with"),
+    "pub.key-3": (
+        "密钥只显示一次，平台只保存其哈希；提交反映时作为参数发送：",
+        "The key is shown once and only its hash is kept; send it with each request as",
+    ),
+    "pub.key-4": ("每个密钥每秒最多请求数：", "Requests per second per key, at most:"),
+    "pub.key-read": (
+        "查询类别和反映不需要密钥；提交反映需要。",
+        "Reading the service list and requests needs no key; filing a request does.",
+    ),
 }

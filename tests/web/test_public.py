@@ -1,7 +1,8 @@
-"""The public fund page against the real services: the same totals as the ledger's own public
-API, donors named only where they agreed, the three parties' approvals, the disclosure CSV
-as the ledger publishes it, and the verification `linli ledger verify` recorded; in both
-languages, with no sign-in, no script and the security headers."""
+"""The public pages against the real services, no sign-in: the fund page with the same totals
+as the ledger's own public API, donors named only where they agreed, the three parties'
+approvals, the disclosure CSV as the ledger publishes it and the verification `linli ledger
+verify` recorded; the district page with dispatch's rates and open counts by compound (no
+resident's words); Open311 discovery; in both languages, no script, the security headers."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from shared.staff_tokens import StaffClaims, sign
-from tests.web.conftest import Platform
+from tests.web.conftest import Platform, report
 
 pytestmark = pytest.mark.e2e
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 PARTIES = ("party-branch", "owners-committee", "property-company")
 
 
@@ -146,3 +149,45 @@ def test_the_page_says_whether_the_last_verification_passed(platform: Platform):
     assert f"{counted.group(1)} entries" in page.text
     ours = httpx.get(f"{platform.url('ledger')}/api/v1/public/verification").json()
     assert ours["ok"] is True and ours["entries"] == int(counted.group(1))
+
+
+def test_the_district_page_shows_the_rates_and_open_reports_by_compound(platform: Platform):
+    secret_words = f"楼道灯不亮-{uuid.uuid4().hex[:6]}"
+    report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi.b02", secret_words)
+    web, dispatch = platform.url("web"), platform.url("dispatch")
+
+    def counted():
+        counts = httpx.get(f"{dispatch}/api/v1/public/open-counts").json()["compounds"]
+        return counts.get("sz.tongjiang.niuerqiao.hongqi") and counts
+
+    counts = wait_for(counted)
+    assert not any(node.count(".") > 3 for node in counts), "a place finer than a compound"
+    month = datetime.now(UTC).astimezone(SHANGHAI).strftime("%Y-%m")
+    public = httpx.get(f"{dispatch}/api/v1/public/rates", params={"month": month}).json()
+    secret = platform.settings.web_token_secret.get_secret_value()
+    token = sign(secret, StaffClaims("test", "office", "sz", int(time.time()) + 60))
+    staff = httpx.get(f"{dispatch}/api/v1/dispatch/rates", params={"month": month},
+                      headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
+    assert public == staff  # the same figures, without a key
+
+    for lang, words in (("zh-CN", "红旗小区"), ("en", "Hongqi Compound")):
+        page = httpx.get(f"{web}/public/district", cookies={"linli_lang": lang})
+        assert page.status_code == 200 and f'<html lang="{lang}">' in page.text
+        assert secret_words not in page.text and "<script" not in page.text
+        total = re.search(r'id="open-total">(\d+)<', page.text).group(1)
+        # the page keeps dispatch's counts up to a minute: at least what was counted above
+        assert int(total) >= 1 and words in page.text
+        for row in public["rankings"].get("street", []):
+            value = row["rates"].get("response")
+            if value is not None:
+                assert f"{value * 100:.1f}%" in page.text
+    assert httpx.get(f"{web}/public/district", params={"month": "1999-01"}).status_code == 400
+
+
+def test_open311_discovery_lists_the_endpoint_and_how_to_get_a_key(platform: Platform):
+    page = httpx.get(f"{platform.url('web')}/public/open311", cookies={"linli_lang": "en"})
+    assert page.status_code == 200 and "linli keys create" in page.text
+    base = re.search(r'id="open311-base">([^<]+)<', page.text).group(1)
+    discovery = httpx.get(f"{base}discovery.json")
+    assert discovery.status_code == 200 and discovery.json()["endpoints"][0]["url"] == base
+    assert "Open311" in httpx.get(f"{platform.url('web')}/public/open311").text
