@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import segno
 
+from services.web.public.qr import qr_svg
 from shared.staff_tokens import StaffClaims, sign
-from tests.web.conftest import Platform, report
+from tests.web.conftest import Platform, csrf_of, report, signed_in
 
 pytestmark = pytest.mark.e2e
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -191,3 +193,47 @@ def test_open311_discovery_lists_the_endpoint_and_how_to_get_a_key(platform: Pla
     discovery = httpx.get(f"{base}discovery.json")
     assert discovery.status_code == 200 and discovery.json()["endpoints"][0]["url"] == base
     assert "Open311" in httpx.get(f"{platform.url('web')}/public/open311").text
+
+
+def test_a_compound_prints_a_qr_code_for_itself_and_each_building(platform: Platform):
+    web = platform.url("web")
+    listing = httpx.get(f"{web}/public/notices")
+    assert (
+        listing.status_code == 200
+        and "/public/notices/sz.tongjiang.niuerqiao.hongqi" in listing.text
+    )
+    sheet = httpx.get(f"{web}/public/notices/sz.tongjiang.niuerqiao.hongqi",
+                      cookies={"linli_lang": "en"})  # fmt: skip
+    assert sheet.status_code == 200 and "Hongqi Compound" in sheet.text
+    figures = re.findall(r'<figure class="qr" id="qr-([^"]+)">(.*?)</figure>', sheet.text, re.S)
+    buildings = [f for f, _ in figures if f.startswith("sz.tongjiang.niuerqiao.hongqi.")]
+    assert figures[0][0] == "sz.tongjiang.niuerqiao.hongqi" and len(buildings) >= 3
+    for node, html in figures:
+        url = f"{web}/report?place={node}"  # the web's own address: LINLI_WEB_PUBLIC_URL unset
+        assert f'<span class="url">{url}</span>' in html
+        # the code drawn is the code of exactly that address
+        assert segno.make(url, error="m").matrix and qr_svg(url, "x").split("<path")[1] in html
+    assert httpx.get(f"{web}/public/notices/sz.tongjiang").status_code == 404  # a street
+    assert httpx.get(f"{web}/public/notices/no such").status_code in (404, 422)
+
+
+def test_a_broadcast_prints_as_a_notice_for_its_operator_only(platform: Platform):
+    operator = signed_in(platform, "operator")
+    page = operator.get("/broadcasts")
+    sent = operator.post("/broadcasts", data={
+        "csrf": csrf_of(page.text), "node_id": "sz.tongjiang.niuerqiao.hongqi",
+        "title_zh": "停电通知", "body_zh": "周六 8 点至 11 点检修停电。",
+        "title_en": "Power off", "body_en": "Saturday 8-11, maintenance."})  # fmt: skip
+    assert sent.status_code == 303, sent.text
+    broadcast_id = sent.headers["location"].split("shown=")[1]
+    assert f"/broadcasts/{broadcast_id}/notice" in operator.get(sent.headers["location"]).text
+    notice = operator.get(f"/broadcasts/{broadcast_id}/notice")
+    assert notice.status_code == 200
+    for words in ("停电通知", "周六 8 点至 11 点检修停电。", "Power off", "红旗小区", "<svg"):
+        assert words in notice.text, words
+    assert "<script" not in notice.text and "@media print" in httpx.get(
+        f"{platform.url('web')}/static/public.css").text  # fmt: skip
+    anonymous = httpx.get(f"{platform.url('web')}/broadcasts/{broadcast_id}/notice")
+    assert anonymous.status_code == 303 and "/signin" in anonymous.headers["location"]
+    department = signed_in(platform, "urban-mgmt")
+    assert department.get(f"/broadcasts/{broadcast_id}/notice").status_code == 403

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter
 
 from services.web.pages import Pages
-from services.web.public import district_pages, fund_pages, open311_page
+from services.web.public import district_pages, fund_pages, notices_pages, open311_page
 from services.web.public.district_stats import DistrictStats
 from services.web.public.fund_cache import FundCache, keep_fresh
 from services.web.public.fund_events import FundEvents, handlers
 from shared.service import ServiceParts
+from shared.settings import Settings
 from shared.topics import LEDGER_COMMANDS, LEDGER_RECEIPTS
 
 
@@ -26,6 +27,11 @@ class PublicSide:
 
     def start(self) -> list[asyncio.Task[None]]:
         return [asyncio.create_task(run()) for run in self.background]
+
+
+def public_base(settings: Settings) -> str:
+    """Where people reach the web (QR codes and printed notices link there)."""
+    return settings.web_public_url or f"http://127.0.0.1:{settings.port_of('web')}"
 
 
 def public_side(parts: ServiceParts, pages: Pages) -> PublicSide:
@@ -48,6 +54,7 @@ def public_side(parts: ServiceParts, pages: Pages) -> PublicSide:
             fund_pages.router(pages, fund),
             district_pages.router(pages, stats),
             open311_page.router(pages, open311, settings.intake_rate_per_key),
+            notices_pages.router(pages, public_base(settings)),
         ],
         fund=fund,
     )

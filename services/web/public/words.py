@@ -135,4 +135,21 @@ PUBLIC_WORDS: dict[str, tuple[str, str]] = {
         "查询类别和反映不需要密钥；提交反映需要。",
         "Reading the service list and requests needs no key; filing a request does.",
     ),
+    "pub.notices": ("打印张贴", "Printable notices"),
+    "pub.notices.intro": (
+        "选择小区，打印该小区及每栋楼的报事二维码，张贴在公告栏。",
+        "Choose a compound to print the QR codes for reporting at it and at each of its "
+        "buildings, for the notice board.",
+    ),
+    "pub.qr-title": ("扫码反映问题", "Scan to report a problem"),
+    "pub.qr-how": (
+        "用手机扫描二维码，即可反映问题，地点已自动填好。",
+        "Scan the code with a phone to report a problem here; the place is filled in.",
+    ),
+    "pub.print-hint": (
+        "用浏览器的“打印”即可打印本页。",
+        "Use the browser's Print to print this page.",
+    ),
+    "pub.urgent-notice": ("紧急通知", "Urgent notice"),
+    "pub.area": ("范围", "Area"),
 }
