@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.web import cases_http, fund_http, http, more_http
+from services.web import cases_http, fund_http, http, operator_http
 from services.web.backends import Backends, parse_service_urls
 from services.web.domain.accounts import LockoutRule, SessionRule
 from services.web.pages import Pages
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             http.router(pages),
             cases_http.router(pages),
             fund_http.router(pages),
-            more_http.router(pages),
+            operator_http.router(pages),
             *public.routers,
         ],
         prepare_db=store.prepare,
