@@ -237,3 +237,60 @@ def test_a_broadcast_prints_as_a_notice_for_its_operator_only(platform: Platform
     assert anonymous.status_code == 303 and "/signin" in anonymous.headers["location"]
     department = signed_in(platform, "urban-mgmt")
     assert department.get(f"/broadcasts/{broadcast_id}/notice").status_code == 403
+
+
+CHROMIUM = "/usr/bin/chromium"
+PHONE = {"width": 360, "height": 740}
+PUBLIC_PAGES = ("/public/fund", "/public/district", "/public/open311", "/public/notices",
+                "/public/notices/sz.tongjiang.niuerqiao.hongqi")  # fmt: skip
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="make system-deps installs chromium")
+def test_the_public_pages_on_a_phone_in_the_browser(platform: Platform):
+    """Debian's Chromium at 360 px: every public page in both languages fits the width and
+    passes the accessibility checker (axe-core, bundled); with JavaScript off the pages are
+    the same and their links lead on. Screenshots: tests/web/screenshots/public-*.png."""
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.test_console_browser import ARGS, SHOTS
+
+    SHOTS.mkdir(exist_ok=True)
+    axe, found = Axe(), {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            for lang in ("zh-CN", "en"):
+                context = browser.new_context(base_url=platform.url("web"), viewport=PHONE,
+                                              locale=lang, is_mobile=True)  # fmt: skip
+                context.add_cookies([{"name": "linli_lang", "value": lang,
+                                      "url": platform.url("web")}])  # fmt: skip
+                page = context.new_page()
+                for path in PUBLIC_PAGES:
+                    assert page.goto(path).status == 200, path
+                    width = page.evaluate("document.documentElement.scrollWidth")
+                    assert width <= PHONE["width"], f"{path} is {width} px wide"
+                    for violation in axe.run(page).response["violations"]:
+                        found.setdefault(violation["id"], set()).add(f"{lang}:{path}")
+                    name = path.strip("/").replace("/", "-").replace(".", "_")
+                    page.screenshot(path=str(SHOTS / f"{name}-{lang}.png"), full_page=True)
+                context.close()
+            assert found == {}, found
+            # JavaScript off: the same pages, and the links lead on
+            plain = browser.new_context(base_url=platform.url("web"), viewport=PHONE,
+                                        java_script_enabled=False)  # fmt: skip
+            page = plain.new_page()
+            page.goto("/public/fund")
+            page.click("nav a[href='/public/district']")
+            assert page.url.endswith("/public/district") and page.locator("svg").count() > 1
+            page.click("a.lang")
+            assert page.locator("html").get_attribute("lang") == "en"
+            page.click("nav a[href='/public/notices']")
+            page.click("a[href='/public/notices/sz.tongjiang.niuerqiao.hongqi']")
+            assert page.locator("figure.qr").count() > 3
+            page.emulate_media(media="print")
+            page.pdf(path=str(SHOTS / "public-notices-hongqi-print.pdf"))
+            plain.close()
+        finally:
+            browser.close()
