@@ -294,3 +294,18 @@ def test_the_public_pages_on_a_phone_in_the_browser(platform: Platform):
             plain.close()
         finally:
             browser.close()
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_every_public_page_in_both_languages(platform: Platform, lang: str):
+    words = {"zh-CN": "基金公开", "en": "The fund's account"}[lang]  # the navigation
+    for path in PUBLIC_PAGES:
+        page = httpx.get(platform.url("web") + path, cookies={"linli_lang": lang}, timeout=30)
+        assert page.status_code == 200, path
+        assert f'<html lang="{lang}">' in page.text and words in page.text, path
+        assert "<script" not in page.text and " style=" not in page.text, path
+        assert "Traceback" not in page.text and "{{" not in page.text, path
+        headers = page.headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert "unsafe-inline" not in headers["content-security-policy"], path
+        assert headers["referrer-policy"] == "same-origin", path
