@@ -35,6 +35,9 @@ def test_changed_quarters_and_newest_first():
     new = {"quarters": {"2026Q3": {"spent": 1}, "2026Q4": {"spent": 3}, "2027Q1": {}}}
     assert changed_quarters(old, new) == {"2026Q4", "2027Q1"}
     assert changed_quarters(None, new) == set(new["quarters"])
+    grew = {**new, "chain": {"entries": 9}}
+    assert changed_quarters({**new, "chain": {"entries": 8}}, grew) == {"2027Q1"}
+    assert changed_quarters(grew, grew) == set()
     rows = newest_entries({"2026Q4": disclosure_entries(CSV, "a")})
     assert [r["entry"] for r in rows] == ["dis:1", "don:1"]
 

@@ -30,10 +30,16 @@ def disclosure_entries(text: str, campaign: str) -> list[dict[str, str]]:
 
 def changed_quarters(old: dict[str, Any] | None, new: dict[str, Any]) -> set[str]:
     """Quarters whose figures differ between two public accounts of a campaign (all of the
-    new one's when there was none)."""
+    new one's when there was none; the newest when only the chain grew)."""
     before = (old or {}).get("quarters") or {}
     after = new.get("quarters") or {}
-    return {q for q in after if before.get(q) != after[q]}
+    changed = {q for q in after if before.get(q) != after[q]}
+    moved = ((old or {}).get("chain") or {}).get("entries") != (new.get("chain") or {}).get(
+        "entries"
+    )
+    if moved and not changed and after:  # entries that left the figures as they were
+        changed.add(max(after))
+    return changed
 
 
 def newest_entries(by_quarter: dict[str, list[dict[str, str]]]) -> list[dict[str, str]]:
