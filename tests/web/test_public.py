@@ -298,7 +298,7 @@ def test_the_public_pages_on_a_phone_in_the_browser(platform: Platform):
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
 def test_every_public_page_in_both_languages(platform: Platform, lang: str):
-    words = {"zh-CN": "基金公开", "en": "The fund's account"}[lang]  # the navigation
+    words = {"zh-CN": "开放接口", "en": "Open311 for apps"}[lang]  # the navigation
     for path in PUBLIC_PAGES:
         page = httpx.get(platform.url("web") + path, cookies={"linli_lang": lang}, timeout=30)
         assert page.status_code == 200, path

@@ -50,20 +50,35 @@ class FundCache:
         self.backends, self.clock, self.keep_s = backends, clock, keep_s
         self._lock = asyncio.Lock()
         self._view: tuple[float, FundView | None] = (-1e9, None)
+        self._reading: asyncio.Task[None] | None = None
 
     # reading (the page) -----------------------------------------------------------------------
     async def view(self) -> FundView | None:
-        """What the page shows; read from the database at most every ``keep_s`` seconds per
-        process. None until the first refresh has stored anything."""
+        """What the page shows. Kept in the process and read again from the database in the
+        background once older than ``keep_s`` seconds (one read at a time; meanwhile the kept
+        view answers), so a page waits for the database only before its first view. None
+        until the first refresh has stored anything."""
         at, view = self._view
-        if time.monotonic() - at < self.keep_s:
-            return view
+        if view is None:
+            return await self._read_view()
+        if time.monotonic() - at >= self.keep_s and (self._reading is None or self._reading.done()):
+            self._reading = asyncio.create_task(self._read_quietly())
+        return view
+
+    async def _read_quietly(self) -> None:
+        try:
+            await self._read_view()
+        except Exception as exc:  # the database away: the kept view answers until it is back
+            log.warning("public_fund_view_unread", error=repr(exc))
+
+    async def _read_view(self) -> FundView | None:
         index = await self.docs.find_one({"_id": "index"})
         if index is None:
             return None
         found = await asyncio.gather(
-            *(self.docs.find_one({"_id": f"campaign:{c['id']}"}) for c in index["campaigns"])
-        )
+            *(self.docs.find_one({"_id": f"campaign:{c['id']}"}, {"by_quarter": 0})
+              for c in index["campaigns"])
+        )  # fmt: skip
         campaigns = [
             {**c, "disbursements": (d or {}).get("disbursements", []),
              "entries": (d or {}).get("entries", [])}
@@ -102,7 +117,7 @@ class FundCache:
             await self._put(
                 {"_id": "index", "campaigns": figures, "verification": verification}, read_at
             )
-            self._view = (-1e9, None)
+            self._view = (-1e9, self._view[1])  # this process reads it again at once
         log.info("public_fund_refreshed", campaigns=sorted(wanted), quarters=sorted(quarters))
 
     async def _put_campaign(
