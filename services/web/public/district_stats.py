@@ -4,6 +4,7 @@ dispatch count."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 from typing import Any
@@ -30,15 +31,19 @@ class DistrictStats:
     def __init__(self, backends: Backends, keep_s: float = 60.0):
         self.backends, self.keep_s = backends, keep_s
         self._kept: dict[str, tuple[float, Any]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def _kept_call(self, path: str, **params: str) -> Any:
+        """Dispatch's answer, asked again once older than ``keep_s`` (one question at a time
+        per path: visitors arriving meanwhile wait for that answer instead of asking too)."""
         key = path + repr(sorted(params.items()))
-        at, value = self._kept.get(key, (-1e9, None))
-        if time.monotonic() - at < self.keep_s:
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            at, value = self._kept.get(key, (-1e9, None))
+            if time.monotonic() - at < self.keep_s:
+                return value
+            value = await self.backends.call("dispatch", "GET", path, params=params or None)
+            self._kept[key] = (time.monotonic(), value)
             return value
-        value = await self.backends.call("dispatch", "GET", path, params=params or None)
-        self._kept[key] = (time.monotonic(), value)
-        return value
 
     async def rates(self, month: str) -> dict[str, list[dict[str, Any]]]:
         return (await self._kept_call("/api/v1/public/rates", month=month))["rankings"]
