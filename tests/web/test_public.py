@@ -92,6 +92,11 @@ def test_the_public_fund_page_shows_what_the_ledger_publishes(platform: Platform
     ledger(platform, f"/disbursements/{campaign}-x1/post", {"payment_ref": "B-1"},
            "fund-treasurer")  # fmt: skip
 
+    spending = httpx.get(
+        f"{platform.url('ledger')}/api/v1/public/campaigns/{campaign}/disbursements"
+    ).json()
+    assert [a["party"] for a in spending[0]["approvals"]] == list(PARTIES)
+    assert "payee" not in spending[0] and all("by" not in a for a in spending[0]["approvals"])
     ours = httpx.get(f"{platform.url('ledger')}/api/v1/public/campaigns/{campaign}").json()
     assert ours["spent_fen"] == 50_000 and ours["raised"]["total"] == 150_050
 
