@@ -158,10 +158,29 @@ def test_the_page_says_whether_the_last_verification_passed(platform: Platform):
     assert ours["ok"] is True and ours["entries"] == int(counted.group(1))
 
 
+def acknowledge(platform: Platform, issue_id: str) -> None:
+    """The case's first holder acknowledges it through dispatch's API, with its own scope."""
+    secret = platform.settings.web_token_secret.get_secret_value()
+
+    def token(role: str, code: str) -> dict:
+        claims = StaffClaims("test", role, code, int(time.time()) + 60)
+        return {"Authorization": f"Bearer {sign(secret, claims)}"}
+
+    url = f"{platform.url('dispatch')}/api/v1/dispatch/cases/{issue_id}"
+    case = wait_for(lambda: (a := httpx.get(url, headers=token("office", "sz"))).status_code
+                    == 200 and a.json())  # fmt: skip
+    holder = case["duties"][0]["holder"]
+    answer = httpx.post(f"{url}/actions", headers=token(holder["kind"], holder["code"]),
+                        json={"action_id": f"ack-{issue_id}", "action": "acknowledge"})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+
+
 def test_the_district_page_shows_the_rates_and_open_reports_by_compound(platform: Platform):
     secret_words = f"楼道灯不亮-{uuid.uuid4().hex[:6]}"
-    report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi.b02", secret_words)
+    issue_id = report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi.b02",
+                      secret_words)  # fmt: skip
     web, dispatch = platform.url("web"), platform.url("dispatch")
+    acknowledge(platform, issue_id)  # so this month has a response rate to draw
 
     def counted():
         counts = httpx.get(f"{dispatch}/api/v1/public/open-counts").json()["compounds"]
@@ -184,10 +203,13 @@ def test_the_district_page_shows_the_rates_and_open_reports_by_compound(platform
         total = re.search(r'id="open-total">(\d+)<', page.text).group(1)
         # the page keeps dispatch's counts up to a minute: at least what was counted above
         assert int(total) >= 1 and words in page.text
+        drawn = 0
         for row in public["rankings"].get("street", []):
             value = row["rates"].get("response")
             if value is not None:
                 assert f"{value * 100:.1f}%" in page.text
+                drawn += 1
+        assert drawn and 'id="chart-street-response"' in page.text
     assert httpx.get(f"{web}/public/district", params={"month": "1999-01"}).status_code == 400
 
 
