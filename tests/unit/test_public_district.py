@@ -36,3 +36,11 @@ def test_the_picture_has_every_street_and_the_counts():
 def test_recent_months_cross_the_year():
     months = recent_months(datetime(2026, 2, 10, tzinfo=UTC), 4)
     assert months == ["2026-02", "2026-01", "2025-12", "2025-11"]
+
+
+def test_the_rate_chart_fits_a_phone_and_escapes_its_names():
+    from services.web.public.rate_chart import rate_chart
+
+    svg = rate_chart("by street · response", [("<通江街道>", 0.5), ("B", 1.2)])
+    assert 'width="340"' in svg and "&lt;通江街道&gt;" in svg and "<通江街道>" not in svg
+    assert "50.0%" in svg and 'width="270.0"' in svg  # a rate above 1 is drawn full

@@ -13,11 +13,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.web.backends import ServiceError
-from services.web.domain.charts import bar_chart
 from services.web.domain.i18n import translate
 from services.web.pages import Pages, Refusal
 from services.web.public.district_picture import district_pictures
 from services.web.public.district_stats import DistrictStats, recent_months
+from services.web.public.rate_chart import rate_chart
 from shared.events import utcnow
 
 RATES = ("response", "resolution", "satisfaction")
@@ -37,7 +37,7 @@ def charts_of(
             if shown:
                 title = f"{t('pub.by-' + dimension)} · {t(rate)}"
                 bars = [(pages.place(str(r["key"]), lang), r["rates"][rate]) for r in shown]
-                charts.append((dimension, rate, bar_chart(title, bars)))
+                charts.append((dimension, rate, rate_chart(title, bars)))
     return charts
 
 
