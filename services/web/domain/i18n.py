@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.web.domain.resident_words import RESIDENT_WORDS
 from services.web.public.words import PUBLIC_WORDS
 
 LANGUAGES = ("zh-CN", "en")
@@ -150,7 +151,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "records": ("条数", "Records"),
 }
 
-
+WORDS.update(RESIDENT_WORDS)
 WORDS.update(PUBLIC_WORDS)
 
 
