@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     web_public_url: str = Field(
         "http://127.0.0.1:8080",
         description="Public base URL of the web service: the signed rating links residents get "
-        "open its /rate page.",
+        "open its /rate page; the QR codes and printed notices link to its /report form.",
     )
     notify_rating_ttl_h: int = Field(
         168, ge=1, description="Hours a return-visit rating link stays valid."
@@ -233,12 +233,6 @@ class Settings(BaseSettings):
         "",
         description="Web: where it reaches the services, name=url comma separated (empty: "
         "127.0.0.1 and each service's port).",
-    )
-    web_public_url: str = Field(
-        "",
-        max_length=200,
-        description="Web: the address people reach the web at, for QR codes and printed "
-        "notices (empty: http://127.0.0.1 and the web's port).",
     )
     web_open311_url: str = Field(
         "",

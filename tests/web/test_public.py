@@ -236,7 +236,7 @@ def test_a_compound_prints_a_qr_code_for_itself_and_each_building(platform: Plat
     buildings = [f for f, _ in figures if f.startswith("sz.tongjiang.niuerqiao.hongqi.")]
     assert figures[0][0] == "sz.tongjiang.niuerqiao.hongqi" and len(buildings) >= 3
     for node, html in figures:
-        url = f"{web}/report?place={node}"  # the web's own address: LINLI_WEB_PUBLIC_URL unset
+        url = f"{platform.settings.web_public_url}/report?place={node}"  # LINLI_WEB_PUBLIC_URL
         assert f'<span class="url">{url}</span>' in html
         # the code drawn is the code of exactly that address
         assert segno.make(url, error="m").matrix and qr_svg(url, "x").split("<path")[1] in html

@@ -31,7 +31,7 @@ class PublicSide:
 
 def public_base(settings: Settings) -> str:
     """Where people reach the web (QR codes and printed notices link there)."""
-    return settings.web_public_url or f"http://127.0.0.1:{settings.port_of('web')}"
+    return settings.web_public_url.rstrip("/") or f"http://127.0.0.1:{settings.port_of('web')}"
 
 
 def public_side(parts: ServiceParts, pages: Pages) -> PublicSide:
