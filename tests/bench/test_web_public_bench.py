@@ -6,8 +6,7 @@ the client's latency from the scheduled start is printed beside it.
 
 Floor (printed as met or missed, asserted only with LINLI_BENCH_ASSERT_FLOORS=1): p95 server
 time <= 50 ms at 100 requests/s. The residents' report form (``GET /report``) is benched the
-same way once it answers: ``report_form_baseline`` in ``tests/bench/web_public_server.py`` is
-the hook for its baseline (until then its figures print without one, or "not there yet").
+same way when it answers, beside ``report_form_baseline`` in ``tests/bench/web_public_server.py``.
 
 The seeded campaign has 120 donations (a named donor every third) and 10 disbursements
 approved by the three parties, so the page lists 100 entries and 10 approval lists.

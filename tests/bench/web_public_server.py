@@ -6,9 +6,8 @@ services.web`` plus, for the bench alone (so no deployment can serve them):
   its answer's start, i.e. the server's own time (the page is rendered whole before that);
 - ``/bench/baseline/fund``: the fund page's template rendered with fixed data (the cache's
   view taken once, at the first call), no cache read: the baseline of ``/public/fund``;
-- ``/bench/baseline/report``: the hook for the residents' report form (``GET /report``):
-  ``report_form_baseline`` below answers 404 until the form's template and context are
-  named there, and the bench then prints the form's figures without a baseline."""
+- ``/bench/baseline/report``: the residents' report form (``GET /report``) rendered with fixed
+  data by ``report_form_baseline`` (404 when the web has no residents' pages)."""
 
 from __future__ import annotations
 
@@ -25,6 +24,8 @@ from services.web.public.figures import bars, yuan
 from shared.logging import configure_logging
 from shared.service import settle_collector
 from shared.settings import Settings
+
+REPORT_PLACE = "sz.tongjiang.niuerqiao.hongqi.b01"
 
 
 class ServerTiming:
@@ -51,9 +52,19 @@ class ServerTiming:
 
 
 def report_form_baseline(app: FastAPI, request: Request) -> Response | None:
-    """HOOK for the report form's baseline: once ``GET /report`` is on main, render its
-    template here with fixed data (as the fund baseline does) and return the response."""
-    return None
+    """The report form's template with fixed data (the form for a building of 红旗小区, as
+    ``tests/bench/test_residents_bench.py`` renders it): the baseline of ``GET /report``.
+    None while the web has no residents' pages."""
+    residents = getattr(app.state, "residents", None)
+    if residents is None:
+        return None
+    compound = REPORT_PLACE.rsplit(".", 1)[0]
+    return residents.render(
+        request, "report.html.j2", None, cat=residents.reference.categories["streetlight-out"],
+        compounds=residents.tree.at_level("compound"), tree=None,
+        buildings=residents.tree.children(compound), photo_mb=2, photo_max=2 << 20, errors={},
+        key="k" * 32, values={"compound": [compound], "building": [REPORT_PLACE]},
+    )  # fmt: skip
 
 
 def add_baselines(app: FastAPI) -> None:
