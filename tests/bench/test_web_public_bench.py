@@ -12,6 +12,9 @@ The seeded campaign has 120 donations (a named donor every third) and 10 disburs
 approved by the three parties, so the page lists 100 entries and 10 approval lists.
 
 Measured on the shared 2-core machine (noisy; 10 s per page):
+- after merging the residents' pages, load average 19-24: fund page server p95 1.8 ms
+  (99.8/s served) beside its baseline's 38.1 ms (72/s); the report form p95 25.2 ms (98.6/s)
+  beside its fixed-data render's 61.2 ms (32/s served): both met.
 - load average 19-22: fund page server p50 0.3, p95 3.4, p99 12.6 ms, 99.7 requests/s served,
   client p95 27 ms; baseline (the template rendered each time) p95 35 ms but only 54/s
   served (client p95 7.8 s, queueing): met. The page is drawn once per view and language.
