@@ -240,6 +240,9 @@ def test_a_compound_prints_a_qr_code_for_itself_and_each_building(platform: Plat
         assert f'<span class="url">{url}</span>' in html
         # the code drawn is the code of exactly that address
         assert segno.make(url, error="m").matrix and qr_svg(url, "x").split("<path")[1] in html
+    # what a code opens: the residents' report form, the building carried to the next step
+    form = httpx.get(f"{web}/report", params={"place": buildings[0]})
+    assert form.status_code == 200 and f"place={buildings[0]}" in form.text
     assert httpx.get(f"{web}/public/notices/sz.tongjiang").status_code == 404  # a street
     assert httpx.get(f"{web}/public/notices/no such").status_code in (404, 422)
 
