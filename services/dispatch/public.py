@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 
 from services.dispatch.domain.machine import FINAL
 from services.dispatch.http import MONTH
-from services.dispatch.reports import month_rates
+from services.dispatch.monthly_rates import month_rates
 from services.dispatch.store import CaseStore
 from services.dispatch.views import RatesAnswer
 from shared.events import utcnow
