@@ -18,6 +18,7 @@ from services.dispatch.clock import DevClock
 from services.dispatch.domain.machine import Rules
 from services.dispatch.feedback import Feedback
 from services.dispatch.http import refusals, router
+from services.dispatch.public import build_public_router
 from services.dispatch.rule_files import load_calendar, load_policy, load_routing
 from services.dispatch.store import CaseStore
 from services.dispatch.timers import TimerWheel
@@ -85,7 +86,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
                 reference.tree,
                 dev_clock,
                 staff_secret=settings.web_token_secret.get_secret_value(),
-            )
+            ),
+            build_public_router(store, reference.tree),
         ],
         prepare_db=store.prepare,
     )

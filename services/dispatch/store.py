@@ -216,6 +216,11 @@ class CaseStore:
         found = await self.cases.find(query).sort("_id", ASCENDING).limit(limit).to_list()
         return [unpack(head) for head in found]
 
+    async def open_places(self, final: tuple[str, ...]) -> list[list[str]]:
+        """Each open case's places (its node and those above), nothing else of it."""
+        found = self.cases.find({"status": {"$nin": list(final)}}, {"places": 1, "_id": 0})
+        return [doc.get("places") or [] for doc in await found.to_list()]
+
     async def of_month(self, month: str) -> list[dict[str, Any]]:
         return [unpack(head) for head in await self.cases.find({"reported_month": month}).to_list()]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.web.domain.resident_words import RESIDENT_WORDS
+from services.web.public.words import PUBLIC_WORDS
 
 LANGUAGES = ("zh-CN", "en")
 DEFAULT = "zh-CN"
@@ -174,6 +175,7 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 WORDS.update(RESIDENT_WORDS)
+WORDS.update(PUBLIC_WORDS)
 
 
 def translate(language: str, key: str) -> str:
