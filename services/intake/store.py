@@ -10,7 +10,8 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.intake.domain.open311 import RequestQuery, open311_status
+from services.intake.domain.open311 import RequestQuery
+from services.intake.domain.status import CaseStatus, Open311Status, open311_status
 
 _DUPLICATE_KEY = 11000
 
@@ -35,14 +36,15 @@ class IssueStore:
         ``reported_at``: nothing to do) or the lifecycle arrived first (fill it in).
         One answer per report: False for a duplicate. Any other failure raises."""
         entries = [
-            {"status": "reported", "at": at, "note": None, "sequence": 0} for _, at in reports
+            {"status": CaseStatus.REPORTED.value, "at": at, "note": None, "sequence": 0}
+            for _, at in reports
         ]
         documents = [
             {
                 "_id": fields["issue_id"],
                 **{k: v for k, v in fields.items() if k != "issue_id"},
-                "status": "reported",
-                "open311_status": "open",
+                "status": CaseStatus.REPORTED.value,
+                "open311_status": Open311Status.OPEN.value,
                 "sequence": 0,
                 "history": [entry],
             }
@@ -95,7 +97,7 @@ class IssueStore:
                 {
                     "$set": {
                         "status": status,
-                        "open311_status": open311_status(status),
+                        "open311_status": open311_status(status).value,
                         "sequence": sequence,
                         "updated_at": at,
                         **fields,
@@ -144,7 +146,7 @@ class IssueStore:
             self._issues.find(
                 {
                     "category": category,
-                    "open311_status": "open",
+                    "open311_status": Open311Status.OPEN.value,
                     "reported_at": {"$gte": since},
                 },
                 {"history": 0},
