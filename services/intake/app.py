@@ -27,12 +27,7 @@ def _intake(settings: Settings, reference: Reference, parts: ServiceParts) -> In
     tree, categories = reference.tree, reference.categories
     places, store, media = Places(tree), IssueStore(parts.db), MediaStore(parts.db["media"])
     secret = settings.resident_secret.get_secret_value()
-
-    def compound_of(node_id: str) -> str | None:
-        node = tree.ancestor_at(node_id, "compound") if node_id in tree else None
-        return node.id if node is not None else None
-
-    read_model = ReadModel(store, compound_of)
+    read_model = ReadModel(store, tree)
     nearby = Nearby(
         store,
         categories,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.intake.domain.buckets import nearby_keys
 from services.intake.domain.duplicates import pick_duplicates
 from services.intake.domain.places import Places
 from services.intake.domain.text import ReportRejected
@@ -53,7 +54,8 @@ class Nearby:
         if point is None and compound is not None and compound.location is not None:
             point = (compound.location.lat, compound.location.lon)
         since = self._clock() - timedelta(days=self._days)
-        candidates = await self._store.open_of_category(category, since)
+        keys = nearby_keys(category, compound.id if compound else None, point, self._radius_km)
+        candidates = await self._store.open_of_category(category, keys, since)
         found = pick_duplicates(
             candidates,
             compound_id=compound.id if compound else None,

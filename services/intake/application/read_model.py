@@ -4,14 +4,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from services.intake.domain.buckets import open_keys
 from services.intake.domain.status import CaseStatus
 from services.intake.store import IssueStore
 from shared.events import IssueAssignedV1, IssueReportedV1
 from shared.events.lifecycle import IssueTransitionV1
+from shared.reference import Tree
 
 _REPORTED_FIELDS = {
     "category",
@@ -29,14 +30,23 @@ _REPORTED_FIELDS = {
 
 
 class ReadModel:
-    def __init__(self, store: IssueStore, compound_of: Callable[[str], str | None]):
+    def __init__(self, store: IssueStore, tree: Tree):
         self._store = store
-        self._compound_of = compound_of
+        self._tree = tree
 
     def _fields(self, event: IssueReportedV1) -> tuple[dict[str, Any], datetime]:
+        """The report's document, with its compound and the open buckets it belongs to."""
         fields = event.model_dump(include={"issue_id", *_REPORTED_FIELDS}, exclude_none=True)
         fields["reported_at"] = event.reported_at
-        fields["compound_id"] = self._compound_of(event.node_id)
+        node = self._tree.get(event.node_id)
+        compound = self._tree.ancestor_at(node.id, "compound") if node is not None else None
+        fields["compound_id"] = compound.id if compound is not None else None
+        point = None
+        if event.lat is not None and event.lon is not None:
+            point = (event.lat, event.lon)
+        elif node is not None and node.location is not None:
+            point = (node.location.lat, node.location.lon)
+        fields["open_keys"] = open_keys(event.category, fields["compound_id"], point)
         return fields, event.reported_at
 
     async def reported(self, events: list[IssueReportedV1]) -> list[bool]:
