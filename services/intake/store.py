@@ -16,7 +16,13 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.intake.domain.buckets import day_key, days_between
+from services.intake.domain.buckets import (
+    day_entry,
+    day_key,
+    days_between,
+    epoch_ms,
+    read_day_entry,
+)
 from services.intake.domain.open311 import RequestQuery
 from services.intake.domain.status import CaseStatus, Open311Status, open311_status
 
@@ -154,15 +160,15 @@ class IssueStore:
         """Each report into its open buckets and its day (idempotent), one update per
         document touched; those already closed into their day's closed ids."""
         opened: dict[str, list[str]] = {}
-        days: dict[str, list[dict[str, Any]]] = {}
+        days: dict[str, list[str]] = {}
         shut = {fields["issue_id"] for fields in closed}
         for fields in reports:
             issue_id = fields["issue_id"]
             if issue_id not in shut:
                 for key in fields.get("open_keys", []):
                     opened.setdefault(key, []).append(issue_id)
-            summary = {k: fields[k] for k in ("issue_id", "category", "reported_at")}
-            days.setdefault(day_key(fields["reported_at"]), []).append(summary)
+            entry = day_entry(issue_id, fields["category"], fields["reported_at"])
+            days.setdefault(day_key(fields["reported_at"]), []).append(entry)
         writes = [(self._open, k, {"issue_ids": {"$each": v}}) for k, v in opened.items()]
         writes += [(self._days, k, {"reports": {"$each": v}}) for k, v in days.items()]
         for fields in closed:
@@ -189,15 +195,16 @@ class IssueStore:
         days = await asyncio.gather(
             *(self._days.find_one({"_id": d}) for d in days_between(query.start, query.end))
         )
-        found: list[tuple[Any, str]] = []
+        window = (epoch_ms(query.start), epoch_ms(query.end))
+        found: set[tuple[int, str]] = set()
         for day in filter(None, days):
             closed = set(day.get("closed", ()))
-            for item in day.get("reports", ()):
-                if _matches(item, query, closed):
-                    found.append((item["reported_at"], item["issue_id"]))
-        found = sorted(set(found), key=lambda pair: pair[1])
-        found.sort(key=lambda pair: pair[0], reverse=True)
-        page = found[query.skip : query.skip + query.page_size]
+            for entry in day.get("reports", ()):
+                at, issue_id, category = read_day_entry(entry)
+                if _matches(at, issue_id, category, window, query, closed):
+                    found.add((at, issue_id))
+        ordered = sorted(found, key=lambda pair: (-pair[0], pair[1]))
+        page = ordered[query.skip : query.skip + query.page_size]
         docs = await asyncio.gather(*(self._issues.find_one({"_id": i}, _SUMMARY) for _, i in page))
         statuses = set(query.statuses)
         return [
@@ -250,13 +257,20 @@ class IssueStore:
         return result.matched_count > 0
 
 
-def _matches(item: dict[str, Any], query: RequestQuery, closed: set[str]) -> bool:
+def _matches(
+    at: int,
+    issue_id: str,
+    category: str,
+    window: tuple[int, int],
+    query: RequestQuery,
+    closed: set[str],
+) -> bool:
     """A day's report against the search's window, services and statuses."""
-    if not query.start <= item["reported_at"] <= query.end:  # type: ignore[operator]
+    if not window[0] <= at <= window[1]:
         return False
-    if query.service_codes and item.get("category") not in query.service_codes:
+    if query.service_codes and category not in query.service_codes:
         return False
-    status = Open311Status.CLOSED if item["issue_id"] in closed else Open311Status.OPEN
+    status = Open311Status.CLOSED if issue_id in closed else Open311Status.OPEN
     return not query.statuses or status.value in query.statuses
 
 

@@ -20,7 +20,7 @@ from datetime import timedelta
 import pytest
 
 from services.intake.application import Nearby, Reading
-from services.intake.domain.buckets import day_key, open_keys
+from services.intake.domain.buckets import day_entry, day_key, open_keys
 from services.intake.domain.places import Places
 from services.intake.domain.status import CaseStatus
 from services.intake.media import MediaStore
@@ -82,9 +82,7 @@ async def _load(db, now) -> list[tuple[str, str]]:
     days: dict[str, dict] = {}
     for d in docs:
         day = days.setdefault(day_key(d["reported_at"]), {"reports": [], "closed": []})
-        day["reports"].append(
-            {"issue_id": d["_id"], "category": d["category"], "reported_at": d["reported_at"]}
-        )
+        day["reports"].append(day_entry(d["_id"], d["category"], d["reported_at"]))
         if d["open311_status"] == "closed":
             day["closed"].append(d["_id"])
         else:

