@@ -9,6 +9,7 @@ that lags (an id left over) never changes an answer."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ from services.intake.domain.status import CaseStatus, Open311Status, open311_sta
 
 _DUPLICATE_KEY = 11000
 _SUMMARY = {"history": 0}
+_STRIPES = 64
 _WRITES_IN_FLIGHT = 8  # lookup-document updates at once (FerretDB: keep update bulks small)
 
 
@@ -36,6 +38,20 @@ class IssueStore:
         self._issues = db["issues"]
         self._open = db["open_reports"]
         self._days = db["reports_by_day"]
+        # one writer at a time per lookup document in this process: FerretDB v1 loses
+        # concurrent updates of one document (see ``_add_to_set``)
+        self._stripes = [asyncio.Lock() for _ in range(_STRIPES)]
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        return self._stripes[hash(key) % _STRIPES]
+
+    async def _add(self, collection, key: str, added: dict[str, Any]) -> None:
+        async with self._lock(key):
+            await _add_to_set(collection, key, added)
+
+    async def _pull(self, collection, key: str, removed: dict[str, Any]) -> None:
+        async with self._lock(key):
+            await collection.update_one({"_id": key}, {"$pull": removed})
 
     async def prepare(self) -> None:
         await self._issues.create_index([("resident_ref", ASCENDING), ("reported_at", ASCENDING)])
@@ -148,13 +164,13 @@ class IssueStore:
             return
         day = day_key(doc["reported_at"])
         if now == Open311Status.CLOSED:
-            await self._days.update_one({"_id": day}, {"$addToSet": {"closed": issue_id}})
+            await self._add(self._days, day, {"closed": issue_id})
             for key in doc.get("open_keys", []):
-                await self._open.update_one({"_id": key}, {"$pull": {"issue_ids": issue_id}})
+                await self._pull(self._open, key, {"issue_ids": issue_id})
         else:
-            await self._days.update_one({"_id": day}, {"$pull": {"closed": issue_id}})
+            await self._pull(self._days, day, {"closed": issue_id})
             for key in doc.get("open_keys", []):
-                await self._open.update_one({"_id": key}, {"$addToSet": {"issue_ids": issue_id}})
+                await self._add(self._open, key, {"issue_ids": issue_id})
 
     async def _index(self, reports: list[dict[str, Any]], closed: list[dict[str, Any]]) -> None:
         """Each report into its open buckets and its day (idempotent), one update per
@@ -179,7 +195,7 @@ class IssueStore:
 
         async def write(collection, key: str, added: dict[str, Any]) -> None:
             async with gate:
-                await collection.update_one({"_id": key}, {"$addToSet": added}, upsert=True)
+                await self._add(collection, key, added)
 
         await asyncio.gather(*(write(*w) for w in writes))
 
@@ -255,6 +271,20 @@ class IssueStore:
     async def add_follower(self, issue_id: str, ref: str) -> bool:
         result = await self._issues.update_one({"_id": issue_id}, {"$addToSet": {"followers": ref}})
         return result.matched_count > 0
+
+
+async def _add_to_set(collection, key: str, added: dict[str, Any]) -> None:
+    """``$addToSet`` into the document ``key``, created first if absent (an insert is unique
+    by ``_id``). FerretDB v1 (SQLite) loses concurrent updates of one document: of 8 sent at
+    once to an existing document, often 1-4 landed (measured here), and upserts of a new one
+    likewise; so the store sends one at a time per document (``IssueStore._lock``). MongoDB
+    applies each atomically."""
+    update = {"$addToSet": added}
+    if (await collection.update_one({"_id": key}, update)).matched_count:
+        return
+    with contextlib.suppress(DuplicateKeyError):  # another writer created it
+        await collection.insert_one({"_id": key, **{field: [] for field in added}})
+    await collection.update_one({"_id": key}, update)
 
 
 def _matches(
