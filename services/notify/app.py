@@ -28,6 +28,7 @@ from services.notify.http import build_router
 from services.notify.live import LiveInbox
 from services.notify.messages import Notifier
 from services.notify.rendering import Templates
+from services.notify.signin_http import signin_router
 from services.notify.store import NotifyStore
 from services.notify.timing import waited
 from shared.events import IssueAssignedV1, IssueReportedV1, ResidentContactV1
@@ -120,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deliverer,
         reference,
         secret=secret,
-        public_url=settings.notify_public_url,
+        public_url=settings.web_public_url,
         rating_ttl=timedelta(hours=settings.notify_rating_ttl_h),
         max_retry_wait_s=settings.notify_retry_max_s,
         followers=followers,
@@ -165,7 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = parts.app(
         title="Linli notify",
         description="Residents' notifications on the channels they chose, and area broadcasts.",
-        routers=[router],
+        routers=[router, signin_router(settings, parts.db, client)],
         prepare_db=store.prepare,
     )
     runtime_lifespan = app.router.lifespan_context
