@@ -102,6 +102,11 @@ class BroadcastOut(BaseModel):
     status: Literal["queued", "sending", "done", "cancelled"]
     progress: dict[str, Any]
     created_at: str
+    messages: dict[str, BroadcastText] = Field(
+        default_factory=dict,
+        description="The text per language as sent (zh-CN always, en when given): what a "
+        "printed notice for the board says.",
+    )
 
 
 def _message(d: dict[str, Any]) -> InboxMessage:
@@ -126,6 +131,7 @@ def _broadcast(doc: dict[str, Any]) -> BroadcastOut:
         status=doc["status"],
         progress=progress_view(doc),
         created_at=doc["created_at"].isoformat(),
+        messages=doc.get("messages") or {},
     )
 
 

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo import AsyncMongoClient, monitoring
 
+from services.dispatch.domain.queue import QueueQuery
+from services.dispatch.store import CaseStore
 from services.intake.application.read_model import ReadModel
 from services.intake.domain.buckets import nearby_keys
 from services.intake.domain.duplicates import pick_duplicates
@@ -254,3 +256,43 @@ async def test_intake_duplicate_offer_and_open311_dates_read_by_id(settings, mon
         assert await store.query(windows[2]) != []
     finally:
         await client.drop_database(db.name)
+
+
+async def test_dispatch_case_queue(settings: Settings, monitored) -> None:
+    """The staff's case queue (dispatch's ``GET /queue``) reads documents by ``_id``; its
+    writes (a routed batch, a later change) address them by ``_id`` too. The task list it
+    replaces filtered on the array fields ``places``/``holders`` (a scan)."""
+    client, filters = monitored
+    db = client[f"{settings.db_prefix}indexed_dispatch"]
+    store = CaseStore(db)
+    reference = load_reference(settings.config_dir)
+    try:
+        await store.prepare()
+        docs = [_routed_case(f"iss_queue{i:06d}", i) for i in range(40)]
+        await _assert_indexed(db, filters, store.insert_cases(docs))
+        changed = {**docs[3], "version": 2, "status": "acknowledged"}
+        await _assert_indexed(db, filters, store.queue.put([changed]))
+        reader = CaseStore(db).queue  # a replica that has read nothing yet
+        query = QueueQuery(status="acknowledged")
+        chosen = reader.select("n:sz.tongjiang", query, AT, reference.tree.is_within)
+        await _assert_indexed(db, filters, chosen)
+        found = await reader.select("n:sz.tongjiang", query, AT, reference.tree.is_within)
+        assert [r.issue_id for r in found.rows] == ["iss_queue000003"]
+        assert found.counts == {"acknowledged": 1, "assigned": 39}
+        mine = await reader.select("d:urban-mgmt", QueueQuery(), AT, reference.tree.is_within)
+        assert len(mine.rows) == 40
+    finally:
+        await client.drop_database(db.name)
+
+
+def _routed_case(issue_id: str, i: int) -> dict:
+    due = AT + timedelta(hours=i)
+    duty = {"holder": {"kind": "department", "code": "urban-mgmt"}, "status": "summoned",
+            "since": AT, "ack_due": due, "resolve_due": due + timedelta(days=1)}  # fmt: skip
+    return {
+        "_id": issue_id, "category": "streetlight-out", "priority": "normal",
+        "node_id": "sz.tongjiang.niuerqiao.hongqi", "status": "assigned", "version": 1,
+        "owner": duty["holder"], "supervisor": "sz.tongjiang", "duties": [duty],
+        "assigned_at": AT, "reported_month": "2026-03",
+        "places": ["sz", "sz.tongjiang", "sz.tongjiang.niuerqiao", "sz.tongjiang.niuerqiao.hongqi"],
+    }  # fmt: skip
