@@ -33,6 +33,9 @@ _STRIPES = 64
 _WRITES_IN_FLIGHT = 8  # lookup-document updates at once (FerretDB: keep update bulks small)
 
 
+_DAYS_PER_READ = 7  # days of Open311's window read at once, newest first
+
+
 class IssueStore:
     def __init__(self, db: AsyncDatabase):
         self._issues = db["issues"]
@@ -204,21 +207,31 @@ class IssueStore:
 
     async def query(self, query: RequestQuery) -> list[dict[str, Any]]:
         """Open311's search, newest first then by id: by ids, or from the days of the window
-        (one ``_id`` read a day), the page's reports then read one by one."""
+        (one ``_id`` read a day), the page's reports then read one by one. Days are read newest
+        first, a week at a time, and no further once the page is full: every older day's
+        reports come after it, so a first page reads a few days, not the whole window."""
         if query.ids:
             return await self._by_ids(query)
         assert query.start is not None and query.end is not None
-        days = await asyncio.gather(
-            *(self._days.find_one({"_id": d}) for d in days_between(query.start, query.end))
-        )
         window = (epoch_ms(query.start), epoch_ms(query.end))
+        wanted = query.skip + query.page_size
+        newest_first = days_between(query.start, query.end)[::-1]
         found: set[tuple[int, str]] = set()
-        for day in filter(None, days):
-            closed = set(day.get("closed", ()))
-            for entry in day.get("reports", ()):
-                at, issue_id, category = read_day_entry(entry)
-                if _matches(at, issue_id, category, window, query, closed):
-                    found.add((at, issue_id))
+        for week in range(0, len(newest_first), _DAYS_PER_READ):
+            days = await asyncio.gather(
+                *(
+                    self._days.find_one({"_id": d})
+                    for d in newest_first[week : week + _DAYS_PER_READ]
+                )
+            )
+            for day in filter(None, days):
+                closed = set(day.get("closed", ()))
+                for entry in day.get("reports", ()):
+                    at, issue_id, category = read_day_entry(entry)
+                    if _matches(at, issue_id, category, window, query, closed):
+                        found.add((at, issue_id))
+            if len(found) >= wanted:
+                break
         ordered = sorted(found, key=lambda pair: (-pair[0], pair[1]))
         page = ordered[query.skip : query.skip + query.page_size]
         docs = await asyncio.gather(*(self._issues.find_one({"_id": i}, _SUMMARY) for _, i in page))
