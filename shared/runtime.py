@@ -14,6 +14,7 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from shared.kafka.admin import apply_with_settings
+from shared.kafka.fetching import FetchLoop
 from shared.logging import get_logger
 from shared.metrics import DEPENDENCY_UP
 from shared.settings import Settings
@@ -28,11 +29,12 @@ class Readiness:
     started: bool = False
     kafka: bool = False
     mongodb: bool = False
+    consuming: bool = True  # every consumer's fetch loop runs
     detail: dict[str, str] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
-        return self.started and self.kafka and self.mongodb
+        return self.started and self.kafka and self.mongodb and self.consuming
 
 
 class ServiceRuntime:
@@ -45,7 +47,7 @@ class ServiceRuntime:
         mongo: AsyncMongoClient,
         topics: list[Topic],
         prepare_db: Callable[[], Awaitable[None]],
-        drains: Sequence[Callable[[float], Awaitable[None]]] = (),
+        consumers: Sequence[FetchLoop] = (),
     ):
         self.settings = settings
         self.service = service
@@ -54,7 +56,7 @@ class ServiceRuntime:
         self._topics = topics
         self._probe_topic = settings.topic_prefix + (topics[0].name if topics else "")
         self._prepare_db = prepare_db
-        self._drains = drains
+        self._consumers = consumers
         self.readiness = Readiness()
         self._tasks: list[asyncio.Task] = []
         self._probe_client: AIOKafkaClient | None = None
@@ -73,8 +75,10 @@ class ServiceRuntime:
                 await apply_with_settings(self.settings, self._topics)
                 await self._prepare_db()
                 await self.broker.start()
+                await self._start_consumers()
             except Exception as exc:
                 log.warning("bring_up_failed", error=repr(exc), retry_in=delay)
+                await self._stop_consumers()
                 with suppress(Exception):
                     await self.broker.stop()
                 await asyncio.sleep(delay)
@@ -85,8 +89,30 @@ class ServiceRuntime:
             await self._probe_once()
             return
 
+    async def _start_consumers(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for consumer in self._consumers:
+                if not consumer.alive:
+                    group.create_task(consumer.start())
+
+    async def _stop_consumers(self) -> None:
+        """Streaming consumers finish and commit their work in flight, and a batch
+        consumer its batch, while Kafka and the database are still connected."""
+        await asyncio.gather(
+            *(consumer.stop(DRAIN_TIMEOUT_S) for consumer in self._consumers),
+            return_exceptions=True,
+        )
+
+    def _check_consumers(self) -> None:
+        r = self.readiness
+        stopped = [c.name for c in self._consumers if not c.alive]
+        r.consuming = not (r.started and stopped)
+        if r.started:
+            r.detail["consumers"] = "stopped: " + ", ".join(stopped) if stopped else "ok"
+
     async def _probe_once(self) -> None:
         r = self.readiness
+        self._check_consumers()
         timeout = max(1.0, self.settings.probe_interval_s)
         try:
             async with asyncio.timeout(timeout):
@@ -146,11 +172,7 @@ class ServiceRuntime:
         for task in self._tasks:
             with suppress(asyncio.CancelledError, Exception):
                 await task
-        # streaming consumers finish and commit their work in flight while Kafka and the
-        # database are still connected; the framework then waits for batches in progress
-        await asyncio.gather(
-            *(drain(DRAIN_TIMEOUT_S) for drain in self._drains), return_exceptions=True
-        )
+        await self._stop_consumers()
         with suppress(Exception):
             await self.broker.stop()
         if self._probe_client is not None:

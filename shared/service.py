@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -20,6 +20,7 @@ from shared.http.errors import ErrorMap
 from shared.kafka.broker import make_broker
 from shared.kafka.consumer import BatchHandler, Handler, subscribe
 from shared.kafka.dead_letters import DeadLetters
+from shared.kafka.fetching import FetchLoop
 from shared.kafka.publisher import EventPublisher
 from shared.logging import configure_logging
 from shared.mongo import make_client
@@ -46,8 +47,8 @@ class ServiceParts:
     errors: ErrorMap  # outages to 503, and the service's domain refusals (``errors.refuse``)
     # topic -> (the payload models its consumer handles, a description): for the AsyncAPI
     consumed: dict[str, tuple[list[type[EventPayload]], str]] = field(default_factory=dict)
-    # the streaming consumers' drains, awaited on a graceful stop before the broker stops
-    drains: list[Callable[[float], Awaitable[None]]] = field(default_factory=list)
+    # the consumers, started once the broker is and stopped (drained) before it
+    consumers: list[FetchLoop] = field(default_factory=list)
 
     def consume(
         self,
@@ -60,22 +61,17 @@ class ServiceParts:
     ) -> None:
         models = list(dict.fromkeys((*handlers, *(batch_handlers or {}))))
         self.consumed[topic] = (models, description)
-        drain = subscribe(
-            self.broker,
+        consumer = subscribe(
+            self.settings,
             service=self.service,
             topic=topic,
-            prefix=self.settings.topic_prefix,
             handlers=handlers,
             dead_letters=self.dead_letters,
-            description=description,
             batch_size=batch_size,
             batch_handlers=batch_handlers,
-            poll_ms=self.settings.consumer_poll_ms,
             streaming=streaming,
-            membership=self.settings.membership(self.service),
         )
-        if drain is not None:
-            self.drains.append(drain)
+        self.consumers.append(consumer)
 
     def app(
         self,
@@ -93,7 +89,7 @@ class ServiceParts:
             mongo=self.mongo,
             topics=platform_topics(self.settings),
             prepare_db=prepare_db,
-            drains=self.drains,
+            consumers=self.consumers,
         )
         app = create_service_app(
             runtime,
@@ -127,6 +123,33 @@ def build_parts(settings: Settings, service: str) -> ServiceParts:
     )
 
 
+def run_alongside(
+    app: FastAPI,
+    *work: Callable[[], Awaitable[object]],
+    close: Callable[[], Awaitable[object]] | None = None,
+) -> None:
+    """While the app serves (inside its lifespan so far): each ``work`` runs as a task, and
+    on the way out the tasks are cancelled and awaited, then ``close`` runs."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
+        async with inner(a):
+            tasks = [asyncio.create_task(w(), name=getattr(w, "__name__", None)) for w in work]
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with suppress(asyncio.CancelledError, Exception):
+                        await task
+                if close is not None:
+                    await close()
+
+    app.router.lifespan_context = lifespan
+
+
 def settle_collector(app: FastAPI) -> None:
     """For a service process: what is loaded by now (modules, models, reference data, the app)
     lives as long as the process, so it is frozen out of the garbage collector's passes, or
@@ -137,7 +160,6 @@ def settle_collector(app: FastAPI) -> None:
     out of intake's answers under load."""
     gc.collect()
     gc.freeze()
-    inner = app.router.lifespan_context
 
     async def freeze_when_started() -> None:
         # readiness is a plain flag the shared runtime sets; a few polls while starting
@@ -147,16 +169,7 @@ def settle_collector(app: FastAPI) -> None:
         gc.freeze()
         gc.set_threshold(5_000, 10, 10)
 
-    @asynccontextmanager
-    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
-        async with inner(a):
-            task = asyncio.create_task(freeze_when_started())
-            try:
-                yield
-            finally:
-                task.cancel()
-
-    app.router.lifespan_context = lifespan
+    run_alongside(app, freeze_when_started)
 
 
 def serve(service: str, create_app: Callable[[Settings], FastAPI]) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from typing import Any, TypeVar
 
 import httpx
@@ -78,11 +79,28 @@ async def serving(
         await asyncio.gather(*(eventually(lambda c=c: ready(c), ready_timeout_s) for c in clients))
         yield clients
     finally:
-        try:
-            async with asyncio.timeout(SHUTDOWN_S):
-                await stack.aclose()
-        except TimeoutError:
-            warnings.warn(f"an in-process app did not stop within {SHUTDOWN_S:.0f} s", stacklevel=2)
+        stopping = asyncio.create_task(stack.aclose(), name="serving-stop")
+        await asyncio.wait([stopping], timeout=SHUTDOWN_S)
+        if not stopping.done():  # what every task waits on, taken before anything is cancelled
+            dump = task_dump()
+            stopping.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await stopping
+            warnings.warn(
+                f"an in-process app did not stop within {SHUTDOWN_S:.0f} s; its tasks:\n{dump}",
+                stacklevel=2,
+            )
+        else:
+            stopping.result()
+
+
+def task_dump(limit: int = 12) -> str:
+    """Each asyncio task of this loop with where it waits (its innermost frames)."""
+    out = io.StringIO()
+    for task in sorted(asyncio.all_tasks(), key=lambda t: t.get_name()):
+        out.write(f"--- {task.get_name()}: {task.get_coro()!r}\n")
+        task.print_stack(limit=limit, file=out)
+    return out.getvalue()
 
 
 async def read_topic(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -15,7 +15,7 @@ from services.consult.store import ConsultStore
 from shared.events import utcnow
 from shared.logging import get_logger
 from shared.reference import load_reference
-from shared.service import build_parts
+from shared.service import build_parts, run_alongside
 from shared.settings import Settings
 
 log = get_logger("linli.consult")
@@ -55,21 +55,6 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     )
     app.state.consult = consult
 
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
-        async with inner(app_):
-            task = None
-            if settings.consult_tick_s > 0:
-                task = asyncio.create_task(_every(settings.consult_tick_s, consult.tick))
-            try:
-                yield
-            finally:
-                if task is not None:
-                    task.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await task
-
-    app.router.lifespan_context = lifespan
+    tick_s = settings.consult_tick_s
+    run_alongside(app, *([partial(_every, tick_s, consult.tick)] if tick_s > 0 else []))
     return app

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -28,7 +27,7 @@ from shared.events import DepartmentTaskV1, IssueAssignedV1, IssueReportedV1, ut
 from shared.events.dispatch import DepartmentActionOutcomeV1, DepartmentActionV1
 from shared.events.lifecycle import IssueRatedV1
 from shared.reference import load_reference
-from shared.service import build_parts
+from shared.service import build_parts, run_alongside
 from shared.settings import Settings
 from shared.topics import (
     DEPT_ACTIONS,
@@ -94,7 +93,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     )
     app.state.dispatcher, app.state.timers, app.state.store = dispatcher, wheel, store
     app.state.wheel = wheel_store
-    _run_timers(app, wheel, settings.dispatch_timer_interval_s)
+    interval = settings.dispatch_timer_interval_s
+    run_alongside(app, *([partial(wheel.run, interval)] if interval > 0 else []))
     return app
 
 
@@ -109,22 +109,3 @@ def _consume(parts: Any, dispatcher: Dispatcher, store: CaseStore) -> None:
     )
     parts.consume(DEPT_ACTIONS, {DepartmentActionV1: KafkaActions(dispatcher, store).on_action})
     parts.consume(ISSUES_FEEDBACK, {IssueRatedV1: Feedback(dispatcher).on_rated})
-
-
-def _run_timers(app: FastAPI, wheel: TimerWheel, interval_s: float) -> None:
-    """The timer wheel runs beside the app while it serves (0: never; tests tick it)."""
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
-        async with inner(app_):
-            task = asyncio.create_task(wheel.run(interval_s)) if interval_s > 0 else None
-            try:
-                yield
-            finally:
-                if task is not None:
-                    task.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await task
-
-    app.router.lifespan_context = lifespan

@@ -54,7 +54,7 @@ from shared.events import (
 )
 from shared.events.lifecycle import TRANSITIONS, IssueTransitionV1
 from shared.kafka.consumer import PoisonMessage
-from shared.kafka.publisher import EventPublisher
+from shared.kafka.publisher import EventPublisher, ReadyEvent
 from shared.logging import get_logger
 from shared.masking import mask_contacts
 from shared.reference import Reference
@@ -410,24 +410,11 @@ class Dispatcher:
         """Publish ``events`` at once and wait for every acknowledgement: they are enqueued
         in the order given, so the events of one issue on one topic keep their order (the
         idempotent producer keeps it per partition)."""
-        source = self._publisher.source
-        records = [
-            (
-                event["topic"],
-                event["body"].encode(),
-                event["key"],
-                Envelope(
-                    type=event["type"],
-                    source=source,
-                    subject=event["key"],
-                    id=event["id"],
-                    time=event["at"],
-                ).to_headers(),
-            )
-            for event in events
+        ready = [
+            ReadyEvent(e["topic"], e["key"], e["type"], e["body"], e["id"], e["at"]) for e in events
         ]
         async with self._sending:
-            await self._publisher.publish_raw_many(records)
+            await self._publisher.publish_ready(ready)
 
     async def sweep_outbox(self) -> int:
         """Finish what a writer that died left behind: for each stale pointer, publish the

@@ -30,12 +30,12 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.dispatch.domain.machine import Timer
 from services.dispatch.store import insert_new
+from shared.mongo import upsert_returning
 
 Entry = dict[str, Any]  # {"i": issue id, "t": target, "k": kind, "d": due}
 CONCURRENCY = 32
@@ -136,15 +136,7 @@ class WheelStore:
     async def _upsert(self, doc_id: str, update: dict[str, Any]) -> dict[str, Any]:
         """Update (creating it if missing) one document by ``_id``; the document after.
         Two writers creating it at once: one insert wins, the other then updates."""
-        for attempt in range(3):
-            try:
-                return await self.wheel.find_one_and_update(
-                    {"_id": doc_id}, update, upsert=True, return_document=ReturnDocument.AFTER
-                )
-            except DuplicateKeyError:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        return await upsert_returning(self.wheel, doc_id, update)
 
     # -- ticks ------------------------------------------------------------------------------
     async def cursor(self, current: int) -> int:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
+from functools import partial
 
 import httpx
 from fastapi import FastAPI
@@ -38,7 +37,7 @@ from shared.events.lifecycle import TRANSITIONS, IssueRatedV1, ReceiptIssuedV1
 from shared.events.notify import NotificationRetryV1
 from shared.logging import get_logger
 from shared.reference import load_reference
-from shared.service import build_parts
+from shared.service import build_parts, run_alongside
 from shared.settings import Settings
 from shared.topics import (
     CONSULT_NOTICES,
@@ -169,27 +168,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[router, signin_router(settings, parts.db, client)],
         prepare_db=store.prepare,
     )
-    runtime_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
-        async with runtime_lifespan(app_):
-            tasks = [
-                asyncio.create_task(broadcasts.run_forever(), name="notify-broadcasts"),
-                asyncio.create_task(
-                    _every(5.0, deliverer.wake_deferred, "wake_deferred"), name="notify-deferred"
-                ),
-            ]
-            try:
-                yield
-            finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with suppress(asyncio.CancelledError, Exception):
-                        await task
-                await client.aclose()
-
-    app.router.lifespan_context = lifespan
+    run_alongside(
+        app,
+        broadcasts.run_forever,
+        partial(_every, 5.0, deliverer.wake_deferred, "wake_deferred"),
+        close=client.aclose,
+    )
     app.state.notify = {"store": store, "deliverer": deliverer, "broadcasts": broadcasts}
     return app

@@ -16,27 +16,16 @@ from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any
 
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
-
 from services.notify.delivery import Deliverer, Notice, recipient_of
 from services.notify.domain import follower_recipients
 from services.notify.store import NotifyStore
 from services.notify.timing import stage
 from shared.events import Envelope
 from shared.events.follow import IssueFollowedV1
+from shared.mongo import upsert
 
 FOLLOWED_ISSUES = "followed_issues"  # field of the reporter's resident record
 NO_REPORTER = ""  # ``Notice.resident_ref`` of an anonymous report's status change
-
-
-async def _upsert_by_id(collection: AsyncCollection, _id: str, update: dict[str, Any]) -> None:
-    """Update one document by exact id, creating it if missing; two replicas creating it at
-    once collide on the id, and the loser updates the winner's document."""
-    try:
-        await collection.update_one({"_id": _id}, update, upsert=True)
-    except DuplicateKeyError:
-        await collection.update_one({"_id": _id}, update)
 
 
 class FollowerStore:
@@ -51,10 +40,10 @@ class FollowerStore:
         update: dict[str, Any] = {"$addToSet": {"refs": ref}}
         if event.language is not None:
             update["$set"] = {f"languages.{ref}": event.language}
-        await _upsert_by_id(self.followers, event.issue_id, update)
+        await upsert(self.followers, {"_id": event.issue_id}, update)
         if event.reporter_ref is not None and event.reporter_ref != ref:
             mark = {"$addToSet": {FOLLOWED_ISSUES: event.issue_id}}
-            await _upsert_by_id(self._residents, event.reporter_ref, mark)
+            await upsert(self._residents, {"_id": event.reporter_ref}, mark)
 
     async def of_issue(self, issue_id: str) -> dict[str, Any] | None:
         return await self.followers.find_one({"_id": issue_id})

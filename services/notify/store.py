@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.events import utcnow
-from shared.mongo import ProcessedEvents
+from shared.mongo import upsert
 
 CONTACT_FIELDS = ("name", "phone", "email")
 
@@ -29,7 +29,6 @@ class NotifyStore:
         self.broadcasts = db["broadcasts"]
         self.unfinished = db["broadcasts_unfinished"]  # pointers: the lease reads only these
         self.operators = db["operators"]
-        self.processed = ProcessedEvents(db["processed_events"], "notify")
 
     async def prepare(self) -> None:
         await self.inbox_messages.create_index([("resident_ref", 1), ("created_at", DESCENDING)])
@@ -84,12 +83,7 @@ class NotifyStore:
         """Update the resident, creating it if missing. Two writers creating the same resident
         at once collide on the id (no upsert retry here): the loser updates the one that won.
         False when the document exists but the filter does not match (e.g. a newer contact)."""
-        try:
-            await self.residents.update_one(query, update, upsert=True)
-            return True
-        except DuplicateKeyError:
-            result = await self.residents.update_one(query, update)
-            return result.matched_count == 1
+        return await upsert(self.residents, query, update)
 
     async def resident(self, ref: str) -> dict[str, Any] | None:
         return await self.residents.find_one({"_id": ref})

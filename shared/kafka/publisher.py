@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from aiokafka.errors import KafkaError
@@ -11,6 +12,7 @@ from faststream.exceptions import IncorrectState
 from faststream.kafka import KafkaBroker
 
 from shared.events import Envelope, EventPayload
+from shared.kafka.faststream_adapter import connected_producer
 from shared.metrics import EVENTS_PUBLISHED
 
 
@@ -25,6 +27,18 @@ class Outgoing(NamedTuple):
     payload: EventPayload
     key: str
     event_id: str | None = None
+
+
+class ReadyEvent(NamedTuple):
+    """An event made earlier and kept (e.g. in an outbox), sent again exactly as made: its
+    serialised payload, CloudEvents type, id and time; its subject is its key."""
+
+    topic: str
+    key: str
+    event_type: str
+    body: str
+    event_id: str
+    at: datetime
 
 
 class EventPublisher:
@@ -61,14 +75,6 @@ class EventPublisher:
             self.declared[topic].append(model)
             self._types[topic] = frozenset(m.event_type for m in self.declared[topic])
 
-    def _raw_producer(self) -> Any | None:
-        """The broker's connected aiokafka producer (same settings: acks=all, idempotent),
-        used directly on the hot path: FastStream's publish pipeline costs about as much CPU
-        as the send itself. None before the broker connects (then FastStream's path)."""
-        state = getattr(getattr(self._broker.config, "producer", None), "_producer", None)
-        producer = getattr(state, "producer", None)
-        return producer if producer is not None and not getattr(state, "closed", True) else None
-
     async def publish(
         self, topic: str, payload: EventPayload, *, key: str, event_id: str | None = None
     ) -> Envelope:
@@ -94,6 +100,27 @@ class EventPublisher:
             records.append((topic, payload.model_dump_json().encode(), key, envelope.to_headers()))
         await self._send_all(records)
         return envelopes
+
+    async def publish_ready(self, events: Sequence[ReadyEvent]) -> None:
+        """Send events made earlier with their own ids and times, this service as their
+        source, and wait for every acknowledgement, as ``publish_raw_many`` does."""
+        await self.publish_raw_many(
+            [
+                (
+                    event.topic,
+                    event.body.encode(),
+                    event.key,
+                    Envelope(
+                        type=event.event_type,
+                        source=self.source,
+                        subject=event.key,
+                        id=event.event_id,
+                        time=event.at,
+                    ).to_headers(),
+                )
+                for event in events
+            ]
+        )
 
     async def publish_raw(
         self, topic: str, body: bytes, *, key: str | bytes | None, headers: dict[str, str]
@@ -139,8 +166,8 @@ class EventPublisher:
         self, topic: str, body: bytes, key: bytes | None, headers: dict[str, str]
     ) -> Awaitable[Any]:
         """Hand one record to the producer; the returned awaitable completes on Kafka's ack."""
-        producer = self._raw_producer()
-        if producer is None:
+        producer = connected_producer(self._broker)
+        if producer is None:  # before the broker connects: FastStream's own path
             return self._publishers[topic].publish(body, key=key, headers=headers)
         return await producer.send(
             self._prefix + topic,

@@ -1,6 +1,6 @@
-"""MongoDB-protocol plumbing: the client factory and the idempotent-consumer record."""
+"""MongoDB-protocol plumbing: the client factory and the writes replicas may race on."""
 
 from shared.mongo.client import make_client
-from shared.mongo.processed import ProcessedEvents
+from shared.mongo.writes import upsert, upsert_returning
 
-__all__ = ["ProcessedEvents", "make_client"]
+__all__ = ["make_client", "upsert", "upsert_returning"]

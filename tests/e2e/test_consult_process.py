@@ -27,7 +27,7 @@ from services.ops.infra import services as procs
 from shared.mongo import make_client
 from shared.reference import load_reference
 from shared.residents import normalise_contact, resident_ref, resident_token
-from tests.servers import isolated_settings
+from tests.platform import running_platform
 
 pytestmark = pytest.mark.e2e
 COMPOUND = "sz.haitang.xianjie.jiading"
@@ -42,27 +42,11 @@ def phone(i: int) -> str:
 
 @pytest.fixture
 def consult_process(servers, tmp_path):
-    settings = isolated_settings(servers, "k")
-    processes = procs.ServiceProcesses(
-        state_dir=tmp_path,
-        env={
-            "LINLI_ENV": "test",
-            "LINLI_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-            "LINLI_MONGODB_URL": settings.mongodb_url,
-            "LINLI_TOPIC_PREFIX": settings.topic_prefix,
-            "LINLI_DB_PREFIX": settings.db_prefix,
-            "LINLI_TOPIC_PARTITIONS": "2",
-            "LINLI_CONSULT_TICK_S": "0",
-            "LINLI_CONSULT_CLOSE_SETTLE_S": "0",
-        },
-        ports={"consult": PORT},
-    )
-    procs.start(processes, ["consult"], progress=lambda _: None)
-    try:
-        procs.wait_ready(processes, ["consult"], timeout_s=60, progress=lambda _: None)
-        yield settings, processes
-    finally:
-        procs.stop(processes, ["consult"], progress=lambda _: None)
+    env = {"LINLI_CONSULT_TICK_S": "0", "LINLI_CONSULT_CLOSE_SETTLE_S": "0"}
+    with running_platform(
+        servers, tmp_path, "k", env=env, ready_timeout_s=60, only={"consult": PORT}
+    ) as running:
+        yield running
 
 
 async def office_key(settings) -> tuple[str, ConsultStore, object]:

@@ -5,7 +5,6 @@ hledger` checked by `hledger check` with the same balances as the public account
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import uuid
@@ -14,15 +13,10 @@ import httpx
 import pytest
 
 from services.ops.infra import services as procs
+from tests.platform import free_port
 
 pytestmark = pytest.mark.e2e
 PARTIES = ("party-branch", "owners-committee", "property-company")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ count, update, delete, findAndModify) is then explained on the same server, and 
 the plan must SEARCH an index, never SCAN the collection (docs/storage.md lists the paths).
 """
 
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -63,6 +64,20 @@ async def monitored(settings: Settings):
     await client.close()
 
 
+@asynccontextmanager
+async def _prepared(settings: Settings, monitored, name: str, make_store):
+    """A store on its own database (its indexes made), the monitor's filters, then the
+    database dropped."""
+    client, filters = monitored
+    db = client[f"{settings.db_prefix}indexed_{name}"]
+    store = make_store(db)
+    try:
+        await store.prepare()
+        yield db, filters, store
+    finally:
+        await client.drop_database(db.name)
+
+
 async def _assert_indexed(db, filters: Filters, call, pointers: tuple[str, ...] = ()) -> None:
     """``pointers``: small collections of pending work, read whole on purpose."""
     filters.seen.clear()
@@ -81,11 +96,7 @@ async def _assert_indexed(db, filters: Filters, call, pointers: tuple[str, ...] 
 
 
 async def test_notify_inbox_and_retry_claim(settings: Settings, monitored) -> None:
-    client, filters = monitored
-    db = client[f"{settings.db_prefix}indexed_notify"]
-    store = NotifyStore(db)
-    try:
-        await store.prepare()
+    async with _prepared(settings, monitored, "notify", NotifyStore) as (db, filters, store):
         await store.inbox_messages.insert_many(
             [
                 {"_id": f"m{i}", "resident_ref": f"res_{i % 3}", "created_at": AT, "read": False}
@@ -97,16 +108,10 @@ async def test_notify_inbox_and_retry_claim(settings: Settings, monitored) -> No
         await _assert_indexed(db, filters, store.inbox("res_1", 50))
         await _assert_indexed(db, filters, store.inbox("res_1", 50, after=AT - timedelta(1)))
         await _assert_indexed(db, filters, store.claim_retry("d1", 2))
-    finally:
-        await client.drop_database(db.name)
 
 
 async def test_intake_own_reports_and_transitions(settings: Settings, monitored) -> None:
-    client, filters = monitored
-    db = client[f"{settings.db_prefix}indexed_intake"]
-    store = IssueStore(db)
-    try:
-        await store.prepare()
+    async with _prepared(settings, monitored, "intake", IssueStore) as (db, filters, store):
         fields = {"category": "streetlight-out", "reported_at": AT}
         await db["issues"].insert_many(
             [
@@ -123,16 +128,10 @@ async def test_intake_own_reports_and_transitions(settings: Settings, monitored)
         by_ids = RequestQuery(ids=("iss_3", "iss_1", "iss_9"), page=1, page_size=50)
         await _assert_indexed(db, filters, store.query(by_ids))
         assert [d["_id"] for d in await store.query(by_ids)] == ["iss_1", "iss_3"]
-    finally:
-        await client.drop_database(db.name)
 
 
 async def test_notify_broadcast_lease(settings: Settings, monitored) -> None:
-    client, filters = monitored
-    db = client[f"{settings.db_prefix}indexed_broadcasts"]
-    store = NotifyStore(db)
-    try:
-        await store.prepare()
+    async with _prepared(settings, monitored, "broadcasts", NotifyStore) as (db, filters, store):
         done = [{"_id": f"bc_old{i}", "status": "done", "created_at": AT} for i in range(20)]
         await store.broadcasts.insert_many(done)
         await store.create_broadcast(
@@ -145,8 +144,6 @@ async def test_notify_broadcast_lease(settings: Settings, monitored) -> None:
         await store.finish_broadcast("bc_new", "me")
         assert await store.lease_broadcast("me", now, now) is None
         assert await store.unfinished.count_documents({}) == 0
-    finally:
-        await client.drop_database(db.name)
 
 
 async def _assert_by_id(db, filters: Filters, call) -> None:
@@ -262,12 +259,8 @@ async def test_dispatch_case_queue(settings: Settings, monitored) -> None:
     """The staff's case queue (dispatch's ``GET /queue``) reads documents by ``_id``; its
     writes (a routed batch, a later change) address them by ``_id`` too. The task list it
     replaces filtered on the array fields ``places``/``holders`` (a scan)."""
-    client, filters = monitored
-    db = client[f"{settings.db_prefix}indexed_dispatch"]
-    store = CaseStore(db)
     reference = load_reference(settings.config_dir)
-    try:
-        await store.prepare()
+    async with _prepared(settings, monitored, "dispatch", CaseStore) as (db, filters, store):
         docs = [_routed_case(f"iss_queue{i:06d}", i) for i in range(40)]
         await _assert_indexed(db, filters, store.insert_cases(docs))
         changed = {**docs[3], "version": 2, "status": "acknowledged"}
@@ -281,8 +274,6 @@ async def test_dispatch_case_queue(settings: Settings, monitored) -> None:
         assert found.counts == {"acknowledged": 1, "assigned": 39}
         mine = await reader.select("d:urban-mgmt", QueueQuery(), AT, reference.tree.is_within)
         assert len(mine.rows) == 40
-    finally:
-        await client.drop_database(db.name)
 
 
 def _routed_case(issue_id: str, i: int) -> dict:

@@ -4,9 +4,7 @@ accounts, and helpers that sign in and read a page's forms."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -16,21 +14,8 @@ import pytest
 from services.ops.cli.web import DEMO_PASSWORD, create_demo_accounts
 from services.ops.infra import services as procs
 from shared.settings import Settings
-from shared.topics import SERVICES
-from tests.servers import Endpoints, isolated_settings
-
-
-def ports() -> dict[str, int]:
-    """Fixed ports from ``LINLI_TEST_SERVICE_PORT_BASE`` (base, base+1, ...), else free ones."""
-    base = os.environ.get("LINLI_TEST_SERVICE_PORT_BASE")
-    if base:
-        return {service: int(base) + i for i, service in enumerate(SERVICES)}
-    found = {}
-    for service in SERVICES:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            found[service] = sock.getsockname()[1]
-    return found
+from tests.platform import running_platform
+from tests.servers import Endpoints
 
 
 @dataclass
@@ -44,30 +29,18 @@ class Platform:
 
 @pytest.fixture(scope="module")
 def platform(servers: Endpoints, tmp_path_factory) -> Iterator[Platform]:
-    settings = isolated_settings(servers, "w")
-    processes = procs.ServiceProcesses(
-        state_dir=tmp_path_factory.mktemp("services"),
+    with running_platform(
+        servers,
+        tmp_path_factory.mktemp("services"),
+        "w",
         env={
-            "LINLI_ENV": "test",
-            "LINLI_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-            "LINLI_MONGODB_URL": settings.mongodb_url,
-            "LINLI_TOPIC_PREFIX": settings.topic_prefix,
-            "LINLI_DB_PREFIX": settings.db_prefix,
-            "LINLI_TOPIC_PARTITIONS": "2",
-            "LINLI_PROBE_INTERVAL_S": "0.5",
-            "LINLI_LOG_FORMAT": "json",
             "LINLI_INTAKE_RATE_PER_CLIENT": "0",
             "LINLI_NOTIFY_SIGNIN_CODES_PER_ADDRESS": "200",  # every browser here is 127.0.0.1
         },
-        ports=ports(),
-    )
-    procs.start(processes)
-    try:
-        procs.wait_ready(processes, timeout_s=120)
+        ready_timeout_s=120,
+    ) as (settings, processes):
         create_demo_accounts(settings)
         yield Platform(settings, processes)
-    finally:
-        procs.stop(processes)
 
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import httpx
@@ -15,6 +14,7 @@ from services.web.pages import Pages, local_time
 from services.web.residents import me_http, rate_http, report_http, signin_http
 from services.web.residents.common import Residents, install_refusals
 from services.web.residents.sessions import ResidentSessions
+from shared.service import run_alongside
 from shared.settings import Settings
 
 FORM_SLACK = 64 * 1024  # the report form's text fields beside its photo
@@ -56,14 +56,4 @@ def residents_for(
 def install(app: FastAPI, residents: Residents) -> None:
     install_refusals(app, residents)
     app.state.residents = residents
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
-        async with inner(app_):
-            try:
-                yield
-            finally:
-                await residents.streams.aclose()
-
-    app.router.lifespan_context = lifespan
+    run_alongside(app, close=residents.streams.aclose)
