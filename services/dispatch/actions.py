@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hmac
 
-from services.dispatch.cases import Applied, CaseNotFound, Dispatcher
+from services.dispatch.application import Applied, CaseNotFound, Dispatcher
 from services.dispatch.domain.machine import (
     NOT_FOUND,
     Acknowledge,

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.dispatch.actions import KafkaActions
-from services.dispatch.cases import TRANSITION_BY_NAME, Dispatcher
+from services.dispatch.application import TRANSITION_BY_NAME, Dispatcher
 from services.dispatch.clock import DevClock
 from services.dispatch.domain.machine import Rules
 from services.dispatch.feedback import Feedback

@@ -3,7 +3,7 @@ below the policy's threshold reopens the case with the same owner (重办), abov
 
 from __future__ import annotations
 
-from services.dispatch.cases import CaseNotFound, Dispatcher
+from services.dispatch.application import CaseNotFound, Dispatcher
 from services.dispatch.domain.machine import Rate, Refused
 from shared.events import Envelope
 from shared.events.lifecycle import IssueRatedV1

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.dispatch.actions import refusal_status, to_command
-from services.dispatch.cases import CaseNotFound, Dispatcher
+from services.dispatch.application import CaseNotFound, Dispatcher
 from services.dispatch.clock import MAX_ADVANCE_S, DevClock
 from services.dispatch.domain.machine import FINAL, Holder, Refused
 from services.dispatch.domain.queue import (

@@ -11,7 +11,7 @@ import uuid
 from collections import deque
 from datetime import datetime, timedelta
 
-from services.dispatch.cases import CaseNotFound, Dispatcher
+from services.dispatch.application import CaseNotFound, Dispatcher
 from services.dispatch.domain.machine import Refused, TimerFired
 from services.dispatch.wheel import Entry, WheelStore, bounded, minute_of
 from shared.events import utcnow

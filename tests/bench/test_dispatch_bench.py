@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from services.dispatch.app import ROUTE_BATCH, create_app
-from services.dispatch.cases import ROUTE_PART
+from services.dispatch.application import ROUTE_PART
 from services.dispatch.domain.machine import timers
 from services.dispatch.store import CaseStore, case_from_doc
 from shared.events import Envelope, IssueReportedV1
