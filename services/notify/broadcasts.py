@@ -25,10 +25,11 @@ from typing import Any
 
 import pymongo
 
-from services.notify.channels import Outgoing, inbox_document
-from services.notify.delivery import Deliverer, Notice, Recipient, Steps, recipient_of
-from services.notify.domain import delivery_id, wanted
+from services.notify.channels import AddressedMessage, inbox_document
+from services.notify.delivery import Deliverer
+from services.notify.domain import Channel, Outcome, delivery_id, wanted
 from services.notify.live import LiveInbox
+from services.notify.notices import Notice, Recipient, Steps, recipient_of
 from services.notify.store import NotifyStore
 from shared.events import derived_event_id, utcnow
 from shared.events.notify import NotificationRetryV1, NotificationsBatchDeliveredV1
@@ -48,11 +49,11 @@ def step_counts(steps: Steps) -> Counter[str]:
     hours) or failed, per channel."""
     counts: Counter[str] = Counter()
     for channel, outcome in steps:
-        if outcome in ("sent", "duplicate"):
+        if outcome in (Outcome.SENT, Outcome.DUPLICATE):
             counts[f"sent.{channel}"] += 1
-        elif outcome in ("retrying", "deferred"):
+        elif outcome in (Outcome.RETRYING, Outcome.DEFERRED):
             counts[f"queued.{channel}"] += 1
-        elif outcome == "failed":
+        elif outcome == Outcome.FAILED:
             counts[f"failed.{channel}"] += 1
     return counts
 
@@ -199,7 +200,7 @@ class Broadcasts:
         the residents no earlier walk counted."""
         counts: Counter[str] = Counter()
         before = _walked_before(doc)
-        inbox: list[Outgoing] = []
+        inbox: list[AddressedMessage] = []
         others: list[tuple[Notice, Any]] = []
         rendered: dict[str, Any] = {}
         shared: dict[str, tuple[Recipient, tuple[str, ...]]] = {}
@@ -212,7 +213,7 @@ class Broadcasts:
             if not wanted(recipient.prefs, "broadcast", urgent=urgent):
                 counts["skipped"] += resident["_id"] in fresh
                 continue
-            if plan[0] != "inbox":
+            if plan[0] != Channel.INBOX:
                 others.append((self._notice(doc, resident["_id"]), recipient))
                 continue
             language = recipient.prefs.language
@@ -220,8 +221,8 @@ class Broadcasts:
                 notice = self._notice(doc, resident["_id"])
                 rendered[language] = self._deliverer.render(notice, language)
             inbox.append(
-                Outgoing(
-                    delivery_id=delivery_id(doc["_id"], resident["_id"], "inbox"),
+                AddressedMessage(
+                    delivery_id=delivery_id(doc["_id"], resident["_id"], Channel.INBOX),
                     source_event=doc["_id"],
                     resident_ref=resident["_id"],
                     contact=recipient.contact,

@@ -19,8 +19,9 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from services.notify.delivery import Deliverer, Notice, recipient_of
+from services.notify.delivery import Deliverer
 from services.notify.domain import follower_recipients
+from services.notify.notices import Notice, recipient_of
 from services.notify.store import NotifyStore
 from services.notify.timing import stage
 from shared.events import Envelope
