@@ -28,7 +28,7 @@ import pymongo
 
 from services.notify.channels import AddressedMessage, inbox_document
 from services.notify.delivery import Deliverer
-from services.notify.domain import Channel, Outcome, delivery_id, wanted
+from services.notify.domain import Channel, DeliveryOutcome, delivery_id, wanted
 from services.notify.live import LiveInbox
 from services.notify.notices import Notice, Recipient, Steps, recipient_of
 from services.notify.rendering import Message
@@ -51,11 +51,11 @@ def step_counts(steps: Steps) -> Counter[str]:
     hours) or failed, per channel."""
     counts: Counter[str] = Counter()
     for channel, outcome in steps:
-        if outcome in (Outcome.SENT, Outcome.DUPLICATE):
+        if outcome in (DeliveryOutcome.SENT, DeliveryOutcome.DUPLICATE):
             counts[f"sent.{channel}"] += 1
-        elif outcome in (Outcome.RETRYING, Outcome.DEFERRED):
+        elif outcome in (DeliveryOutcome.RETRYING, DeliveryOutcome.DEFERRED):
             counts[f"queued.{channel}"] += 1
-        elif outcome == Outcome.FAILED:
+        elif outcome == DeliveryOutcome.FAILED:
             counts[f"failed.{channel}"] += 1
     return counts
 

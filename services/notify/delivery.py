@@ -23,8 +23,8 @@ from typing import Any
 from services.notify.channels import AddressedMessage, ChannelThrottle, Sender, SendFailed
 from services.notify.domain import (
     Channel,
+    DeliveryOutcome,
     DeliveryStatus,
-    Outcome,
     Preferences,
     channel_plan,
     delivery_id,
@@ -114,7 +114,7 @@ class Deliverer:
     async def deliver(self, notice: Notice, recipient: Recipient) -> Steps:
         """Like ``notify`` but says what happened on each channel tried: (channel, outcome)."""
         if not wanted(recipient.prefs, notice.kind, urgent=notice.urgent):
-            return [("none", Outcome.OPTED_OUT)]
+            return [("none", DeliveryOutcome.OPTED_OUT)]
         outgoing = AddressedMessage(
             delivery_id="",
             source_event=notice.source_event,
@@ -133,16 +133,16 @@ class Deliverer:
         for index, channel in enumerate(plan):
             outcome = await self._try(job, channel, plan[index + 1 :], attempt, claimed)
             steps.append((channel, outcome))
-            if outcome == Outcome.DEFERRED:  # quiet hours: the silent inbox now, the channel later
+            if outcome == DeliveryOutcome.DEFERRED:  # quiet hours: the inbox now, the channel later
                 steps.append((Channel.INBOX, await self._try(job, Channel.INBOX, (), 1, False)))
-            if outcome != Outcome.FAILED:
+            if outcome != DeliveryOutcome.FAILED:
                 break
             attempt, claimed = 1, False
         return steps
 
     async def _try(
         self, job: Job, channel: str, later: tuple[str, ...], attempt: int, claimed: bool
-    ) -> Outcome:
+    ) -> DeliveryOutcome:
         out = replace(
             job.outgoing,
             delivery_id=delivery_id(job.outgoing.source_event, job.outgoing.resident_ref, channel),
@@ -152,7 +152,7 @@ class Deliverer:
                 await self._channels[Channel.INBOX].send(out)
             with stage("outcome"):
                 await self._outcomes.delivered(out, Channel.INBOX, 1)
-            return Outcome.SENT
+            return DeliveryOutcome.SENT
         if not claimed:
             existing = await self._store.claim(out.delivery_id, _record_fields(out, channel))
             if existing is not None:
@@ -162,12 +162,12 @@ class Deliverer:
         if due > now:
             retry = retry_event(out, channel, later, 1, due, "quiet hours")
             await self._store.defer(out.delivery_id, due, attempt=0, retry=_dump(retry))
-            return Outcome.DEFERRED
+            return DeliveryOutcome.DEFERRED
         return await self._send(out, channel, later, attempt)
 
     async def _send(
         self, out: AddressedMessage, channel: str, later: tuple[str, ...], attempt: int
-    ) -> Outcome:
+    ) -> DeliveryOutcome:
         """Send on an external channel (its pace kept) and record what came of it."""
         limit = self._limits.get(channel)
         if limit is not None:
@@ -178,7 +178,7 @@ class Deliverer:
             return await self._after_failure(out, channel, later, attempt, failure)
         await self._store.settle(out.delivery_id, DeliveryStatus.SENT, attempts=attempt)
         await self._outcomes.delivered(out, channel, attempt)
-        return Outcome.SENT
+        return DeliveryOutcome.SENT
 
     async def _after_failure(
         self,
@@ -187,7 +187,7 @@ class Deliverer:
         later: tuple[str, ...],
         attempt: int,
         failure: SendFailed,
-    ) -> Outcome:
+    ) -> DeliveryOutcome:
         """A temporary failure with tries left goes to the retry topic; any other is final."""
         if not failure.permanent and attempt < self._policy.max_attempts:
             delay = retry_delay(
@@ -199,7 +199,7 @@ class Deliverer:
                 out.delivery_id, DeliveryStatus.RETRYING, reason=failure.reason, retry=_dump(retry)
             )
             await self._outcomes.retry(retry)
-            return Outcome.RETRYING
+            return DeliveryOutcome.RETRYING
         reason = (
             failure.reason if failure.permanent else f"gave up after {attempt}: {failure.reason}"
         )
@@ -210,16 +210,16 @@ class Deliverer:
             failover_to=later[0] if later else None,
         )
         await self._outcomes.failed(out, channel, attempt, reason, later)
-        return Outcome.FAILED
+        return DeliveryOutcome.FAILED
 
     async def _already(
         self, out: AddressedMessage, channel: str, existing: dict[str, Any]
-    ) -> Outcome:
+    ) -> DeliveryOutcome:
         """What the delivery's record, found already there, says to do."""
         status = existing.get("status")
         if status == DeliveryStatus.SENT:
             await self._outcomes.delivered(out, channel, int(existing.get("attempts", 1)))
-            return Outcome.DUPLICATE
+            return DeliveryOutcome.DUPLICATE
         if status == DeliveryStatus.FAILED:
             await self._outcomes.failed(
                 out,
@@ -228,15 +228,15 @@ class Deliverer:
                 str(existing.get("reason", "")),
                 (existing["failover_to"],) if existing.get("failover_to") else (),
             )
-            return Outcome.FAILED
+            return DeliveryOutcome.FAILED
         if status == DeliveryStatus.RETRYING and existing.get("retry"):
             await self._outcomes.retry(NotificationRetryV1.model_validate(existing["retry"]))
-            return Outcome.RETRYING
+            return DeliveryOutcome.RETRYING
         if status == DeliveryStatus.DEFERRED:
-            return Outcome.DEFERRED
+            return DeliveryOutcome.DEFERRED
         if status == DeliveryStatus.SENDING:
             log.warning("delivery_in_doubt", delivery=out.delivery_id, channel=channel)
-        return Outcome.DUPLICATE
+        return DeliveryOutcome.DUPLICATE
 
     # --- the retry topic ---------------------------------------------------------------
 
@@ -249,7 +249,7 @@ class Deliverer:
                 and stored.get("attempt") == event.attempt
             ):
                 await self._outcomes.retry(NotificationRetryV1.model_validate(stored))
-            return Outcome.DUPLICATE
+            return DeliveryOutcome.DUPLICATE
         recipient = recipient_of(await self._store.resident(event.resident_ref))
         outgoing = AddressedMessage(
             delivery_id=event.delivery_id,

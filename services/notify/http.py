@@ -13,9 +13,9 @@ from services.notify.domain.refusals import (
     AlreadyDone,
     Incomplete,
     NotFound,
+    NotifyRefusal,
     NotSignedIn,
     OutsideArea,
-    Refusal,
 )
 from services.notify.routes import broadcasts, inbox, preferences, ratings
 from shared.http.errors import ApiError, ErrorMap
@@ -31,7 +31,7 @@ FIELD_AT = {
 STATUS = {NotFound: 404, OutsideArea: 403, AlreadyDone: 409, Incomplete: 400}
 
 
-def _answer(exc: Refusal) -> ApiError:
+def _answer(exc: NotifyRefusal) -> ApiError:
     field = FIELD_AT.get(exc.field, exc.field) if exc.field else None
     if isinstance(exc, NotSignedIn):
         return ApiError(401, exc.code, exc.message, field, {"WWW-Authenticate": "Bearer"})
@@ -42,7 +42,7 @@ def refusals(errors: ErrorMap) -> None:
     """How notify's refusals answer: 401 (with ``WWW-Authenticate``) for a missing or wrong
     credential, 404 unknown, 403 outside the operator's area, 409 already done, 400 a field
     another one needs; a bad rating link 404, an expired one 410."""
-    errors.refuse(Refusal, _answer)
+    errors.refuse(NotifyRefusal, _answer)
     errors.refuse(
         BadRatingToken,
         lambda exc: ApiError(410 if exc.expired else 404, "bad_link", str(exc), "path.token"),

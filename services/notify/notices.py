@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from services.notify.domain import Contact, Outcome, Preferences
+from services.notify.domain import Contact, DeliveryOutcome, Preferences
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,6 @@ Steps = list[tuple[str, str]]  # (channel, outcome) of each channel tried, in or
 def outcome_label(steps: Steps) -> str:
     """What came of a delivery, for the metrics: the last channel's outcome, or "deferred"
     when the chosen channel waits for the end of quiet hours (the inbox has it meanwhile)."""
-    if any(outcome == Outcome.DEFERRED for _, outcome in steps):
-        return Outcome.DEFERRED
+    if any(outcome == DeliveryOutcome.DEFERRED for _, outcome in steps):
+        return DeliveryOutcome.DEFERRED
     return steps[-1][1]

@@ -12,8 +12,8 @@ from services.notify.domain import (
     BadRatingToken,
     BroadcastStatus,
     Channel,
+    DeliveryOutcome,
     DeliveryStatus,
-    Outcome,
     Preferences,
     open_rating_token,
     rating_token,
@@ -84,7 +84,7 @@ def test_the_enums_are_the_strings_on_the_wire():
         "sent",
         "failed",
     }
-    assert Outcome.OPTED_OUT == "opted_out" and f"sent.{Channel.SMS}" == "sent.sms"
+    assert DeliveryOutcome.OPTED_OUT == "opted_out" and f"sent.{Channel.SMS}" == "sent.sms"
     prefs = Preferences.model_validate({"channels": ["sms", "inbox"]})
     assert prefs.channels == (Channel.SMS, Channel.INBOX)
     assert prefs.model_dump(mode="json")["channels"] == ["sms", "inbox"]

@@ -10,9 +10,9 @@ from services.notify.domain.names import (
     LANGUAGES,
     BroadcastStatus,
     Channel,
+    DeliveryOutcome,
     DeliveryStatus,
     Language,
-    Outcome,
 )
 from services.notify.domain.operators import (
     hash_operator_secret,
@@ -43,9 +43,9 @@ __all__ = [
     "BroadcastStatus",
     "Channel",
     "Contact",
+    "DeliveryOutcome",
     "DeliveryStatus",
     "Language",
-    "Outcome",
     "Preferences",
     "QuietHours",
     "Webhook",

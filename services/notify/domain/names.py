@@ -6,6 +6,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
+from shared.events import notify as wire
+
 
 class Channel(StrEnum):
     """Where a message can reach a resident."""
@@ -26,7 +28,7 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
-class Outcome(StrEnum):
+class DeliveryOutcome(StrEnum):
     """What came of one channel tried for one resident (the metrics' and progress' label)."""
 
     SENT = "sent"
@@ -50,6 +52,6 @@ CHANNELS = tuple(Channel)
 EXTERNAL = (Channel.EMAIL, Channel.WEBHOOK, Channel.SMS)
 LANGUAGES = ("zh-CN", "en")
 # the wire's spelling for the API's models: their schemas and error messages name the strings
-ChannelName = Literal["inbox", "email", "webhook", "sms"]
+ChannelName = wire.Channel  # the events' own
 BroadcastStatusName = Literal["queued", "sending", "done", "cancelled"]
 Language = Literal["zh-CN", "en"]

@@ -5,30 +5,30 @@ it is about (``field``) and a stable ``code``; the HTTP adapter maps each kind t
 from __future__ import annotations
 
 
-class Refusal(Exception):
+class NotifyRefusal(Exception):
     def __init__(self, code: str, message: str, field: str | None = None):
         super().__init__(message)
         self.code, self.message, self.field = code, message, field
 
 
-class NotSignedIn(Refusal):
+class NotSignedIn(NotifyRefusal):
     """No credential, or one that does not open what it was shown for."""
 
     def __init__(self, message: str):
         super().__init__("unauthorized", message, "authorization")
 
 
-class NotFound(Refusal):
+class NotFound(NotifyRefusal):
     """The thing asked about does not exist (or is not the asker's to see)."""
 
 
-class OutsideArea(Refusal):
+class OutsideArea(NotifyRefusal):
     """An operator reached beyond the node their key is scoped to."""
 
 
-class AlreadyDone(Refusal):
+class AlreadyDone(NotifyRefusal):
     """The thing is past the point where this could happen (rated, finished)."""
 
 
-class Incomplete(Refusal):
+class Incomplete(NotifyRefusal):
     """A command lacks something its other fields require."""
