@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from services.notify.channels import AddressedMessage
 from shared.events import derived_event_id
@@ -61,15 +62,11 @@ class OutcomeEvents:
         """The failure, then the send as a dead letter with its reason."""
         now = self._clock()
         failed = NotificationFailedV1(
-            delivery_id=out.delivery_id,
-            source_event=out.source_event,
-            kind=out.message.kind,
-            resident_ref=out.resident_ref,
+            **_about(out),
             channel=channel,
             attempts=attempts,
             reason=reason[:500],
             failover_to=later[0] if later else None,
-            issue_id=out.issue_id,
             failed_at=now,
         )
         await self._publisher.publish(
@@ -97,10 +94,7 @@ def retry_event(
 ) -> NotificationRetryV1:
     """The send again on ``channel`` at ``due`` (then ``later``'s channels if it fails)."""
     return NotificationRetryV1(
-        delivery_id=out.delivery_id,
-        source_event=out.source_event,
-        kind=out.message.kind,
-        resident_ref=out.resident_ref,
+        **_about(out),
         channel=channel,
         later_channels=later,
         attempt=attempt,
@@ -108,7 +102,6 @@ def retry_event(
         title=out.message.title,
         body=out.message.body,
         language=out.message.language,
-        issue_id=out.issue_id,
         urgent=out.urgent,
         reason=reason,
     )
@@ -118,12 +111,16 @@ def delivered_event(
     out: AddressedMessage, channel: str, attempts: int, at: datetime
 ) -> NotificationDeliveredV1:
     return NotificationDeliveredV1(
-        delivery_id=out.delivery_id,
-        source_event=out.source_event,
-        kind=out.message.kind,
-        resident_ref=out.resident_ref,
-        channel=channel,
-        attempts=attempts,
-        issue_id=out.issue_id,
-        delivered_at=at,
+        **_about(out), channel=channel, attempts=attempts, delivered_at=at
     )
+
+
+def _about(out: AddressedMessage) -> dict[str, Any]:
+    """What every event about one delivery says: which it is, from which event, for whom."""
+    return {
+        "delivery_id": out.delivery_id,
+        "source_event": out.source_event,
+        "kind": out.message.kind,
+        "resident_ref": out.resident_ref,
+        "issue_id": out.issue_id,
+    }
