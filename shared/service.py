@@ -72,7 +72,7 @@ class ServiceParts:
             batch_handlers=batch_handlers,
             poll_ms=self.settings.consumer_poll_ms,
             streaming=streaming,
-            group_instance_id=self.settings.group_instance_id(self.service),
+            membership=self.settings.membership(self.service),
         )
         if drain is not None:
             self.drains.append(drain)

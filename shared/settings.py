@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.kafka.membership import Membership
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEV_SECRET = "dev-only-resident-secret-change-me"
@@ -73,6 +75,22 @@ class Settings(BaseSettings):
         "its old session to expire and a rebalance). Must differ between replicas of a service "
         "and stay the same across restarts of one; empty: <host name>-<service>-<HTTP port>.",
     )
+    kafka_session_timeout_ms: int = Field(
+        6000,
+        ge=1000,
+        le=300_000,
+        description="How long a replica that stopped heartbeating keeps its partitions before "
+        "the others take them over (within the brokers' group.min/max.session.timeout.ms; "
+        "Kafka's own minimum default is 6000). Lower: quicker hand-over after a crash; too "
+        "low: a replica paused by a busy machine loses its partitions.",
+    )
+    kafka_heartbeat_interval_ms: int = Field(
+        1000,
+        ge=100,
+        le=100_000,
+        description="How often a consumer heartbeats its group (at most a third of the session "
+        "timeout); a live replica hears of a rebalance at its next heartbeat.",
+    )
     publish_timeout_s: float = Field(
         4.0, gt=0, description="How long an HTTP request waits for Kafka's acknowledgement."
     )
@@ -112,12 +130,16 @@ class Settings(BaseSettings):
         description="Records the ledger's consumers fetch at once; a batch's donations are "
         "posted with one group commit (one block of the chain) per fund.",
     )
-    notify_public_url: str = Field(
-        "http://127.0.0.1:8083",
-        description="Public base URL of notify, used in the signed rating links residents get.",
+    web_public_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="Public base URL of the web service: the signed rating links residents get "
+        "open its /rate page.",
     )
     notify_rating_ttl_h: int = Field(
         168, ge=1, description="Hours a return-visit rating link stays valid."
+    )
+    notify_signin_codes_per_address: int = Field(
+        10, ge=1, le=10000, description="Sign-in codes one client address may ask for per hour."
     )
     notify_retry_max_attempts: int = Field(
         5, ge=1, description="Attempts per channel before a temporary failure is given up on."
@@ -267,6 +289,14 @@ class Settings(BaseSettings):
         """The replica's name in its consumer groups (``instance_id``, or one stable per host,
         service and HTTP port: two replicas on one host never share a port)."""
         return self.instance_id or f"{socket.gethostname()}-{service}-{self.port_of(service)}"
+
+    def membership(self, service: str) -> Membership:
+        """How this replica of ``service`` belongs to its consumer groups."""
+        return Membership(
+            instance_id=self.group_instance_id(service),
+            session_timeout_ms=self.kafka_session_timeout_ms,
+            heartbeat_interval_ms=self.kafka_heartbeat_interval_ms,
+        )
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,6 @@ from typing import Any
 from services.ledger.domain.approvals import DEFAULT_PARTIES
 from services.ledger.store import LedgerStore
 from shared.events import utcnow
-from shared.http.errors import ApiError
 from shared.staff_tokens import is_staff_token
 from shared.staff_tokens import verify as verify_staff
 
@@ -18,6 +17,15 @@ from shared.staff_tokens import verify as verify_staff
 STAFF_ROLES = {"fund-clerk": "clerk", "fund-treasurer": "clerk", "fund-approver": "approver"}
 
 ROLES = ("clerk", "approver")
+
+
+class KeyRefused(Exception):
+    """The key (or staff token) may not do this: ``unknown`` when it is missing, unknown or
+    revoked; otherwise it is known but lacks the role or the fund."""
+
+    def __init__(self, message: str, *, unknown: bool):
+        super().__init__(message)
+        self.unknown = unknown
 
 
 def key_hash(key: str) -> str:
@@ -71,19 +79,19 @@ async def authorise(
     fund: str | None,
     staff_secret: str | None = None,
 ) -> dict[str, Any]:
-    """The key's holder, if it has ``role`` on ``fund``; else 401/403 in the error format.
+    """The key's holder, if it has ``role`` on ``fund``; else ``KeyRefused``.
     ``staff_secret``: web console staff tokens are accepted too."""
     if not authorization or not authorization.lower().startswith("bearer "):
-        raise ApiError(401, "unauthenticated", "a ledger key is needed", "header.authorization")
+        raise KeyRefused("a ledger key is needed", unknown=True)
     credential = authorization[7:].strip()
     if staff_secret is not None and is_staff_token(credential):
         holder = staff_holder(staff_secret, credential)
     else:
         holder = await store.approver_by_hash(key_hash(credential))
     if holder is None:
-        raise ApiError(401, "unauthenticated", "unknown or revoked key", "header.authorization")
+        raise KeyRefused("unknown or revoked key", unknown=True)
     if holder["role"] != role:
-        raise ApiError(403, "forbidden", f"this needs a {role} key", "header.authorization")
+        raise KeyRefused(f"this needs a {role} key", unknown=False)
     if fund is not None and "*" not in holder["funds"] and fund not in holder["funds"]:
-        raise ApiError(403, "forbidden", f"this key does not act on {fund}", "header.authorization")
+        raise KeyRefused(f"this key does not act on {fund}", unknown=False)
     return holder

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.ledger.application.ledger import Ledger
+from services.ledger.application.writer import FundWriter
 from services.ledger.books import Books
 from services.ledger.campaigns import Campaigns
-from services.ledger.commands import Commands
 from services.ledger.donations import Donations
 from services.ledger.http import build_router, refusals
 from services.ledger.public import PublicAccount, build_public_router
@@ -33,7 +34,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     campaigns = Campaigns(store)
     donations = Donations(books, campaigns, parts.publisher)
     spending = Spending(store, books, campaigns)
-    commands = Commands(store, donations, spending)
+    writer = FundWriter(store, donations, spending)
+    ledger = Ledger(
+        store,
+        campaigns,
+        parts.publisher,
+        resident_secret=settings.resident_secret.get_secret_value(),
+        wait_s=settings.ledger_command_wait_s,
+        staff_secret=settings.web_token_secret.get_secret_value(),
+    )
     parts.publisher.declare(LEDGER_RECEIPTS, ReceiptIssuedV1)
     for command in (DonationReceivedV1, *COMMANDS):
         parts.publisher.declare(LEDGER_COMMANDS, command, "The ledger's commands, keyed by fund")
@@ -43,19 +52,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         {},
         "Payment callbacks and other donation sources",
         batch_size=settings.ledger_batch_size,
-        batch_handlers={DonationReceivedV1: commands.on_callbacks},
+        batch_handlers={DonationReceivedV1: writer.on_callbacks},
         streaming=True,
     )
     parts.consume(
         LEDGER_COMMANDS,
         {
-            DisbursementRequestedV1: commands.on_request,
-            DisbursementDecidedV1: commands.on_decision,
-            ReversalRequestedV1: commands.on_reversal,
+            DisbursementRequestedV1: writer.on_request,
+            DisbursementDecidedV1: writer.on_decision,
+            ReversalRequestedV1: writer.on_reversal,
         },
         "The fund's single writer: front-desk donations, spending, decisions, reversals",
         batch_size=settings.ledger_batch_size,
-        batch_handlers={DonationReceivedV1: commands.on_donations},
+        batch_handlers={DonationReceivedV1: writer.on_donations},
         streaming=True,
     )
     refusals(parts.errors)
@@ -63,14 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Linli ledger",
         description="The charity fund's double-entry books, approvals and public account.",
         routers=[
-            build_router(
-                store,
-                campaigns,
-                parts.publisher,
-                resident_secret=settings.resident_secret.get_secret_value(),
-                wait_s=settings.ledger_command_wait_s,
-                staff_secret=settings.web_token_secret.get_secret_value(),
-            ),
+            build_router(ledger),
             build_public_router(PublicAccount(store)),
         ],
         prepare_db=store.prepare,

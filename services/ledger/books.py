@@ -27,13 +27,14 @@ from services.ledger.domain.funds import (
     place_hold,
     release_hold,
 )
-from services.ledger.domain.idempotency import Conflict, check_same
+from services.ledger.domain.idempotency import ConflictingReplay, check_same
 from services.ledger.domain.journal import Draft, Entry, seal
+from services.ledger.domain.refusals import AnswerStatus
 from services.ledger.store import Block, LedgerStore, StaleFund, block_id, claim_expired
 from shared.events import utcnow
 from shared.kafka.failures import TransientError
 
-POSTED, EXISTS = "posted", "exists"
+POSTED, EXISTS = AnswerStatus.POSTED, AnswerStatus.EXISTS
 
 
 class UnknownFund(LookupError):
@@ -50,7 +51,7 @@ class Contention(TransientError):
 
 @dataclass(frozen=True)
 class Posted:
-    status: str  # posted | exists
+    status: AnswerStatus  # posted | exists
     entry_id: str
     seq: int
     hash: str
@@ -62,7 +63,7 @@ def stored_content(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: body[k] for k in ("fund", "kind", "meta", "memo", "reverses", "legs")}
 
 
-Result = Posted | Overspend | Conflict | Busy
+Result = Posted | Overspend | ConflictingReplay | Busy
 
 
 def first_occurrences(ids: list[str]) -> tuple[list[int], list[int]]:
@@ -91,9 +92,9 @@ class Books:
 
     async def post(self, fund: str, drafts: list[Draft]) -> list[Result]:
         """Post drafts of one fund, in order; one result per draft: ``Posted`` (posted or
-        exists) or the refusal (``Overspend``, ``Conflict``), which does not stop the others;
-        ``Busy`` for a draft whose id another writer is posting right now, and for every draft
-        after it (so the fund's order holds): the caller retries those later."""
+        exists) or the refusal (``Overspend``, ``ConflictingReplay``), which does not stop the
+        others; ``Busy`` for a draft whose id another writer is posting right now, and for every
+        draft after it (so the fund's order holds): the caller retries those later."""
         for draft in drafts:
             if draft.fund != fund:
                 raise ValueError(f"draft {draft.entry_id} is not for fund {fund}")
@@ -222,14 +223,14 @@ class Books:
                     check_same("entry", doc["_id"], stored_content(doc), draft.content())
                     at = json.loads(doc["body"])["at"]
                     return Posted(EXISTS, doc["_id"], doc["seq"], doc["hash"], at)
-                except Conflict as exc:
+                except ConflictingReplay as exc:
                     return exc
-        if claim["block"] == block and claim["w"] == self.writer and claim["fund"] == fund:
+        if claim["block"] == block and claim["writer"] == self.writer and claim["fund"] == fund:
             return None  # ours, from an attempt of this writer that stopped before its block
         dead = (
             stored is not None  # its writer lost that link and will claim again
             or claim_expired(claim, utcnow())
-            or (claim["w"] == self.writer and claim["fund"] == fund)  # under our fund lock
+            or (claim["writer"] == self.writer and claim["fund"] == fund)  # under our fund lock
         )
         if dead and await self.store.take_claim(claim, block, self.writer):
             return None

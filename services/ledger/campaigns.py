@@ -32,7 +32,7 @@ class Campaigns:
         rule: ApprovalRule,
         currency: str = "CNY",
     ) -> tuple[bool, dict[str, Any]]:
-        """(created, campaign); the same id with other content raises ``Conflict``."""
+        """(created, campaign); the same id with other content raises ``ConflictingReplay``."""
         if ends < starts:
             raise ValueError("ends before it starts")
         content = {

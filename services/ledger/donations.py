@@ -20,7 +20,7 @@ from services.ledger.books import Books, Busy, Posted, UnknownFund
 from services.ledger.campaigns import Campaigns
 from services.ledger.domain.accounts import BadAccount
 from services.ledger.domain.funds import Overspend
-from services.ledger.domain.idempotency import Conflict
+from services.ledger.domain.idempotency import ConflictingReplay
 from services.ledger.domain.journal import Draft, UnbalancedEntry
 from services.ledger.domain.postings import donation_draft
 from shared.events import DonationReceivedV1, derived_event_id
@@ -28,9 +28,9 @@ from shared.events.lifecycle import ReceiptIssuedV1
 from shared.kafka.publisher import EventPublisher, Outgoing
 from shared.topics import LEDGER_RECEIPTS
 
-Outcome = tuple[
-    Posted | Conflict | Overspend | Busy | UnbalancedEntry | BadAccount | UnknownFund, str | None
-]
+# what posting a donation came to: posted (or a replay), refused, busy, or not bookable
+Booked = Posted | ConflictingReplay | Overspend | Busy | UnbalancedEntry | BadAccount | UnknownFund
+Posting = tuple[Booked, str | None]  # and the receipt number, when posted
 
 
 def receipt_no(fund: str, year: int, seq: int) -> str:
@@ -67,18 +67,13 @@ class Donations:
         self._campaigns = campaigns
         self._publisher = publisher
 
-    async def receive(self, event: DonationReceivedV1) -> Outcome:
-        [outcome] = await self.post_many([event])
-        await self.publish_receipts([event], [outcome])
-        return outcome
-
-    async def post_many(self, events: list[DonationReceivedV1]) -> list[Outcome]:
+    async def post_many(self, events: list[DonationReceivedV1]) -> list[Posting]:
         """Post donations, one group commit per fund (the funds side by side), each fund's in
         the order they came; one ``(result, receipt number)`` per event. A donation that
         cannot be booked (its campaign id cannot name an account) answers
         ``UnbalancedEntry``/``BadAccount``; one for a campaign that does not exist,
         ``UnknownFund``."""
-        outcomes: list[Outcome | None] = [None] * len(events)
+        outcomes: list[Posting | None] = [None] * len(events)
         per_fund: dict[str, list[tuple[int, Draft]]] = {}
         for i, event in enumerate(events):
             try:
@@ -103,7 +98,7 @@ class Donations:
         return [o for o in outcomes if o is not None]
 
     async def publish_receipts(
-        self, events: list[DonationReceivedV1], outcomes: list[Outcome]
+        self, events: list[DonationReceivedV1], outcomes: list[Posting]
     ) -> None:
         """The receipts of the posted (or already posted) donations, sent together, each
         with its campaign's name for the donor's thanks."""

@@ -17,9 +17,10 @@ from services.ledger.campaigns import Campaigns
 from services.ledger.domain import approvals as A
 from services.ledger.domain.accounts import BANK, in_kind_account
 from services.ledger.domain.funds import NoSuchGoods, Overspend, place_hold
-from services.ledger.domain.idempotency import Conflict, check_same
+from services.ledger.domain.idempotency import ConflictingReplay, check_same
 from services.ledger.domain.journal import reversal_of
 from services.ledger.domain.postings import disbursement_draft
+from services.ledger.domain.refusals import CommandRefused, RefusalCode, overspent
 from services.ledger.store import LedgerStore
 from shared.events.ledger import (
     DisbursementDecidedV1,
@@ -29,15 +30,9 @@ from shared.events.ledger import (
 from shared.kafka.failures import TransientError
 
 
-class Refused(Exception):
-    def __init__(self, code: str, message: str, field: str | None = None, **extra: Any):
-        super().__init__(message)
-        self.code, self.message, self.field, self.extra = code, message, field, extra
-
-
 @dataclass(frozen=True)
 class Done:
-    status: str
+    status: A.DisbursementStatus
     exists: bool
     data: dict[str, Any]
 
@@ -82,11 +77,13 @@ class Spending:
     async def request(self, c: DisbursementRequestedV1) -> Done:
         fund = await self._store.fund_doc(c.fund)
         if fund is None:
-            raise Refused("unknown_fund", f"no fund {c.fund}", "body.fund")
+            raise CommandRefused(RefusalCode.UNKNOWN_FUND, f"no fund {c.fund}", "body.fund")
         projects = fund.get("projects") or []
         if c.project not in projects:
-            raise Refused(
-                "unknown_project", f"{c.project} is not a project of {c.fund}", "body.project"
+            raise CommandRefused(
+                RefusalCode.UNKNOWN_PROJECT,
+                f"{c.project} is not a project of {c.fund}",
+                "body.project",
             )
         content = _request_content(c)
         stored = await self._store.disbursement(c.disbursement_id)
@@ -95,8 +92,8 @@ class Spending:
                 check_same(
                     "disbursement", c.disbursement_id, {k: stored.get(k) for k in content}, content
                 )
-            except Conflict as exc:
-                raise Refused("conflict", str(exc), f"body.{exc.field}") from exc
+            except ConflictingReplay as exc:
+                raise CommandRefused(RefusalCode.CONFLICT, str(exc), f"body.{exc.field}") from exc
             if stored["status"] in A.OPEN:
                 await self._books.hold(c.fund, c.disbursement_id, c.amount_fen, c.source)
             return Done(stored["status"], True, public_disbursement(stored))
@@ -115,13 +112,11 @@ class Spending:
         try:
             place_hold(state, c.disbursement_id, c.amount_fen, c.source)
         except NoSuchGoods as exc:  # nothing stored: the same id may ask again
-            raise Refused("no_such_goods", str(exc), "body.source") from exc
+            raise CommandRefused(RefusalCode.NO_SUCH_GOODS, str(exc), "body.source") from exc
         except Overspend as exc:
             doc.update(status=A.REFUSED, reason=str(exc), would_leave_fen=exc.would_leave_fen)
             await self._store.insert_disbursement(doc)
-            raise Refused(
-                "overspend", str(exc), "body.amount_fen", would_leave_fen=exc.would_leave_fen
-            ) from exc
+            raise overspent(exc) from exc
         await self._store.insert_disbursement(doc)
         try:
             await self._books.hold(c.fund, c.disbursement_id, c.amount_fen, c.source)
@@ -131,16 +126,16 @@ class Spending:
                 0,
                 {"status": A.REFUSED, "reason": str(exc), "would_leave_fen": exc.would_leave_fen},
             )
-            raise Refused(
-                "overspend", str(exc), "body.amount_fen", would_leave_fen=exc.would_leave_fen
-            ) from exc
+            raise overspent(exc) from exc
         return Done(A.REQUESTED, False, public_disbursement(doc))
 
     async def decide(self, c: DisbursementDecidedV1) -> Done:
         for _ in range(20):
             doc = await self._store.disbursement(c.disbursement_id)
             if doc is None or doc["fund"] != c.fund:
-                raise Refused("not_found", f"no disbursement {c.disbursement_id} in {c.fund}")
+                raise CommandRefused(
+                    RefusalCode.NOT_FOUND, f"no disbursement {c.disbursement_id} in {c.fund}"
+                )
             done = await self._replayed(c, doc)
             if done:
                 return done
@@ -158,7 +153,7 @@ class Spending:
                 else:
                     after = current.post()
             except A.NotAllowed as exc:
-                raise Refused(exc.code, str(exc)) from exc
+                raise CommandRefused(exc.code, str(exc)) from exc
             changes: dict[str, Any] = {"status": after.status}
             if c.action == "approve":
                 changes["approvals"] = [
@@ -203,31 +198,33 @@ class Spending:
         if isinstance(result, Busy):
             raise result
         if isinstance(result, Overspend):
-            raise Refused(
-                "overspend", str(result), "body.amount_fen", would_leave_fen=result.would_leave_fen
-            )
-        if isinstance(result, Conflict):
+            raise overspent(result)
+        if isinstance(result, ConflictingReplay):
             existing = await self._store.entry(draft.entry_id)
             if existing is None:
-                raise Refused("conflict", str(result), result.field)
+                raise CommandRefused(RefusalCode.CONFLICT, str(result), result.field)
             # posted earlier with another payment date or reference: keep that entry
         return draft.entry_id
 
     async def reverse(self, c: ReversalRequestedV1) -> Posted:
         original = await self._store.entry(c.original_entry_id)
         if original is None or original["fund"] != c.fund:
-            raise Refused(
-                "not_found", f"no entry {c.original_entry_id} in {c.fund}", "body.original_entry_id"
+            raise CommandRefused(
+                RefusalCode.NOT_FOUND,
+                f"no entry {c.original_entry_id} in {c.fund}",
+                "body.original_entry_id",
             )
         body = json.loads(original["body"])
         try:
             draft = reversal_of(body, c.reversal_id, c.at, c.reason)
         except ValueError as exc:
-            raise Refused("not_reversible", str(exc), "body.original_entry_id") from exc
+            raise CommandRefused(
+                RefusalCode.NOT_REVERSIBLE, str(exc), "body.original_entry_id"
+            ) from exc
         claimed_by = await self._store.claim_reversal(c.original_entry_id, c.reversal_id)
         if claimed_by != c.reversal_id:
-            raise Refused(
-                "already_reversed",
+            raise CommandRefused(
+                RefusalCode.ALREADY_REVERSED,
                 f"{c.original_entry_id} is already reversed by {claimed_by}",
                 "body.original_entry_id",
             )
@@ -237,12 +234,7 @@ class Spending:
         if not isinstance(result, Posted):  # refused: the entry may be reversed later
             await self._store.release_reversal(c.original_entry_id, c.reversal_id)
         if isinstance(result, Overspend):
-            raise Refused(
-                "overspend",
-                str(result),
-                "body.original_entry_id",
-                would_leave_fen=result.would_leave_fen,
-            )
-        if isinstance(result, Conflict):
-            raise Refused("conflict", str(result), f"body.{result.field}")
+            raise overspent(result, "body.original_entry_id")
+        if isinstance(result, ConflictingReplay):
+            raise CommandRefused(RefusalCode.CONFLICT, str(result), f"body.{result.field}")
         return result

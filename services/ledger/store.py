@@ -3,12 +3,13 @@ FerretDB answers only exact ``{_id: value}`` filters without scanning, so every 
 write is by ``_id``:
 
 - ``blocks``: a fund's hash chain in blocks, one per group commit. ``_id`` = ``<fund>/<first
-  seq, 12 digits>``; ``fund``, ``first``, ``last``, ``n``, ``quarters`` and ``z``: the entries
-  as zlib-compressed lines ``<hash> <canonical body>`` (FerretDB pays per stored value, so one
-  binary value per block reads ~15x faster than a document per entry). Two writers can never
-  both append the link after ``seq``: both would insert the same ``_id``. A fund's blocks follow
-  one another (``last + 1`` is the next block's first), so the chain is walked by ``_id``;
-- ``entries``: a small claim per entry id (``c``: its block, writer and time in one value),
+  seq, 12 digits>``; ``fund``, ``first``, ``last``, ``count``, ``quarters`` and ``packed``: the
+  entries as zlib-compressed lines ``<hash> <canonical body>`` (FerretDB pays per stored
+  value, so one binary value per block reads ~15x faster than a document per entry). Two
+  writers can never both append the link after ``seq``: both would insert the same ``_id``. A
+  fund's blocks follow one another (``last + 1`` is the next block's first), so the chain is
+  walked by ``_id``;
+- ``entries``: a small claim per entry id (``claim``: its block, writer and time in one value),
   inserted before its block: the unique ``_id`` makes a replayed id visible before anything is
   appended, and it finds an entry's block for look-ups (reversals, replays);
 - ``quarters``: per ``<fund>/<quarter>`` the first seqs of the runs of blocks holding entries
@@ -19,7 +20,10 @@ write is by ``_id``:
   blocks are the truth: if a writer dies between appending a block and advancing the fund, the
   next writer rolls the fund forward along the blocks after its ``seq``;
 - ``disbursements``, ``approvers`` (hashed keys), ``outcomes`` (answers to commands as one JSON
-  value each, the first one recorded stays), ``reversals``.
+  value each, ``outcome``; the first one recorded stays), ``reversals``.
+
+None of these field names is part of an entry's hash: the hash covers the canonical body alone
+(inside ``packed``), so naming a stored field differently never breaks a chain.
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.ledger.domain.funds import FundState, apply_legs, quarter_of
 from services.ledger.domain.journal import Entry, legs_of
 from shared.events import utcnow
+
+# stored fields that hold one packed value each (FerretDB pays per stored value)
+PACKED = "packed"  # a block's entries: zlib-compressed lines ``<hash> <canonical body>``
+CLAIM = "claim"  # an entry id's claim: ``<block> <writer> <time in ms>``
+OUTCOME = "outcome"  # a command's answer as JSON
 
 
 class StaleFund(Exception):
@@ -74,7 +83,7 @@ class Block:
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Block:
         try:
-            lines: list[tuple[str, str]] | None = unpack(bytes(doc["z"]))
+            lines: list[tuple[str, str]] | None = unpack(bytes(doc[PACKED]))
         except (KeyError, TypeError, ValueError, zlib.error):
             lines = None
         return cls(doc["_id"], doc.get("fund", ""), doc.get("first", 0), doc.get("last", 0), lines)
@@ -107,9 +116,9 @@ def block_doc(fund: str, entries: list[Entry]) -> dict[str, Any]:
         "fund": fund,
         "first": first,
         "last": last,
-        "n": len(entries),
+        "count": len(entries),
         "quarters": sorted({quarter_of(e.draft.at.isoformat()) for e in entries}),
-        "z": Binary(pack([(e.hash, e.body) for e in entries])),
+        PACKED: Binary(pack([(e.hash, e.body) for e in entries])),
         "at": utcnow(),
     }
 
@@ -122,7 +131,7 @@ def entry_doc(entry: Entry) -> dict[str, Any]:
         "fund": d.fund,
         "seq": entry.seq,
         "kind": d.kind,
-        "q": quarter_of(d.at.isoformat()),
+        "quarter": quarter_of(d.at.isoformat()),
         "at": d.at,
         "body": entry.body,
         "hash": entry.hash,
@@ -228,25 +237,26 @@ class LedgerStore:
         """Claim entry ids for ``block``; the positions of those already claimed."""
         if not ids:
             return []
-        c = claim_text(block, writer, utcnow())
+        claim = claim_text(block, writer, utcnow())
         try:
-            await self.entries.insert_many([{"_id": i, "c": c} for i in ids], ordered=False)
+            await self.entries.insert_many([{"_id": i, CLAIM: claim} for i in ids], ordered=False)
             return []
         except BulkWriteError as exc:
             return _duplicates(exc)
 
     async def claim_of(self, entry_id: str) -> dict[str, Any] | None:
-        """``_id``, ``fund``, ``block``, ``w`` (writer) and ``at`` of an entry id's claim."""
+        """``_id``, ``claim`` (as stored), ``fund``, ``block``, ``writer`` and ``at`` of an
+        entry id's claim."""
         doc = await self.entries.find_one({"_id": entry_id})
         if doc is None:
             return None
-        block, writer, at_ms = doc["c"].split(" ")
+        block, writer, at_ms = doc[CLAIM].split(" ")
         return {
             "_id": entry_id,
-            "c": doc["c"],
+            CLAIM: doc[CLAIM],
             "fund": block.rsplit("/", 1)[0],
             "block": block,
-            "w": writer,
+            "writer": writer,
             "at": datetime.fromtimestamp(int(at_ms) / 1000, UTC),
         }
 
@@ -254,8 +264,8 @@ class LedgerStore:
         """Move a claim to ``block`` if it is still ``old`` (compare-and-set: the filter is not
         by ``_id`` alone, so FerretDB scans; only a dead or beaten writer's claim comes here)."""
         result = await self.entries.update_one(
-            {"_id": old["_id"], "c": old["c"]},
-            {"$set": {"c": claim_text(block, writer, utcnow())}},
+            {"_id": old["_id"], CLAIM: old[CLAIM]},
+            {"$set": {CLAIM: claim_text(block, writer, utcnow())}},
         )
         return result.matched_count == 1
 
@@ -322,7 +332,7 @@ class LedgerStore:
 
     async def stream_blocks(self, batch_size: int = 50) -> AsyncIterator[Block]:
         """Every block, in storage order (verification re-orders per fund)."""
-        cursor = self.blocks.find({}, {"fund": 1, "first": 1, "last": 1, "z": 1})
+        cursor = self.blocks.find({}, {"fund": 1, "first": 1, "last": 1, PACKED: 1})
         async for doc in cursor.batch_size(batch_size):
             yield Block.from_doc(doc)
 
@@ -384,8 +394,8 @@ class LedgerStore:
         try:
             await self.outcomes.insert_many(
                 [
-                    {"_id": command_id, "o": json.dumps(o, default=_json_default)}
-                    for command_id, o in outcomes
+                    {"_id": command_id, OUTCOME: json.dumps(outcome, default=_json_default)}
+                    for command_id, outcome in outcomes
                 ],
                 ordered=False,
             )
@@ -395,7 +405,7 @@ class LedgerStore:
     async def outcome(self, command_id: str) -> dict[str, Any] | None:
         """A command's answer (stored as one JSON value: FerretDB pays per stored value)."""
         doc = await self.outcomes.find_one({"_id": command_id})
-        return json.loads(doc["o"]) if doc else None
+        return json.loads(doc[OUTCOME]) if doc else None
 
 
 CLAIM_TIMEOUT = timedelta(seconds=15)

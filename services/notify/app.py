@@ -28,6 +28,7 @@ from services.notify.domain import Channel
 from services.notify.http import build_router, refusals
 from services.notify.live import LiveInbox
 from services.notify.rendering import Templates
+from services.notify.signin_http import signin_router
 from services.notify.store import NotifyStore
 from shared.events import utcnow
 from shared.kafka.publisher import EventPublisher
@@ -94,7 +95,7 @@ def options(settings: Settings) -> NotifyOptions:
     return NotifyOptions(
         resident_secret=settings.resident_secret.get_secret_value(),
         staff_secret=settings.web_token_secret.get_secret_value(),
-        public_url=settings.notify_public_url,
+        public_url=settings.web_public_url,
         rating_ttl=timedelta(hours=settings.notify_rating_ttl_h),
         max_retry_wait_s=settings.notify_retry_max_s,
         broadcast_batch=settings.notify_broadcast_batch,
@@ -118,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = parts.app(
         title="Linli notify",
         description="Residents' notifications on the channels they chose, and area broadcasts.",
-        routers=[build_router(notify)],
+        routers=[build_router(notify), signin_router(settings, parts.db, client)],
         prepare_db=store.prepare,
     )
     _run_beside(app, notify, client)

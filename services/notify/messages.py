@@ -115,7 +115,7 @@ class Notifier:
                 expires=expires,
             )
             extra = {
-                "rating_url": f"{self._public_url}/api/v1/ratings/{token}",
+                "rating_url": f"{self._public_url}/rate/{token}",
                 "rating_expires": local_time(expires),
             }
 

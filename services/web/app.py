@@ -16,6 +16,8 @@ from services.web import cases_http, fund_http, http, more_http
 from services.web.backends import Backends, parse_service_urls
 from services.web.domain.accounts import LockoutRule, SessionRule
 from services.web.pages import Pages
+from services.web.residents.wiring import install as install_residents
+from services.web.residents.wiring import residents_for
 from services.web.security import SecurityHeaders
 from services.web.staff import Staff
 from services.web.store import WebStore
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     backends = Backends(client, parse_service_urls(settings.web_service_urls, ports))
     pages = Pages(staff, backends, reference, secure_cookie=settings.web_cookie_secure)
     pages.kafka_bootstrap, pages.topic_prefix = settings.kafka_servers, settings.topic_prefix
+    residents, resident_routers, body_limits = residents_for(settings, parts.db, pages, clock)
     app = parts.app(
         title="Linli web",
         description="The staff console: sign-in, case queue and actions, fund desk.",
@@ -65,10 +68,13 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             cases_http.router(pages),
             fund_http.router(pages),
             more_http.router(pages),
+            *resident_routers,
         ],
         prepare_db=store.prepare,
+        body_limits=body_limits,
     )
     http.install_refusals(app, pages)
+    install_residents(app, residents)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeaders)
     app.state.staff, app.state.pages = staff, pages

@@ -57,7 +57,10 @@ class Backends:
     async def call(
         self, service: str, method: str, path: str, token: str | None = None, **kwargs: Any
     ) -> Any:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {
+            **kwargs.pop("headers", {}),
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        }
         try:
             response = await self.client.request(
                 method, self.urls[service] + path, headers=headers, **kwargs

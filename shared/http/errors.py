@@ -33,7 +33,8 @@ log = get_logger("linli.http")
 
 
 class ApiError(Exception):
-    """Raise from a route to answer with the error format."""
+    """Raise from a route to answer with the error format (``extra``: figures that explain the
+    error, added to it, e.g. the ledger's ``would_leave_fen``)."""
 
     def __init__(
         self,
@@ -42,10 +43,12 @@ class ApiError(Exception):
         message: str,
         field: str | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ):
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
         self.headers = headers or {}
+        self.extra = extra or {}
 
 
 class Unavailable(ApiError):
@@ -102,10 +105,15 @@ def error_body(*errors: dict[str, Any]) -> dict[str, Any]:
 
 
 def error_response(
-    status: int, code: str, message: str, field: str | None = None, headers=None
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers=None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
-        error_body({"field": field, "code": code, "message": message}),
+        error_body({"field": field, "code": code, "message": message, **(extra or {})}),
         status_code=status,
         headers=headers,
     )
@@ -123,7 +131,7 @@ def install_error_handlers(app: FastAPI, errors: ErrorMap) -> None:
         if answer.status == 503:
             log.warning("unavailable", path=request.url.path, error=repr(exc))
         return error_response(
-            answer.status, answer.code, answer.message, answer.field, answer.headers
+            answer.status, answer.code, answer.message, answer.field, answer.headers, answer.extra
         )
 
     for kind in errors.kinds:  # one handler per type: answered inside the app, not re-raised

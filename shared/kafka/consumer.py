@@ -59,6 +59,7 @@ from shared.kafka.failures import (
     failure_text,
     is_transient,
 )
+from shared.kafka.membership import Membership
 from shared.logging import get_logger
 from shared.metrics import EVENT_SECONDS, EVENTS_CONSUMED
 
@@ -380,7 +381,7 @@ def subscribe(
     poll_ms: int = 20,
     parallel_keys: bool = True,
     streaming: bool = False,
-    group_instance_id: str | None = None,
+    membership: Membership | None = None,
 ) -> Callable[[float], Awaitable[None]] | None:
     """Register a consumer of ``topic`` in its own consumer group; ``handlers`` and
     ``batch_handlers`` say which payload types it processes (other platform events on the
@@ -401,9 +402,9 @@ def subscribe(
     consumer's ``drain(timeout_s)``, to be awaited on a graceful stop before the broker stops
     (a batch consumer's batch in progress is finished by the framework itself).
 
-    ``group_instance_id`` makes the consumer a static member of its group: restarted under
-    the same id it gets its partitions back at once, without a rebalance; stopped, it keeps
-    them until its session times out.
+    ``membership`` names the consumer as a static member of its group (restarted under the
+    same name it gets its partitions back at once, without a rebalance; stopped, it keeps them
+    until its session times out) and sets its session's timing (see ``membership.py``).
     """
     batch_handlers = dict(batch_handlers or {})
     accepted = {model.event_type: model for model in (*handlers, *batch_handlers)}
@@ -539,7 +540,7 @@ def subscribe(
     subscriber = broker.subscriber(
         prefix + topic,
         group_id=group_id or consumer_group(prefix, service, topic),
-        group_instance_id=group_instance_id,
+        **(membership or Membership()).consumer_options(),
         ack_policy=AckPolicy.MANUAL if streaming else AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         batch=True,

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -28,48 +26,30 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from services.ops.infra import services as procs
 from services.ops.infra.local import CLUSTER_NODES, LocalServers, status, up
-from services.ops.infra.processes import log_tail, send_group, wait_gone
-from shared.topics import SERVICES, dept_tasks
-from tests.helpers import eventually, read_topic
-from tests.servers import local_cluster
+from services.ops.infra.processes import send_group, wait_gone
+from shared.topics import SERVICES
+from tests.cluster.kit import (
+    Reports,
+    cluster_env,
+    every_report_reached_its_department_once,
+    every_reporter_heard,
+    free_ports,
+)
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
 
-CATEGORY, DEPARTMENT = "streetlight-out", "urban-mgmt"
 RATE_PER_S = 20
 STEADY_S = 4.0  # load before the first kill and after the last restart
 DOWN_S = 8.0  # how long a killed broker stays down
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[LocalServers]:
-    with local_cluster(tmp_path_factory.mktemp("cluster")) as servers:
-        yield servers
-
-
-@pytest.fixture(scope="module")
 def platform(cluster: LocalServers, tmp_path_factory) -> Iterator[procs.ServiceProcesses]:
-    run = uuid.uuid4().hex[:8]
-    ports = {}
-    for service in SERVICES:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            ports[service] = sock.getsockname()[1]
     processes = procs.ServiceProcesses(
         state_dir=tmp_path_factory.mktemp("services"),
-        env={
-            "LINLI_ENV": "test",
-            "LINLI_KAFKA_BOOTSTRAP": cluster.kafka_bootstrap,
-            "LINLI_MONGODB_URL": cluster.mongodb_url,
-            "LINLI_TOPIC_PREFIX": f"k{run}.",
-            "LINLI_DB_PREFIX": f"k{run}_",
-            "LINLI_TOPIC_PARTITIONS": "3",
-            "LINLI_TOPIC_REPLICATION": "3",
-            "LINLI_INTAKE_RATE_PER_CLIENT": "0",
-            "LINLI_LOG_FORMAT": "json",
-            "LINLI_LOG_LEVEL": os.environ.get("LINLI_TEST_SERVICE_LOG_LEVEL", "WARNING"),
-        },
-        ports=ports,
+        env=cluster_env(cluster, uuid.uuid4().hex[:8]),
+        ports=free_ports(SERVICES),
     )
     procs.start(processes)
     try:
@@ -81,47 +61,14 @@ def platform(cluster: LocalServers, tmp_path_factory) -> Iterator[procs.ServiceP
 
 @dataclass
 class Load:
-    """What the stream of reports saw: answers by time, readiness by time."""
+    """What the stream of reports saw, and readiness by time."""
 
-    accepted: dict[str, dict] = field(default_factory=dict)  # issue id -> answer body
-    answers: list[tuple[float, int]] = field(default_factory=list)  # (when answered, status)
+    reports: Reports
     not_ready: list[tuple[float, str, dict]] = field(default_factory=list)  # Kafka's part
     db_not_ready: int = 0
     unanswered: int = 0
     brokers_up: int = CLUSTER_NODES
     stop: bool = False
-
-
-async def _report(http: httpx.AsyncClient, url: str, n: int, load: Load) -> None:
-    body = {
-        "category": CATEGORY,
-        "node_id": "sz.tongjiang.niuerqiao.hongqi",
-        "description": f"红旗巷路灯不亮 #{n}",
-        "contact": {"phone": f"139{n:08d}", "language": "zh-CN"},
-    }
-    try:
-        response = await http.post(f"{url}/api/v1/issues", json=body, timeout=15)
-    except httpx.HTTPError:
-        load.answers.append((time.monotonic(), 0))
-        return
-    load.answers.append((time.monotonic(), response.status_code))
-    if 200 <= response.status_code < 300:
-        answer = response.json()
-        load.accepted[answer["issue_id"]] = answer
-
-
-async def _stream(processes: procs.ServiceProcesses, load: Load) -> None:
-    url = processes.url("intake")
-    pending: set[asyncio.Task] = set()
-    async with httpx.AsyncClient() as http:
-        n = 0
-        began = time.monotonic()
-        while not load.stop:
-            pending.add(asyncio.create_task(_report(http, url, n, load)))
-            n += 1
-            pending = {t for t in pending if not t.done()}
-            await asyncio.sleep(max(0.0, began + n / RATE_PER_S - time.monotonic()))
-        await asyncio.gather(*pending)
 
 
 async def _watch_readiness(processes: procs.ServiceProcesses, load: Load) -> None:
@@ -159,7 +106,7 @@ async def _all_in_sync(bootstrap: str, prefix: str) -> bool:
 
 def _pause(load: Load, killed_at: float) -> tuple[float, int]:
     """The longest time without a 2xx answer around a kill, and the non-2xx answers then."""
-    window = [(t, code) for t, code in load.answers if killed_at - 1 <= t <= killed_at + 30]
+    window = [(t, code) for t, code in load.reports.answers if killed_at - 1 <= t <= killed_at + 30]
     ok = sorted(t for t, code in window if 200 <= code < 300)
     gaps = [b - a for a, b in zip([killed_at - 1, *ok], ok, strict=False)]
     refused = sum(1 for _, code in window if not 200 <= code < 300)
@@ -188,8 +135,8 @@ async def _kill_and_restart(cluster: LocalServers, node: str, load: Load, prefix
 @pytest.mark.timeout(900)
 async def test_brokers_killed_in_turn_lose_and_duplicate_nothing(cluster, platform) -> None:
     prefix = platform.env["LINLI_TOPIC_PREFIX"]
-    load = Load()
-    stream = asyncio.create_task(_stream(platform, load))
+    load = Load(Reports([platform.url("intake")], rate_per_s=RATE_PER_S))
+    stream = asyncio.create_task(load.reports.run())
     watch = asyncio.create_task(_watch_readiness(platform, load))
     kills = {}
     try:
@@ -198,86 +145,24 @@ async def test_brokers_killed_in_turn_lose_and_duplicate_nothing(cluster, platfo
             kills[node] = await _kill_and_restart(cluster, node, load, prefix)
         await asyncio.sleep(STEADY_S)
     finally:
-        load.stop = True
+        load.stop = load.reports.stop = True
         await asyncio.gather(stream, watch)
 
-    answers = Counter(code for _, code in load.answers)
+    answers = Counter(code for _, code in load.reports.answers)
     for node, killed_at in kills.items():
         pause, refused = _pause(load, killed_at)
         print(f"\nkill -9 {node}: longest time without an accepted report {pause:.2f} s, "
               f"answers other than 2xx meanwhile: {refused}")  # fmt: skip
-    print(f"answers: {dict(answers)}; accepted {len(load.accepted)}; readiness probes not "
+    print(f"answers: {dict(answers)}; accepted {len(load.reports.accepted)}; readiness probes not "
           f"ready for the database's part: {load.db_not_ready}, unanswered in 5 s: "
           f"{load.unanswered}")  # fmt: skip
-    assert len(load.accepted) >= RATE_PER_S * STEADY_S, answers
+    assert len(load.reports.accepted) >= RATE_PER_S * STEADY_S, answers
     not_ready = Counter(
         (service, json.dumps(body, sort_keys=True)) for _, service, body in load.not_ready
     )
     assert load.not_ready == [], not_ready.most_common(5)
 
-    await _every_accepted_report_reached_its_department_once(cluster, platform, load)
-    await _every_reporter_heard(platform, load)
-
-
-async def _every_accepted_report_reached_its_department_once(
-    cluster: LocalServers, platform: procs.ServiceProcesses, load: Load
-) -> None:
-    prefix = platform.env["LINLI_TOPIC_PREFIX"]
-    accepted = set(load.accepted)
-    missing: set[str] = set()
-
-    async def tasks_arrived():
-        records = await read_topic(
-            cluster.kafka_bootstrap.split(","),
-            prefix + dept_tasks(DEPARTMENT),
-            expect=10**9,
-            timeout_s=10,
-        )
-        missing.clear()
-        missing.update(accepted - {r.key.decode() for r in records})
-        return records if not missing else None
-
-    try:
-        records = await eventually(tasks_arrived, timeout_s=120, interval_s=1)
-    except AssertionError:
-        log = log_tail(platform.log("dispatch"), 40)
-        raise AssertionError(
-            f"{len(missing)} of {len(accepted)} accepted reports reached no task, e.g. "
-            f"{sorted(missing)[:3]}; dispatch's log ends:\n{log}"
-        ) from None
-    event_ids: dict[str, set[str]] = defaultdict(set)
-    task_ids: dict[str, set[str]] = defaultdict(set)
-    for record in records:
-        issue = record.key.decode()
-        event_ids[issue].add(dict(record.headers)["ce_id"])
-        task_ids[issue].add(json.loads(record.value)["task_id"])
-    # A consumer that dedupes on the event id gets exactly one task per report.
-    assert {i: ids for i, ids in event_ids.items() if len(ids) != 1} == {}
-    assert {i: ids for i, ids in task_ids.items() if len(ids) != 1} == {}
-    repeats = len(records) - len(event_ids)
-    print(f"department records {len(records)} for {len(event_ids)} tasks "
-          f"(same-id re-sends: {repeats})")  # fmt: skip
-
-
-async def _every_reporter_heard(platform: procs.ServiceProcesses, load: Load) -> None:
-    url = platform.url("notify")
-    async with httpx.AsyncClient() as http:
-
-        async def heard(answer: dict) -> bool:
-            response = await http.get(
-                f"{url}/api/v1/residents/{answer['resident_ref']}/inbox",
-                headers={"Authorization": f"Bearer {answer['resident_token']}"},
-            )
-            return response.status_code == 200 and answer["issue_id"] in response.text
-
-        async def everyone_heard() -> list[str]:
-            missing = []
-            for issue, answer in load.accepted.items():
-                if not await heard(answer):
-                    missing.append(issue)
-            return missing
-
-        async def none_missing() -> bool:
-            return not await everyone_heard()
-
-        await eventually(none_missing, timeout_s=90, interval_s=2)
+    await every_report_reached_its_department_once(
+        cluster, prefix, load.reports, log=platform.log("dispatch")
+    )
+    await every_reporter_heard(platform.url("notify"), load.reports)

@@ -117,6 +117,7 @@ async def test_make_up_from_an_empty_state_folder_loads_the_demo_once(up_env):
     ledger = f"http://127.0.0.1:{up_env['LINLI_LEDGER_PORT']}"
     assert "Where to look" in first.stdout
     assert f"{intake}/docs" in first.stdout
+    assert f"127.0.0.1:{up_env['LINLI_WEB_PORT']}/residents" in first.stdout
     assert f"127.0.0.1:{up_env['LINLI_LOCAL_KAFKA_PORT']}" in first.stdout
     assert f"demo data: {len(DEMO_REPORTS)} reports, {len(DEMO_DONATIONS)} donations" in (
         first.stdout

@@ -15,22 +15,22 @@ from datetime import UTC, datetime
 import pytest
 from bson import Binary
 
-from services.ledger.access import create_key
-from services.ledger.app import create_app
 from services.ledger.books import Books, Posted
 from services.ledger.chain import export_hledger, verify
-from services.ledger.domain.idempotency import Conflict
+from services.ledger.domain.idempotency import ConflictingReplay
 from services.ledger.domain.journal import digest, seal
 from services.ledger.domain.postings import donation_draft
-from services.ledger.store import LedgerStore, pack, unpack
+from services.ledger.store import PACKED, pack, unpack
 from shared.events import DonationReceivedV1
-from shared.mongo import make_client
 from shared.settings import Settings
 from shared.topics import LEDGER_DONATIONS, LEDGER_RECEIPTS, RESIDENTS_CONTACTS
-from tests.helpers import eventually, produce_event, read_topic, serving
+from tests.helpers import eventually, produce_event, read_topic
+from tests.integration import ledger_fixtures
+from tests.integration.ledger_fixtures import PARTIES, clerk_and_approvers
 from tests.servers import isolated_settings
 
 pytestmark = pytest.mark.integration
+store, ledger = ledger_fixtures.store, ledger_fixtures.ledger  # the shared fixtures
 
 
 def run(*args, **kwargs):
@@ -38,7 +38,6 @@ def run(*args, **kwargs):
 
 
 CAMPAIGN = "winter-warmth"
-PARTIES = ("party-branch", "owners-committee", "property-company")
 
 
 @pytest.fixture(scope="module")
@@ -47,25 +46,8 @@ def settings(servers) -> Settings:
 
 
 @pytest.fixture(scope="module")
-async def store(settings):
-    client = make_client(settings.mongodb_url, app_name="test")
-    yield LedgerStore(client[settings.database_name("ledger")])
-    await client.close()
-
-
-@pytest.fixture(scope="module")
-async def ledger(settings):
-    async with serving(create_app(settings)) as [client]:
-        yield client
-
-
-@pytest.fixture(scope="module")
 async def keys(store, ledger):
-    async def key(role, party=None):
-        _, key = await create_key(store, name=role, role=role, party=party, funds=[CAMPAIGN])
-        return {"Authorization": f"Bearer {key}"}
-
-    return {"clerk": await key("clerk"), **{p: await key("approver", p) for p in PARTIES}}
+    return await clerk_and_approvers(store, [CAMPAIGN])
 
 
 async def test_a_campaign_from_donations_to_an_approved_disbursement(settings, ledger, keys):
@@ -378,10 +360,10 @@ async def rewrite_entry(store, entry_id: str, change) -> dict:
     stored ``(hash, body)`` to new ones; the entry as it was is returned."""
     doc = await store.entry(entry_id)
     raw = await store.blocks.find_one({"_id": doc["block"]})
-    lines = unpack(raw["z"])
+    lines = unpack(raw[PACKED])
     position = doc["seq"] - raw["first"]
     lines[position] = change(*lines[position])
-    await store.blocks.update_one({"_id": raw["_id"]}, {"$set": {"z": Binary(pack(lines))}})
+    await store.blocks.update_one({"_id": raw["_id"]}, {"$set": {PACKED: Binary(pack(lines))}})
     return doc
 
 
@@ -450,7 +432,7 @@ async def test_an_id_twice_in_one_group_commit_is_posted_once(store):
         first, second, again, changed, replay = results
         assert first.status == "posted" and second.status == "posted", results
         assert again.status == "exists" and again.seq == first.seq, results
-        assert isinstance(changed, Conflict) and one in str(changed), results
+        assert isinstance(changed, ConflictingReplay) and one in str(changed), results
         assert replay.status == "exists" and replay.seq == second.seq, results
         state, _ = await books.state(fund)
         assert state.seq == 2 and state.balance_fen == 300

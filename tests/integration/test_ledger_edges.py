@@ -14,23 +14,21 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.ledger.access import create_key
-from services.ledger.app import create_app
 from services.ledger.chain import verify
-from services.ledger.store import LedgerStore
 from shared.events import DonationReceivedV1, Envelope
 from shared.events.ledger import MAX_AMOUNT_FEN, DisbursementRequestedV1
-from shared.mongo import make_client
 from shared.settings import Settings
 from shared.topics import LEDGER_COMMANDS, LEDGER_DONATIONS, LEDGER_RECEIPTS, dead_letters
-from tests.helpers import eventually, produce, produce_event, read_topic, serving
+from tests.helpers import eventually, produce, produce_event, read_topic
+from tests.integration import ledger_fixtures
+from tests.integration.ledger_fixtures import PARTIES, clerk_and_approvers
 from tests.servers import isolated_settings
 
 pytestmark = pytest.mark.integration
+store, ledger = ledger_fixtures.store, ledger_fixtures.ledger  # the shared fixtures
 
 FUND = "edge-fund"
 RICE = "rice-fund"
-PARTIES = ("party-branch", "owners-committee", "property-company")
 AT = datetime(2026, 11, 10, tzinfo=UTC)
 
 
@@ -40,25 +38,8 @@ def settings(servers) -> Settings:
 
 
 @pytest.fixture(scope="module")
-async def store(settings):
-    client = make_client(settings.mongodb_url, app_name="test")
-    yield LedgerStore(client[settings.database_name("ledger")])
-    await client.close()
-
-
-@pytest.fixture(scope="module")
-async def ledger(settings):
-    async with serving(create_app(settings)) as [client]:
-        yield client
-
-
-@pytest.fixture(scope="module")
 async def keys(store, ledger):
-    async def key(role, party=None):
-        _, key = await create_key(store, name=role, role=role, party=party, funds=["*"])
-        return {"Authorization": f"Bearer {key}"}
-
-    keys = {"clerk": await key("clerk"), **{p: await key("approver", p) for p in PARTIES}}
+    keys = await clerk_and_approvers(store, ["*"])
     for fund in (FUND, RICE):
         campaign = {
             "id": fund,

@@ -71,7 +71,7 @@ def config(servers, smtp, hooks):
         notify_retry_base_s=0.3,
         notify_retry_max_s=2.0,
         notify_retry_max_attempts=4,
-        notify_public_url="http://notify.test",
+        web_public_url="http://web.test",
     )
 
 
@@ -258,7 +258,8 @@ async def test_a_reports_life_on_each_channel_in_each_language(
 
     # the return visit's signed link takes one rating, published for dispatch
     [visit] = [m for m in inbox if m["kind"] == "issue.return-visit"]
-    path = re.search(r"http://notify\.test(/api/v1/ratings/\S+)", visit["body"]).group(1)
+    token = re.search(r"http://web\.test/rate/(\S+)", visit["body"]).group(1)
+    path = f"/api/v1/ratings/{token}"  # the web's rating page posts here
     assert (await notify.get(path)).json() == {"issue_id": lives[D][0], "answered": False}
     response = await notify.post(path, json={"rating": 4, "comment": "修得快"})
     assert response.status_code == 202, response.text

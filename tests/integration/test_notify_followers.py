@@ -157,7 +157,7 @@ async def test_a_follower_hears_later_status_changes_once_but_only_the_reporter_
     # on the same partition as the rest: once the reporter has the rating request, the
     # follower's share of that event is settled too
     [visit] = await eventually(lambda: _inbox(notify, reporter, "issue.return-visit"))
-    assert "/api/v1/ratings/" in visit["body"]
+    assert "/rate/" in visit["body"]
 
     kinds = sorted(m["kind"] for m in await _inbox(notify, follower))
     assert kinds == ["issue.acknowledged", "issue.resolved"]

@@ -11,7 +11,7 @@ from services.dispatch.domain.routing import route
 from services.dispatch.routing import load_routing
 from services.intake.domain import Contact, ReportDraft, accept_report
 from services.intake.http import ReportIn
-from services.ledger.http import CampaignIn, DonationIn
+from services.ledger.application.requests import CampaignIn, DonationIn
 from services.ops.cli.demo import DEMO_CAMPAIGN, DEMO_DONATIONS, DEMO_REPORTS, _report_key
 from shared.reference import load_reference
 from shared.settings import Settings

@@ -10,7 +10,7 @@ import pytest
 from services.ledger.chain import export_hledger, verify
 from services.ledger.domain.journal import GENESIS, digest, seal
 from services.ledger.domain.postings import donation_draft
-from services.ledger.store import Block, block_id, pack, unpack
+from services.ledger.store import PACKED, Block, block_id, pack, unpack
 
 pytestmark = pytest.mark.unit
 
@@ -69,7 +69,7 @@ def test_blocks_store_their_lines_compressed_and_give_them_back():
     lines = [(digest(b), b) for b in ('{"a":"x\\ny"}', '{"b":"中"}')]
     assert unpack(pack(lines)) == lines
     assert (
-        Block.from_doc({"_id": "w/1", "fund": "w", "first": 1, "last": 2, "z": b"junk"}).lines
+        Block.from_doc({"_id": "w/1", "fund": "w", "first": 1, "last": 2, PACKED: b"junk"}).lines
         is None
     )
 

@@ -20,7 +20,7 @@ from services.ledger.domain.funds import (
     place_hold,
     release_hold,
 )
-from services.ledger.domain.idempotency import Conflict, check_same, first_difference
+from services.ledger.domain.idempotency import ConflictingReplay, check_same, first_difference
 from services.ledger.domain.journal import (
     GENESIS,
     Leg,
@@ -212,7 +212,7 @@ def test_approval_transitions_are_guarded():
 def test_a_replay_with_other_content_names_the_field():
     stored = {"fund": "w", "legs": [["assets:bank:main", 100, "CNY"]], "meta": {"channel": "x"}}
     check_same("entry", "e1", stored, dict(stored))
-    with pytest.raises(Conflict) as conflict:
+    with pytest.raises(ConflictingReplay) as conflict:
         check_same("entry", "e1", stored, {**stored, "legs": [["assets:bank:main", 101, "CNY"]]})
     assert conflict.value.field == "legs[0][1]"
     assert first_difference(stored, {**stored, "meta": {"channel": "y"}}) == "meta.channel"

@@ -57,6 +57,7 @@ def platform(servers: Endpoints, tmp_path_factory) -> Iterator[Platform]:
             "LINLI_PROBE_INTERVAL_S": "0.5",
             "LINLI_LOG_FORMAT": "json",
             "LINLI_INTAKE_RATE_PER_CLIENT": "0",
+            "LINLI_NOTIFY_SIGNIN_CODES_PER_ADDRESS": "200",  # every browser here is 127.0.0.1
         },
         ports=ports(),
     )

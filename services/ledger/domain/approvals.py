@@ -7,6 +7,7 @@ required; each fund may set its own parties and how many of them must approve.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 DEFAULT_PARTIES = ("party-branch", "owners-committee", "property-company")
 PARTY_NAMES = {
@@ -15,13 +16,27 @@ PARTY_NAMES = {
     "property-company": "物业",
 }
 
-REQUESTED, APPROVED, POSTED, REJECTED, VOIDED, REFUSED = (
-    "requested",
-    "approved",
-    "posted",
-    "rejected",
-    "voided",
-    "refused",
+
+class DisbursementStatus(StrEnum):
+    """Where a disbursement stands (stored and answered as its value)."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    POSTED = "posted"
+    REJECTED = "rejected"
+    VOIDED = "voided"
+    REFUSED = "refused"  # the request itself was refused (an overspend), nothing is held
+
+
+REQUESTED, APPROVED, POSTED = (
+    DisbursementStatus.REQUESTED,
+    DisbursementStatus.APPROVED,
+    DisbursementStatus.POSTED,
+)
+REJECTED, VOIDED, REFUSED = (
+    DisbursementStatus.REJECTED,
+    DisbursementStatus.VOIDED,
+    DisbursementStatus.REFUSED,
 )
 OPEN = (REQUESTED, APPROVED)
 
@@ -46,7 +61,7 @@ class ApprovalRule:
 
 @dataclass(frozen=True)
 class Disbursement:
-    status: str
+    status: DisbursementStatus
     rule: ApprovalRule
     approvals: tuple[str, ...] = field(default_factory=tuple)  # parties that approved
 

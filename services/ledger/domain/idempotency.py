@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 
-class Conflict(ValueError):
+class ConflictingReplay(ValueError):
+    """The same client-chosen id with other content: ``field`` is the first that differs."""
+
     def __init__(self, what: str, key: str, field: str):
         self.field = field
         super().__init__(f"{what} {key} exists with a different {field}")
@@ -36,4 +38,4 @@ def first_difference(stored: Any, given: Any, path: str = "") -> str | None:
 def check_same(what: str, key: str, stored: dict[str, Any], given: dict[str, Any]) -> None:
     field = first_difference(stored, given)
     if field:
-        raise Conflict(what, key, field)
+        raise ConflictingReplay(what, key, field)

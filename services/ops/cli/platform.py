@@ -50,6 +50,8 @@ def dev_processes(servers: LocalServers) -> procs.ServiceProcesses:
         env={
             "LINLI_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
             "LINLI_MONGODB_URL": servers.mongodb_url,
+            # the residents' rating links open this web service's /rate page
+            "LINLI_WEB_PUBLIC_URL": f"http://127.0.0.1:{settings.port_of('web')}",
         },
         ports={s: settings.port_of(s) for s in SERVICE_PORTS},
     )
@@ -141,6 +143,9 @@ def _where_to_look(
     for service in SERVICE_PORTS:
         url = processes.url(service)
         table.add_row(service, f"{url}/docs  ({url}/readyz, {url}/metrics)")
+    web = processes.url("web")
+    table.add_row("residents (phone sized)", f"{web}/residents  (report: {web}/report)")
+    table.add_row("residents' sign-in codes", f"{web}/dev/outbox  (development SMS outbox)")
     table.add_row("Kafka", servers.kafka_bootstrap)
     table.add_row("MongoDB protocol (FerretDB)", servers.mongodb_url)
     table.add_row("service logs", str(processes.state_dir) + "/<service>/service.log")

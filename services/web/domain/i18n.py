@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from services.web.domain.resident_words import RESIDENT_WORDS
+
 LANGUAGES = ("zh-CN", "en")
 DEFAULT = "zh-CN"
 
@@ -147,6 +149,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "dead": ("死信", "Dead letters"),
     "records": ("条数", "Records"),
 }
+
+WORDS.update(RESIDENT_WORDS)
 
 
 def translate(language: str, key: str) -> str:

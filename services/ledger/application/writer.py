@@ -27,10 +27,17 @@ from typing import Any
 from services.ledger.books import Busy, Posted, UnknownFund
 from services.ledger.domain.accounts import BadAccount
 from services.ledger.domain.funds import Overspend
-from services.ledger.domain.idempotency import Conflict
+from services.ledger.domain.idempotency import ConflictingReplay
 from services.ledger.domain.journal import UnbalancedEntry
+from services.ledger.domain.refusals import (
+    AnswerStatus,
+    CommandRefused,
+    RefusalCode,
+    is_refusal,
+    overspent,
+)
 from services.ledger.donations import Donations
-from services.ledger.spending import Done, Refused, Spending
+from services.ledger.spending import Done, Spending
 from services.ledger.store import LedgerStore
 from shared.events import DonationReceivedV1, Envelope
 from shared.events.ledger import (
@@ -42,7 +49,7 @@ from shared.kafka.consumer import Item, PoisonMessage
 from shared.kafka.failures import is_transient
 from shared.logging import get_logger
 
-log = get_logger("linli.ledger.commands")
+log = get_logger("linli.ledger.writer")
 
 
 def answer(result: object, fund_field: str = "fund", **extra: Any) -> dict[str, Any]:
@@ -56,48 +63,33 @@ def answer(result: object, fund_field: str = "fund", **extra: Any) -> dict[str, 
             **extra,
         }
     if isinstance(result, Done):
-        return {"status": "exists" if result.exists else result.status, "disbursement": result.data}
-    if isinstance(result, Conflict):
+        status = AnswerStatus.EXISTS if result.exists else result.status
+        return {"status": status, "disbursement": result.data}
+    return refusal_of(result, fund_field).outcome()
+
+
+def refusal_of(result: object, fund_field: str) -> CommandRefused:
+    """A result that refuses the command, as the refusal (``fund_field``: the input field that
+    names the fund)."""
+    if isinstance(result, ConflictingReplay):
         field = result.field.removeprefix("meta.").split("[")[0]
         field = {"fund": fund_field, "reverses": "original_entry_id"}.get(field, field)
-        return {
-            "status": "refused",
-            "code": "conflict",
-            "field": f"body.{field}",
-            "message": str(result),
-        }
+        return CommandRefused(RefusalCode.CONFLICT, str(result), f"body.{field}")
     if isinstance(result, Overspend):
-        return {
-            "status": "refused",
-            "code": "overspend",
-            "field": "body.amount_fen",
-            "message": str(result),
-            "would_leave_fen": result.would_leave_fen,
-        }
+        return overspent(result)
     if isinstance(result, UnknownFund):
-        return {
-            "status": "refused",
-            "code": "unknown_campaign",
-            "field": f"body.{fund_field}",
-            "message": f"no campaign {result}",
-        }
-    if isinstance(result, Refused):
-        return {
-            "status": "refused",
-            "code": result.code,
-            "field": result.field,
-            "message": result.message,
-            **result.extra,
-        }
+        return CommandRefused(
+            RefusalCode.UNKNOWN_CAMPAIGN, f"no campaign {result}", f"body.{fund_field}"
+        )
+    if isinstance(result, CommandRefused):
+        return result
     raise TypeError(f"no answer for {result!r}")
 
 
-UNPROCESSABLE = {
-    "status": "refused",
-    "code": "unprocessable",
-    "field": None,
-    "message": "the ledger cannot process this command; it was set aside for an operator",
-}
+UNPROCESSABLE = CommandRefused(
+    RefusalCode.UNPROCESSABLE,
+    "the ledger cannot process this command; it was set aside for an operator",
+).outcome()
 
 
 def refusal(event: DonationReceivedV1, outcome: dict[str, Any]) -> PoisonMessage:
@@ -116,7 +108,7 @@ def refusal(event: DonationReceivedV1, outcome: dict[str, Any]) -> PoisonMessage
     )
 
 
-class Commands:
+class FundWriter:
     def __init__(self, store: LedgerStore, donations: Donations, spending: Spending):
         self._store = store
         self._donations = donations
@@ -124,7 +116,7 @@ class Commands:
 
     async def _record(self, envelope: Envelope, outcome: dict[str, Any]) -> str:
         await self._store.record_outcome(envelope.id, outcome)
-        return "refused" if outcome["status"] == "refused" else "ok"
+        return "refused" if is_refusal(outcome) else "ok"
 
     async def on_donations(self, items: list[Item]) -> list[str | PoisonMessage]:
         """A batch of front-desk donations (``ledger.commands``): posted per fund in one group
@@ -164,7 +156,7 @@ class Commands:
             extra = {"receipt_no": receipt} if receipt else {}
             outcome = answer(result, "campaign", **extra)
             answers.append((envelope.id, outcome))
-            refused = outcome["status"] == "refused"
+            refused = is_refusal(outcome)
             if refused and (callbacks or isinstance(result, UnknownFund)):
                 labels.append(refusal(event, outcome))
                 continue
@@ -192,7 +184,7 @@ class Commands:
         raised: the consumer dead-letters the command with its error."""
         try:
             result: object = await work
-        except Refused as exc:
+        except CommandRefused as exc:
             result = exc
         except Exception as exc:
             if not is_transient(exc):
