@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     web_public_url: str = Field(
         "http://127.0.0.1:8080",
         description="Public base URL of the web service: the signed rating links residents get "
-        "open its /rate page.",
+        "open its /rate page; the QR codes and printed notices link to its /report form.",
     )
     notify_rating_ttl_h: int = Field(
         168, ge=1, description="Hours a return-visit rating link stays valid."
@@ -233,6 +233,24 @@ class Settings(BaseSettings):
         "",
         description="Web: where it reaches the services, name=url comma separated (empty: "
         "127.0.0.1 and each service's port).",
+    )
+    web_open311_url: str = Field(
+        "",
+        max_length=200,
+        description="Web: the Open311 endpoint apps use, as the public discovery page lists it "
+        "(empty: intake's /open311/v2/ as the web reaches it).",
+    )
+    web_public_refresh_s: float = Field(
+        300.0,
+        ge=0,
+        description="Web: how often the public fund page's cache is read again whole from the "
+        "ledger, besides on each of the ledger's events (0: at start and on events only).",
+    )
+    web_public_stats_s: float = Field(
+        60.0,
+        ge=0,
+        description="Web: how long the public district page keeps dispatch's rates and counts "
+        "before asking again.",
     )
 
     intake_rate_per_client: float = Field(

@@ -7,16 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from pymongo.errors import PyMongoError
+from fastapi import FastAPI
 
 from services.consult.application import build_consult
-from services.consult.http import build_router
-from services.consult.store import ConsultStore, Stale
+from services.consult.http import build_router, refusals
+from services.consult.store import ConsultStore
 from shared.events import utcnow
-from shared.http.errors import Unavailable, error_response
-from shared.kafka.publisher import PublishFailed
 from shared.logging import get_logger
 from shared.reference import load_reference
 from shared.service import build_parts
@@ -49,31 +45,15 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         settle_s=settings.consult_close_settle_s,
         clock=clock,
     )
+    refusals(parts.errors)
     app = parts.app(
         title="Linli consult",
         description="Consultations, secret and verifiable polls, three-party resolutions.",
-        routers=[
-            build_router(consult, resident_secret=settings.resident_secret.get_secret_value())
-        ],
+        routers=[build_router(consult)],
         prepare_db=store.prepare,
         body_limits={"/api/v1/consult/rolls": ROLL_MAX_BYTES},
     )
     app.state.consult = consult
-
-    @app.exception_handler(PyMongoError)
-    async def _database_down(_: Request, exc: PyMongoError) -> JSONResponse:
-        down = Unavailable("the database", settings.retry_after_s)
-        return error_response(503, down.code, down.message, None, down.headers)
-
-    @app.exception_handler(PublishFailed)
-    async def _kafka_down(_: Request, exc: PublishFailed) -> JSONResponse:
-        """The state change is stored; its announcement is finished by the next tick."""
-        down = Unavailable("Kafka", settings.retry_after_s)
-        return error_response(503, down.code, down.message, None, down.headers)
-
-    @app.exception_handler(Stale)
-    async def _stale(_: Request, exc: Stale) -> JSONResponse:
-        return error_response(409, "conflict", "changed at the same time; retry", None)
 
     inner = app.router.lifespan_context
 

@@ -8,10 +8,15 @@ wait for the next one, so a batch holds whatever came in during the previous rou
 from __future__ import annotations
 
 import asyncio
+import random
+import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
+
+from services.consult.domain.ballots import Packed, pack
 
 DUPLICATE_KEY = 11000
 
@@ -48,6 +53,7 @@ class InsertBatcher:
             lane.flushing = None
 
     async def _write(self, collection: AsyncCollection, batch: list) -> None:
+        random.shuffle(batch)  # stored in no particular order within a round trip
         try:
             await collection.insert_many([doc for doc, _ in batch], ordered=False)
             failed: dict[int, int] = {}
@@ -68,3 +74,72 @@ class InsertBatcher:
                 future.set_result(False)
             else:
                 future.set_exception(RuntimeError(f"insert failed with code {code}"))
+
+
+class BallotPacker:
+    """Ballots of concurrent casts packed into one batch document per round trip (``pack``):
+    one insert, atomic, under a random ``_id``; each caller learns the batch its ballot went
+    in once the server acknowledged it. Counting reads a few batches instead of every ballot."""
+
+    def __init__(self, max_batch: int = 500):
+        self._lanes: dict[str, _Lane] = {}
+        self._max = max_batch
+
+    async def put(self, collection: AsyncCollection, ballots: list[Packed]) -> str:
+        lane = self._lanes.get(collection.full_name)
+        if lane is None:
+            lane = self._lanes[collection.full_name] = _Lane(collection)
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        lane.pending.append((ballots, future))
+        if lane.flushing is None:
+            lane.flushing = asyncio.create_task(self._flush(lane))
+        return await future
+
+    async def _flush(self, lane: _Lane) -> None:
+        try:
+            while lane.pending:
+                batch, lane.pending = lane.pending[: self._max], lane.pending[self._max :]
+                batch_id = "k_" + secrets.token_hex(10)
+                doc = {"_id": batch_id, "ballots": pack(b for bs, _ in batch for b in bs)}
+                try:
+                    await lane.collection.insert_one(doc)
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(batch_id)
+        finally:
+            lane.flushing = None
+
+
+class FreshReads:
+    """One read shared by the callers that asked while the previous read was in flight:
+    each caller gets the answer of a read that *began after it asked* (so a write it made
+    before asking is seen), and concurrent callers share one round trip."""
+
+    def __init__(self, read: Callable[[str], Awaitable[Any]]):
+        self._read = read
+        self._waiting: dict[str, asyncio.Future] = {}
+        self._running: dict[str, asyncio.Task] = {}
+
+    async def get(self, key: str) -> Any:
+        future = self._waiting.get(key)
+        if future is None:
+            future = self._waiting[key] = asyncio.get_running_loop().create_future()
+            if key not in self._running:
+                self._running[key] = asyncio.create_task(self._run(key))
+        return await asyncio.shield(future)
+
+    async def _run(self, key: str) -> None:
+        try:
+            while key in self._waiting:
+                future = self._waiting.pop(key)
+                try:
+                    future.set_result(await self._read(key))
+                except Exception as exc:
+                    future.set_exception(exc)
+        finally:
+            self._running.pop(key, None)

@@ -100,16 +100,15 @@ class Polls:
         await self._notices.opened(doc, self._store.roll(doc["_id"]))
         return await self._flag(doc, "announced")
 
-    async def _flag(self, doc: dict[str, Any], name: str, value: Any = True) -> dict[str, Any]:
-        new = {**doc, name: value, "version": doc["version"] + 1}
+    async def _flag(self, doc: dict[str, Any], name: str, value: Any = True, **more: Any) -> dict:
+        new = {**doc, name: value, **more, "version": doc["version"] + 1}
         await self._store.replace(self._store.polls, new, doc["version"])
         return new
 
     async def _publish_results(self, doc: dict[str, Any]) -> dict[str, Any]:
         poll = poll_from_doc(doc)
-        results = doc.get("results") or await self._voting.tally(poll)
         if not doc.get("results"):
-            doc = await self._flag(doc, "results", results)
+            doc = await self._flag(doc, "results", await self._voting.tally(poll))
         await self._notices.results(doc, self._store.roll(poll.id))
         return await self._flag(doc, "results_published")
 
@@ -143,16 +142,20 @@ class Polls:
                 await self._remind(doc)
         elif doc["status"] == "closed" and not doc.get("results_published"):
             await self._publish_results(doc)
-        elif doc["status"] == "closed" and "households_voted" not in doc:
-            await self._audit(doc)
+        elif doc["status"] == "closed" and not doc.get("sealed"):
+            await self._seal(doc)
 
-    async def _audit(self, doc: dict[str, Any]) -> None:
+    async def _seal(self, doc: dict[str, Any]) -> None:
         """After the results: how many households voted (their bindings), which can never be
-        fewer than the counted ballots. Off the closing path: counting them reads them all."""
-        bound = await self._store.bindings(doc["_id"]).count_documents({})
-        if doc["results"]["turnout"] > bound:
-            log.error("more_ballots_than_voters", poll=doc["_id"], voted=bound)
-        await self._flag(doc, "households_voted", bound)
+        fewer than the counted ballots; then the records kept in arrival order are dropped
+        (README: secret ballots). Off the closing path: counting the bindings reads them all."""
+        if "households_voted" not in doc:
+            bound = await self._store.households_voted(doc["_id"])
+            if doc["results"]["turnout"] > bound:
+                log.error("more_ballots_than_voters", poll=doc["_id"], voted=bound)
+            doc = await self._flag(doc, "households_voted", bound)
+        await self._store.drop_arrival_order(doc["_id"])
+        await self._flag(doc, "sealed")
 
     async def visible_to(self, refs_households: list[str]) -> list[dict[str, Any]]:
         """Polls whose frozen roll holds one of these households (open or closed)."""

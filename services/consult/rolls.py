@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from services.consult.domain.polls import Refused
@@ -68,8 +69,18 @@ class Rolls:
             codes.append({"household": household, "code": code})
         return codes
 
-    async def spend_code(self, poll_id: str, code: str) -> str:
-        doc = await self._store.use_paper_code(code_hash(code))
+    async def paper_household(self, poll_id: str, code: str) -> tuple[str, Callable]:
+        """The household a printed code stands for, and the claim to make once the ballot
+        passed its checks: the code is bound to the first ballot key that uses it (a retry
+        with that key after a crash or a refusal goes through; another key is refused).
+        Nothing is written here, so a refused ballot leaves the code as it was."""
+        hashed = code_hash(code)
+        doc = await self._store.papercodes.find_one({"_id": hashed})
         if doc is None or doc["poll_id"] != poll_id:
             raise Refused("bad_code", "unknown or already used paper code", "body.paper_code")
-        return doc["household"]
+
+        async def claim(commitment: str) -> None:
+            if not await self._store.claim_paper_code(hashed, commitment):
+                raise Refused("bad_code", "unknown or already used paper code", "body.paper_code")
+
+        return doc["household"], claim

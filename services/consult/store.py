@@ -9,10 +9,14 @@ document by ``_id`` and every multi-step change is safe to stop between any two 
 - ``polls``: one document per poll (its frozen rules, status, announcements, results);
 - per poll ``roll_<poll>`` (the roll frozen at opening, ``_id`` = household key),
   ``tokens_<poll>`` (eligibility, ``_id`` = token id), ``bindings_<poll>`` (``_id`` = token
-  id, ``c`` = commitment to the voter's ballot key, inserted once) and ``ballots_<poll>``
-  (``_id`` = ballot id: ``choice``, ``receipt``, ``prev``): reading a poll's ballots is
-  reading one collection whole;
-- ``papercodes``: ``_id`` = SHA-256 of a printed one-time code, the poll and household;
+  id, ``c`` = commitment to the voter's ballot key, inserted once; dropped after the count,
+  with the ballot records) and ``ballots_<poll>``
+  (``_id`` = ballot id: ``choice``, ``receipt``, ``prev``; the chains' commit points, read by
+  ``_id`` only) and ``batches_<poll>`` (``_id`` random: the ballots of concurrent casts packed
+  in one string, what the count reads);
+- ``papercodes``: ``_id`` = SHA-256 of a printed one-time code, the poll and household, and
+  once used the commitment to the ballot key that used it;
+- ``counts``: ``_id`` = poll, the batches its count read (inserted once, when it closes);
 - ``consultations``, ``comments``, ``resolutions``.
 """
 
@@ -26,7 +30,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.consult.batching import InsertBatcher
+from services.consult.batching import BallotPacker, InsertBatcher
 
 KEPT_ROLLS = 32  # polls whose frozen roll a process keeps in memory
 
@@ -57,11 +61,13 @@ class ConsultStore:
         self.keys = db["keys"]
         self.polls = db["polls"]
         self.papercodes = db["papercodes"]
+        self.counts = db["counts"]
         self.consultations = db["consultations"]
         self.comments = db["comments"]
         self.resolutions = db["resolutions"]
         self._eligible: dict[str, set[str]] = {}
         self.batcher = InsertBatcher()
+        self.packer = BallotPacker()
         self._loading: dict[str, asyncio.Lock] = {}
 
     async def prepare(self) -> None:
@@ -75,6 +81,9 @@ class ConsultStore:
 
     def ballots(self, poll_id: str) -> AsyncCollection:
         return self.db[f"ballots_{poll_id}"]
+
+    def batches(self, poll_id: str) -> AsyncCollection:
+        return self.db[f"batches_{poll_id}"]
 
     # versioned documents (polls, resolutions) ------------------------------------------
     async def insert(self, collection: AsyncCollection, doc: dict[str, Any]) -> bool:
@@ -136,9 +145,9 @@ class ConsultStore:
     ) -> tuple[str | None, bool]:
         """Bind an eligible token, once, to the voter's key commitment: (the commitment it is
         bound to, this one or an earlier one, or None when the token is not on the roll;
-        whether the binding was made by this call). The
-        binding is an insert keyed by the token (a filter on any other field than ``_id``
-        would scan the collection on FerretDB), so two first votes cannot both bind."""
+        whether the binding was made by this call). The binding is an insert keyed by the
+        token (FerretDB applies a conditional update as read-then-write; an insert's unique
+        ``_id`` is its one atomic step), so two first votes cannot both bind."""
         if not await self.eligible(poll_id, token):
             return None, False
         if await self.batcher.insert(self.bindings(poll_id), {"_id": token, "c": commitment}):
@@ -146,11 +155,33 @@ class ConsultStore:
         bound = await self.bindings(poll_id).find_one({"_id": token})
         return (bound["c"] if bound else None), False
 
+    async def unbind(self, poll_id: str, token: str) -> None:
+        """Undo a binding made by a ballot that was then refused (it raced the close)."""
+        await self.bindings(poll_id).delete_one({"_id": token})
+
     async def has_voted(self, poll_id: str, token: str) -> bool:
         return await self.bindings(poll_id).find_one({"_id": token}, {"_id": 1}) is not None
 
-    async def use_paper_code(self, code_hash: str) -> dict[str, Any] | None:
-        """Spend a one-time code; None if unknown or already spent."""
-        return await self.papercodes.find_one_and_update(
-            {"_id": code_hash, "used": False}, {"$set": {"used": True}}
-        )
+    async def households_voted(self, poll_id: str) -> int:
+        return await self.bindings(poll_id).count_documents({})
+
+    async def drop_arrival_order(self, poll_id: str) -> None:
+        """After the count: the records kept in the order ballots came (the bindings, which
+        name households through their tokens, and the ballot records) are no longer needed;
+        the batches hold every counted ballot."""
+        await self.bindings(poll_id).drop()
+        await self.ballots(poll_id).drop()
+
+    async def claim_paper_code(self, code_hash: str, commitment: str) -> bool:
+        """Bind a printed code to a ballot key's commitment, in place (the code's record was
+        written when it was printed; no record is added at voting time). True when it is
+        bound to this commitment, now or by an earlier attempt."""
+        doc = await self.papercodes.find_one({"_id": code_hash})
+        if doc is None:
+            return False
+        if doc.get("c") is None:
+            await self.papercodes.update_one(
+                {"_id": code_hash}, {"$set": {"c": commitment, "used": True}}
+            )
+            return True
+        return doc["c"] == commitment

@@ -25,9 +25,11 @@ from services.dispatch.domain.machine import (
     Progress,
     Refused,
     Reject,
+    Reprimand,
     RequestExtension,
     Resolve,
     Transfer,
+    Urge,
     Whistle,
 )
 from services.dispatch.store import CaseStore
@@ -51,6 +53,7 @@ INVALID = frozenset(
         "no_departments",
         "unknown_department",
         "office_not_on_path",
+        "not_on_case",
     }
 )
 
@@ -96,6 +99,14 @@ def to_command(actor: Holder, action: DepartmentActionV1) -> Command:
     if kind == "whistle":
         return Whistle(
             actor, _need(action.departments, "departments", "departments"), action.reason or ""
+        )
+    if kind == "urge":
+        return Urge(actor, _need(action.holder, "the holder", "holder"), action.reason or "")
+    if kind == "reprimand":
+        return Reprimand(
+            actor,
+            _need(action.holder, "the holder", "holder"),
+            _need(action.reason, "a reason", "reason"),
         )
     into = _need(action.into, "the case it duplicates (into)", "into")
     return Merge(actor, into, action.reason or "")

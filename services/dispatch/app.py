@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -18,7 +19,8 @@ from services.dispatch.clock import DevClock
 from services.dispatch.domain.machine import Rules
 from services.dispatch.feedback import Feedback
 from services.dispatch.http import refusals, router
-from services.dispatch.routing import load_calendar, load_policy, load_routing
+from services.dispatch.public import build_public_router
+from services.dispatch.rule_files import load_calendar, load_policy, load_routing
 from services.dispatch.store import CaseStore
 from services.dispatch.timers import TimerWheel
 from services.dispatch.wheel import WheelStore
@@ -72,15 +74,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         clock=clock,
         replica=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
     )
-    parts.consume(
-        ISSUES_REPORTED,
-        {},
-        batch_handlers={IssueReportedV1: dispatcher.route},
-        batch_size=ROUTE_BATCH,
-        streaming=True,
-    )
-    parts.consume(DEPT_ACTIONS, {DepartmentActionV1: KafkaActions(dispatcher, store).on_action})
-    parts.consume(ISSUES_FEEDBACK, {IssueRatedV1: Feedback(dispatcher).on_rated})
+    _consume(parts, dispatcher, store)
     refusals(parts.errors)
     wheel = TimerWheel(wheel_store, dispatcher, batch=settings.dispatch_timer_batch)
     app = parts.app(
@@ -93,20 +87,38 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
                 reference.tree,
                 dev_clock,
                 staff_secret=settings.web_token_secret.get_secret_value(),
-            )
+            ),
+            build_public_router(store, reference.tree),
         ],
         prepare_db=store.prepare,
     )
     app.state.dispatcher, app.state.timers, app.state.store = dispatcher, wheel, store
     app.state.wheel = wheel_store
+    _run_timers(app, wheel, settings.dispatch_timer_interval_s)
+    return app
+
+
+def _consume(parts: Any, dispatcher: Dispatcher, store: CaseStore) -> None:
+    """Reports are routed in batches; actions and ratings one by one."""
+    parts.consume(
+        ISSUES_REPORTED,
+        {},
+        batch_handlers={IssueReportedV1: dispatcher.route},
+        batch_size=ROUTE_BATCH,
+        streaming=True,
+    )
+    parts.consume(DEPT_ACTIONS, {DepartmentActionV1: KafkaActions(dispatcher, store).on_action})
+    parts.consume(ISSUES_FEEDBACK, {IssueRatedV1: Feedback(dispatcher).on_rated})
+
+
+def _run_timers(app: FastAPI, wheel: TimerWheel, interval_s: float) -> None:
+    """The timer wheel runs beside the app while it serves (0: never; tests tick it)."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         async with inner(app_):
-            task = None
-            if settings.dispatch_timer_interval_s > 0:
-                task = asyncio.create_task(wheel.run(settings.dispatch_timer_interval_s))
+            task = asyncio.create_task(wheel.run(interval_s)) if interval_s > 0 else None
             try:
                 yield
             finally:
@@ -116,4 +128,3 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
                         await task
 
     app.router.lifespan_context = lifespan
-    return app

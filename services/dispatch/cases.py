@@ -265,6 +265,10 @@ class Dispatcher:
         )
         return case, _without_nulls(doc)
 
+    def routed_events(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        """Version 1's events of a stored case (its timeline's start)."""
+        return self._routed_events(doc)
+
     def _routed_events(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
         """The events of version 1 (the assignment and a department's task), from the fields
         of the case that never change: the same bodies and ids whenever they are rebuilt."""
@@ -450,6 +454,7 @@ class Dispatcher:
                 wanted.extend(entries_of(issue_id, timers(case_from_doc(doc), self.rules)))
             if not complete and pointer["stored"] > now - ABANDONED_AFTER:
                 continue  # its writer may still be storing it
+            await self._store.queue.put([d for d in docs if d is not None])  # rows it left
             await self._effects(events, wanted)
             await self._store.drop_pending([pointer["_id"]])
             log.info("outbox_swept", issues=len(issue_ids), version=version)

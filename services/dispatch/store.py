@@ -19,6 +19,8 @@ an insert or an exact-``_id`` read, replace or delete:
   timers) are not confirmed yet, written before the change and deleted after. It stays
   small, so the sweeper's scan for pointers left behind by a dead writer is cheap.
 - ``keys``: hashed API keys scoped to a department or an office node.
+- ``queue`` and ``queue_stamps``: the staff's case queues by scope, read by ``_id``
+  (``queue_store.py``), written here after each case write.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.dispatch.domain.machine import Case, Duty, Holder
+from services.dispatch.queue_store import QueueStore
 from shared.events.dispatch import key_id, signing_secret
 from shared.kafka.failures import TransientError
 
@@ -141,6 +144,7 @@ class CaseStore:
         self.changes = db["changes"]
         self.outbox = db["outbox"]
         self.keys = db["keys"]
+        self.queue = QueueStore(db)
 
     async def prepare(self) -> None:
         await self.cases.create_index([("holders", ASCENDING)])
@@ -149,8 +153,11 @@ class CaseStore:
 
     # -- cases ------------------------------------------------------------------------------
     async def insert_cases(self, docs: list[dict[str, Any]]) -> set[str]:
-        """Insert new cases (version 1); the ids that were stored already (redeliveries)."""
-        return await insert_new(self.cases, [pack(doc) for doc in docs])
+        """Insert new cases (version 1) and list them in the staff's queues; the ids that were
+        stored already (redeliveries: a stored newer version keeps its queue rows)."""
+        existing = await insert_new(self.cases, [pack(doc) for doc in docs])
+        await self.queue.put(docs)
+        return existing
 
     async def get(self, issue_id: str) -> dict[str, Any] | None:
         """The case as of its latest version (rolling the head forward if a writer has not
@@ -187,13 +194,15 @@ class CaseStore:
 
     async def put_head(self, doc: dict[str, Any]) -> None:
         """Replace the head by bare ``_id``, then roll it forward while newer changes exist:
-        whichever write lands last, its writer's check afterwards sees the newest change."""
+        whichever write lands last, its writer's check afterwards sees the newest change.
+        Then the case's queue rows follow (they keep the highest version written)."""
         while True:
             await self.cases.replace_one({"_id": doc["_id"]}, pack(doc))
             newer = await self._newer(doc)
             if newer is doc:
-                return
+                break
             doc = newer
+        await self.queue.put([doc])
 
     async def visible(
         self, who: Holder, open_only: bool, limit: int, final: tuple[str, ...]
@@ -206,6 +215,11 @@ class CaseStore:
             query["status"] = {"$nin": list(final)}
         found = await self.cases.find(query).sort("_id", ASCENDING).limit(limit).to_list()
         return [unpack(head) for head in found]
+
+    async def open_places(self, final: tuple[str, ...]) -> list[list[str]]:
+        """Each open case's places (its node and those above), nothing else of it."""
+        found = self.cases.find({"status": {"$nin": list(final)}}, {"places": 1, "_id": 0})
+        return [doc.get("places") or [] for doc in await found.to_list()]
 
     async def of_month(self, month: str) -> list[dict[str, Any]]:
         return [unpack(head) for head in await self.cases.find({"reported_month": month}).to_list()]

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from services.dispatch.domain.queue import Row, at, flag_of
 from services.dispatch.store import case_from_doc, duty_to_doc
 
 
@@ -100,3 +101,68 @@ def case_view(doc: dict[str, Any]) -> dict[str, Any]:
         "ratings": list(doc.get("ratings") or ()),
         "merged_into": doc.get("merged_into"),
     }
+
+
+class QueueDuty(BaseModel):
+    holder: str = Field(description="Department code or office node id.")
+    status: str = Field(description="summoned, acknowledged or in_progress.")
+    due: datetime = Field(description="The duty's next deadline (acknowledge, then resolve).")
+
+
+class QueueRowView(BaseModel):
+    issue_id: str
+    version: int
+    status: str
+    category: str
+    node_id: str
+    assigned_at: datetime | None
+    next_due: datetime | None = Field(description="The earliest deadline of its active duties.")
+    flag: str = Field(description="overdue, due-soon (within 24 h) or empty.")
+    duties: list[QueueDuty] = Field(description="The active duties.")
+
+
+class QueueAnswer(BaseModel):
+    principal: HolderView
+    total: int = Field(description="Rows the filters chose (all pages).")
+    page: int
+    pages: int
+    size: int
+    counts: dict[str, int] = Field(
+        description="Cases per status in scope after the place and category filters."
+    )
+    categories: dict[str, int] = Field(description="Cases per category after the place filter.")
+    places: dict[str, int] = Field(
+        description="Cases per node id after the place and category filters."
+    )
+    rows: list[QueueRowView]
+
+
+def queue_row_view(row: Row, now: datetime) -> dict[str, Any]:
+    return {
+        "issue_id": row.issue_id,
+        "version": row.version,
+        "status": row.status,
+        "category": row.category,
+        "node_id": row.node_id,
+        "assigned_at": at(row.reported),
+        "next_due": at(row.due),
+        "flag": flag_of(row.due, now),
+        "duties": [{"holder": d.holder, "status": d.status, "due": at(d.due)} for d in row.duties],
+    }
+
+
+class TimelineEntry(BaseModel):
+    version: int = Field(description="The case version whose change published the event.")
+    at: datetime
+    event_type: str = Field(description="The CloudEvents type (docs/asyncapi/dispatch.json).")
+    status: str | None = Field(None, description="The case's status after it.")
+    actor: str | None = Field(None, description="Who acted (None: a timer).")
+    reason: str | None = None
+    note: str | None = Field(None, description="A public note, or a task's note.")
+    department: str | None = Field(None, description="The department a task went to.")
+    task: str | None = Field(None, description="The task's action (new, reminder, ...).")
+
+
+class TimelineAnswer(BaseModel):
+    issue_id: str
+    events: list[TimelineEntry]

@@ -18,6 +18,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from hashlib import sha256
 from typing import Any, Protocol
 
@@ -57,6 +58,21 @@ class Verification:
     @property
     def first(self) -> Break | None:
         return min(self.breaks, key=lambda b: (b.fund, b.seq)) if self.breaks else None
+
+    def record(self, at: datetime) -> dict[str, Any]:
+        """What the public account shows of this run: when, whether every chain held, and
+        where the first break is (fund, position and reason; never an entry's content)."""
+        first = self.first
+        return {
+            "at": at.isoformat(),
+            "ok": self.ok,
+            "entries": self.entries,
+            "funds": self.funds,
+            "broken_chains": len({b.fund for b in self.breaks}),
+            "first_break": None
+            if first is None
+            else {"fund": first.fund, "seq": first.seq, "reason": first.reason},
+        }
 
 
 @dataclass

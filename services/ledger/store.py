@@ -20,7 +20,8 @@ write is by ``_id``:
   blocks are the truth: if a writer dies between appending a block and advancing the fund, the
   next writer rolls the fund forward along the blocks after its ``seq``;
 - ``disbursements``, ``approvers`` (hashed keys), ``outcomes`` (answers to commands as one JSON
-  value each, ``outcome``; the first one recorded stays), ``reversals``.
+  value each, ``outcome``; the first one recorded stays), ``reversals``;
+- ``checks``: the last chain verification (``_id`` ``last-verification``), for the public.
 
 None of these field names is part of an entry's hash: the hash covers the canonical body alone
 (inside ``packed``), so naming a stored field differently never breaks a chain.
@@ -167,6 +168,7 @@ class LedgerStore:
         self.disbursements = db["disbursements"]
         self.approvers = db["approvers"]
         self.outcomes = db["outcomes"]
+        self.checks = db["checks"]
 
     async def prepare(self) -> None:
         await self.approvers.create_index([("key_hash", ASCENDING)], unique=True)
@@ -407,7 +409,17 @@ class LedgerStore:
         doc = await self.outcomes.find_one({"_id": command_id})
         return json.loads(doc[OUTCOME]) if doc else None
 
+    # verification -------------------------------------------------------------------------
+    async def save_verification(self, record: dict[str, Any]) -> None:
+        """Keep the outcome of the latest ``linli ledger verify`` (replacing the previous)."""
+        await self.checks.replace_one({"_id": LAST_VERIFICATION}, record, upsert=True)
 
+    async def last_verification(self) -> dict[str, Any] | None:
+        doc = await self.checks.find_one({"_id": LAST_VERIFICATION})
+        return None if doc is None else {k: v for k, v in doc.items() if k != "_id"}
+
+
+LAST_VERIFICATION = "last-verification"
 CLAIM_TIMEOUT = timedelta(seconds=15)
 
 

@@ -12,10 +12,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.web import cases_http, fund_http, http, more_http
+from services.web import cases_http, fund_http, http, operator_http
 from services.web.backends import Backends, parse_service_urls
 from services.web.domain.accounts import LockoutRule, SessionRule
 from services.web.pages import Pages
+from services.web.public.wiring import public_side
 from services.web.residents.wiring import install as install_residents
 from services.web.residents.wiring import residents_for
 from services.web.security import SecurityHeaders
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     backends = Backends(client, parse_service_urls(settings.web_service_urls, ports))
     pages = Pages(staff, backends, reference, secure_cookie=settings.web_cookie_secure)
     pages.kafka_bootstrap, pages.topic_prefix = settings.kafka_servers, settings.topic_prefix
+    public = public_side(parts, pages)
     residents, resident_routers, body_limits = residents_for(settings, parts.db, pages, clock)
     app = parts.app(
         title="Linli web",
@@ -67,7 +69,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             http.router(pages),
             cases_http.router(pages),
             fund_http.router(pages),
-            more_http.router(pages),
+            operator_http.router(pages),
+            *public.routers,
             *resident_routers,
         ],
         prepare_db=store.prepare,
@@ -77,15 +80,18 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     install_residents(app, residents)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeaders)
-    app.state.staff, app.state.pages = staff, pages
+    app.state.staff, app.state.pages, app.state.public = staff, pages, public
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         async with inner(app_):
+            tasks = public.start()
             try:
                 yield
             finally:
+                for task in tasks:
+                    task.cancel()
                 await client.aclose()
 
     app.router.lifespan_context = lifespan

@@ -12,9 +12,6 @@ DUTY_TIMES = ("since", "ack_due", "resolve_due", "acked_at", "resolved_at", "ext
               "missed_at")  # fmt: skip
 
 
-CASES_READ = 500  # the most dispatch's task list answers at once
-
-
 class ServiceError(Exception):
     """A service said no (``status`` 4xx with its error list) or could not be reached (503)."""
 
@@ -77,15 +74,20 @@ class Backends:
         return response.text
 
     # dispatch -------------------------------------------------------------------------------
-    async def cases(self, token: str, open_only: bool) -> list[dict[str, Any]]:
-        params = {"open": str(open_only).lower(), "limit": CASES_READ}
-        body = await self.call("dispatch", "GET", "/api/v1/dispatch/tasks", token, params=params)
-        return [with_times(c) for c in body["cases"]]
+    async def queue(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One page of the person's case queue (dispatch filters, counts and pages it)."""
+        return await self.call("dispatch", "GET", "/api/v1/dispatch/queue", token, params=params)
 
     async def case(self, token: str, issue_id: str) -> dict[str, Any]:
         return with_times(
             await self.call("dispatch", "GET", f"/api/v1/dispatch/cases/{issue_id}", token)
         )
+
+    async def timeline(self, token: str, issue_id: str) -> list[dict[str, Any]]:
+        """Every event of the case, its times parsed."""
+        path = f"/api/v1/dispatch/cases/{issue_id}/timeline"
+        events = (await self.call("dispatch", "GET", path, token))["events"]
+        return [{**e, "at": datetime.fromisoformat(e["at"])} for e in events]
 
     async def act(self, token: str, issue_id: str, action: dict[str, Any]) -> dict[str, Any]:
         path = f"/api/v1/dispatch/cases/{issue_id}/actions"

@@ -4,6 +4,7 @@ dispatch decides what the person may see and do."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import datetime
@@ -12,17 +13,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from services.web.backends import CASES_READ, ServiceError
-from services.web.domain.actions import FIELDS, offered
+from services.web.backends import ServiceError
+from services.web.domain.actions import FIELDS, offered, pressable
 from services.web.domain.charts import bar_chart
 from services.web.domain.i18n import translate
 from services.web.domain.queue import (
+    DUE_SOON,
     FLAGS,
     SORTS,
+    QueuePage,
     QueueQuery,
-    build_page,
-    deadline_flag,
-    next_deadline,
+    queue_page,
     time_left,
 )
 from services.web.pages import Pages, Refusal, client_address, see_other
@@ -31,6 +32,14 @@ from services.web.staff import Person
 ISSUE_ID = r"^iss_[0-9a-z]{10,40}$"
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 Text = Annotated[str, Query(max_length=200)]
+BOARD_ROWS = 200  # cases per flag on the deadline board (the soonest deadlines first)
+
+
+def duty_flag(due: datetime, now: datetime) -> str:
+    """A duty's own flag (a case's flag is its earliest duty's)."""
+    if due < now:
+        return "overdue"
+    return "due-soon" if due - now <= DUE_SOON else ""
 
 
 def action_body(action: str, form: Any) -> dict[str, Any]:
@@ -66,11 +75,12 @@ def _local_time(text: str) -> str:
 def router(pages: Pages) -> APIRouter:
     web = APIRouter(include_in_schema=False)
 
-    async def scoped_cases(person: Person, open_only: bool = True) -> list[dict[str, Any]]:
+    async def queue_of(person: Person, params: dict[str, Any]) -> QueuePage:
         try:
-            return await pages.backends.cases(pages.staff.token_for(person), open_only)
+            answer = await pages.backends.queue(pages.staff.token_for(person), params)
         except ServiceError as exc:
             raise pages.service_refusal(exc) from exc
+        return queue_page(answer)
 
     @web.get("/cases")
     async def queue(
@@ -87,20 +97,16 @@ def router(pages: Pages) -> APIRouter:
         pages.needs_page(person, "cases")
         q = QueueQuery(status, category, node, flag if flag in FLAGS else "",
                        sort if sort in SORTS else "deadline", page)  # fmt: skip
-        cases = await scoped_cases(person, open_only=not closed)
+        result = await queue_of(person, q.params(open_only=not closed))
         now = pages.staff.clock()
-        result = build_page(cases, q, now, pages.tree.is_within)
         lang = pages.language(request)
-        by_place = pages.counts_by_place(cases, person.scope.code).most_common(20)
+        by_place = pages.counts_by_place(result.places, person.scope.code).most_common(20)
         chart = bar_chart(translate(lang, "by-place"), [(pages.place(code, lang), float(n))
                           for code, n in by_place], percent=False)  # fmt: skip
         return pages.render(
             request, "cases.html.j2", person, q=q, result=result, closed=closed, sorts=SORTS,
-            truncated=len(cases) >= CASES_READ, read=CASES_READ, chart=chart,
-            nodes=pages.places_within(person.scope.code),
-            flags=FLAGS, categories=sorted({c["category"] for c in cases}),
-            flag_of=lambda c: deadline_flag(c, now), due_of=next_deadline,
-            left=lambda c: time_left(next_deadline(c), now),
+            chart=chart, nodes=pages.places_within(person.scope.code), flags=FLAGS,
+            categories=sorted(result.categories), left=lambda c: time_left(c["next_due"], now),
         )  # fmt: skip
 
     @web.get("/cases/{issue_id}")
@@ -109,8 +115,11 @@ def router(pages: Pages) -> APIRouter:
     ) -> Response:
         person = await pages.person(request)
         pages.needs_page(person, "cases")
+        token = pages.staff.token_for(person)
         try:
-            case = await pages.backends.case(pages.staff.token_for(person), issue_id)
+            case, timeline = await asyncio.gather(
+                pages.backends.case(token, issue_id), pages.backends.timeline(token, issue_id)
+            )
         except ServiceError as exc:
             await pages.staff.audit(person, "open-case", client_address(request),
                                     f"refused {exc.status}", target=issue_id)  # fmt: skip
@@ -118,8 +127,9 @@ def router(pages: Pages) -> APIRouter:
         level = pages.level(person.scope.code) if person.scope.role == "office" else None
         now = pages.staff.clock()
         return pages.render(
-            request, "case.html.j2", person, case=case, done=done == "1",
-            actions=offered(person.scope.role, person.scope.code, level, case), fields=FIELDS,
+            request, "case.html.j2", person, case=case, done=done == "1", timeline=timeline,
+            actions=offered(person.scope.role, person.scope.code, level, case, now),
+            fields=FIELDS, pressable=lambda a: pressable(a, person.scope.code, case, now),
             departments=pages.departments, left=lambda due: time_left(due, now),
             action_id=lambda: uuid.uuid4().hex,
             picture=pages.picture(case["node_id"], pages.language(request)),
@@ -155,15 +165,17 @@ def router(pages: Pages) -> APIRouter:
         pages.needs_page(person, "deadlines")
         now = pages.staff.clock()
         board: dict[str, list[tuple[dict[str, Any], dict[str, Any], str]]] = {}
-        for case in await scoped_cases(person):
-            for duty in case.get("duties", ()):
-                probe = {"duties": [duty]}
-                flag = deadline_flag(probe, now)
-                if flag:
-                    board.setdefault(duty["holder"]["code"], []).append((case, duty, flag))
+        shown = 0
+        for flag in FLAGS:
+            found = await queue_of(person, QueueQuery(flag=flag).params(True, BOARD_ROWS))
+            shown = max(shown, found.total)
+            for case in found.rows:
+                for duty in case["duties"]:
+                    if duty_flag(duty["due"], now) == flag:
+                        board.setdefault(duty["holder"], []).append((case, duty, flag))
         return pages.render(
             request, "deadlines.html.j2", person, board=dict(sorted(board.items())),
-            left=lambda d: time_left(next_deadline({"duties": [d]}), now),
+            left=lambda d: time_left(d["due"], now), more=shown > BOARD_ROWS, shown=BOARD_ROWS,
         )  # fmt: skip
 
     @web.get("/rates")

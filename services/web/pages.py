@@ -111,15 +111,16 @@ class Pages:
         category = self.reference.categories.get(code)
         return category.name.get(lang) if category is not None else code
 
-    def counts_by_place(self, cases: list[dict[str, Any]], scope: str) -> Counter[str]:
-        """Open cases per node one level below ``scope`` (per street for a department)."""
+    def counts_by_place(self, places: dict[str, int], scope: str) -> Counter[str]:
+        """Cases per node one level below ``scope`` (per street for a department), from
+        cases per node id."""
         node = self.tree.get(scope)
         below = node.level.child if node is not None else Level.STREET
         counts: Counter[str] = Counter()
-        for case in cases:
-            if case["node_id"] in self.tree and below is not None:
-                place = self.tree.ancestor_at(case["node_id"], below)
-                counts[place.id if place else case["node_id"]] += 1
+        for node_id, n in places.items():
+            if node_id in self.tree and below is not None:
+                place = self.tree.ancestor_at(node_id, below)
+                counts[place.id if place else node_id] += n
         return counts
 
     def places_within(self, scope: str) -> list[Any]:

@@ -38,6 +38,8 @@ ActionType = Literal[
     "call-up",
     "whistle",
     "merge",
+    "urge",
+    "reprimand",
 ]
 
 
@@ -67,7 +69,9 @@ class DepartmentActionV1(EventPayload):
     to: ActionTarget | None = Field(None, description="Target of a transfer.")
     until: datetime | None = Field(None, description="Requested new deadline (extension).")
     departments: tuple[str, ...] = Field((), description="Departments to summon (whistle).")
-    holder: str | None = Field(None, description="Whose extension is decided.")
+    holder: str | None = Field(
+        None, description="Whose extension is decided; whom an urge or reprimand presses."
+    )
     approve: bool | None = None
     into: IssueId | None = Field(None, description="Case this one duplicates (merge).")
     sent_at: datetime

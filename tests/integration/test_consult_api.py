@@ -143,7 +143,8 @@ async def test_a_ranked_poll_from_roll_to_recount(settings: Settings) -> None:
             "ballot_key": secrets.token_urlsafe(32),
         }
         assert (await client.post(url, json=paper)).status_code == 201
-        assert (await client.post(url, json=paper)).status_code == 401  # one-time
+        again = {**paper, "ballot_key": secrets.token_urlsafe(32)}
+        assert (await client.post(url, json=again)).status_code == 401  # one key per code
         hidden = (await client.get("/api/v1/consult/polls/poll_naming")).json()
         assert "results" not in hidden
         mine = await client.get(f"/api/v1/consult/residents/{r101}/polls", headers=h101)
@@ -380,3 +381,251 @@ async def test_a_roll_larger_than_the_default_body_limit_is_imported(settings: S
         )
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"accepted": 1_800, "rejected": []}
+
+
+async def stored(consult, poll_id: str) -> dict[str, int]:
+    store = consult.store
+    return {
+        "records": await store.ballots(poll_id).count_documents({}),
+        "batches": await store.batches(poll_id).count_documents({}),
+        "voted": await store.households_voted(poll_id),
+    }
+
+
+@pytest.mark.asyncio
+async def test_a_ballot_racing_the_close_is_refused_and_nothing_of_it_stored(
+    settings: Settings,
+) -> None:
+    """A replica that read the poll while it was open (its cached read outlives the close)
+    casts after the close and the count: refused, nothing stored, the count unchanged. So are
+    an unknown option, a household outside the roll and a change of rules after opening."""
+    from services.consult.domain.polls import Refused
+    from services.consult.voting import Voting
+    from shared.events import utcnow
+
+    settings = settings.model_copy(update={"consult_close_settle_s": 0.0, "consult_tick_s": 0})
+    app = create_app(settings)
+    async with serving(app) as [client]:
+        consult = app.state.consult
+        keys = await setup(client, app, settings)
+        office = {"Authorization": keys["office"]}
+        await client.post(
+            "/api/v1/consult/rolls",
+            content=ROLL.encode(),
+            headers={**office, "content-type": "text/csv"},
+        )
+        options = [{"id": "y", "label": "Yes"}, {"id": "n", "label": "No"}]
+        body = {"poll_id": "poll_race", "node_id": B1, "question": "Gate?", "kind": "single"}
+        assert (
+            await client.post(
+                "/api/v1/consult/polls", json={**body, "options": options}, headers=office
+            )
+        ).status_code == 201
+        await client.post("/api/v1/consult/polls/poll_race/open", headers=office)
+        secret = settings.consult_secret.get_secret_value()
+        replica = Voting(consult.store, secret, utcnow, poll_ttl_s=600)
+        assert (await replica.poll("poll_race")).status == "open"  # read and kept
+        r101, h101 = who(settings, "13900000101")
+        url = "/api/v1/consult/polls/poll_race/ballots"
+        cast = await client.post(
+            url, json=ballot(r101, ["y"], secrets.token_urlsafe(32)), headers=h101
+        )
+        assert cast.status_code == 201
+        before = await stored(consult, "poll_race")
+        r102, h102 = who(settings, "13900000102")
+        unknown = await client.post(
+            url, json=ballot(r102, ["maybe"], secrets.token_urlsafe(32)), headers=h102
+        )
+        assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "body.choice"
+        stranger, hs = who(settings, "13911111111")
+        outside = await client.post(
+            url, json=ballot(stranger, ["y"], secrets.token_urlsafe(32)), headers=hs
+        )
+        assert outside.status_code == 403
+        frozen = await client.patch(
+            "/api/v1/consult/polls/poll_race",
+            json={"kind": "single", "options": options[::-1]},
+            headers=office,
+        )
+        assert frozen.status_code == 409 and frozen.json()["errors"][0]["code"] == "rules_frozen"
+        assert await stored(consult, "poll_race") == before
+
+        closed = (await client.post("/api/v1/consult/polls/poll_race/close", headers=office)).json()
+        assert closed["results"]["turnout"] == 1
+        with pytest.raises(Refused) as late:
+            await replica.cast("poll_race", f"{B1}|102", secrets.token_urlsafe(32), ("n",))
+        assert late.value.code == "poll_closed"
+        assert await stored(consult, "poll_race") == before
+        published = (await client.get("/api/v1/consult/polls/poll_race/ballots")).json()
+        assert [b["choice"] for b in published["ballots"]] == [["y"]]
+        assert (await client.get("/api/v1/consult/polls/poll_race")).json()["results"] == closed[
+            "results"
+        ]
+
+
+@pytest.mark.asyncio
+async def test_a_paper_code_survives_a_failure_between_its_use_and_the_ballot(
+    settings: Settings, monkeypatch
+) -> None:
+    """A printed code is not burnt by a refusal or by the store failing before the ballot is
+    stored: the retry with the same ballot key goes through, once; another key is refused."""
+    from pymongo.errors import AutoReconnect
+
+    settings = settings.model_copy(update={"consult_close_settle_s": 0.0, "consult_tick_s": 0})
+    app = create_app(settings)
+    async with serving(app) as [client]:
+        consult = app.state.consult
+        keys = await setup(client, app, settings)
+        office = {"Authorization": keys["office"]}
+        await client.post(
+            "/api/v1/consult/rolls",
+            content=ROLL.encode(),
+            headers={**office, "content-type": "text/csv"},
+        )
+        options = [{"id": "y", "label": "Yes"}, {"id": "n", "label": "No"}]
+        body = {"poll_id": "poll_paper", "node_id": B2, "question": "Lift?", "kind": "single"}
+        await client.post(
+            "/api/v1/consult/polls", json={**body, "options": options}, headers=office
+        )
+        await client.post("/api/v1/consult/polls/poll_paper/open", headers=office)
+        codes = await client.post(
+            "/api/v1/consult/polls/poll_paper/paper-codes",
+            json={"households": [f"{B2}|201"]},
+            headers=office,
+        )
+        code, key = codes.json()["codes"][0]["code"], secrets.token_urlsafe(32)
+        url = "/api/v1/consult/polls/poll_paper/ballots"
+        paper = {"paper_code": code, "choice": ["y"], "ballot_key": key}
+        unknown = await client.post(url, json={**paper, "choice": ["maybe"]})
+        assert unknown.status_code == 422
+
+        real, failures = consult.store.batcher.insert, []
+
+        async def store_fails_once(collection, doc):
+            if not failures:
+                failures.append(doc)
+                raise AutoReconnect("the store went away")
+            return await real(collection, doc)
+
+        monkeypatch.setattr(consult.store.batcher, "insert", store_fails_once)
+        failed = await client.post(url, json=paper)
+        assert failed.status_code == 503 and failures
+        retried = await client.post(url, json=paper)
+        assert retried.status_code == 201, retried.text
+        stolen = await client.post(url, json={**paper, "ballot_key": secrets.token_urlsafe(32)})
+        assert stolen.status_code == 401
+        closed = await client.post("/api/v1/consult/polls/poll_paper/close", headers=office)
+        assert closed.json()["results"]["turnout"] == 1
+        assert closed.json()["results"]["outcome"]["totals"] == {"y": 1, "n": 0}
+
+
+@pytest.mark.asyncio
+async def test_no_record_naming_a_household_is_kept_in_the_order_of_voting(
+    settings: Settings,
+) -> None:
+    """Ballots are kept in the order they came (batches); so, once the poll is counted, no
+    record that names a household (its key, or its token, which the service's secret maps to
+    it) may be: the two orders side by side would pair households with ballots."""
+    settings = settings.model_copy(update={"consult_close_settle_s": 0.0, "consult_tick_s": 0})
+    app = create_app(settings)
+    async with serving(app) as [client]:
+        consult = app.state.consult
+        keys = await setup(client, app, settings)
+        office = {"Authorization": keys["office"]}
+        await client.post(
+            "/api/v1/consult/rolls",
+            content=ROLL.encode(),
+            headers={**office, "content-type": "text/csv"},
+        )
+        options = [{"id": "y", "label": "Yes"}, {"id": "n", "label": "No"}]
+        body = {"poll_id": "poll_order", "node_id": COMPOUND, "question": "?", "kind": "single"}
+        await client.post(
+            "/api/v1/consult/polls", json={**body, "options": options}, headers=office
+        )
+        await client.post("/api/v1/consult/polls/poll_order/open", headers=office)
+        voting_order = ["13900000202", "13900000103", "13900000102", "13900000101"]
+        for phone in voting_order:  # the reverse of the roll's order
+            ref, headers = who(settings, phone)
+            answer = await client.post(
+                "/api/v1/consult/polls/poll_order/ballots",
+                json=ballot(ref, ["y"], secrets.token_urlsafe(32)),
+                headers=headers,
+            )
+            assert answer.status_code == 201
+        await client.post("/api/v1/consult/polls/poll_order/close", headers=office)
+        await consult.tick()  # after the results: the records kept in arrival order go
+        sealed = (await client.get("/api/v1/consult/polls/poll_order")).json()
+        assert sealed["households_voted"] == len(voting_order)
+        voters = [f"{B2 if p[-3] == '2' else B1}|{p[-3:]}" for p in voting_order]
+        names = {h: h for h in voters} | {consult.voting.token("poll_order", h): h for h in voters}
+        db = consult.store.db
+        seen = 0
+        for name in await db.list_collection_names():
+            order = [names[d["_id"]] async for d in db[name].find({}) if d["_id"] in names]
+            seen += len(order)
+            assert order != voters, f"{name} keeps households in the order they voted"
+        assert seen >= 2 * len(voters)  # the frozen roll and the tokens at least
+        published = (await client.get("/api/v1/consult/polls/poll_order/ballots")).json()
+        assert len(published["ballots"]) == len(voters)  # the batches stay
+
+
+@pytest.mark.asyncio
+async def test_whatever_the_timing_a_ballot_answered_success_is_counted(settings: Settings) -> None:
+    """Ballots cast by a replica whose read of the poll outlives the close, at the same time
+    as the close and its settle time: each either succeeds and is counted, or is refused and
+    leaves nothing; the published ballots are exactly the successes."""
+    import asyncio
+
+    from services.consult.domain.polls import Refused
+    from services.consult.voting import Voting
+    from shared.events import utcnow
+
+    settings = settings.model_copy(update={"consult_close_settle_s": 0.3, "consult_tick_s": 0})
+    app = create_app(settings)
+    async with serving(app) as [client]:
+        consult = app.state.consult
+        keys = await setup(client, app, settings)
+        office = {"Authorization": keys["office"]}
+        await client.post(
+            "/api/v1/consult/rolls",
+            content=ROLL.encode(),
+            headers={**office, "content-type": "text/csv"},
+        )
+        options = [{"id": "y", "label": "Yes"}, {"id": "n", "label": "No"}]
+        body = {"poll_id": "poll_timing", "node_id": COMPOUND, "question": "?", "kind": "single"}
+        await client.post(
+            "/api/v1/consult/polls", json={**body, "options": options}, headers=office
+        )
+        await client.post("/api/v1/consult/polls/poll_timing/open", headers=office)
+        replica = Voting(consult.store, settings.consult_secret.get_secret_value(), utcnow, 600)
+        await replica.poll("poll_timing")
+        households = [f"{B1}|101", f"{B1}|102", f"{B1}|103", f"{B2}|201", f"{B2}|202"]
+
+        async def cast(i: int, household: str) -> str | None:
+            await asyncio.sleep(0.15 * i)  # before, during and after the settle time
+            try:
+                done = await replica.cast(
+                    "poll_timing", household, secrets.token_urlsafe(32), ("y",)
+                )
+            except Refused as exc:
+                assert exc.code == "poll_closed"
+                return None
+            return done.receipt
+
+        async def close() -> dict:
+            await asyncio.sleep(0.1)
+            answer = await client.post("/api/v1/consult/polls/poll_timing/close", headers=office)
+            return answer.json()
+
+        *receipts, closed = await asyncio.gather(
+            *(cast(i, h) for i, h in enumerate(households)), close()
+        )
+        succeeded = {r for r in receipts if r}
+        published = (await client.get("/api/v1/consult/polls/poll_timing/ballots")).json()
+        assert {b["receipt"] for b in published["ballots"]} == succeeded
+        assert closed["results"]["turnout"] == len(succeeded)
+        counted_batches = (await consult.store.counts.find_one({"_id": "poll_timing"}))["batches"]
+        assert await consult.store.batches("poll_timing").count_documents({}) == len(
+            counted_batches
+        )
+        print(f"\n{len(succeeded)} of {len(households)} ballots racing the close succeeded")

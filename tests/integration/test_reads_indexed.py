@@ -10,9 +10,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo import AsyncMongoClient, monitoring
 
+from services.dispatch.domain.queue import QueueQuery
+from services.dispatch.store import CaseStore
+from services.intake.application.read_model import ReadModel
+from services.intake.domain.buckets import nearby_keys
+from services.intake.domain.duplicates import pick_duplicates
 from services.intake.domain.open311 import RequestQuery
 from services.intake.store import IssueStore
 from services.notify.store import NotifyStore
+from shared.events import IssueReportedV1
+from shared.events.lifecycle import IssueTransitionV1
+from shared.reference import load_reference
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -139,3 +147,152 @@ async def test_notify_broadcast_lease(settings: Settings, monitored) -> None:
         assert await store.unfinished.count_documents({}) == 0
     finally:
         await client.drop_database(db.name)
+
+
+async def _assert_by_id(db, filters: Filters, call) -> None:
+    """Stricter than ``_assert_indexed``: every filter the call sends is an exact ``_id``
+    (an equality on another field is narrowed by our build's pushdown 2 only: it still reads
+    every document holding that value)."""
+    await _assert_indexed(db, filters, call)
+    for collection, flt in filters.seen:
+        assert isinstance(flt.get("_id"), str), (collection, flt)
+
+
+REF = load_reference()
+COMPOUNDS = [n for n in REF.tree.at_level("compound") if n.location is not None][:4]
+
+
+def _reported(n: int) -> IssueReportedV1:
+    """Reports over three days, two categories, four compounds; every third with its own
+    point ~50 m from its compound."""
+    place = COMPOUNDS[n % 4]
+    point = {"lat": place.location.lat + 0.0004, "lon": place.location.lon} if n % 3 == 0 else {}
+    return IssueReportedV1(
+        issue_id=f"iss_{n:012d}",
+        category=("streetlight-out", "water-outage")[n % 2],
+        node_id=place.id,
+        description="x",
+        priority="normal",
+        reported_at=AT + timedelta(hours=7 * n),
+        **point,
+    )
+
+
+async def _scanned_open(db, category: str, since: datetime) -> list[dict]:
+    """What the duplicate offer read before: a filter on category, status and time."""
+    flt = {"category": category, "open311_status": "open", "reported_at": {"$gte": since}}
+    return [d async for d in db["issues"].find(flt, {"history": 0}).sort("reported_at", -1)]
+
+
+async def _scanned_requests(db, query: RequestQuery) -> list[dict]:
+    """What Open311's search by dates read before."""
+    flt: dict = {"reported_at": {"$gte": query.start, "$lte": query.end}}
+    if query.service_codes:
+        flt["category"] = {"$in": list(query.service_codes)}
+    if query.statuses:
+        flt["open311_status"] = {"$in": list(query.statuses)}
+    cursor = db["issues"].find(flt, {"history": 0}).sort([("reported_at", -1), ("_id", 1)])
+    return [d async for d in cursor.skip(query.skip).limit(query.page_size)]
+
+
+def _picked(docs: list[dict], place) -> list[str]:
+    """The duplicate offer's choice among candidates (all of them, nearest first)."""
+    point = (place.location.lat, place.location.lon)
+    found = pick_duplicates(
+        docs, compound_id=place.id, point=point, radius_km=0.15, tree=REF.tree, limit=100
+    )
+    return [d["_id"] for d in found]
+
+
+def _transition(issue_id: str, sequence: int, status: str) -> IssueTransitionV1:
+    return IssueTransitionV1(
+        issue_id=issue_id, sequence=sequence, status=status, category="streetlight-out",
+        node_id=COMPOUNDS[0].id, at=AT + timedelta(days=5),
+    )  # fmt: skip
+
+
+async def test_intake_duplicate_offer_and_open311_dates_read_by_id(settings, monitored) -> None:
+    client, filters = monitored
+    db = client[f"{settings.db_prefix}indexed_intake_keyed"]
+    store = IssueStore(db)
+    read_model = ReadModel(store, REF.tree)
+    try:
+        await store.prepare()
+        await read_model.reported([_reported(n) for n in range(12)])
+        await read_model.record(_reported(12))  # the Open311 path records one at once
+        await read_model.reported([_reported(11), _reported(13)])  # a redelivery among them
+        await read_model.transition(_transition("iss_000000000000", 1, "resolved"))
+        await read_model.transition(_transition("iss_000000000004", 1, "closed"))
+        await read_model.transition(_transition("iss_000000000004", 2, "reopened"))
+        await read_model.transition(_transition("iss_000000000008", 1, "acknowledged"))
+        since, offers = AT - timedelta(days=1), 0
+        for category in ("streetlight-out", "water-outage"):
+            for place in COMPOUNDS:
+                point = (place.location.lat, place.location.lon)
+                keys = nearby_keys(category, place.id, point, 0.15)
+                near = store.open_of_category(category, keys, since)
+                await _assert_by_id(db, filters, near)
+                offered = _picked(await store.open_of_category(category, keys, since), place)
+                assert offered == _picked(await _scanned_open(db, category, since), place)
+                offers += len(offered)
+        assert offers >= 8  # the closed ones are not offered, the reopened one is
+        windows = [
+            RequestQuery(start=AT, end=AT + timedelta(days=2), page_size=1000),
+            RequestQuery(start=AT + timedelta(hours=6), end=AT + timedelta(days=90)),
+            RequestQuery(start=AT, end=AT + timedelta(days=3), statuses=("closed",)),
+            RequestQuery(
+                start=AT,
+                end=AT + timedelta(days=3),
+                statuses=("open",),
+                page=2,
+                page_size=3,
+                service_codes=("streetlight-out",),
+            ),
+        ]
+        for query in windows:
+            await _assert_by_id(db, filters, store.query(query))
+            found = [d["_id"] for d in await store.query(query)]
+            assert found == [d["_id"] for d in await _scanned_requests(db, query)], query
+        assert await store.query(windows[2]) != []
+    finally:
+        await client.drop_database(db.name)
+
+
+async def test_dispatch_case_queue(settings: Settings, monitored) -> None:
+    """The staff's case queue (dispatch's ``GET /queue``) reads documents by ``_id``; its
+    writes (a routed batch, a later change) address them by ``_id`` too. The task list it
+    replaces filtered on the array fields ``places``/``holders`` (a scan)."""
+    client, filters = monitored
+    db = client[f"{settings.db_prefix}indexed_dispatch"]
+    store = CaseStore(db)
+    reference = load_reference(settings.config_dir)
+    try:
+        await store.prepare()
+        docs = [_routed_case(f"iss_queue{i:06d}", i) for i in range(40)]
+        await _assert_indexed(db, filters, store.insert_cases(docs))
+        changed = {**docs[3], "version": 2, "status": "acknowledged"}
+        await _assert_indexed(db, filters, store.queue.put([changed]))
+        reader = CaseStore(db).queue  # a replica that has read nothing yet
+        query = QueueQuery(status="acknowledged")
+        chosen = reader.select("n:sz.tongjiang", query, AT, reference.tree.is_within)
+        await _assert_indexed(db, filters, chosen)
+        found = await reader.select("n:sz.tongjiang", query, AT, reference.tree.is_within)
+        assert [r.issue_id for r in found.rows] == ["iss_queue000003"]
+        assert found.counts == {"acknowledged": 1, "assigned": 39}
+        mine = await reader.select("d:urban-mgmt", QueueQuery(), AT, reference.tree.is_within)
+        assert len(mine.rows) == 40
+    finally:
+        await client.drop_database(db.name)
+
+
+def _routed_case(issue_id: str, i: int) -> dict:
+    due = AT + timedelta(hours=i)
+    duty = {"holder": {"kind": "department", "code": "urban-mgmt"}, "status": "summoned",
+            "since": AT, "ack_due": due, "resolve_due": due + timedelta(days=1)}  # fmt: skip
+    return {
+        "_id": issue_id, "category": "streetlight-out", "priority": "normal",
+        "node_id": "sz.tongjiang.niuerqiao.hongqi", "status": "assigned", "version": 1,
+        "owner": duty["holder"], "supervisor": "sz.tongjiang", "duties": [duty],
+        "assigned_at": AT, "reported_month": "2026-03",
+        "places": ["sz", "sz.tongjiang", "sz.tongjiang.niuerqiao", "sz.tongjiang.niuerqiao.hongqi"],
+    }  # fmt: skip

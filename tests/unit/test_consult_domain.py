@@ -228,6 +228,36 @@ def test_ballot_ids_depend_on_the_voters_key() -> None:
     assert chain.ballot_id("k" * 32, token, 1) != chain.ballot_id("k" * 32, token, 2)
 
 
+def _receipt(name: str) -> str:
+    return "r_" + name.ljust(32, "0")
+
+
+def test_packed_lines_count_each_ballot_once_and_each_chain_by_its_head() -> None:
+    """A batch packs a change beside the ballot it replaces, and a retry packs a ballot
+    again: the count takes each receipt once and the last ballot of every chain."""
+    r1, r2, r3 = _receipt("1"), _receipt("2"), _receipt("3")
+    first = chain.pack([(r1, None, ("a", "b")), (r3, None, ("c",))])
+    again = chain.pack([(r1, None, ("a", "b")), (r2, r1, ("b",))])  # a change, and a retry
+    lines = set(first.split("\n")) | set(again.split("\n"))
+    assert chain.counted_choices(lines) == {"b": 1, "c": 1}
+    rows = chain.published_rows(lines)
+    assert [r["receipt"] for r in rows] == [r1, r2, r3] and rows[1]["prev"] == r1
+    assert chain.lines_of(rows) == lines  # the published list gives back what was counted
+    assert chain.digest(lines) == chain.digest(chain.lines_of(reversed(rows)))
+
+
+def test_a_recount_of_the_published_list_is_the_services_count() -> None:
+    from services.consult.voting import tally_lines, tally_published
+
+    lines = {chain.line(_receipt(str(i)), None, ("a", "b") if i % 3 else ("b",)) for i in range(9)}
+    rules = Rules("ranked", (Option("a", "A"), Option("b", "B")), 2, 50)
+    poll = Poll("poll_x", "n", "o", "q", rules, status="closed", roll_size=12)
+    results = tally_lines(poll, lines)
+    assert results["turnout"] == 9 and results["quorum_met"] is True
+    assert results["outcome"]["winners"] == ["a"]
+    assert tally_published(poll, chain.published_rows(lines)) == results
+
+
 # -- the roll CSV --------------------------------------------------------------------------
 def test_roll_lines_are_accepted_or_rejected_with_their_reason() -> None:
     from services.consult.domain.rolls import parse_roll

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.dispatch.domain.routing import route
-from services.dispatch.routing import load_routing
+from services.dispatch.rule_files import load_routing
 from services.intake.domain import Contact, ReportDraft, accept_report
 from services.intake.http import ReportIn
 from services.ledger.application.requests import CampaignIn, DonationIn

@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from services.dispatch.domain.calendar import CalendarError, Duration
-from services.dispatch.routing import load_calendar, load_policy
+from services.dispatch.rule_files import load_calendar, load_policy
 from shared.reference import load_reference
 from shared.settings import Settings
 

@@ -1,7 +1,7 @@
 import pytest
 
 from services.dispatch.domain import OwnerRule, RoutingError, RoutingTable, route
-from services.dispatch.routing import RoutingConfigError, load_routing
+from services.dispatch.rule_files import RoutingConfigError, load_routing
 from shared.reference import load_reference
 from shared.settings import Settings
 

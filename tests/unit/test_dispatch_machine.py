@@ -32,7 +32,7 @@ from services.dispatch.domain.machine import (
     remind_at,
     timers,
 )
-from services.dispatch.routing import load_calendar, load_policy
+from services.dispatch.rule_files import load_calendar, load_policy
 from shared.reference import load_reference
 from shared.settings import Settings
 

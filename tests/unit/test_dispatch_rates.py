@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.dispatch.domain.rates import DutyRecord, rates
-from services.dispatch.reports import duty_records, to_csv
+from services.dispatch.monthly_rates import duty_records, to_csv
 from shared.reference import load_reference
 
 pytestmark = pytest.mark.unit

@@ -14,10 +14,10 @@ from services.intake.domain.attributes import check_attributes, open311_field
 from services.intake.domain.duplicates import pick_duplicates
 from services.intake.domain.media import check_photo, sniff_image
 from services.intake.domain.places import Places
+from services.intake.http.limits import RateLimiter, TokenBuckets
+from services.intake.http.open311_render import to_xml
 from services.intake.idempotency import body_fingerprint, issue_id_for_key
 from services.intake.keys import hash_api_key, key_document, new_api_key
-from services.intake.limits import RateLimiter, TokenBuckets
-from services.intake.open311_render import to_xml
 from shared.events.base import IssueId
 from shared.http.errors import ApiError
 from shared.reference import load_reference

@@ -329,3 +329,24 @@ def test_only_the_ingress_and_the_web_reach_intake_and_the_web(rendered, overlay
     for app, port in (("linli-dispatch", 8082), ("linli-ledger", 8084)):
         reaching = [peer for p in policies if selects(p, app) for peer in peers(p, port)]
         assert allowed[0] not in reaching, f"the ingress must not reach {app}"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a mapping with the same key twice (kustomize keeps the last
+    silently, so a merge that doubles a key changes the manifests without a word)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        doubled = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if doubled:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key(s) {doubled} twice", node.start_mark
+            )
+        return super().construct_mapping(node, deep=deep)
+
+
+def test_no_manifest_file_holds_a_key_twice():
+    files = sorted(K8S.rglob("*.yaml"))
+    assert files
+    for path in files:
+        list(yaml.load_all(path.read_text(), Loader=_UniqueKeyLoader))

@@ -9,9 +9,9 @@ import pytest
 
 from services.web.domain.accounts import AccountError, LockoutRule, Scope, SessionRule
 from services.web.domain.accounts import check_new_account as check
-from services.web.domain.actions import offered
+from services.web.domain.actions import offered, pressable
 from services.web.domain.charts import bar_chart
-from services.web.domain.queue import PAGE_SIZE, QueueQuery, build_page, deadline_flag
+from services.web.domain.queue import QueueQuery, queue_page
 from services.web.fund_http import fen
 from services.web.pages import Refusal
 from services.web.security import safe_next
@@ -51,20 +51,16 @@ def within(node: str, ancestor: str) -> bool:
     return node == ancestor or node.startswith(ancestor + ".")
 
 
-def test_the_queue_filters_counts_sorts_and_pages():
-    cases = [case(i, "assigned" if i % 3 else "whistled", due_h=i - 10) for i in range(1, 121)]
-    page = build_page(cases, QueueQuery(), NOW, within)
-    assert page.total == 120 and page.pages == 3 and len(page.rows) == PAGE_SIZE
-    assert page.rows[0]["issue_id"] == "iss_000000000001"  # earliest deadline first
-    assert page.counts == {"assigned": 80, "whistled": 40}
-    overdue = build_page(cases, QueueQuery(flag="overdue"), NOW, within)
-    assert overdue.total == 9 and all(deadline_flag(c, NOW) == "overdue" for c in overdue.rows)
-    soon = build_page(cases, QueueQuery(flag="due-soon"), NOW, within)
-    assert soon.total == 25
-    odd = build_page(cases, QueueQuery(node="sz.tongjiang", status="whistled"), NOW, within)
-    assert odd.total == 20 and odd.counts == {"assigned": 40, "whistled": 20}
-    last = build_page(cases, QueueQuery(sort="newest", page=99), NOW, within)
-    assert last.page == 3 and last.rows[-1]["issue_id"] == "iss_000000000001"
+def test_the_queue_query_and_answer():
+    q = QueueQuery(status="assigned", node="sz.tongjiang", sort="newest", page=2)
+    assert q.params(open_only=True) == {"status": "assigned", "node": "sz.tongjiang",
+        "sort": "newest", "page": 2, "size": 50, "open": "true"}  # fmt: skip
+    due = "2026-12-04T09:00:00Z"
+    row = {"issue_id": "iss_1", "next_due": due, "flag": "due-soon",
+           "duties": [{"holder": "zhujian", "status": "summoned", "due": due}]}  # fmt: skip
+    page = queue_page({"rows": [row], "total": 1, "page": 1, "pages": 1, "counts": {"a": 1}})
+    assert page.rows[0]["next_due"] == NOW + timedelta(hours=1)
+    assert page.rows[0]["duties"][0]["due"] == NOW + timedelta(hours=1)
 
 
 def test_actions_follow_role_place_and_state():
@@ -148,3 +144,17 @@ def test_forms_become_dispatch_actions():
     with pytest.raises(Refusal):
         action_body("request-extension", FormData([("until", "next week")]))
     assert action_body("decide-extension", FormData([("approve", "no")]))["approve"] is False
+
+
+def test_offices_are_offered_urge_and_past_a_deadline_reprimand():
+    late = case(1, due_h=-2)  # acknowledgement two hours late
+    fresh = case(3, due_h=5)
+    assert offered("office", "sz.tongjiang", "street", fresh, NOW) == ["whistle", "urge"]
+    assert offered("office", "sz.tongjiang", "street", late, NOW) == [
+        "whistle", "urge", "reprimand"]  # fmt: skip
+    assert offered("office", "sz.tongjiang.niuerqiao", "community", late, NOW) == ["urge"]
+    assert pressable("reprimand", "sz", late, NOW) == ["zhujian"]
+    late["duties"][0]["reprimanded"] = True
+    assert pressable("reprimand", "sz", late, NOW) == []
+    assert offered("department", "zhujian", None, late, NOW) == [
+        "acknowledge", "transfer", "reject"]  # fmt: skip

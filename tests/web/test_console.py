@@ -337,3 +337,42 @@ def test_the_deadline_board_lists_duties_due_soon_by_holder(platform: Platform):
     section = board.text[board.text.index(issue_id) - 600 : board.text.index(issue_id) + 300]
     assert "Water Supply Company" in section  # its holder
     assert "Due soon" in section or "Overdue" in section
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_the_case_page_shows_every_event_and_offices_urge(platform: Platform, lang: str):
+    issue_id = report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi", "路灯闪烁")
+    street = signed_in(platform, "tongjiang", lang=lang)
+    page = wait_for(lambda: (p := street.get(f"/cases/{issue_id}")).status_code == 200 and p)
+    words = {"zh-CN": ("派单", "任务", "提醒/催办", "通报"),
+             "en": ("Assigned", "Task", "Reminded", "Reprimand")}[lang]  # fmt: skip
+    timeline = page.text[page.text.index('class="timeline"') :]
+    assert words[0] in timeline and words[1] in timeline
+    assert "/actions/urge" in page.text and "/actions/reprimand" not in page.text  # not late
+    urged = act(street, issue_id, "urge", holder="urban-mgmt", reason="居民再次来电")
+    assert urged.status_code == 303, urged.text
+    after = street.get(f"/cases/{issue_id}").text
+    timeline = after[after.index('class="timeline"') :]
+    assert words[2] in timeline and "居民再次来电" in timeline
+    # a reprimand before any deadline passed: dispatch refuses, the page says why
+    form = {"csrf": csrf_of(after), "holder": "urban-mgmt", "reason": "超时"}
+    early = street.post(f"/cases/{issue_id}/actions/reprimand", data=form)
+    assert early.status_code == 409 and "within its deadline" in early.text
+    assert "Traceback" not in early.text
+    # a department sees the timeline of its own case, and no urge
+    urban = signed_in(platform, "urban-mgmt", lang=lang)
+    own = urban.get(f"/cases/{issue_id}").text
+    assert words[2] in own and "/actions/urge" not in own
+
+
+def test_the_deadline_board_urges_a_late_holder(platform: Platform):
+    issue_id = report(platform, "water-pipe-burst", "sz.tongjiang.niuerqiao.hongqi", "水管漏水",
+                      severity="spraying", **{"location-detail": "5 栋"})  # fmt: skip
+    street = signed_in(platform, "tongjiang")
+    board = wait_for(lambda: issue_id in (p := street.get("/deadlines")).text and p)
+    assert f'action="/cases/{issue_id}/actions/urge"' in board.text
+    urged = street.post(f"/cases/{issue_id}/actions/urge",
+                        data={"csrf": csrf_of(board.text), "holder": "water"})  # fmt: skip
+    assert urged.status_code == 303, urged.text
+    page = street.get(f"/cases/{issue_id}").text
+    assert "提醒/催办" in page[page.index('class="timeline"') :]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -52,3 +53,59 @@ def heads(ballots: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     items = list(ballots)
     replaced = {b["prev"] for b in items if b.get("prev")}
     return [b for b in items if b["receipt"] not in replaced]
+
+
+# A batch of ballots as stored for counting: one document per batch of concurrent casts, its
+# ballots as lines ``receipt<TAB>prev<TAB>choice,choice`` sorted by receipt (so the order inside
+# says nothing of when each was cast), the whole batch one string (one value to decode). The
+# count works on these lines as they are: a receipt has a fixed width, so the receipt, the one
+# it replaced and the choice are slices of the line.
+Packed = tuple[str, str | None, tuple[str, ...]]
+RECEIPT_CHARS = 34  # "r_" and 32 hex digits
+_PREV = RECEIPT_CHARS + 1  # where the replaced receipt starts (a tab, when there is none)
+
+
+def line(receipt_: str, prev: str | None, choice: Iterable[str]) -> str:
+    return f"{receipt_}\t{prev or ''}\t{','.join(choice)}"
+
+
+def pack(ballots: Iterable[Packed]) -> str:
+    return "\n".join(sorted(line(r, p, c) for r, p, c in ballots))
+
+
+def unpack(text: str) -> list[Packed]:
+    rows: list[Packed] = []
+    for item in text.split("\n"):
+        receipt_, prev, choice = item.split("\t")
+        rows.append((receipt_, prev or None, tuple(choice.split(","))))
+    return rows
+
+
+def counted_choices(lines: set[str]) -> Counter[str]:
+    """How many counted ballots chose each ranking (as its ``a,b,c`` text): the heads of the
+    chains, i.e. the lines whose receipt no other line names as replaced."""
+    replaced = {x[_PREV : _PREV + RECEIPT_CHARS] for x in lines if x[_PREV] != "\t"}
+    return Counter(
+        x[_PREV + 1 :] if x[_PREV] == "\t" else x[_PREV + RECEIPT_CHARS + 1 :]
+        for x in lines
+        if x[:RECEIPT_CHARS] not in replaced
+    )
+
+
+def digest(lines: set[str]) -> str:
+    """SHA-256 of the published list in its canonical form: its lines sorted, one per line."""
+    return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+
+
+def published_rows(lines: Iterable[str]) -> list[dict[str, Any]]:
+    """The published list: each ballot once (a batch written twice by a retry holds the same
+    ballots), sorted by receipt."""
+    rows = []
+    for r, p, c in unpack("\n".join(sorted(set(lines)))):
+        rows.append({"receipt": r, "prev": p, "choice": list(c)})
+    return rows
+
+
+def lines_of(rows: Iterable[Mapping[str, Any]]) -> set[str]:
+    """A published list back to its lines (what a recount counts)."""
+    return {line(r["receipt"], r.get("prev"), r["choice"]) for r in rows}

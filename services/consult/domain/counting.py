@@ -2,7 +2,8 @@
 with Borda as a second count (ranked choice).
 
 A ballot is a tuple of option ids: the one chosen, the ones chosen, or the ranking from the
-first preference down (a ranking may stop early; unranked options are below every ranked one).
+first preference down (the counters take the ballots one by one, or grouped: a ``Counter`` of
+identical ballots) (a ranking may stop early; unranked options are below every ranked one).
 
 Instant runoff (IRV), as counted here:
 1. Each round every ballot counts for its highest-ranked option still in the race; a ballot
@@ -56,22 +57,27 @@ def _top(totals: dict[str, int]) -> tuple[str, ...]:
     return tuple(o for o, n in totals.items() if n == best)
 
 
+def grouped(ballots: Iterable[Ballot] | Counter[Ballot]) -> Counter[Ballot]:
+    """Identical ballots counted once, with how many there are (a Counter passes through)."""
+    return ballots if isinstance(ballots, Counter) else Counter(ballots)
+
+
 def count_plurality(options: Sequence[str], ballots: Iterable[Ballot]) -> Outcome:
     totals = dict.fromkeys(options, 0)
     n = 0
-    for ballot in ballots:
-        n += 1
-        totals[ballot[0]] += 1
+    for ballot, times in grouped(ballots).items():
+        n += times
+        totals[ballot[0]] += times
     return Outcome("single", n, totals, _top(totals))
 
 
 def count_approval(options: Sequence[str], ballots: Iterable[Ballot]) -> Outcome:
     totals = dict.fromkeys(options, 0)
     n = 0
-    for ballot in ballots:
-        n += 1
+    for ballot, times in grouped(ballots).items():
+        n += times
         for option in ballot:
-            totals[option] += 1
+            totals[option] += times
     return Outcome("multiple", n, totals, _top(totals))
 
 
@@ -114,15 +120,15 @@ def _loser(
 
 
 def count_instant_runoff(options: Sequence[str], ballots: Iterable[Ballot]) -> Outcome:
-    grouped: Counter[Ballot] = Counter(ballots)  # identical rankings counted once
-    total = sum(grouped.values())
-    borda = borda_scores(options, grouped)
-    first = _round(grouped, set(options), options).tallies
+    rankings = grouped(ballots)  # identical rankings counted once
+    total = sum(rankings.values())
+    borda = borda_scores(options, rankings)
+    first = _round(rankings, set(options), options).tallies
     if total == 0:
         return Outcome("ranked", 0, first, (), (), borda)
     running, rounds = set(options), []
     while True:
-        current = _round(grouped, running, options)
+        current = _round(rankings, running, options)
         live = total - current.exhausted
         leader = max(current.tallies, key=lambda o: (current.tallies[o], -options.index(o)))
         if len(running) == 1 or (live and current.tallies[leader] * 2 > live):

@@ -15,14 +15,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Literal
 
 from services.dispatch.domain.calendar import WorkingCalendar
 from services.dispatch.domain.policy import DeadlinePolicy
 from shared.reference.tree import Tree
 
-FINAL = frozenset({"closed", "merged"})
-ACTIVE = frozenset({"summoned", "acknowledged", "in_progress"})
+
+class CaseStatus(StrEnum):
+    """Where a case stands (its ``status``; stored and published as the plain string)."""
+
+    ASSIGNED = "assigned"
+    CALLED_UP = "called_up"
+    WHISTLED = "whistled"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    RETURN_VISIT = "return_visit"
+    REOPENED = "reopened"
+    REJECTED = "rejected"
+    CLOSED = "closed"
+    MERGED = "merged"
+
+
+class DutyStatus(StrEnum):
+    """Where one holder's duty stands."""
+
+    SUMMONED = "summoned"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+
+
+FINAL = frozenset({CaseStatus.CLOSED, CaseStatus.MERGED})
+ACTIVE = frozenset({DutyStatus.SUMMONED, DutyStatus.ACKNOWLEDGED, DutyStatus.IN_PROGRESS})
 OFFICE_LEVELS = ("compound", "community", "street", "district")
 
 
@@ -56,7 +83,7 @@ SYSTEM = Holder("office", "system")
 @dataclass(frozen=True)
 class Duty:
     holder: Holder
-    status: str  # summoned, acknowledged, in_progress, resolved
+    status: str  # a DutyStatus (a plain string when read back from the store)
     since: datetime
     ack_due: datetime
     resolve_due: datetime
@@ -74,7 +101,7 @@ class Duty:
 
     @property
     def deadline(self) -> datetime:
-        return self.ack_due if self.status == "summoned" else self.resolve_due
+        return self.ack_due if self.status == DutyStatus.SUMMONED else self.resolve_due
 
 
 @dataclass(frozen=True)
@@ -214,6 +241,24 @@ class DecideExtension:
 
 
 @dataclass(frozen=True)
+class Urge:
+    """An office above the case presses a holder of an open duty (催办)."""
+
+    actor: Holder
+    holder: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Reprimand:
+    """A street or the district office flags a holder whose deadline has passed (通报)."""
+
+    actor: Holder
+    holder: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class MergeTarget:
     """What the machine needs to know of the case merged into (looked up by the caller)."""
 
@@ -255,6 +300,8 @@ Command = (
     | Whistle
     | RequestExtension
     | DecideExtension
+    | Urge
+    | Reprimand
     | Merge
     | Rate
     | TimerFired
@@ -291,7 +338,7 @@ def new_duty(
     case_category: str, priority: str, holder: Holder, now: datetime, rules: Rules
 ) -> Duty:
     ack_due, resolve_due = rules.policy.dues(case_category, priority, now, rules.calendar)
-    return Duty(holder, "summoned", now, ack_due, resolve_due)
+    return Duty(holder, DutyStatus.SUMMONED, now, ack_due, resolve_due)
 
 
 def open_case(
@@ -312,7 +359,9 @@ def open_case(
         supervisor = (
             rules.office_at(node_id, "street") or rules.office_above(node_id) or rules.dispatcher
         )
-    return Case(issue_id, category, priority, node_id, "assigned", first, (duty,), supervisor)
+    return Case(
+        issue_id, category, priority, node_id, CaseStatus.ASSIGNED, first, (duty,), supervisor
+    )
 
 
 # -- the machine --------------------------------------------------------------------------------
@@ -353,10 +402,14 @@ def decide(case: Case, command: Command, now: datetime, rules: Rules) -> Decisio
 
 def _acknowledge(case: Case, cmd: Acknowledge, now: datetime, rules: Rules) -> Decision:
     duty = _own_duty(case, cmd.actor)
-    if duty.status != "summoned":
+    if duty.status != DutyStatus.SUMMONED:
         raise Refused("already_acknowledged", f"{cmd.actor.code} already acknowledged")
-    new = replace(duty, status="acknowledged", acked_at=now, stage=0)
-    status = case.status if case.status in ("in_progress", "reopened") else "acknowledged"
+    new = replace(duty, status=DutyStatus.ACKNOWLEDGED, acked_at=now, stage=0)
+    status = (
+        case.status
+        if case.status in (CaseStatus.IN_PROGRESS, CaseStatus.REOPENED)
+        else CaseStatus.ACKNOWLEDGED
+    )
     return Decision(
         replace(case, duties=_with(case, duty, new), status=status),
         (Effect("acknowledged", cmd.actor.code),),
@@ -365,11 +418,11 @@ def _acknowledge(case: Case, cmd: Acknowledge, now: datetime, rules: Rules) -> D
 
 def _progress(case: Case, cmd: Progress, now: datetime, rules: Rules) -> Decision:
     duty = _own_duty(case, cmd.actor)
-    if duty.status == "summoned":
+    if duty.status == DutyStatus.SUMMONED:
         raise Refused("not_acknowledged", "acknowledge the case before reporting progress")
-    new = replace(duty, status="in_progress")
+    new = replace(duty, status=DutyStatus.IN_PROGRESS)
     return Decision(
-        replace(case, duties=_with(case, duty, new), status="in_progress"),
+        replace(case, duties=_with(case, duty, new), status=CaseStatus.IN_PROGRESS),
         (Effect("progressed", cmd.actor.code, note=cmd.note),),
     )
 
@@ -378,9 +431,9 @@ def _resolve(case: Case, cmd: Resolve, now: datetime, rules: Rules) -> Decision:
     """A duty resolved; the case is resolved when its last active duty is. A department's
     part of a case others still work on is announced as progress, not as the resolution."""
     duty = _own_duty(case, cmd.actor)
-    if duty.status == "summoned":
+    if duty.status == DutyStatus.SUMMONED:
         raise Refused("not_acknowledged", "acknowledge the case before resolving it")
-    new = replace(duty, status="resolved", resolved_at=now, extension_until=None)
+    new = replace(duty, status=DutyStatus.RESOLVED, resolved_at=now, extension_until=None)
     duties = _with(case, duty, new)
     waiting = [d.holder.code for d in duties if d.active]
     if waiting:
@@ -389,7 +442,7 @@ def _resolve(case: Case, cmd: Resolve, now: datetime, rules: Rules) -> Decision:
             replace(case, duties=duties),
             (Effect("progressed", cmd.actor.code, reason, cmd.note, cmd.photo_url),),
         )
-    updated = replace(case, duties=duties, status="resolved", resolved_at=now)
+    updated = replace(case, duties=duties, status=CaseStatus.RESOLVED, resolved_at=now)
     return Decision(
         updated, (Effect("resolved", cmd.actor.code, note=cmd.note, photo_url=cmd.photo_url),)
     )
@@ -410,12 +463,12 @@ def _reject(case: Case, cmd: Reject, now: datetime, rules: Rules) -> Decision:
     back = case.owner if case.owner.kind == "office" else Holder("office", rules.dispatcher)
     office_duty = replace(
         new_duty(case.category, case.priority, back, now, rules),
-        status="acknowledged",
+        status=DutyStatus.ACKNOWLEDGED,
         acked_at=now,
     )
     duties = (*(d for d in duties if d.holder != back), office_duty)
     return Decision(
-        replace(case, duties=duties, status="rejected", owner=back),
+        replace(case, duties=duties, status=CaseStatus.REJECTED, owner=back),
         (Effect("rejected", cmd.actor.code, cmd.reason),),
     )
 
@@ -442,7 +495,7 @@ def _transfer(case: Case, cmd: Transfer, now: datetime, rules: Rules) -> Decisio
     duties = tuple(d for d in duties if d is fresh or d.holder != target)
     owner = target if case.owner == cmd.actor else case.owner
     return Decision(
-        replace(case, duties=duties, status="assigned", owner=owner),
+        replace(case, duties=duties, status=CaseStatus.ASSIGNED, owner=owner),
         (Effect("transferred", cmd.actor.code, cmd.reason, tasks=_task(target, "new")),),
     )
 
@@ -461,7 +514,7 @@ def _call_up(case: Case, cmd: CallUp, now: datetime, rules: Rules) -> Decision:
         replace(
             case,
             duties=duties,
-            status="called_up",
+            status=CaseStatus.CALLED_UP,
             owner=fresh.holder,
             supervisor=rules.office_above(above) or above,
         ),
@@ -478,7 +531,7 @@ def _whistle(case: Case, cmd: Whistle, now: datetime, rules: Rules) -> Decision:
     holds = own is not None and own.active
     if not holds and case.owner != actor:
         raise Refused("not_holder", f"{actor.code} neither holds nor owns this case")
-    if case.status in ("resolved", "return_visit"):
+    if case.status in (CaseStatus.RESOLVED, CaseStatus.RETURN_VISIT):
         raise Refused("already_resolved", "the case is resolved")
     wanted = tuple(dict.fromkeys(cmd.departments))
     if not wanted:
@@ -497,7 +550,7 @@ def _whistle(case: Case, cmd: Whistle, now: datetime, rules: Rules) -> Decision:
         replace(
             case,
             duties=keep + summoned,
-            status="whistled",
+            status=CaseStatus.WHISTLED,
             owner=actor,
             supervisor=rules.office_above(actor.code) or actor.code,
         ),
@@ -524,7 +577,7 @@ def extension_limit(case: Case, duty: Duty, rules: Rules) -> datetime:
 
 def _request_extension(case: Case, cmd: RequestExtension, now: datetime, rules: Rules) -> Decision:
     duty = _own_duty(case, cmd.actor)
-    if duty.status == "summoned":
+    if duty.status == DutyStatus.SUMMONED:
         raise Refused("not_acknowledged", "acknowledge the case before asking for more time")
     if now >= duty.resolve_due:
         raise Refused("deadline_passed", "an extension must be asked before the deadline")
@@ -580,6 +633,45 @@ def _decide_extension(case: Case, cmd: DecideExtension, now: datetime, rules: Ru
     )
 
 
+def _pressed_duty(case: Case, actor: Holder, holder: str, rules: Rules) -> Duty:
+    """The open duty of ``holder`` that office ``actor`` (the case in its subtree) presses."""
+    _refuse_final(case)
+    if not _within_case(case, actor, rules):
+        raise Refused("not_supervisor", f"{actor.code} is not an office above this case")
+    duty = case.duty(holder)
+    if duty is None or not duty.active:
+        raise Refused("not_on_case", f"{holder} holds no open duty on this case", "holder")
+    if duty.holder == actor:
+        raise Refused("same_holder", f"{actor.code} holds this duty itself", "holder")
+    return duty
+
+
+def _urge(case: Case, cmd: Urge, now: datetime, rules: Rules) -> Decision:
+    duty = _pressed_duty(case, cmd.actor, cmd.holder, rules)
+    reason = f"formal reminder (催办) to {duty.holder.code} by {cmd.actor.code}"
+    return Decision(
+        case,
+        (Effect("reminded", cmd.actor.code, cmd.reason or reason,
+                tasks=_task(duty.holder, "reminder")),),
+    )  # fmt: skip
+
+
+def _reprimand(case: Case, cmd: Reprimand, now: datetime, rules: Rules) -> Decision:
+    duty = _pressed_duty(case, cmd.actor, cmd.holder, rules)
+    if rules.level(cmd.actor.code) not in ("street", "district"):
+        raise Refused("not_street", "only a street (or the district) office reprimands")
+    if duty.reprimanded:
+        raise Refused("already_reprimanded", f"{duty.holder.code} was reprimanded already")
+    if duty.missed_at is None and now <= duty.deadline:
+        raise Refused("not_overdue", f"{duty.holder.code} is within its deadline")
+    new = replace(duty, reprimanded=True, missed_at=duty.missed_at or now)
+    return Decision(
+        replace(case, duties=_with(case, duty, new)),
+        (Effect("reprimanded", cmd.actor.code, cmd.reason,
+                tasks=_task(duty.holder, "escalation")),),
+    )  # fmt: skip
+
+
 def _closure_tasks(case: Case) -> tuple[tuple[str, str], ...]:
     return tuple((d, "closure") for d in dict.fromkeys(case.departments))
 
@@ -597,7 +689,7 @@ def _merge(case: Case, cmd: Merge, now: datetime, rules: Rules) -> Decision:
     if target.status in FINAL:
         raise Refused("target_final", f"{cmd.into} is {target.status}", "into")
     return Decision(
-        replace(case, status="merged", merged_into=cmd.into, duties=()),
+        replace(case, status=CaseStatus.MERGED, merged_into=cmd.into, duties=()),
         (
             Effect(
                 "merged",
@@ -611,12 +703,12 @@ def _merge(case: Case, cmd: Merge, now: datetime, rules: Rules) -> Decision:
 
 def _rate(case: Case, cmd: Rate, now: datetime, rules: Rules) -> Decision:
     _refuse_final(case)
-    if case.status not in ("resolved", "return_visit"):
+    if case.status not in (CaseStatus.RESOLVED, CaseStatus.RETURN_VISIT):
         raise Refused("not_resolved", "only a resolved case can be rated")
     if cmd.rating > rules.policy.ladder.reopen_at_or_below:
         closed = replace(
             case,
-            status="closed",
+            status=CaseStatus.CLOSED,
             rating=cmd.rating,
             ratings=(*case.ratings, cmd.rating),
             closed_reason="rated",
@@ -627,8 +719,10 @@ def _rate(case: Case, cmd: Rate, now: datetime, rules: Rules) -> Decision:
     resolve = rules.policy.deadlines(case.category, case.priority).resolve
     due = resolve.after(now, rules.calendar)
     reopened = tuple(
-        replace(d, status="in_progress", resolved_at=None, resolve_due=due, stage=0, since=now)
-        if d.status == "resolved"
+        replace(
+            d, status=DutyStatus.IN_PROGRESS, resolved_at=None, resolve_due=due, stage=0, since=now
+        )
+        if d.status == DutyStatus.RESOLVED
         else d
         for d in case.duties
     )
@@ -637,7 +731,7 @@ def _rate(case: Case, cmd: Rate, now: datetime, rules: Rules) -> Decision:
         replace(
             case,
             duties=reopened,
-            status="reopened",
+            status=CaseStatus.REOPENED,
             rating=cmd.rating,
             ratings=(*case.ratings, cmd.rating),
             resolved_at=None,
@@ -666,9 +760,9 @@ def timers(case: Case, rules: Rules) -> tuple[Timer, ...]:
         return ()
     ladder = rules.policy.ladder
     cal = rules.calendar
-    if case.status == "resolved" and case.resolved_at is not None:
+    if case.status == CaseStatus.RESOLVED and case.resolved_at is not None:
         return (Timer("case", "visit", ladder.return_visit_after.after(case.resolved_at, cal)),)
-    if case.status == "return_visit" and case.visit_at is not None:
+    if case.status == CaseStatus.RETURN_VISIT and case.visit_at is not None:
         return (
             Timer("case", "unanswered", ladder.close_unanswered_after.after(case.visit_at, cal)),
         )
@@ -702,10 +796,11 @@ def _fired(case: Case, cmd: TimerFired, now: datetime, rules: Rules) -> Decision
     if cmd.target == "case":
         if cmd.kind == "visit":
             return Decision(
-                replace(case, status="return_visit", visit_at=now), (Effect("return-visit"),)
+                replace(case, status=CaseStatus.RETURN_VISIT, visit_at=now),
+                (Effect("return-visit"),),
             )
         return Decision(
-            replace(case, status="closed", closed_reason="unanswered"),
+            replace(case, status=CaseStatus.CLOSED, closed_reason="unanswered"),
             (Effect("closed", None, "no rating in time", tasks=_closure_tasks(case)),),
         )
     duty = case.duty(cmd.target)
@@ -747,7 +842,7 @@ def _escalate(case: Case, duty: Duty, now: datetime, rules: Rules) -> Decision:
         new = replace(
             duty,
             holder=holder,
-            status="summoned" if above else duty.status,
+            status=DutyStatus.SUMMONED if above else duty.status,
             since=now,
             ack_due=ack_due,
             resolve_due=resolve_due,
@@ -763,7 +858,7 @@ def _escalate(case: Case, duty: Duty, now: datetime, rules: Rules) -> Decision:
         new = replace(
             duty,
             since=now,
-            ack_due=ack_due if duty.status == "summoned" else duty.ack_due,
+            ack_due=ack_due if duty.status == DutyStatus.SUMMONED else duty.ack_due,
             resolve_due=resolve_due,
             stage=0,
             escalations=duty.escalations + 1,
@@ -795,6 +890,8 @@ _HANDLERS = {
     Whistle: _whistle,
     RequestExtension: _request_extension,
     DecideExtension: _decide_extension,
+    Urge: _urge,
+    Reprimand: _reprimand,
     Merge: _merge,
     Rate: _rate,
     TimerFired: _fired,

@@ -1,6 +1,6 @@
 """Intake's rules, no I/O: reports, attributes, places, Open311 formats, media, duplicates."""
 
-from services.intake.domain.reports import AcceptedReport, Contact, ReportDraft, accept_report
+from services.intake.domain.acceptance import AcceptedReport, Contact, ReportDraft, accept_report
 from services.intake.domain.text import MAX_DESCRIPTION, ReportRejected, check_description
 
 __all__ = [

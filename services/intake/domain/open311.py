@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.intake.domain.attributes import parse_datetime
+from services.intake.domain.status import Open311Status, open311_status
 from services.intake.domain.text import ReportRejected
 from shared.masking import mask_contacts
 from shared.reference import Category, Tree
@@ -18,7 +19,6 @@ MAX_WINDOW = timedelta(days=90)
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
 MAX_IDS = 100
-CLOSED_STATUSES = frozenset({"resolved", "return-visit", "closed", "merged"})
 DATATYPE_DESCRIPTIONS = {
     "string": "A line of text",
     "number": "A decimal number",
@@ -27,11 +27,6 @@ DATATYPE_DESCRIPTIONS = {
     "singlevaluelist": "One key from the values",
     "multivaluelist": "One or more keys from the values",
 }
-
-
-def open311_status(status: str | None) -> str:
-    """The platform's case status as Open311's two: open or closed."""
-    return "closed" if status in CLOSED_STATUSES else "open"
 
 
 def iso(value: datetime | None) -> str | None:
@@ -90,7 +85,7 @@ def request_view(
     owner_name = owner.get("name_en") if lang == "en" else owner.get("name")
     return {
         "service_request_id": doc["_id"],
-        "status": open311_status(doc.get("status")),
+        "status": open311_status(doc.get("status")).value,
         "status_notes": doc.get("status_note"),
         "service_name": category.name.get(lang) if category else None,
         "service_code": doc.get("category"),
@@ -157,7 +152,7 @@ def parse_request_query(
             raise ReportRejected("service_code", "unknown", f"no service {code!r}")
     statuses = _split(params.get("status"))
     for status in statuses:
-        if status not in ("open", "closed"):
+        if status not in tuple(Open311Status):
             raise ReportRejected("status", "not_allowed", "status is open or closed")
     start = _date(params, "start_date")
     end = _date(params, "end_date")

@@ -43,6 +43,11 @@ class BroadcastOut(BaseModel):
     status: BroadcastStatusName
     progress: dict[str, Any]
     created_at: str
+    messages: dict[str, BroadcastText] = Field(
+        default_factory=dict,
+        description="The text per language as sent (zh-CN always, en when given): what a "
+        "printed notice for the board says.",
+    )
 
 
 def broadcast_view(doc: dict[str, Any]) -> BroadcastOut:
@@ -53,6 +58,7 @@ def broadcast_view(doc: dict[str, Any]) -> BroadcastOut:
         status=doc["status"],
         progress=progress_view(doc),
         created_at=doc["created_at"].isoformat(),
+        messages=doc.get("messages") or {},
     )
 
 

@@ -118,7 +118,7 @@ def rates(
     """Response, resolution, satisfaction and on-time rates per department, street, community
     and category, ranked, as CSV."""
     from services.dispatch.http import MONTH
-    from services.dispatch.reports import month_rates, to_csv
+    from services.dispatch.monthly_rates import month_rates, to_csv
     from services.dispatch.store import CaseStore
 
     if not re.match(MONTH, month):

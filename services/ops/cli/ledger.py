@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from services.ledger.access import create_key
 from services.ledger.chain import export_hledger, verify
 from services.ledger.store import LedgerStore
+from shared.events import utcnow
 from shared.mongo import make_client
 from shared.settings import Settings
 
@@ -67,7 +68,8 @@ def verify_command(
         50, help="Blocks (of up to a few hundred entries) per round trip."
     ),
 ) -> None:
-    """Check every fund's hash chain; report the first broken link (exit 1)."""
+    """Check every fund's hash chain; report the first broken link (exit 1). The outcome is
+    kept for the public account (``/api/v1/public/verification``)."""
 
     async def run():
         client, store = _store(Settings())
@@ -81,9 +83,11 @@ def verify_command(
                 console=console,
             ) as progress:
                 task = progress.add_task("verifying entries", total=total)
-                return await verify(
+                result = await verify(
                     store, batch_size=batch_size, progress=lambda n: progress.advance(task, n)
                 )
+            await store.save_verification(result.record(utcnow()))  # the public account shows it
+            return result
         finally:
             await client.close()
 

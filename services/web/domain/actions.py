@@ -4,6 +4,7 @@ sense for the person's role, place and the case's state."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 FINAL = ("closed", "merged")
@@ -21,11 +22,31 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "decide-extension": ("holder", "approve", "reason"),
     "call-up": ("reason",),
     "whistle": ("departments", "reason"),
+    "urge": ("holder", "reason"),
+    "reprimand": ("holder", "reason"),
 }
+PRESSING = ("urge", "reprimand")
 
 
-def offered(role: str, code: str, level: str | None, case: dict[str, Any]) -> list[str]:
-    """Action names for a person of ``role`` at ``code`` (an office at a tree ``level``)."""
+def pressable(action: str, code: str, case: dict[str, Any], now: datetime) -> list[str]:
+    """Holders an office at ``code`` may urge (any open duty but its own) or reprimand (an
+    open duty past a deadline, not reprimanded yet)."""
+    chosen = []
+    for duty in case.get("duties", ()):
+        if duty["status"] not in OPEN_DUTY or duty["holder"]["code"] == code:
+            continue
+        deadline = duty["ack_due"] if duty["status"] == "summoned" else duty["resolve_due"]
+        late = duty.get("missed_at") is not None or deadline < now
+        if action == "urge" or (late and not duty.get("reprimanded")):
+            chosen.append(duty["holder"]["code"])
+    return chosen
+
+
+def offered(
+    role: str, code: str, level: str | None, case: dict[str, Any], now: datetime | None = None
+) -> list[str]:
+    """Action names for a person of ``role`` at ``code`` (an office at a tree ``level``);
+    with ``now``, also urge and reprimand where they apply."""
     if case["status"] in FINAL or role not in ("office", "department"):
         return []
     mine = next(
@@ -53,4 +74,7 @@ def offered(role: str, code: str, level: str | None, case: dict[str, Any]) -> li
     waiting = any(d.get("extension_until") for d in case.get("duties", ()))
     if role == "office" and waiting and case.get("supervisor") == code:
         actions.append("decide-extension")
+    if role == "office" and now is not None:
+        actions += [a for a in PRESSING if (a == "urge" or level in WHISTLING_LEVELS)
+                    and pressable(a, code, case, now)]  # fmt: skip
     return actions

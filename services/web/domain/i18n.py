@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.web.domain.resident_words import RESIDENT_WORDS
+from services.web.public.words import PUBLIC_WORDS
 
 LANGUAGES = ("zh-CN", "en")
 DEFAULT = "zh-CN"
@@ -56,8 +57,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "sort.category": ("按类别", "by category"),
     "by-place": ("各地未结案件数", "Open cases by place"),
     "truncated": (
-        "案件较多，仅列出最早的一部分；请按地点或类别筛选。",
-        "More cases than one list holds: only the oldest are here; filter by place or category.",
+        "案件较多，仅列出期限最近的一部分；请按地点或类别筛选。",
+        "More cases than one list holds: only the soonest deadlines are here; filter by place "
+        "or category.",
     ),
     "case": ("案件", "Case"),
     "report": ("反映内容", "Report"),
@@ -91,6 +93,28 @@ WORDS: dict[str, tuple[str, str]] = {
     "a.decide-extension": ("审批延期", "Decide an extension"),
     "a.call-up": ("社区呼叫", "Call up to the street"),
     "a.whistle": ("街道吹哨", "Blow the whistle"),
+    "a.urge": ("催办", "Urge"),
+    "a.reprimand": ("通报", "Reprimand"),
+    "e.assigned": ("派单", "Assigned"),
+    "e.task": ("任务", "Task"),
+    "e.called-up": ("社区呼叫", "Called up"),
+    "e.whistled": ("街道吹哨", "Whistled"),
+    "e.acknowledged": ("签收", "Acknowledged"),
+    "e.progressed": ("进展", "Progress"),
+    "e.resolved": ("办结", "Resolved"),
+    "e.return-visit": ("回访", "Return visit"),
+    "e.closed": ("结案", "Closed"),
+    "e.reopened": ("重办", "Reopened"),
+    "e.rejected": ("退回", "Rejected"),
+    "e.transferred": ("转办", "Transferred"),
+    "e.extension-requested": ("申请延期", "Extension asked"),
+    "e.extension-decided": ("延期审批", "Extension decided"),
+    "e.merged": ("合并", "Merged"),
+    "e.reminded": ("提醒/催办", "Reminded"),
+    "e.escalated": ("升级", "Escalated"),
+    "e.reprimanded": ("通报", "Reprimanded"),
+    "timeline.by": ("由", "by"),
+    "timeline.to": ("发往", "to"),
     "s.assigned": ("已分派", "assigned"),
     "s.called_up": ("已呼叫", "called up"),
     "s.whistled": ("已吹哨", "whistled"),
@@ -151,6 +175,7 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 WORDS.update(RESIDENT_WORDS)
+WORDS.update(PUBLIC_WORDS)
 
 
 def translate(language: str, key: str) -> str:

@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.intake.http import ISSUES_PATH, FileReport, ReportIn
+from services.intake.http.filing_routes import ISSUES_PATH, FileReportFn
+from services.intake.http.models import ReportIn
 from shared.http.errors import ErrorMap, error_response
 from shared.http.middleware import replay
 
@@ -39,7 +40,7 @@ async def _body(receive) -> bytes | None:
 
 
 class FastReportLane:
-    def __init__(self, app, *, file_report: FileReport, errors: ErrorMap):
+    def __init__(self, app, *, file_report: FileReportFn, errors: ErrorMap):
         self.app = app
         self._file = file_report
         self._errors = errors
