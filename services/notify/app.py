@@ -1,66 +1,56 @@
-"""Notify's composition root."""
+"""Notify's composition root: the channels, the deliverer, the application object, its
+consumers and its routes, and the background work (broadcast fan-out, deferred sends)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 
 import httpx
 from fastapi import FastAPI
 
-from services.notify.broadcasts import Broadcasts
+from services.notify.application import NotifyOptions, build_notify
 from services.notify.channels import (
-    Channel,
+    ChannelThrottle,
     EmailChannel,
     InboxChannel,
     InboxWriter,
-    RateLimiter,
+    Sender,
     SmsChannel,
     WebhookChannel,
     parse_rates,
 )
-from services.notify.consult import ConsultNotices
+from services.notify.consumers import CONSUMER_BATCH, subscribe
 from services.notify.delivery import Deliverer, RetryPolicy
-from services.notify.followers import Followers
-from services.notify.http import build_router
+from services.notify.domain import Channel
+from services.notify.http import build_router, refusals
 from services.notify.live import LiveInbox
-from services.notify.messages import Notifier
 from services.notify.rendering import Templates
 from services.notify.signin_http import signin_router
 from services.notify.store import NotifyStore
-from services.notify.timing import waited
-from shared.events import IssueAssignedV1, IssueReportedV1, ResidentContactV1
-from shared.events.consult import ConsultNoticeV1
-from shared.events.follow import IssueFollowedV1
-from shared.events.lifecycle import TRANSITIONS, IssueRatedV1, ReceiptIssuedV1
-from shared.events.notify import NotificationRetryV1
+from shared.events import utcnow
+from shared.kafka.publisher import EventPublisher
 from shared.logging import get_logger
 from shared.reference import load_reference
 from shared.service import build_parts, run_alongside
 from shared.settings import Settings
-from shared.topics import (
-    CONSULT_NOTICES,
-    ISSUES_FEEDBACK,
-    ISSUES_LIFECYCLE,
-    ISSUES_REPORTED,
-    LEDGER_RECEIPTS,
-    NOTIFICATIONS_RETRY,
-    RESIDENTS_CONTACTS,
-)
 
 log = get_logger("linli.notify")
+
+__all__ = ["CONSUMER_BATCH", "build_channels", "create_app"]
 
 
 def build_channels(
     settings: Settings, store: NotifyStore, live: LiveInbox, client: httpx.AsyncClient
-) -> dict[str, Channel]:
-    channels: dict[str, Channel] = {
-        "inbox": InboxChannel(InboxWriter(store), live.wake),
-        "webhook": WebhookChannel(client),
+) -> dict[str, Sender]:
+    channels: dict[str, Sender] = {
+        Channel.INBOX: InboxChannel(InboxWriter(store), live.wake),
+        Channel.WEBHOOK: WebhookChannel(client),
     }
     if settings.smtp_host:
-        channels["email"] = EmailChannel(
+        channels[Channel.EMAIL] = EmailChannel(
             host=settings.smtp_host,
             port=settings.smtp_port,
             starttls=settings.smtp_starttls,
@@ -71,7 +61,7 @@ def build_channels(
             ca_file=settings.smtp_ca_file,
         )
     if settings.sms_gateway_url:
-        channels["sms"] = SmsChannel(
+        channels[Channel.SMS] = SmsChannel(
             client,
             url=settings.sms_gateway_url,
             secret=settings.sms_gateway_secret.get_secret_value(),
@@ -79,16 +69,38 @@ def build_channels(
     return channels
 
 
-async def _every(seconds: float, work, name: str) -> None:
-    while True:
-        try:
-            await work()
-        except Exception as exc:
-            log.warning(f"{name}_failed", error=repr(exc))
-        await asyncio.sleep(seconds)
+def build_deliverer(
+    settings: Settings,
+    store: NotifyStore,
+    live: LiveInbox,
+    client: httpx.AsyncClient,
+    publisher: EventPublisher,
+) -> Deliverer:
+    rates = parse_rates(settings.notify_rate_per_s)
+    return Deliverer(
+        store,
+        Templates(),
+        build_channels(settings, store, live, client),
+        {name: ChannelThrottle(rate) for name, rate in rates.items()},
+        publisher,
+        RetryPolicy(
+            settings.notify_retry_max_attempts,
+            settings.notify_retry_base_s,
+            settings.notify_retry_max_s,
+        ),
+    )
 
 
-CONSUMER_BATCH = 200  # records per poll, processed concurrently across keys
+def options(settings: Settings) -> NotifyOptions:
+    return NotifyOptions(
+        resident_secret=settings.resident_secret.get_secret_value(),
+        staff_secret=settings.web_token_secret.get_secret_value(),
+        public_url=settings.web_public_url,
+        rating_ttl=timedelta(hours=settings.notify_rating_ttl_h),
+        max_retry_wait_s=settings.notify_retry_max_s,
+        broadcast_batch=settings.notify_broadcast_batch,
+        broadcast_lease_s=settings.notify_broadcast_lease_s,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -98,81 +110,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store = NotifyStore(parts.db)
     live = LiveInbox()
     client = httpx.AsyncClient(timeout=settings.http_send_timeout_s)
-    limits = {
-        name: RateLimiter(rate) for name, rate in parse_rates(settings.notify_rate_per_s).items()
-    }
-    deliverer = Deliverer(
-        store,
-        Templates(),
-        build_channels(settings, store, live, client),
-        limits,
-        parts.publisher,
-        RetryPolicy(
-            settings.notify_retry_max_attempts,
-            settings.notify_retry_base_s,
-            settings.notify_retry_max_s,
-        ),
+    deliverer = build_deliverer(settings, store, live, client, parts.publisher)
+    notify = build_notify(
+        store, deliverer, parts.publisher, reference, live, options(settings), utcnow
     )
-    secret = settings.resident_secret.get_secret_value()
-    followers = Followers(store, deliverer)
-    notifier = Notifier(
-        store,
-        deliverer,
-        reference,
-        secret=secret,
-        public_url=settings.web_public_url,
-        rating_ttl=timedelta(hours=settings.notify_rating_ttl_h),
-        max_retry_wait_s=settings.notify_retry_max_s,
-        followers=followers,
-    )
-    broadcasts = Broadcasts(
-        store,
-        deliverer,
-        parts.publisher,
-        live,
-        batch=settings.notify_broadcast_batch,
-        lease_s=settings.notify_broadcast_lease_s,
-    )
-    parts.publisher.declare(ISSUES_FEEDBACK, IssueRatedV1)
-    parts.consume(RESIDENTS_CONTACTS, {ResidentContactV1: notifier.on_contact})
-    batched = {
-        ISSUES_REPORTED: {
-            IssueReportedV1: notifier.on_reported,
-            IssueFollowedV1: followers.on_followed,
-        },
-        ISSUES_LIFECYCLE: {
-            IssueAssignedV1: notifier.on_assigned,
-            **{transition: notifier.on_transition for transition in TRANSITIONS},
-        },
-        LEDGER_RECEIPTS: {ReceiptIssuedV1: notifier.on_receipt},
-        CONSULT_NOTICES: {ConsultNoticeV1: ConsultNotices(deliverer).on_notice},
-    }
-    for topic, handlers in batched.items():
-        timed = {model: waited(handler) for model, handler in handlers.items()}
-        parts.consume(topic, timed, batch_size=CONSUMER_BATCH, streaming=True)
-    parts.consume(  # retries wait for their due time on purpose: not counted as waiting
-        NOTIFICATIONS_RETRY, {NotificationRetryV1: notifier.on_retry}, batch_size=CONSUMER_BATCH
-    )
-    router = build_router(
-        store,
-        secret=secret,
-        live=live,
-        publisher=parts.publisher,
-        broadcasts=broadcasts,
-        tree=reference.tree,
-        staff_secret=settings.web_token_secret.get_secret_value(),
-    )
+    subscribe(parts, notify)
+    refusals(parts.errors)
     app = parts.app(
         title="Linli notify",
         description="Residents' notifications on the channels they chose, and area broadcasts.",
-        routers=[router, signin_router(settings, parts.db, client)],
+        routers=[build_router(notify), signin_router(settings, parts.db, client)],
         prepare_db=store.prepare,
     )
     run_alongside(
         app,
-        broadcasts.run_forever,
-        partial(_every, 5.0, deliverer.wake_deferred, "wake_deferred"),
+        notify.broadcasts.run_forever,
+        partial(_every, 5.0, notify.deliverer.wake_deferred, "wake_deferred"),
         close=client.aclose,
     )
-    app.state.notify = {"store": store, "deliverer": deliverer, "broadcasts": broadcasts}
+    app.state.notify = {"store": store, "deliverer": deliverer, "broadcasts": notify.broadcasts}
     return app
+
+
+async def _every(seconds: float, work: Callable[[], Awaitable[object]], name: str) -> None:
+    while True:
+        try:
+            await work()
+        except Exception as exc:
+            log.warning(f"{name}_failed", error=repr(exc))
+        await asyncio.sleep(seconds)

@@ -20,15 +20,18 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import pymongo
 
-from services.notify.channels import Outgoing, inbox_document
-from services.notify.delivery import Deliverer, Notice, Recipient, Steps, recipient_of
-from services.notify.domain import delivery_id, wanted
+from services.notify.channels import AddressedMessage, inbox_document
+from services.notify.delivery import Deliverer
+from services.notify.domain import Channel, DeliveryOutcome, delivery_id, wanted
 from services.notify.live import LiveInbox
+from services.notify.notices import Notice, Recipient, Steps, recipient_of
+from services.notify.rendering import Message
 from services.notify.store import NotifyStore
 from shared.events import derived_event_id, utcnow
 from shared.events.notify import NotificationRetryV1, NotificationsBatchDeliveredV1
@@ -48,11 +51,11 @@ def step_counts(steps: Steps) -> Counter[str]:
     hours) or failed, per channel."""
     counts: Counter[str] = Counter()
     for channel, outcome in steps:
-        if outcome in ("sent", "duplicate"):
+        if outcome in (DeliveryOutcome.SENT, DeliveryOutcome.DUPLICATE):
             counts[f"sent.{channel}"] += 1
-        elif outcome in ("retrying", "deferred"):
+        elif outcome in (DeliveryOutcome.RETRYING, DeliveryOutcome.DEFERRED):
             counts[f"queued.{channel}"] += 1
-        elif outcome == "failed":
+        elif outcome == DeliveryOutcome.FAILED:
             counts[f"failed.{channel}"] += 1
     return counts
 
@@ -192,67 +195,79 @@ class Broadcasts:
             shared[language] = found
         return found
 
+    def _sort(self, doc: dict[str, Any], residents: list[dict[str, Any]], walked: int) -> Batch:
+        """Who of a batch gets the broadcast in the inbox (one rendering per language for the
+        whole batch), who on another channel first, who opted out; who is counted now."""
+        batch = Batch()
+        before = _walked_before(doc)
+        rendered: dict[str, Message] = {}
+        shared: dict[str, tuple[Recipient, tuple[str, ...]]] = {}
+        urgent = bool(doc["urgent"])
+        for index, resident in enumerate(residents, start=walked):
+            ref = resident["_id"]
+            if not before(index, ref):
+                batch.fresh.add(ref)
+            recipient, plan = self._recipient(resident, shared)
+            if not wanted(recipient.prefs, "broadcast", urgent=urgent):
+                batch.counts["skipped"] += ref in batch.fresh
+            elif plan[0] != Channel.INBOX:
+                batch.others.append((self._notice(doc, ref), recipient))
+            else:
+                language = recipient.prefs.language
+                if language not in rendered:
+                    rendered[language] = self._deliverer.render(self._notice(doc, ref), language)
+                batch.inbox.append(
+                    AddressedMessage(
+                        delivery_id=delivery_id(doc["_id"], ref, Channel.INBOX),
+                        source_event=doc["_id"],
+                        resident_ref=ref,
+                        contact=recipient.contact,
+                        message=rendered[language],
+                        urgent=urgent,
+                    )
+                )
+        return batch
+
+    async def _to_inboxes(self, broadcast_id: str, inbox: list[AddressedMessage]) -> None:
+        """One bulk insert (the ids skip those stored before), one outcome event for all."""
+        await self._store.deliver_many_to_inbox(
+            [{"_id": out.delivery_id, **inbox_document(out)} for out in inbox]
+        )
+        if not inbox:
+            return
+        refs = tuple(out.resident_ref for out in inbox)
+        await self._publisher.publish(
+            NOTIFICATIONS_DELIVERED,
+            NotificationsBatchDeliveredV1(
+                source_event=broadcast_id, resident_refs=refs, delivered_at=self._clock()
+            ),
+            key=broadcast_id,
+            event_id=derived_event_id("delivered", broadcast_id, refs[0], refs[-1]),
+        )
+        for out in inbox:
+            self._live.wake(out.resident_ref)
+
+    async def _to_others(self, others: list[tuple[Notice, Recipient]]) -> list[Steps]:
+        """Each on its own channels, ``concurrency`` at a time."""
+        limit = asyncio.Semaphore(self._concurrency)
+
+        async def one(notice: Notice, recipient: Recipient) -> Steps:
+            async with limit:
+                return await self._deliverer.deliver(notice, recipient)
+
+        return await asyncio.gather(*(one(n, r) for n, r in others))
+
     async def _send_batch(
         self, doc: dict[str, Any], residents: list[dict[str, Any]], walked: int
     ) -> bool:
         """Deliver one batch (``walked`` residents came before it in this walk) and count
         the residents no earlier walk counted."""
-        counts: Counter[str] = Counter()
-        before = _walked_before(doc)
-        inbox: list[Outgoing] = []
-        others: list[tuple[Notice, Any]] = []
-        rendered: dict[str, Any] = {}
-        shared: dict[str, tuple[Recipient, tuple[str, ...]]] = {}
-        urgent = bool(doc["urgent"])
-        fresh: set[str] = set()  # residents counted in this batch
-        for index, resident in enumerate(residents, start=walked):
-            if not before(index, resident["_id"]):
-                fresh.add(resident["_id"])
-            recipient, plan = self._recipient(resident, shared)
-            if not wanted(recipient.prefs, "broadcast", urgent=urgent):
-                counts["skipped"] += resident["_id"] in fresh
-                continue
-            if plan[0] != "inbox":
-                others.append((self._notice(doc, resident["_id"]), recipient))
-                continue
-            language = recipient.prefs.language
-            if language not in rendered:  # one rendering per language for the whole batch
-                notice = self._notice(doc, resident["_id"])
-                rendered[language] = self._deliverer.render(notice, language)
-            inbox.append(
-                Outgoing(
-                    delivery_id=delivery_id(doc["_id"], resident["_id"], "inbox"),
-                    source_event=doc["_id"],
-                    resident_ref=resident["_id"],
-                    contact=recipient.contact,
-                    message=rendered[language],
-                    urgent=urgent,
-                )
-            )
-        await self._store.deliver_many_to_inbox(
-            [{"_id": out.delivery_id, **inbox_document(out)} for out in inbox]
-        )
-        if inbox:
-            refs = tuple(out.resident_ref for out in inbox)
-            await self._publisher.publish(
-                NOTIFICATIONS_DELIVERED,
-                NotificationsBatchDeliveredV1(
-                    source_event=doc["_id"], resident_refs=refs, delivered_at=self._clock()
-                ),
-                key=doc["_id"],
-                event_id=derived_event_id("delivered", doc["_id"], refs[0], refs[-1]),
-            )
-        for out in inbox:
-            self._live.wake(out.resident_ref)
-        counts["sent.inbox"] += sum(out.resident_ref in fresh for out in inbox)
-        limit = asyncio.Semaphore(self._concurrency)
-
-        async def one(notice: Notice, recipient: Any) -> Steps:
-            async with limit:
-                return await self._deliverer.deliver(notice, recipient)
-
-        outcomes = await asyncio.gather(*(one(n, r) for n, r in others))
-        for (notice, _), steps in zip(others, outcomes, strict=True):
+        batch = self._sort(doc, residents, walked)
+        counts, fresh = batch.counts, batch.fresh
+        await self._to_inboxes(doc["_id"], batch.inbox)
+        counts["sent.inbox"] += sum(out.resident_ref in fresh for out in batch.inbox)
+        outcomes = await self._to_others(batch.others)
+        for (notice, _), steps in zip(batch.others, outcomes, strict=True):
             if notice.resident_ref in fresh:
                 counts.update(step_counts(steps))
         counts["recipients"] += len(fresh)
@@ -262,6 +277,16 @@ class Broadcasts:
         return await self._store.advance_broadcast(
             doc["_id"], self.owner, reached, dict(counts), now + self._lease
         )
+
+
+@dataclass
+class Batch:
+    """A batch of residents sorted for sending, and what it adds to the progress counts."""
+
+    inbox: list[AddressedMessage] = field(default_factory=list)
+    others: list[tuple[Notice, Recipient]] = field(default_factory=list)
+    fresh: set[str] = field(default_factory=set)  # residents no earlier walk counted
+    counts: Counter[str] = field(default_factory=Counter)
 
 
 def _walked_before(doc: dict[str, Any]) -> Callable[[int, str], bool]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.notify.delivery import Deliverer, Notice
+from services.notify.delivery import Deliverer
+from services.notify.notices import Notice
 from services.notify.rendering import local_time
 from shared.events import Envelope
 from shared.events.consult import ConsultNoticeV1

@@ -16,8 +16,9 @@ from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any
 
-from services.notify.delivery import Deliverer, Notice, recipient_of
+from services.notify.delivery import Deliverer
 from services.notify.domain import follower_recipients
+from services.notify.notices import Notice, recipient_of
 from services.notify.store import NotifyStore
 from services.notify.timing import stage
 from shared.events import Envelope

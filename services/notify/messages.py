@@ -8,9 +8,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.notify.delivery import Deliverer, Notice, recipient_of
+from services.notify.delivery import Deliverer
 from services.notify.domain import rating_token
 from services.notify.followers import NO_REPORTER, Followers
+from services.notify.notices import Notice, recipient_of
 from services.notify.rendering import local_time
 from services.notify.store import CONTACT_FIELDS, NotifyStore
 from services.notify.timing import stage

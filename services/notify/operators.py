@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from services.notify.domain import hash_operator_secret, new_operator_key, split_operator_key
+from services.notify.domain.refusals import NotSignedIn
 from services.notify.store import NotifyStore
 from shared.events import utcnow
 from shared.residents import secrets_equal
+from shared.staff_tokens import is_staff_token
 from shared.staff_tokens import verify as verify_staff
 
 
@@ -47,3 +50,24 @@ async def authenticate(store: NotifyStore, key: str) -> dict[str, Any] | None:
     if not secrets_equal(operator["secret_hash"], hash_operator_secret(secret)):
         return None
     return operator
+
+
+class Operators:
+    """Who an operator credential is: an operator key, or (when ``staff_secret`` is set) the
+    web console's operator token; ``NotSignedIn`` for anything else."""
+
+    def __init__(
+        self, store: NotifyStore, *, staff_secret: str | None, clock: Callable[[], datetime]
+    ):
+        self._store = store
+        self._staff_secret = staff_secret
+        self._clock = clock
+
+    async def who(self, credential: str) -> dict[str, Any]:
+        if self._staff_secret is not None and is_staff_token(credential):
+            found = staff_operator(self._staff_secret, credential, self._clock())
+        else:
+            found = await authenticate(self._store, credential) if credential else None
+        if found is None:
+            raise NotSignedIn("a valid operator key is required")
+        return found

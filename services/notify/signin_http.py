@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.notify.channels import Outgoing, SendFailed, SmsChannel
+from services.notify.channels import AddressedMessage, SendFailed, SmsChannel
 from services.notify.domain import Contact
 from services.notify.rendering import Message
 from services.notify.signin_codes import CODE_TTL, CodeRefused, SigninCodes, code_text
@@ -98,7 +98,7 @@ def signin_router(
                 raise ApiError(503, "no_sms", "no SMS gateway is configured")
             await codes.to_outbox(phone, f"【邻里】{title}：{body}")
             return
-        outgoing = Outgoing(
+        outgoing = AddressedMessage(
             delivery_id=f"signin-{secrets.token_hex(8)}", source_event="signin-code",
             resident_ref="", contact=Contact(phone=phone),
             message=Message("signin-code", language, title, body),

@@ -1,5 +1,5 @@
 """Notify's MongoDB adapter (``<prefix>notify``): residents (contacts, node, preferences),
-inboxes, the delivery ledger (idempotency keys and outcomes), ratings, broadcasts, operators.
+inboxes, the delivery records (idempotency keys and outcomes), ratings, broadcasts, operators.
 Contact details live here and nowhere else."""
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.notify.domain import BroadcastStatus, DeliveryStatus
+from services.notify.domain.names import RETRYABLE, UNFINISHED
 from shared.events import utcnow
 from shared.mongo import upsert
 
@@ -40,7 +42,7 @@ class NotifyStore:
     async def _point_at_unfinished(self) -> None:
         """Pointers for unfinished broadcasts begun before pointers were kept (one scan of
         the broadcasts at start-up; a pointer already there is left as it is)."""
-        active = {"status": {"$in": ["queued", "sending"]}}
+        active = {"status": {"$in": list(UNFINISHED)}}
         async for doc in self.broadcasts.find(active, {"created_at": 1}):
             await self._point(doc["_id"], doc.get("created_at") or utcnow())
 
@@ -145,32 +147,41 @@ class NotifyStore:
         cursor = self.inbox_messages.find(query).sort([("created_at", ASCENDING), ("_id", 1)])
         return await cursor.limit(limit).to_list()
 
-    # --- the delivery ledger --------------------------------------------------------------
+    # --- delivery records (one per source event, resident and external channel) ---------
 
     async def claim(self, delivery_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
         """Insert the idempotency key before sending: None when it is new (send), else the
         existing record (someone already sent, is sending, or scheduled a retry)."""
         try:
             await self.deliveries.insert_one(
-                {"_id": delivery_id, "status": "sending", "attempt": 1, "at": utcnow(), **fields}
+                {
+                    "_id": delivery_id,
+                    "status": DeliveryStatus.SENDING,
+                    "attempt": 1,
+                    "at": utcnow(),
+                    **fields,
+                }
             )
             return None
         except DuplicateKeyError:
             return await self.deliveries.find_one({"_id": delivery_id}) or {}
+
+    async def delivery(self, delivery_id: str) -> dict[str, Any] | None:
+        return await self.deliveries.find_one({"_id": delivery_id})
 
     async def claim_retry(self, delivery_id: str, attempt: int) -> bool:
         """Take a scheduled retry (or deferred send) once, whoever consumes its record."""
         taken = await self.deliveries.find_one_and_update(
             {
                 "_id": delivery_id,
-                "status": {"$in": ["retrying", "deferred"]},
+                "status": {"$in": list(RETRYABLE)},
                 "attempt": attempt - 1,
             },
-            {"$set": {"status": "sending", "attempt": attempt, "at": utcnow()}},
+            {"$set": {"status": DeliveryStatus.SENDING, "attempt": attempt, "at": utcnow()}},
         )
         return taken is not None
 
-    async def settle(self, delivery_id: str, status: str, **fields: Any) -> None:
+    async def settle(self, delivery_id: str, status: DeliveryStatus, **fields: Any) -> None:
         await self.deliveries.update_one(
             {"_id": delivery_id}, {"$set": {"status": status, "at": utcnow(), **fields}}
         )
@@ -179,7 +190,7 @@ class NotifyStore:
         """Park a send until ``due``: a pointer in the small ``deferred`` collection (first,
         so a crash leaves nothing unwoken), then the delivery's record."""
         await self.deferred.update_one({"_id": delivery_id}, {"$set": {"due_at": due}}, upsert=True)
-        await self.settle(delivery_id, "deferred", due_at=due, **fields)
+        await self.settle(delivery_id, DeliveryStatus.DEFERRED, due_at=due, **fields)
 
     async def due_deferred(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
         """Deferred sends now due (the scan is of the pointers, never of all deliveries)."""
@@ -187,7 +198,7 @@ class NotifyStore:
         found = []
         for pointer in due:
             doc = await self.deliveries.find_one({"_id": pointer["_id"]})
-            if doc is not None and doc.get("status") == "deferred":
+            if doc is not None and doc.get("status") == DeliveryStatus.DEFERRED:
                 found.append(doc)
             else:  # woken already (another replica), or never recorded
                 await self.deferred.delete_one({"_id": pointer["_id"]})
@@ -195,7 +206,9 @@ class NotifyStore:
 
     async def woken(self, delivery_id: str) -> None:
         """A deferred send was handed to the retry topic."""
-        await self.deliveries.update_one({"_id": delivery_id}, {"$set": {"status": "retrying"}})
+        await self.deliveries.update_one(
+            {"_id": delivery_id}, {"$set": {"status": DeliveryStatus.RETRYING}}
+        )
         await self.deferred.delete_one({"_id": delivery_id})
 
     # --- ratings --------------------------------------------------------------------------
@@ -207,6 +220,9 @@ class NotifyStore:
             return None
         except DuplicateKeyError:
             return await self.ratings.find_one({"_id": key})
+
+    async def rating(self, key: str) -> dict[str, Any] | None:
+        return await self.ratings.find_one({"_id": key})
 
     async def rating_published(self, key: str) -> None:
         await self.ratings.update_one({"_id": key}, {"$set": {"published": True}})
@@ -229,14 +245,20 @@ class NotifyStore:
             taken = await self.broadcasts.find_one_and_update(
                 {
                     "_id": pointer["_id"],
-                    "status": {"$in": ["queued", "sending"]},
+                    "status": {"$in": list(UNFINISHED)},
                     "$or": [
                         {"lease_until": None},
                         {"lease_until": {"$lt": now}},
                         {"lease_owner": owner},
                     ],
                 },
-                {"$set": {"status": "sending", "lease_owner": owner, "lease_until": until}},
+                {
+                    "$set": {
+                        "status": BroadcastStatus.SENDING,
+                        "lease_owner": owner,
+                        "lease_until": until,
+                    }
+                },
                 return_document=ReturnDocument.AFTER,
             )
             if taken is not None:
@@ -251,7 +273,7 @@ class NotifyStore:
         if doc is None:
             if pointer["at"] + timedelta(minutes=1) > now:
                 return
-        elif doc["status"] in ("queued", "sending"):
+        elif doc["status"] in UNFINISHED:
             return  # leased by another replica
         await self.unfinished.delete_one({"_id": pointer["_id"]})
 
@@ -261,7 +283,7 @@ class NotifyStore:
         """Record how many residents the fan-out walked and add the batch's counts in one
         atomic write, only while this replica holds the lease and nobody cancelled."""
         result = await self.broadcasts.update_one(
-            {"_id": broadcast_id, "lease_owner": owner, "status": "sending"},
+            {"_id": broadcast_id, "lease_owner": owner, "status": BroadcastStatus.SENDING},
             {
                 "$set": {"walked": walked, "lease_until": until, "updated_at": utcnow()},
                 "$inc": {f"progress.{k}": v for k, v in counts.items()},
@@ -277,16 +299,22 @@ class NotifyStore:
 
     async def finish_broadcast(self, broadcast_id: str, owner: str) -> None:
         result = await self.broadcasts.update_one(
-            {"_id": broadcast_id, "lease_owner": owner, "status": "sending"},
-            {"$set": {"status": "done", "lease_until": None, "finished_at": utcnow()}},
+            {"_id": broadcast_id, "lease_owner": owner, "status": BroadcastStatus.SENDING},
+            {
+                "$set": {
+                    "status": BroadcastStatus.DONE,
+                    "lease_until": None,
+                    "finished_at": utcnow(),
+                }
+            },
         )
         if result.matched_count:  # else it is someone else's now, pointer and all
             await self.unfinished.delete_one({"_id": broadcast_id})
 
     async def cancel_broadcast(self, broadcast_id: str) -> dict[str, Any] | None:
         cancelled = await self.broadcasts.find_one_and_update(
-            {"_id": broadcast_id, "status": {"$in": ["queued", "sending"]}},
-            {"$set": {"status": "cancelled", "cancelled_at": utcnow()}},
+            {"_id": broadcast_id, "status": {"$in": list(UNFINISHED)}},
+            {"$set": {"status": BroadcastStatus.CANCELLED, "cancelled_at": utcnow()}},
             return_document=ReturnDocument.AFTER,
         )
         await self.unfinished.delete_one({"_id": broadcast_id})

@@ -16,7 +16,7 @@ import json
 import socket
 import time
 import urllib.request
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -26,17 +26,15 @@ from services.notify.app import create_app
 from services.notify.operators import create_operator
 from services.notify.seeding import demo_ref, seed
 from services.notify.store import NotifyStore
-from shared.events import IssueAssignedV1, utcnow
+from shared.events import utcnow
 from shared.mongo import make_client
 from shared.reference import load_reference
 from shared.settings import Settings
 from shared.topics import ISSUES_LIFECYCLE, NOTIFICATIONS_DELIVERED
 from tests.helpers import eventually, serving
 from tests.notify.kit import (
-    HONGQI,
-    NOW,
-    OWNER,
     Emitter,
+    assigned,
     issue,
     module_settings,
     notify_process,
@@ -279,16 +277,7 @@ def _at(seen, n):
 
 async def _assigned(emitter, n, sent):
     iid = issue(f"bench-{n}-{time.time_ns()}")
-    event = IssueAssignedV1(
-        issue_id=iid,
-        category="streetlight-out",
-        node_id=HONGQI,
-        owner=OWNER,
-        ack_due=NOW + timedelta(hours=2),
-        resolve_due=NOW + timedelta(days=3),
-        resident_ref=ref(f"lat{hash(n) % 50}"),
-        assigned_at=NOW,
-    )
+    event = assigned(iid, ref(f"lat{hash(n) % 50}"))
     started, wall = time.perf_counter(), time.time()
     envelope = await emitter.emit(ISSUES_LIFECYCLE, event, iid)
     sent[envelope.id] = (started, wall)

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-from datetime import timedelta
 
 import httpx
 import pytest
@@ -16,16 +15,13 @@ from services.notify.app import CONSUMER_BATCH as NOTIFY_BATCH
 from services.notify.operators import create_operator
 from services.notify.seeding import seed
 from services.notify.store import NotifyStore
-from shared.events import IssueAssignedV1
 from shared.mongo import make_client
 from shared.reference import load_reference
 from shared.topics import ISSUES_LIFECYCLE
 from tests.helpers import eventually
 from tests.notify.kit import (
-    HONGQI,
-    NOW,
-    OWNER,
     Emitter,
+    assigned,
     issue,
     module_settings,
     notify_process,
@@ -152,14 +148,5 @@ async def _settled_hooks(store, log):
 
 async def _assigned(emitter, name, who):
     iid = issue(name)
-    event = IssueAssignedV1(
-        issue_id=iid,
-        category="streetlight-out",
-        node_id=HONGQI,
-        owner=OWNER,
-        ack_due=NOW + timedelta(hours=2),
-        resolve_due=NOW + timedelta(days=3),
-        resident_ref=who,
-        assigned_at=NOW,
-    )
+    event = assigned(iid, who)
     await emitter.emit(ISSUES_LIFECYCLE, event, iid)

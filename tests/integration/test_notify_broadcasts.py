@@ -12,12 +12,10 @@ from services.notify.broadcasts import new_broadcast_id
 from services.notify.domain import delivery_id
 from services.notify.operators import create_operator
 from services.notify.seeding import demo_ref, seed
-from services.notify.store import NotifyStore
 from shared.events import utcnow
-from shared.mongo import make_client
 from shared.reference import load_reference
 from tests.helpers import eventually, serving
-from tests.notify.kit import auth, module_settings, ref
+from tests.notify.kit import auth, module_settings, opened_store, ref
 from tests.notify.receivers import read_log, receiver
 
 pytestmark = pytest.mark.integration
@@ -41,9 +39,8 @@ def config(servers):
 
 @pytest.fixture(scope="module")
 async def store(config):
-    client = make_client(config.mongodb_url, app_name="test")
-    yield NotifyStore(client[config.database_name("notify")])
-    await client.close()
+    async with opened_store(config) as store:
+        yield store
 
 
 @pytest.fixture(scope="module")

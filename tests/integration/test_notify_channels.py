@@ -11,7 +11,7 @@ import pytest
 
 from services.notify.app import create_app
 from services.notify.rendering import Templates
-from shared.events import IssueAssignedV1, IssueReportedV1, ResidentContactV1, utcnow
+from shared.events import IssueReportedV1, ResidentContactV1, utcnow
 from shared.events.lifecycle import (
     IssueAcknowledgedV1,
     IssueClosedV1,
@@ -31,19 +31,20 @@ from shared.topics import (
     RESIDENTS_CONTACTS,
 )
 from tests.helpers import eventually, read_topic, serving
+from tests.notify import receivers
 from tests.notify.kit import (
     HONGQI,
     NOW,
-    OWNER,
     Emitter,
+    assigned,
     auth,
     issue,
     mails,
-    module_settings,
+    receiver_settings,
     ref,
     transition,
 )
-from tests.notify.receivers import read_log, receiver, self_signed
+from tests.notify.receivers import read_log
 
 pytestmark = pytest.mark.integration
 
@@ -57,37 +58,14 @@ A, B, C, D = ref("a"), ref("b"), ref("c"), ref("d")
 E, F, G, H = ref("e"), ref("f"), ref("g"), ref("h")
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return tmp_path_factory.mktemp("notify")
-
-
-@pytest.fixture(scope="module")
-def smtp(folder):
-    cert, key = self_signed(folder)
-    maildir = folder / "mail"
-    with receiver("smtp", str(maildir), str(cert), str(key), "linli", "pw-123") as (port, _):
-        yield port, maildir, cert
-
-
-@pytest.fixture(scope="module")
-def hooks(folder):
-    log = folder / "hooks.jsonl"
-    with receiver("http", str(log), json.dumps(SECRETS)) as (port, _):
-        yield port, log
+smtp, hooks = receivers.smtp, receivers.hooks  # the module's receivers (fixtures)
 
 
 @pytest.fixture(scope="module")
 def config(servers, smtp, hooks):
-    smtp_port, _, cert = smtp
-    return module_settings(
+    return receiver_settings(
         servers,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_port,
-        smtp_starttls=True,
-        smtp_username="linli",
-        smtp_password="pw-123",
-        smtp_ca_file=str(cert),
+        smtp,
         sms_gateway_url=f"http://127.0.0.1:{hooks[0]}/sms",
         sms_gateway_secret=SECRETS["sms"],
         notify_retry_base_s=0.3,
@@ -147,17 +125,7 @@ async def _life(emitter, who):
         reported_at=NOW,
     )
     await emitter.emit(ISSUES_REPORTED, reported, iid)
-    assigned = IssueAssignedV1(
-        issue_id=iid,
-        category="streetlight-out",
-        node_id=HONGQI,
-        owner=OWNER,
-        ack_due=NOW + timedelta(hours=2),
-        resolve_due=NOW + timedelta(days=3),
-        resident_ref=who,
-        assigned_at=NOW,
-    )
-    await emitter.emit(ISSUES_LIFECYCLE, assigned, iid)
+    await emitter.emit(ISSUES_LIFECYCLE, assigned(iid, who), iid)
     steps = [
         (IssueWhistledV1, {"departments": ("urban-mgmt", "water")}),
         (IssueAcknowledgedV1, {"actor": "urban-mgmt"}),

@@ -16,23 +16,23 @@ import uvicorn
 
 from services.notify.app import create_app
 from services.notify.operators import create_operator
-from services.notify.store import NotifyStore
 from shared.events import ResidentContactV1, utcnow
 from shared.events.lifecycle import IssueProgressedV1, ReceiptIssuedV1
-from shared.mongo import make_client
 from shared.topics import ISSUES_LIFECYCLE, LEDGER_RECEIPTS, RESIDENTS_CONTACTS
 from tests.helpers import eventually
+from tests.notify import receivers
 from tests.notify.kit import (
     HONGQI,
     Emitter,
     auth,
     issue,
     mails,
-    module_settings,
+    opened_store,
+    receiver_settings,
     ref,
     transition,
 )
-from tests.notify.receivers import read_log, receiver, self_signed
+from tests.notify.receivers import read_log
 
 pytestmark = pytest.mark.integration
 
@@ -42,40 +42,12 @@ BROADCAST_NODE = "sz.tongjiang.chafang"  # only this test's broadcast readers li
 HTTP_PORT = int(os.environ.get("LINLI_TEST_NOTIFY_HTTP_PORT", "0"))
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return tmp_path_factory.mktemp("seams")
-
-
-@pytest.fixture(scope="module")
-def smtp(folder):
-    cert, key = self_signed(folder)
-    maildir = folder / "mail"
-    with receiver("smtp", str(maildir), str(cert), str(key), "linli", "pw-123") as (port, _):
-        yield port, maildir, cert
-
-
-@pytest.fixture(scope="module")
-def hooks(folder):
-    log = folder / "hooks.jsonl"
-    with receiver("http", str(log), json.dumps(SECRETS)) as (port, _):
-        yield port, log
+smtp, hooks = receivers.smtp, receivers.hooks  # the module's receivers (fixtures)
 
 
 @pytest.fixture(scope="module")
 def config(servers, smtp, hooks):
-    smtp_port, _, cert = smtp
-    return module_settings(
-        servers,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_port,
-        smtp_starttls=True,
-        smtp_username="linli",
-        smtp_password="pw-123",
-        smtp_ca_file=str(cert),
-        notify_retry_base_s=0.3,
-        notify_retry_max_s=1.0,
-    )
+    return receiver_settings(servers, smtp, notify_retry_base_s=0.3, notify_retry_max_s=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -114,9 +86,8 @@ async def notify(base_url):
 
 @pytest.fixture(scope="module")
 async def store(config):
-    client = make_client(config.mongodb_url, app_name="test")
-    yield NotifyStore(client[config.database_name("notify")])
-    await client.close()
+    async with opened_store(config) as store:
+        yield store
 
 
 @pytest.fixture(scope="module")

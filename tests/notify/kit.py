@@ -9,8 +9,8 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 from pathlib import Path
@@ -18,7 +18,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from shared.events import Envelope, EventPayload, Owner
+from services.notify.store import NotifyStore
+from shared.events import Envelope, EventPayload, IssueAssignedV1, Owner
+from shared.mongo import make_client
 from shared.residents import resident_token
 from shared.settings import REPO_ROOT, Settings
 from tests.servers import Endpoints
@@ -40,6 +42,48 @@ def module_settings(servers: Endpoints, **overrides: Any) -> Settings:
         "probe_interval_s": 0.5,
     }
     return Settings(**(values | overrides))
+
+
+def receiver_settings(
+    servers: Endpoints, smtp: tuple[int, Path, Path], **overrides: Any
+) -> Settings:
+    """Settings for a module whose notify sends mail to the SMTP receiver
+    (``receivers.smtp_server``'s (port, maildir, certificate))."""
+    smtp_port, _, cert = smtp
+    return module_settings(
+        servers,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        smtp_starttls=True,
+        smtp_username="linli",
+        smtp_password="pw-123",
+        smtp_ca_file=str(cert),
+        **overrides,
+    )
+
+
+@asynccontextmanager
+async def opened_store(settings: Settings) -> AsyncIterator[NotifyStore]:
+    """Notify's store in the module's database, for what a test reads or sets up directly."""
+    client = make_client(settings.mongodb_url, app_name="test")
+    try:
+        yield NotifyStore(client[settings.database_name("notify")])
+    finally:
+        await client.close()
+
+
+def assigned(issue_id: str, resident: str) -> IssueAssignedV1:
+    """The issue assigned to urban management at ``NOW``, its resident ``resident``."""
+    return IssueAssignedV1(
+        issue_id=issue_id,
+        category="streetlight-out",
+        node_id=HONGQI,
+        owner=OWNER,
+        ack_due=NOW + timedelta(hours=2),
+        resolve_due=NOW + timedelta(days=3),
+        resident_ref=resident,
+        assigned_at=NOW,
+    )
 
 
 def ref(name: str) -> str:

@@ -27,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import pytest
+
 from services.notify.domain import body_signature, robot_sign, signature_fresh
 
 
@@ -174,6 +176,43 @@ def receiver(*args: str):
             process.wait(5)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def smtp_server(folder: Path, user: str = "linli", password: str = "pw-123"):
+    """The SMTP receiver (STARTTLS with a fresh self-signed certificate, AUTH as ``user``)
+    storing mail under ``folder/mail``; yields (port, maildir, certificate)."""
+    cert, key = self_signed(folder)
+    maildir = folder / "mail"
+    with receiver("smtp", str(maildir), str(cert), str(key), user, password) as (port, _):
+        yield port, maildir, cert
+
+
+@contextmanager
+def hook_server(folder: Path, secrets: dict[str, str]):
+    """The robot webhook and SMS gateway receiver, one secret per robot (``sms``: the
+    gateway's), logging to ``folder/hooks.jsonl``; yields (port, log file)."""
+    log = folder / "hooks.jsonl"
+    with receiver("http", str(log), json.dumps(secrets)) as (port, _):
+        yield port, log
+
+
+# the fixtures of a test module that runs notify against these receivers; the module names
+# them (``smtp, hooks = receivers.smtp, receivers.hooks``) and holds its robots' ``SECRETS``
+
+
+@pytest.fixture(scope="module")
+def smtp(tmp_path_factory):
+    """The SMTP receiver for the module: (port, maildir, certificate)."""
+    with smtp_server(tmp_path_factory.mktemp("smtp")) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def hooks(tmp_path_factory, request):
+    """The robot and SMS receiver for the module, with its ``SECRETS``: (port, log file)."""
+    with hook_server(tmp_path_factory.mktemp("hooks"), request.module.SECRETS) as found:
+        yield found
 
 
 def read_log(logfile: Path) -> list[dict]:

@@ -8,8 +8,7 @@ from typing import get_args
 import pytest
 
 from services.notify.broadcasts import step_counts
-from services.notify.channels import RateLimiter, message_id, parse_rates
-from services.notify.delivery import Notice
+from services.notify.channels import ChannelThrottle, message_id, parse_rates
 from services.notify.domain import (
     LANGUAGES,
     BadRatingToken,
@@ -31,6 +30,7 @@ from services.notify.domain import (
     wanted,
 )
 from services.notify.messages import transition_kind
+from services.notify.notices import Notice
 from services.notify.rendering import Templates
 from shared.events.consult import NoticeKind
 from shared.events.lifecycle import TRANSITIONS
@@ -139,13 +139,13 @@ def test_operator_keys_split_and_hash():
 def test_rates_parse_and_the_limiter_spaces_sends():
     assert parse_rates("email=20, sms=0.5") == {"email": 20.0, "sms": 0.5}
     assert parse_rates("") == {}
-    assert RateLimiter(0)._interval == 0
+    assert ChannelThrottle(0)._interval == 0
 
 
 async def test_the_rate_limiter_waits_for_the_next_slot():
     import time
 
-    limiter = RateLimiter(50)
+    limiter = ChannelThrottle(50)
     started = time.monotonic()
     for _ in range(6):
         await limiter.acquire()

@@ -1,0 +1,1 @@
+"""Notify's routes, a module for each thing they serve."""
