@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 PATH = "/api/v1/issues"
 
@@ -93,20 +94,12 @@ async def sustained(port: int, seconds: float, concurrency: int) -> dict:
     }
 
 
-async def open_loop(port: int, rate: float, seconds: float, connections: int) -> dict:
-    idle: asyncio.Queue[Connection] = asyncio.Queue()
-    for _ in range(connections):
-        idle.put_nowait(await Connection.open(port))
-    statuses: Counter[int] = Counter()
-    latencies: list[float] = []
+async def scheduled(
+    rate: float, seconds: float, one: Callable[[int, float], Awaitable[None]]
+) -> float:
+    """An open loop: ``one(i, due)`` started at each due time whatever the answers do (so
+    queueing is never hidden); the seconds from the first start to the last answer."""
     clock = time.perf_counter
-
-    async def one(i: int, due: float) -> None:
-        connection = await idle.get()  # waiting for a free connection counts as latency
-        statuses[await connection.post(request_bytes(port, i))] += 1
-        latencies.append(clock() - due)
-        idle.put_nowait(connection)
-
     tasks = []
     start = clock()
     for i in range(int(rate * seconds)):
@@ -114,9 +107,25 @@ async def open_loop(port: int, rate: float, seconds: float, connections: int) ->
         delay = due - clock()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(10**8 + i, due)))
+        tasks.append(asyncio.create_task(one(i, due)))
     await asyncio.gather(*tasks)
-    elapsed = clock() - start
+    return clock() - start
+
+
+async def open_loop(port: int, rate: float, seconds: float, connections: int) -> dict:
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(connections):
+        idle.put_nowait(await Connection.open(port))
+    statuses: Counter[int] = Counter()
+    latencies: list[float] = []
+
+    async def one(i: int, due: float) -> None:
+        connection = await idle.get()  # waiting for a free connection counts as latency
+        statuses[await connection.post(request_bytes(port, 10**8 + i))] += 1
+        latencies.append(time.perf_counter() - due)
+        idle.put_nowait(connection)
+
+    elapsed = await scheduled(rate, seconds, one)
     return {"rate": statuses[202] / elapsed, "statuses": dict(statuses), **percentiles(latencies)}
 
 

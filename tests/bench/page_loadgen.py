@@ -13,7 +13,7 @@ import sys
 import time
 from collections import Counter
 
-from tests.bench.loadgen import percentiles
+from tests.bench.loadgen import percentiles, scheduled
 
 DURATION = re.compile(rb"server-timing:\s*app;dur=([0-9.]+)", re.I)
 
@@ -51,7 +51,7 @@ async def open_loop(port: int, rate: float, seconds: float, connections: int, pa
     server: list[float] = []
     clock = time.perf_counter
 
-    async def one(due: float) -> None:
+    async def one(_: int, due: float) -> None:
         connection = await idle.get()  # waiting for a free connection counts as latency
         status, server_s = await connection.get(request)
         statuses[status] += 1
@@ -60,16 +60,7 @@ async def open_loop(port: int, rate: float, seconds: float, connections: int, pa
             server.append(server_s)
         idle.put_nowait(connection)
 
-    tasks = []
-    start = clock()
-    for i in range(int(rate * seconds)):
-        due = start + i / rate
-        delay = due - clock()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(due)))
-    await asyncio.gather(*tasks)
-    elapsed = clock() - start
+    elapsed = await scheduled(rate, seconds, one)
     return {
         "rate": statuses[200] / elapsed,
         "statuses": {str(k): v for k, v in statuses.items()},
