@@ -11,69 +11,55 @@ import asyncio
 import random
 import secrets
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from services.consult.domain.ballots import Packed, pack
+from shared.group_commit import GroupCommit
 
 DUPLICATE_KEY = 11000
 
 
-class _Lane:
-    def __init__(self, collection: AsyncCollection):
-        self.collection = collection
-        self.pending: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
-        self.flushing: asyncio.Task | None = None
-
-
 class InsertBatcher:
     def __init__(self, max_batch: int = 500):
-        self._lanes: dict[str, _Lane] = {}
+        self._lanes: dict[str, GroupCommit[dict[str, Any], bool]] = {}
         self._max = max_batch
 
     async def insert(self, collection: AsyncCollection, doc: dict[str, Any]) -> bool:
         """True if inserted, False if a document with this ``_id`` was there."""
         lane = self._lanes.get(collection.full_name)
         if lane is None:
-            lane = self._lanes[collection.full_name] = _Lane(collection)
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        lane.pending.append((doc, future))
-        if lane.flushing is None:
-            lane.flushing = asyncio.create_task(self._flush(lane))
-        return await future
+            write = partial(_insert_each, collection)
+            lane = self._lanes[collection.full_name] = GroupCommit(write, self._max)
+        return await lane.submit(doc)
 
-    async def _flush(self, lane: _Lane) -> None:
-        try:
-            while lane.pending:
-                batch, lane.pending = lane.pending[: self._max], lane.pending[self._max :]
-                await self._write(lane.collection, batch)
-        finally:
-            lane.flushing = None
 
-    async def _write(self, collection: AsyncCollection, batch: list) -> None:
-        random.shuffle(batch)  # stored in no particular order within a round trip
-        try:
-            await collection.insert_many([doc for doc, _ in batch], ordered=False)
-            failed: dict[int, int] = {}
-        except BulkWriteError as exc:
-            failed = {e["index"]: e.get("code", 0) for e in exc.details.get("writeErrors", [])}
-        except Exception as exc:  # the server is away: every caller hears it
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for index, (_, future) in enumerate(batch):
-            code = failed.get(index)
-            if future.done():
-                continue
-            if code is None:
-                future.set_result(True)
-            elif code == DUPLICATE_KEY:
-                future.set_result(False)
-            else:
-                future.set_exception(RuntimeError(f"insert failed with code {code}"))
+async def _insert_each(
+    collection: AsyncCollection, docs: list[dict[str, Any]]
+) -> list[bool | BaseException]:
+    """Each document inserted on its own, in no particular order within the round trip: True
+    if it went in, False if its ``_id`` was there, else the error."""
+    order = list(range(len(docs)))
+    random.shuffle(order)
+    try:
+        await collection.insert_many([docs[i] for i in order], ordered=False)
+        failed: dict[int, int] = {}
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        failed = {order[e["index"]]: e.get("code", 0) for e in errors}
+    results: list[bool | BaseException] = []
+    for index in range(len(docs)):
+        code = failed.get(index)
+        if code is None:
+            results.append(True)
+        elif code == DUPLICATE_KEY:
+            results.append(False)
+        else:
+            results.append(RuntimeError(f"insert failed with code {code}"))
+    return results
 
 
 class BallotPacker:
@@ -82,37 +68,21 @@ class BallotPacker:
     in once the server acknowledged it. Counting reads a few batches instead of every ballot."""
 
     def __init__(self, max_batch: int = 500):
-        self._lanes: dict[str, _Lane] = {}
+        self._lanes: dict[str, GroupCommit[list[Packed], str]] = {}
         self._max = max_batch
 
     async def put(self, collection: AsyncCollection, ballots: list[Packed]) -> str:
         lane = self._lanes.get(collection.full_name)
         if lane is None:
-            lane = self._lanes[collection.full_name] = _Lane(collection)
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        lane.pending.append((ballots, future))
-        if lane.flushing is None:
-            lane.flushing = asyncio.create_task(self._flush(lane))
-        return await future
+            write = partial(_insert_batch, collection)
+            lane = self._lanes[collection.full_name] = GroupCommit(write, self._max)
+        return await lane.submit(ballots)
 
-    async def _flush(self, lane: _Lane) -> None:
-        try:
-            while lane.pending:
-                batch, lane.pending = lane.pending[: self._max], lane.pending[self._max :]
-                batch_id = "k_" + secrets.token_hex(10)
-                doc = {"_id": batch_id, "ballots": pack(b for bs, _ in batch for b in bs)}
-                try:
-                    await lane.collection.insert_one(doc)
-                except Exception as exc:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for _, future in batch:
-                    if not future.done():
-                        future.set_result(batch_id)
-        finally:
-            lane.flushing = None
+
+async def _insert_batch(collection: AsyncCollection, casts: list[list[Packed]]) -> list[str]:
+    batch_id = "k_" + secrets.token_hex(10)
+    await collection.insert_one({"_id": batch_id, "ballots": pack(b for bs in casts for b in bs)})
+    return [batch_id] * len(casts)
 
 
 class FreshReads:

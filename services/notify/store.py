@@ -127,7 +127,10 @@ class NotifyStore:
         query: dict[str, Any] = {"resident_ref": ref}
         if after is not None:
             query["created_at"] = {"$gt": after}
-        cursor = self.inbox_messages.find(query).sort("created_at", DESCENDING)
+        # ties broken by id, the reverse of ``inbox_after``'s order: a stream's replay after a
+        # message is then exactly the messages listed before it here
+        newest_first = [("created_at", DESCENDING), ("_id", DESCENDING)]
+        cursor = self.inbox_messages.find(query).sort(newest_first)
         return await cursor.limit(limit).to_list()
 
     async def inbox_after(self, ref: str, message_id: str, limit: int) -> list[dict[str, Any]]:

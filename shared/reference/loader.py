@@ -345,6 +345,32 @@ class _TreeBuilder:
         spec = self.file.validate(_NodeSpec, data, path)
         if spec is None:
             return
+        id_ok = self._id_ok(spec, data, path, parent)
+        if not (self._level_ok(spec, data, path, parent) and id_ok):
+            return
+        ancestors = () if parent is None else (*parent.ancestors, parent.id)
+        node = Node(
+            id=spec.id,
+            level=spec.level,
+            name=spec.name,
+            parent_id=None if parent is None else parent.id,
+            ancestors=ancestors,
+            address=spec.address,
+            location=spec.location,
+            has_property_company=spec.has_property_company,
+            aliases=tuple(spec.aliases),
+        )
+        self.nodes.append(node)
+        self.lines[node.id] = _line_of(data, "id")
+        if spec.buildings:
+            self.expand_buildings(node, data, path, spec.buildings)
+        children = data.get("children", [])
+        for index, child in enumerate(children):
+            self.node(child, (*path, "children", index), node)
+
+    def _id_ok(self, spec: _NodeSpec, data: Any, path: tuple, parent: Node | None) -> bool:
+        """The id is a dotted path of slugs under its parent's, and not taken (each mistake
+        is recorded)."""
         file = self.file
         ok = True
         segments = spec.id.split(".")
@@ -368,50 +394,36 @@ class _TreeBuilder:
             first = self.lines[spec.id]
             file.add(data, path, "id", f"duplicate id {spec.id!r} (first at line {first})")
             ok = False
+        return ok
+
+    def _level_ok(self, spec: _NodeSpec, data: Any, path: tuple, parent: Node | None) -> bool:
+        """The level is the parent's child level, with that level's fields (each mistake is
+        recorded)."""
+        file = self.file
         expected = Level.DISTRICT if parent is None else parent.level.child
         if spec.level is not expected:
             # (the level-specific checks would only repeat this mistake)
             where = "the root" if parent is None else f"a child of {parent.level} {parent.id!r}"
             file.add(data, path, "level", f"{where} must be a {expected}, not a {spec.level}")
-            ok = False
-        elif spec.level is Level.COMPOUND:
+            return False
+        ok = True
+        if spec.level is Level.COMPOUND:
             for field in ("address", "location", "has_property_company"):
                 if getattr(spec, field) is None:
                     file.add(data, path, field, "required for a compound")
                     ok = False
-        else:
-            if spec.buildings is not None:
-                file.add(data, path, "buildings", "only compounds take `buildings: N`")
-                ok = False
-            if spec.has_property_company is not None and spec.level is not Level.BUILDING:
-                reason = "only compounds and buildings have a property company"
-                file.add(data, path, "has_property_company", reason)
-                ok = False
-            if spec.level is Level.BUILDING and spec.children:
-                file.add(data, path, "children", "a building cannot have children")
-                ok = False
-        if not ok:
-            return
-
-        ancestors = () if parent is None else (*parent.ancestors, parent.id)
-        node = Node(
-            id=spec.id,
-            level=spec.level,
-            name=spec.name,
-            parent_id=None if parent is None else parent.id,
-            ancestors=ancestors,
-            address=spec.address,
-            location=spec.location,
-            has_property_company=spec.has_property_company,
-            aliases=tuple(spec.aliases),
-        )
-        self.nodes.append(node)
-        self.lines[node.id] = _line_of(data, "id")
-        if spec.buildings:
-            self.expand_buildings(node, data, path, spec.buildings)
-        children = data.get("children", [])
-        for index, child in enumerate(children):
-            self.node(child, (*path, "children", index), node)
+            return ok
+        if spec.buildings is not None:
+            file.add(data, path, "buildings", "only compounds take `buildings: N`")
+            ok = False
+        if spec.has_property_company is not None and spec.level is not Level.BUILDING:
+            reason = "only compounds and buildings have a property company"
+            file.add(data, path, "has_property_company", reason)
+            ok = False
+        if spec.level is Level.BUILDING and spec.children:
+            file.add(data, path, "children", "a building cannot have children")
+            ok = False
+        return ok
 
     def expand_buildings(self, compound: Node, data: Any, path: tuple, count: int) -> None:
         line = _line_of(data, "buildings")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from services.notify.channels.sending import AddressedMessage
 from services.notify.store import NotifyStore
 from shared.events import utcnow
+from shared.group_commit import GroupCommit
 
 
 class InboxWriter:
@@ -17,34 +17,16 @@ class InboxWriter:
 
     def __init__(self, store: NotifyStore, max_batch: int = 500):
         self._store = store
-        self._max_batch = max_batch
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._commit: GroupCommit[dict[str, Any], None] = GroupCommit(
+            self._insert, max_batch, gather_turn=True
+        )
 
     async def write(self, document: dict[str, Any]) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((document, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        await future
+        await self._commit.submit(document)
 
-    async def _flush(self) -> None:
-        while self._pending:
-            await asyncio.sleep(0)  # let the callers of this loop turn queue up
-            batch, self._pending = (
-                self._pending[: self._max_batch],
-                self._pending[self._max_batch :],
-            )
-            try:
-                await self._store.deliver_many_to_inbox([doc for doc, _ in batch])
-            except Exception as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(None)
+    async def _insert(self, documents: list[dict[str, Any]]) -> list[None]:
+        await self._store.deliver_many_to_inbox(documents)
+        return [None] * len(documents)
 
 
 class InboxChannel:
