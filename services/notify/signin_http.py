@@ -5,7 +5,7 @@ missing SMS gateway would have sent."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Literal
 
@@ -71,6 +71,9 @@ def _refused(exc: CodeRefused) -> ApiError:
     return ApiError(STATUS[exc.reason], exc.reason, str(exc), FIELD.get(exc.reason), headers)
 
 
+Send = Callable[[str, str, str], Awaitable[None]]
+
+
 def signin_router(
     settings: Settings,
     db: AsyncDatabase,
@@ -83,13 +86,24 @@ def signin_router(
         clock=clock,
         per_address=settings.notify_signin_codes_per_address,
     )
-    sms = (
+    production = settings.env == "production"
+    router = APIRouter(prefix="/api/v1", tags=["sign-in"])
+    _code_routes(router, codes, _sender(codes, _sms(settings, client), production))
+    _outbox_routes(router, codes, production)
+    return router
+
+
+def _sms(settings: Settings, client: httpx.AsyncClient) -> SmsChannel | None:
+    """The SMS gateway's channel, or None when no gateway is configured."""
+    return (
         SmsChannel(client, url=settings.sms_gateway_url,
                    secret=settings.sms_gateway_secret.get_secret_value())
         if settings.sms_gateway_url else None
     )  # fmt: skip
-    production = settings.env == "production"
-    router = APIRouter(prefix="/api/v1", tags=["sign-in"])
+
+
+def _sender(codes: SigninCodes, sms: SmsChannel | None, production: bool) -> Send:
+    """Sends a code by SMS; without a gateway, to the outbox (refused in production)."""
 
     async def send(phone: str, code: str, language: str) -> None:
         title, body = code_text(code, language)
@@ -107,6 +121,12 @@ def signin_router(
             await sms.send(outgoing)
         except SendFailed as exc:
             raise ApiError(503, "sms_failed", "the code could not be sent; try again") from exc
+
+    return send
+
+
+def _code_routes(router: APIRouter, codes: SigninCodes, send: Send) -> None:
+    """Asking for a code and trading it for the resident's token."""
 
     @router.post(
         "/residents/signin-codes",
@@ -139,6 +159,10 @@ def signin_router(
             raise _refused(exc) from exc
         return ResidentSignedIn(resident_ref=done.resident_ref, resident_token=done.resident_token)
 
+
+def _outbox_routes(router: APIRouter, codes: SigninCodes, production: bool) -> None:
+    """Outside production: the texts a missing SMS gateway would have sent."""
+
     @router.get("/dev/sms-outbox", response_model=Outbox, responses=error_responses(404, 422))
     async def dev_outbox(to: str = Query(min_length=5, max_length=20, pattern=r"^[0-9]+$")):
         """Development only (404 in production): the texts sent to a number without a gateway."""
@@ -148,5 +172,3 @@ def signin_router(
         return Outbox(
             texts=[OutboxText(to=t["to"], text=t["text"], at=t["at"].isoformat()) for t in texts]
         )
-
-    return router

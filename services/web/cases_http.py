@@ -74,13 +74,24 @@ def _local_time(text: str) -> str:
 
 def router(pages: Pages) -> APIRouter:
     web = APIRouter(include_in_schema=False)
+    _queue_routes(web, pages)
+    _case_routes(web, pages)
+    _action_routes(web, pages)
+    _deadline_routes(web, pages)
+    _rate_routes(web, pages)
+    return web
 
-    async def queue_of(person: Person, params: dict[str, Any]) -> QueuePage:
-        try:
-            answer = await pages.backends.queue(pages.staff.token_for(person), params)
-        except ServiceError as exc:
-            raise pages.service_refusal(exc) from exc
-        return queue_page(answer)
+
+async def _queue_of(pages: Pages, person: Person, params: dict[str, Any]) -> QueuePage:
+    try:
+        answer = await pages.backends.queue(pages.staff.token_for(person), params)
+    except ServiceError as exc:
+        raise pages.service_refusal(exc) from exc
+    return queue_page(answer)
+
+
+def _queue_routes(web: APIRouter, pages: Pages) -> None:
+    """The case queue: filters, a page of cases and the cases by place."""
 
     @web.get("/cases")
     async def queue(
@@ -97,7 +108,7 @@ def router(pages: Pages) -> APIRouter:
         pages.needs_page(person, "cases")
         q = QueueQuery(status, category, node, flag if flag in FLAGS else "",
                        sort if sort in SORTS else "deadline", page)  # fmt: skip
-        result = await queue_of(person, q.params(open_only=not closed))
+        result = await _queue_of(pages, person, q.params(open_only=not closed))
         now = pages.staff.clock()
         lang = pages.language(request)
         by_place = pages.counts_by_place(result.places, person.scope.code).most_common(20)
@@ -108,6 +119,10 @@ def router(pages: Pages) -> APIRouter:
             chart=chart, nodes=pages.places_within(person.scope.code), flags=FLAGS,
             categories=sorted(result.categories), left=lambda c: time_left(c["next_due"], now),
         )  # fmt: skip
+
+
+def _case_routes(web: APIRouter, pages: Pages) -> None:
+    """One case: its record, its timeline and the actions the person may take."""
 
     @web.get("/cases/{issue_id}")
     async def case_page(
@@ -137,6 +152,10 @@ def router(pages: Pages) -> APIRouter:
             if case["node_id"] in pages.tree else [],
         )  # fmt: skip
 
+
+def _action_routes(web: APIRouter, pages: Pages) -> None:
+    """An action on a case, sent to dispatch and written to the audit log."""
+
     @web.post("/cases/{issue_id}/actions/{action}")
     async def act(
         request: Request,
@@ -159,6 +178,10 @@ def router(pages: Pages) -> APIRouter:
                                 target=issue_id)  # fmt: skip
         return see_other(f"/cases/{issue_id}?done=1")
 
+
+def _deadline_routes(web: APIRouter, pages: Pages) -> None:
+    """The deadline board: overdue and due-soon duties by holder."""
+
     @web.get("/deadlines")
     async def deadlines(request: Request) -> Response:
         person = await pages.person(request)
@@ -167,7 +190,7 @@ def router(pages: Pages) -> APIRouter:
         board: dict[str, list[tuple[dict[str, Any], dict[str, Any], str]]] = {}
         shown = 0
         for flag in FLAGS:
-            found = await queue_of(person, QueueQuery(flag=flag).params(True, BOARD_ROWS))
+            found = await _queue_of(pages, person, QueueQuery(flag=flag).params(True, BOARD_ROWS))
             shown = max(shown, found.total)
             for case in found.rows:
                 for duty in case["duties"]:
@@ -177,6 +200,10 @@ def router(pages: Pages) -> APIRouter:
             request, "deadlines.html.j2", person, board=dict(sorted(board.items())),
             left=lambda d: time_left(d["due"], now), more=shown > BOARD_ROWS, shown=BOARD_ROWS,
         )  # fmt: skip
+
+
+def _rate_routes(web: APIRouter, pages: Pages) -> None:
+    """The monthly rates: rankings as tables and charts, or as CSV."""
 
     @web.get("/rates")
     async def rates(request: Request, month: Text = "", fmt: Text = "") -> Response:
@@ -203,8 +230,6 @@ def router(pages: Pages) -> APIRouter:
         }  # fmt: skip
         return pages.render(request, "rates.html.j2", person, month=month, rankings=rankings,
                             charts=charts)  # fmt: skip
-
-    return web
 
 
 def flat(row: dict[str, Any]) -> dict[str, Any]:

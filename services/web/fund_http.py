@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -58,31 +59,78 @@ def donation_body(form: Any) -> dict[str, Any]:
     return body
 
 
+def disbursement_body(form: Any) -> dict[str, Any]:
+    return {
+        "disbursement_id": form.get("disbursement_id") or uuid.uuid4().hex,
+        "fund": form.get("fund", ""),
+        "project": form.get("project", ""),
+        "amount_fen": fen(str(form.get("amount", "")), "amount"),
+        "payee": form.get("payee", ""),
+        "purpose": form.get("purpose", ""),
+    }
+
+
+def decision_body(form: Any) -> dict[str, Any]:
+    return {k: form[k] for k in ("reason", "payment_ref") if form.get(k)}
+
+
 def router(pages: Pages) -> APIRouter:
     web = APIRouter(include_in_schema=False)
+    _desk_routes(web, pages)
+    _request_routes(web, pages)
+    _decision_routes(web, pages)
+    return web
 
-    async def ledger(person: Person, path: str, body: dict[str, Any] | None = None) -> Any:
+
+async def _ledger(
+    pages: Pages, person: Person, path: str, body: dict[str, Any] | None = None
+) -> Any:
+    try:
+        return await pages.backends.ledger(pages.staff.token_for(person), path, body)
+    except ServiceError as exc:
+        raise pages.service_refusal(exc) from exc
+
+
+async def _requested(pages: Pages, person: Person) -> list[dict[str, Any]]:
+    """The disbursements asked for through the console, newest first, as the ledger
+    has them now (those this person may not read are left out)."""
+    ids = [a["target"] for a in await pages.staff.store.recent_audit(
+        50, what="fund:disbursement", outcome="ok")]  # fmt: skip
+    found = []
+    for disbursement_id in dict.fromkeys(ids):
         try:
-            return await pages.backends.ledger(pages.staff.token_for(person), path, body)
-        except ServiceError as exc:
-            raise pages.service_refusal(exc) from exc
-
-    async def requested(person: Person) -> list[dict[str, Any]]:
-        """The disbursements asked for through the console, newest first, as the ledger
-        has them now (those this person may not read are left out)."""
-        ids = [a["target"] for a in await pages.staff.store.recent_audit(
-            50, what="fund:disbursement", outcome="ok")]  # fmt: skip
-        found = []
-        for disbursement_id in dict.fromkeys(ids):
-            try:
-                found.append(
-                    await pages.backends.ledger(
-                        pages.staff.token_for(person), f"/disbursements/{disbursement_id}"
-                    )
+            found.append(
+                await pages.backends.ledger(
+                    pages.staff.token_for(person), f"/disbursements/{disbursement_id}"
                 )
-            except ServiceError:
-                continue
-        return found
+            )
+        except ServiceError:
+            continue
+    return found
+
+
+async def _write(
+    pages: Pages, request: Request, what: str, path: str,
+    build: Callable[[Any], dict[str, Any]],
+) -> Response:  # fmt: skip
+    """Posts the form's request to the ledger as the person, audited either way."""
+    person = await pages.person(request)
+    pages.needs_page(person, "fund")
+    form = await pages.form(request, person)
+    body = build(form)
+    target = body.get("disbursement_id") or body.get("donation_id") or path
+    try:
+        await _ledger(pages, person, path, body)
+    except Refusal:
+        await pages.staff.audit(person, what, client_address(request), "refused",
+                                target=target)  # fmt: skip
+        raise
+    await pages.staff.audit(person, what, client_address(request), "ok", target=target)
+    return see_other("/fund?done=1")
+
+
+def _desk_routes(web: APIRouter, pages: Pages) -> None:
+    """The desk: the person's campaigns with their progress and the requested disbursements."""
 
     @web.get("/fund")
     async def desk(request: Request, done: str = "") -> Response:
@@ -100,42 +148,27 @@ def router(pages: Pages) -> APIRouter:
         }  # fmt: skip
         return pages.render(
             request, "fund.html.j2", person, campaigns=mine, done=done == "1",
-            disbursements=await requested(person), decisions=DECISIONS, open_to=OPEN_TO, bars=bars,
-            new_id=lambda: uuid.uuid4().hex,
+            disbursements=await _requested(pages, person), decisions=DECISIONS, open_to=OPEN_TO,
+            bars=bars, new_id=lambda: uuid.uuid4().hex,
         )  # fmt: skip
 
-    async def write(request: Request, what: str, path: str, build) -> Response:
-        person = await pages.person(request)
-        pages.needs_page(person, "fund")
-        form = await pages.form(request, person)
-        body = build(form)
-        target = body.get("disbursement_id") or body.get("donation_id") or path
-        try:
-            await ledger(person, path, body)
-        except Refusal:
-            await pages.staff.audit(person, what, client_address(request), "refused",
-                                    target=target)  # fmt: skip
-            raise
-        await pages.staff.audit(person, what, client_address(request), "ok", target=target)
-        return see_other("/fund?done=1")
+
+def _request_routes(web: APIRouter, pages: Pages) -> None:
+    """Front-desk donations and disbursement requests."""
 
     @web.post("/fund/donations")
     async def donate(request: Request) -> Response:
-        return await write(request, "fund:donation", "/donations", donation_body)
+        return await _write(pages, request, "fund:donation", "/donations", donation_body)
 
     @web.post("/fund/disbursements")
     async def request_disbursement(request: Request) -> Response:
-        def build(form: Any) -> dict[str, Any]:
-            return {
-                "disbursement_id": form.get("disbursement_id") or uuid.uuid4().hex,
-                "fund": form.get("fund", ""),
-                "project": form.get("project", ""),
-                "amount_fen": fen(str(form.get("amount", "")), "amount"),
-                "payee": form.get("payee", ""),
-                "purpose": form.get("purpose", ""),
-            }
+        return await _write(
+            pages, request, "fund:disbursement", "/disbursements", disbursement_body
+        )
 
-        return await write(request, "fund:disbursement", "/disbursements", build)
+
+def _decision_routes(web: APIRouter, pages: Pages) -> None:
+    """The approvers', the treasurer's and the clerk's decisions on a disbursement."""
 
     @web.post("/fund/disbursements/{disbursement_id}/{decision}")
     async def decide(
@@ -145,12 +178,5 @@ def router(pages: Pages) -> APIRouter:
     ) -> Response:
         if decision not in DECISIONS:
             raise Refusal(404, "notfound")
-
-        def build(form: Any) -> dict[str, Any]:
-            body = {k: form[k] for k in ("reason", "payment_ref") if form.get(k)}
-            return body
-
         path = f"/disbursements/{disbursement_id}/{decision}"
-        return await write(request, f"fund:{decision}", path, build)
-
-    return web
+        return await _write(pages, request, f"fund:{decision}", path, decision_body)

@@ -21,6 +21,26 @@ BROADCAST_ID = r"^[A-Za-z0-9_-]{4,80}$"
 
 def router(pages: Pages) -> APIRouter:
     web = APIRouter(include_in_schema=False)
+    _compose_routes(web, pages)
+    _send_routes(web, pages)
+    _overview_routes(web, pages)
+    return web
+
+
+def broadcast_body(form: Any) -> dict[str, Any]:
+    """Notify's broadcast request from the posted form (English only with both its fields)."""
+    body: dict[str, Any] = {
+        "node_id": form.get("node_id", ""),
+        "urgent": form.get("urgent") == "yes",
+        "zh-CN": {"title": form.get("title_zh", ""), "body": form.get("body_zh", "")},
+    }
+    if form.get("title_en") and form.get("body_en"):
+        body["en"] = {"title": form["title_en"], "body": form["body_en"]}
+    return body
+
+
+def _compose_routes(web: APIRouter, pages: Pages) -> None:
+    """The compose page, with a sent broadcast's progress when one is shown."""
 
     @web.get("/broadcasts")
     async def compose(request: Request, shown: str = "") -> Response:
@@ -40,18 +60,16 @@ def router(pages: Pages) -> APIRouter:
                             nodes=[n for n in nodes if n is not None][:400],
                             new_id=lambda: uuid.uuid4().hex)  # fmt: skip
 
+
+def _send_routes(web: APIRouter, pages: Pages) -> None:
+    """Sending a broadcast through notify and cancelling one, both audited."""
+
     @web.post("/broadcasts")
     async def send(request: Request) -> Response:
         person = await pages.person(request)
         pages.needs_page(person, "broadcasts")
         form = await pages.form(request, person)
-        body: dict[str, Any] = {
-            "node_id": form.get("node_id", ""),
-            "urgent": form.get("urgent") == "yes",
-            "zh-CN": {"title": form.get("title_zh", ""), "body": form.get("body_zh", "")},
-        }
-        if form.get("title_en") and form.get("body_en"):
-            body["en"] = {"title": form["title_en"], "body": form["body_en"]}
+        body = broadcast_body(form)
         try:
             made = await pages.backends.notify(pages.staff.token_for(person), "/broadcasts", body)
         except ServiceError as exc:
@@ -78,6 +96,10 @@ def router(pages: Pages) -> APIRouter:
                                 target=broadcast_id)  # fmt: skip
         return see_other(f"/broadcasts?shown={broadcast_id}")
 
+
+def _overview_routes(web: APIRouter, pages: Pages) -> None:
+    """The services' readiness with Kafka's lags and dead letters."""
+
     @web.get("/overview")
     async def overview(request: Request) -> Response:
         person = await pages.person(request)
@@ -90,5 +112,3 @@ def router(pages: Pages) -> APIRouter:
             lags, dead = None, None
         return pages.render(request, "overview.html.j2", person, services=services, lags=lags,
                             dead=dead)  # fmt: skip
-
-    return web

@@ -24,21 +24,30 @@ from services.web.residents.sessions import Resident
 
 def router(residents: Residents) -> APIRouter:
     web = APIRouter(include_in_schema=False)
-    backends = residents.backends
+    _report_routes(web, residents)
+    _inbox_routes(web, residents)
+    _preference_routes(web, residents)
+    return web
 
-    async def my_issues(resident: Resident) -> list[dict[str, Any]]:
-        try:
-            found = await backends.call(
-                "intake", "GET", f"/api/v1/residents/{resident.ref}/issues", resident.token
-            )
-        except ServiceError as exc:
-            raise residents.refusal(exc) from exc
-        return found["issues"]
+
+async def _my_issues(residents: Residents, resident: Resident) -> list[dict[str, Any]]:
+    try:
+        found = await residents.backends.call(
+            "intake", "GET", f"/api/v1/residents/{resident.ref}/issues", resident.token
+        )
+    except ServiceError as exc:
+        raise residents.refusal(exc) from exc
+    return found["issues"]
+
+
+def _report_routes(web: APIRouter, residents: Residents) -> None:
+    """My reports, and one of them with its timeline."""
+    backends = residents.backends
 
     @web.get("/me")
     async def mine(request: Request) -> Response:
         resident = await residents.signed_in(request)
-        issues = await my_issues(resident)
+        issues = await _my_issues(residents, resident)
         return residents.render(request, "mine.html.j2", resident, issues=issues)
 
     @web.get("/me/reports/{issue_id}")
@@ -51,6 +60,11 @@ def router(residents: Residents) -> APIRouter:
         except ServiceError as exc:
             raise residents.refusal(exc) from exc
         return residents.render(request, "issue.html.j2", resident, issue=issue)
+
+
+def _inbox_routes(web: APIRouter, residents: Residents) -> None:
+    """The inbox as a plain list, and notify's live stream of it relayed."""
+    backends = residents.backends
 
     @web.get("/me/inbox")
     async def inbox(request: Request) -> Response:
@@ -77,6 +91,11 @@ def router(residents: Residents) -> APIRouter:
             headers={"X-Accel-Buffering": "no"},
         )
 
+
+def _preference_routes(web: APIRouter, residents: Residents) -> None:
+    """Notification preferences: shown, and saved to notify."""
+    backends = residents.backends
+
     @web.get("/me/preferences")
     async def preferences(request: Request, saved: int = 0) -> Response:
         resident = await residents.signed_in(request)
@@ -98,8 +117,6 @@ def router(residents: Residents) -> APIRouter:
         except ServiceError as exc:
             raise residents.refusal(exc) from exc
         return see_other("/me/preferences?saved=1")
-
-    return web
 
 
 async def _prefs(residents: Residents, resident: Resident) -> dict[str, Any]:

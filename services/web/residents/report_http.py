@@ -6,6 +6,7 @@ Everything posts and redirects: no script needed."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -22,9 +23,21 @@ from shared.reference import Level
 ISSUE_ID = r"^[A-Za-z0-9_.:-]{1,80}$"
 
 
+FormPage = Callable[..., Response]
+
+
 def router(residents: Residents) -> APIRouter:
     web = APIRouter(include_in_schema=False)
-    reference, tree = residents.reference, residents.tree
+    form_page = _form_page(residents)
+    _form_routes(web, residents, form_page)
+    _send_routes(web, residents, form_page)
+    _after_routes(web, residents)
+    return web
+
+
+def _form_page(residents: Residents) -> FormPage:
+    """The report form's page renderer: the place pickers and the photo limits filled in."""
+    tree = residents.tree
     compounds = tree.at_level(Level.COMPOUND)
 
     def form_page(
@@ -38,6 +51,13 @@ def router(residents: Residents) -> APIRouter:
             photo_mb=residents.photo_max // (1024 * 1024), photo_max=residents.photo_max,
             errors=context.pop("errors", {}), **context,
         )  # fmt: skip
+
+    return form_page
+
+
+def _form_routes(web: APIRouter, residents: Residents, form_page: FormPage) -> None:
+    """Choosing the kind of problem, then its form (the place prefilled from a QR code)."""
+    reference, tree = residents.reference, residents.tree
 
     @web.get("/report")
     async def report_form(
@@ -55,6 +75,11 @@ def router(residents: Residents) -> APIRouter:
         compound, building = place_of(tree, place)
         values = {"compound": [compound], "building": [building]}
         return form_page(request, resident, chosen, values=values, key=secrets.token_hex(16))
+
+
+def _send_routes(web: APIRouter, residents: Residents, form_page: FormPage) -> None:
+    """Sending the form: checked here, the photo stored, then filed with intake."""
+    reference = residents.reference
 
     @web.post("/report")
     async def send_report(request: Request) -> Response:
@@ -98,6 +123,10 @@ def router(residents: Residents) -> APIRouter:
                              media_url=media_url, **again)  # fmt: skip
         return see_other(f"/report/done/{answer['issue_id']}")
 
+
+def _after_routes(web: APIRouter, residents: Residents) -> None:
+    """Following an open report instead of filing another, and the page after either."""
+
     @web.post("/report/follow/{issue_id}")
     async def follow(request: Request, issue_id: str) -> Response:
         resident = await residents.resident(request)
@@ -119,8 +148,6 @@ def router(residents: Residents) -> APIRouter:
         resident = await residents.resident(request)
         return residents.render(request, "done.html.j2", resident, issue_id=issue_id,
                                 followed=bool(followed))  # fmt: skip
-
-    return web
 
 
 def _values(form: FormData) -> dict[str, list[str]]:

@@ -25,7 +25,14 @@ def _digits(phone: str) -> str:
 
 def router(residents: Residents) -> APIRouter:
     web = APIRouter(include_in_schema=False)
-    pages = residents.pages
+    _entry_routes(web, residents)
+    _code_routes(web, residents)
+    _session_routes(web, residents)
+    return web
+
+
+def _entry_routes(web: APIRouter, residents: Residents) -> None:
+    """The entry page and the phone number's form."""
 
     @web.get("/residents")
     async def entry(request: Request) -> Response:
@@ -35,6 +42,11 @@ def router(residents: Residents) -> APIRouter:
     @web.get("/phone")
     async def phone_form(request: Request, next: str = "/me") -> Response:
         return residents.render(request, "phone.html.j2", None, next=safe_next(next, "/me"))
+
+
+def _code_routes(web: APIRouter, residents: Residents) -> None:
+    """Asking notify for a code by SMS, then trading the code for a session."""
+    pages = residents.pages
 
     @web.post("/phone")
     async def ask_code(request: Request) -> Response:
@@ -75,6 +87,10 @@ def router(residents: Residents) -> APIRouter:
         residents.set_cookie(response, RESIDENT_COOKIE, cookie, max_age=SESSION_MAX_AGE)
         return response
 
+
+def _session_routes(web: APIRouter, residents: Residents) -> None:
+    """Signing out, and outside production the development SMS outbox."""
+
     @web.post("/me/signout")
     async def sign_out(request: Request) -> Response:
         resident = await residents.signed_in(request)
@@ -96,5 +112,3 @@ def router(residents: Residents) -> APIRouter:
             )
             texts = found["texts"]
         return residents.render(request, "outbox.html.j2", None, to=to[:20], texts=texts)
-
-    return web
