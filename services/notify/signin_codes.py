@@ -33,7 +33,9 @@ CODE_TTL = timedelta(minutes=5)
 MAX_WRONG = 5
 PER_NUMBER = (3, timedelta(minutes=15))  # codes sent to one number per window
 ADDRESS_WINDOW = timedelta(hours=1)  # per address: LINLI_NOTIFY_SIGNIN_CODES_PER_ADDRESS
-PHONE = re.compile(r"^\+?[0-9 ()-]{5,20}$")
+# 5 to 15 digits (E.164's most), with an optional leading + and spaces, brackets or dashes
+PHONE_PATTERN = r"^\+?(?:[ ()-]*[0-9]){5,15}[ ()-]*$"
+PHONE = re.compile(PHONE_PATTERN)
 CODE = re.compile(r"^[0-9]{6}$")
 
 
@@ -53,11 +55,10 @@ class SignedIn:
 
 def phone_identity(phone: str) -> str:
     """The normalised ``tel:<digits>`` of a number, or ``CodeRefused``."""
-    if not isinstance(phone, str) or not PHONE.match(phone):
-        raise CodeRefused("bad_phone", "a phone number of 5 to 20 digits")
+    if not isinstance(phone, str) or len(phone) > 20 or not PHONE.match(phone):
+        raise CodeRefused("bad_phone", "a phone number of 5 to 15 digits")
     identity = normalise_contact(phone, None)
-    digits = identity.removeprefix("tel:") if identity else ""
-    if not 5 <= len(digits) <= 15:
+    if identity is None:
         raise CodeRefused("bad_phone", "a phone number of 5 to 15 digits")
     return identity
 

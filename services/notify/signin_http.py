@@ -17,7 +17,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.notify.channels import AddressedMessage, SendFailed, SmsChannel
 from services.notify.domain import Contact
 from services.notify.rendering import Message
-from services.notify.signin_codes import CODE_TTL, CodeRefused, SigninCodes, code_text
+from services.notify.signin_codes import (
+    CODE_TTL,
+    PHONE_PATTERN,
+    CodeRefused,
+    SigninCodes,
+    code_text,
+)
 from shared.events import utcnow
 from shared.http.errors import ApiError
 from shared.http.schema import error_responses
@@ -27,7 +33,12 @@ from shared.settings import Settings
 class CodeAsked(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    phone: str = Field(min_length=5, max_length=20, description="The resident's phone number")
+    phone: str = Field(
+        min_length=5,
+        max_length=20,
+        pattern=PHONE_PATTERN,
+        description="The resident's phone number: 5 to 15 digits, spaces, brackets or dashes",
+    )
     language: Literal["zh-CN", "en"] = "zh-CN"
     client_address: str | None = Field(
         None, max_length=100, description="The person's address, as the web saw it (for the "
@@ -43,7 +54,7 @@ class CodeSent(BaseModel):
 class CodeGiven(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    phone: str = Field(min_length=5, max_length=20)
+    phone: str = Field(min_length=5, max_length=20, pattern=PHONE_PATTERN)
     code: str = Field(min_length=1, max_length=12)
 
 
