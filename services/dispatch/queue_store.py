@@ -48,6 +48,7 @@ from services.dispatch.domain.queue import (
     shards_of,
 )
 from shared.kafka.failures import TransientError
+from shared.mongo.writes import upsert
 
 CACHED_SCOPES = 32
 CACHED_SELECTIONS = 16
@@ -96,7 +97,7 @@ class QueueStore:
             stamps[scope][f"revs.{bucket}"] = rev
         await asyncio.gather(
             *(
-                self.stamps.update_one({"_id": scope}, {"$max": raised}, upsert=True)
+                upsert(self.stamps, {"_id": scope}, {"$max": raised})  # a lost race updates
                 for scope, raised in stamps.items()
             )
         )
