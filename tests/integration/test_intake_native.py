@@ -66,6 +66,11 @@ def _bearer(accepted):
     return {"Authorization": f"Bearer {accepted['resident_token']}"}
 
 
+async def _holding(probe, wanted):
+    found = await probe()
+    return found if wanted in found else None
+
+
 async def _view(intake, accepted):
     response = await intake.get(f"/api/v1/issues/{accepted['issue_id']}", headers=_bearer(accepted))
     return response.json() if response.status_code == 200 else None
@@ -190,6 +195,14 @@ async def test_possible_duplicates_offered_and_followed(intake):
     first = (await intake.post("/api/v1/issues", json=report)).json()
     own = await eventually(lambda: _view(intake, first))
     assert own["description"] == report["description"]  # the reporter's own view: as written
+    # the open buckets are written just after the report's document: wait for them too
+    listing = {"category": "streetlight-daytime", "node_id": DEMO}
+
+    async def listed_ids():
+        found = await intake.get("/api/v1/duplicates", params=listing)
+        return [c["issue_id"] for c in found.json()["candidates"]]
+
+    assert first["issue_id"] in await eventually(lambda: _holding(listed_ids, first["issue_id"]))
 
     offered = await intake.post("/api/v1/issues", json={**report, "if_duplicate": "offer"})
     assert offered.status_code == 200
@@ -198,10 +211,6 @@ async def test_possible_duplicates_offered_and_followed(intake):
     # another resident is offered the report without the reporter's phone number
     [offered_first] = [c for c in candidates if c["issue_id"] == first["issue_id"]]
     assert offered_first["description"] == "白天路灯亮着，请联系我[电话]"
-    listed = await intake.get(
-        "/api/v1/duplicates", params={"category": "streetlight-daytime", "node_id": DEMO}
-    )
-    assert first["issue_id"] in [c["issue_id"] for c in listed.json()["candidates"]]
     elsewhere = await intake.get(
         "/api/v1/duplicates", params={"category": "streetlight-daytime", "node_id": HONGQI}
     )
