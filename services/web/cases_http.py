@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections import OrderedDict
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
+from markupsafe import Markup
 
 from services.web.backends import ServiceError
 from services.web.domain.actions import FIELDS, offered, pressable
@@ -23,6 +26,7 @@ from services.web.domain.queue import (
     SORTS,
     QueuePage,
     QueueQuery,
+    lines,
     queue_page,
     time_left,
 )
@@ -33,6 +37,7 @@ ISSUE_ID = r"^iss_[0-9a-z]{10,40}$"
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 Text = Annotated[str, Query(max_length=200)]
 BOARD_ROWS = 200  # cases per flag on the deadline board (the soonest deadlines first)
+PICKERS_KEPT = 256  # place pickers kept rendered (by scope, language and chosen place)
 
 
 def duty_flag(due: datetime, now: datetime) -> str:
@@ -90,8 +95,32 @@ async def _queue_of(pages: Pages, person: Person, params: dict[str, Any]) -> Que
     return queue_page(answer)
 
 
+class PlacePicker:
+    """The place filter's options of a scope (up to 500 places), rendered once per scope,
+    language and chosen place and kept (the tree does not change while the service runs;
+    the ``kept`` most recent). Keyed by scope: one person never sees another scope's list."""
+
+    def __init__(self, pages: Pages, kept: int = PICKERS_KEPT):
+        self.pages, self.kept = pages, kept
+        self._html: OrderedDict[tuple[str, str, str], Markup] = OrderedDict()
+
+    def options(self, scope: str, lang: str, chosen: str) -> Markup:
+        key = (scope, lang, chosen if chosen in self.pages.tree else "")
+        html = self._html.get(key)
+        if html is None:
+            template = self.pages.env.get_template("place_options.html.j2")
+            nodes = self.pages.places_within(scope)
+            html = Markup(template.render(nodes=nodes, lang=lang, chosen=key[2]))
+            self._html[key] = html
+            while len(self._html) > self.kept:
+                self._html.popitem(last=False)
+        self._html.move_to_end(key)
+        return html
+
+
 def _queue_routes(web: APIRouter, pages: Pages) -> None:
     """The case queue: filters, a page of cases and the cases by place."""
+    picker = PlacePicker(pages)
 
     @web.get("/cases")
     async def queue(
@@ -104,20 +133,24 @@ def _queue_routes(web: APIRouter, pages: Pages) -> None:
         page: Annotated[int, Query(ge=1, le=100_000)] = 1,
         closed: bool = False,
     ) -> Response:
-        person = await pages.person(request)
-        pages.needs_page(person, "cases")
         q = QueueQuery(status, category, node, flag if flag in FLAGS else "",
                        sort if sort in SORTS else "deadline", page)  # fmt: skip
-        result = await _queue_of(pages, person, q.params(open_only=not closed))
+        params = q.params(open_only=not closed)
+        person, result = await pages.person_and(
+            request, "cases", lambda person: _queue_of(pages, person, params)
+        )
         now = pages.staff.clock()
         lang = pages.language(request)
         by_place = pages.counts_by_place(result.places, person.scope.code).most_common(20)
         chart = bar_chart(translate(lang, "by-place"), [(pages.place(code, lang), float(n))
                           for code, n in by_place], percent=False)  # fmt: skip
+        words = partial(translate, lang)
+        table = lines(result.rows, now, words, partial(pages.category, lang=lang),
+                      partial(pages.place, lang=lang))  # fmt: skip
         return pages.render(
             request, "cases.html.j2", person, q=q, result=result, closed=closed, sorts=SORTS,
-            chart=chart, nodes=pages.places_within(person.scope.code), flags=FLAGS,
-            categories=sorted(result.categories), left=lambda c: time_left(c["next_due"], now),
+            chart=chart, places=picker.options(person.scope.code, lang, q.node), flags=FLAGS,
+            categories=sorted(result.categories), lines=table,
         )  # fmt: skip
 
 

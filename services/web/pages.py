@@ -3,11 +3,13 @@ CSRF check on forms, and turning a refusal into a clear page (never a stack trac
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -29,6 +31,7 @@ MAX_FIELD = 2000
 MAX_FIELDS = 40
 TEMPLATES = Path(__file__).parent / "templates"
 LOCAL = ZoneInfo("Asia/Shanghai")
+T = TypeVar("T")
 
 
 class Refusal(Exception):
@@ -62,9 +65,10 @@ class Pages:
         self.topic_prefix = ""
         self.departments = sorted(reference.departments)
         self.secure_cookie = secure_cookie
-        self.env = Environment(
-            loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2", "html"])
-        )
+        self.env = Environment(  # templates read once: no file checks on every page
+            loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2", "html"]),
+            auto_reload=False,
+        )  # fmt: skip
         self.env.filters["local"] = local_time
 
     # request facts ----------------------------------------------------------------------------
@@ -77,6 +81,30 @@ class Pages:
         if person is None:
             raise SignInNeeded()
         return person
+
+    async def person_and(
+        self, request: Request, page: str, fetch: Callable[[Person], Awaitable[T]]
+    ) -> tuple[Person, T]:
+        """The signed-in person, who may open ``page``, and ``fetch(person)``. For a session
+        this process has read before, the fetch starts with its remembered person while the
+        session is read again, so the two round trips overlap; the answer is used only once
+        the session proves live, allowed and of the same person (else it is dropped)."""
+        known = self.staff.known(request.cookies.get(SESSION_COOKIE, ""))
+        if known is None or page not in known.scope.pages:
+            person = await self.person(request)
+            self.needs_page(person, page)
+            return person, await fetch(person)
+        early = asyncio.ensure_future(fetch(known))
+        try:
+            person = await self.person(request)
+            self.needs_page(person, page)
+        except BaseException:
+            _drop(early)
+            raise
+        if person != known:
+            _drop(early)
+            return person, await fetch(person)
+        return person, await early
 
     def needs_page(self, person: Person, page: str) -> None:
         if page not in person.scope.pages:
@@ -183,6 +211,12 @@ class Pages:
             name, value, httponly=True, samesite="strict", secure=self.secure_cookie,
             path="/", **kwargs,
         )  # fmt: skip
+
+
+def _drop(task: asyncio.Future[Any]) -> None:
+    """Cancel an answer no one will read (its failure, if it had one, is not reported)."""
+    task.cancel()
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
 def see_other(url: str) -> RedirectResponse:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,9 +23,10 @@ from services.web.domain.accounts import (
     check_new_account,
     check_password,
 )
-from services.web.store import WebStore
+from services.web.store import WebStore, session_key
 from shared.staff_tokens import StaffClaims, sign
 
+KNOWN_SESSIONS = 10_000  # sessions whose person this process remembers (least recent dropped)
 HASHER = PasswordHasher()  # argon2id with the library's current defaults
 # verified against when the user is unknown, so both answers take as long
 DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
@@ -65,6 +67,7 @@ class Staff:
     ):
         self.store, self.lockout, self.sessions = store, lockout, sessions
         self._secret, self._ttl, self.clock = token_secret, token_ttl, clock
+        self._known: OrderedDict[str, Person] = OrderedDict()  # by the cookie's hash
 
     # accounts (operators, through `linli web users`) -----------------------------------------
     async def create_user(self, username: str, password: str, scope: Scope, name: str) -> None:
@@ -137,16 +140,34 @@ class Staff:
             return None
         session = await self.store.session(cookie)
         if session is None:
+            self._known.pop(session_key(cookie), None)
             return None
         now = self.clock()
         if self.sessions.expired(session["created_at"], session["seen_at"], now):
+            self._known.pop(session_key(cookie), None)
             await self.store.drop_session(cookie)
             return None
         if self.sessions.needs_touch(session["seen_at"], now):
             await self.store.touch_session(cookie, now)
-        return Person(session["user"], session["name"], scope_of(session), session["csrf"])
+        person = Person(session["user"], session["name"], scope_of(session), session["csrf"])
+        self._remember(cookie, person)
+        return person
+
+    def known(self, cookie: str) -> Person | None:
+        """The person of this session when this process last read it live, without reading
+        it now (a session's person never changes while it lives). Not proof that it still
+        lives: only ``person`` says that."""
+        return self._known.get(session_key(cookie)) if cookie and len(cookie) <= 100 else None
+
+    def _remember(self, cookie: str, person: Person) -> None:
+        key = session_key(cookie)
+        self._known[key] = person
+        self._known.move_to_end(key)
+        while len(self._known) > KNOWN_SESSIONS:
+            self._known.popitem(last=False)
 
     async def sign_out(self, cookie: str, person: Person, address: str) -> None:
+        self._known.pop(session_key(cookie), None)
         await self.store.drop_session(cookie)
         await self._audit(person.username, "sign-out", address, "ok")
 

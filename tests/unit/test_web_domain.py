@@ -11,7 +11,7 @@ from services.web.domain.accounts import AccountError, LockoutRule, Scope, Sessi
 from services.web.domain.accounts import check_new_account as check
 from services.web.domain.actions import offered, pressable
 from services.web.domain.charts import bar_chart
-from services.web.domain.queue import QueueQuery, queue_page
+from services.web.domain.queue import Line, QueueQuery, lines, queue_page
 from services.web.fund_http import fen
 from services.web.pages import Refusal
 from services.web.security import safe_next
@@ -61,6 +61,25 @@ def test_the_queue_query_and_answer():
     page = queue_page({"rows": [row], "total": 1, "page": 1, "pages": 1, "counts": {"a": 1}})
     assert page.rows[0]["next_due"] == NOW + timedelta(hours=1)
     assert page.rows[0]["duties"][0]["due"] == NOW + timedelta(hours=1)
+
+
+def test_the_queue_lines_carry_their_words():
+    rows = [
+        {"issue_id": "iss_a", "status": "assigned", "category": "c", "node_id": "n",
+         "flag": "overdue", "next_due": NOW - timedelta(hours=1, minutes=5)},
+        {"issue_id": "iss_b", "status": "resolved", "category": "c", "node_id": "n",
+         "flag": "due-soon", "next_due": None},
+        {"issue_id": "iss_c", "status": "assigned", "category": "c", "node_id": "n",
+         "next_due": NOW + timedelta(hours=3, minutes=20, seconds=30)},
+    ]  # fmt: skip
+    words = {"s.assigned": "已分派", "s.resolved": "已办结", "left": "剩余", "late": "超期",
+             "overdue": "已超期"}  # fmt: skip
+    got = lines(rows, NOW, words.__getitem__, lambda c: f"cat:{c}", lambda n: f"at:{n}")
+    assert got == [
+        Line("iss_a", "已分派", "cat:c", "at:n", "-1h-5m 超期", "overdue", "已超期"),
+        Line("iss_b", "已办结", "cat:c", "at:n", "", "due-soon", ""),  # no deadline: no flag
+        Line("iss_c", "已分派", "cat:c", "at:n", "3h20m 剩余", "", ""),
+    ]
 
 
 def test_actions_follow_role_place_and_state():
