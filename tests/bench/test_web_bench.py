@@ -10,13 +10,35 @@ spread over twelve reporting months as a year of reports would be, so the run me
 not routing. The first read of each (a replica that has read nothing of the street yet) is
 printed too. ``LINLI_BENCH_WEB_CASES`` sets the count (default 50,000).
 
-Measured with 50,000 cases (noisy: other checkouts' tests running):
-- load average 7-10, queues kept down to communities, case and timeline read at once: loading
-  41 s; queue: console p95 67 ms beside dispatch's queue API p95 10 ms (ratio 6.70: the 150 ms
-  floor met, the 30 % overhead missed), the API's first read of the street 824 ms; case page:
-  console p95 19 ms beside the API's 15 ms (ratio 1.24): met.
-- load average 21-27, queues kept at every place: loading 199 s; queue p95 192 ms beside the
-  API's 127 ms; case page 202 ms beside 84 ms: missed.
+Each page is read ``LINLI_BENCH_WEB_ROUNDS`` times (default 100), each read right after the
+API's, so both meet the same load; the CPU each process spent per page (``/proc``) is printed
+beside the times, a figure the machine's other load disturbs far less.
+
+Measured with 50,000 cases (noisy: other checkouts' tests running; 100 rounds):
+- after the queue page's rework (its lines carry their words, the place picker kept rendered,
+  the session read overlapping dispatch's call), load average 9-14: queue console p95 16.1 ms
+  beside the API's 11.9 ms (ratio 1.35; medians 7.9 and 4.3 ms, 1.82), the web's CPU 3.7 ms a
+  page, dispatch's 1.3 ms; at 12-14: p95 38.5 beside 21.4 ms (1.80; medians 1.87), CPU 4.4 ms.
+  The 150 ms floor met, the 30 % missed. Case page (unchanged): ratio 1.61-2.41 (medians
+  2.70-2.93): missed, where 20 rounds had printed 1.23-1.24.
+- the same bench before the rework, load average 12-13: queue p95 109.1 ms beside 60.2 ms
+  (1.81; medians 23.4 and 11.2 ms, 2.08), the web's CPU 5.7 ms a page, dispatch's 1.9 ms.
+- Where the web's time went before (one street's page, in-process, CPU from
+  ``time.process_time`` over 100-200 calls, load average 5-8): routing and middlewares 0.3-0.4
+  ms (as ``/healthz``); the session read 0.4-0.5 ms CPU, about 1 ms on the clock, in series
+  before dispatch's call; dispatch's call through httpx 1.3-1.9 ms CPU (its 17 KB JSON parsed in
+  0.08 ms); the answer's times, counts by place, the SVG chart and the place list 0.15 ms; the
+  template 1.35 ms, of which the 50 rows 0.96 ms (five or six template calls a row for words, names
+  and time left) and the place options 0.2 ms (1.1 ms for the district's 242 places). After:
+  the lines 0.16 ms, the template 0.43 ms, the options kept (0.0004 ms), the session read under
+  dispatch's call. What is left is mostly the hop itself: a bare ``GET /healthz`` of the web
+  takes 1.3-1.6 ms (median) beside the API's 5-7 ms, and the web's own call to dispatch costs
+  it about 1.1-1.3 ms of CPU in httpx: the 30 % is out of reach while every page makes a
+  second HTTP request to dispatch.
+- earlier (20 rounds), load average 7-10, queues kept down to communities: loading 41 s;
+  queue: console p95 67 ms beside the API's 10 ms (ratio 6.70), the API's first read of the
+  street 824 ms; case page 19 ms beside 15 ms (1.24). At 21-27, queues kept at every place:
+  loading 199 s; queue p95 192 ms beside 127 ms; case page 202 ms beside 84 ms.
 
 Before dispatch kept its queue in documents read by ``_id`` (measured with 2,000 cases at a load
 average of 13-18): queue p95 1,867-1,938 ms beside the task list's 1,488-1,831 ms, since the
