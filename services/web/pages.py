@@ -88,7 +88,8 @@ class Pages:
         """The signed-in person, who may open ``page``, and ``fetch(person)``. For a session
         this process has read before, the fetch starts with its remembered person while the
         session is read again, so the two round trips overlap; the answer is used only once
-        the session proves live, allowed and of the same person (else it is dropped)."""
+        the session proves live, allowed and of the same person (else it is dropped). Only
+        for reads: ``fetch`` may run for a session that turns out to have ended."""
         known = self.staff.known(request.cookies.get(SESSION_COOKIE, ""))
         if known is None or page not in known.scope.pages:
             person = await self.person(request)
