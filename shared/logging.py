@@ -55,7 +55,7 @@ def configure_logging(level: str = "INFO", fmt: str = "console", service: str = 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "pymongo", "uvicorn.access"):
+    for noisy in ("aiokafka", "pymongo", "uvicorn.access", "httpx"):  # httpx: a line per call
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.contextvars.bind_contextvars(service=service)
 
