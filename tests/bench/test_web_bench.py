@@ -16,13 +16,17 @@ beside the times, a figure the machine's other load disturbs far less.
 
 Measured with 50,000 cases (noisy: other checkouts' tests running; 100 rounds):
 - after the queue page's rework (its lines carry their words, the place picker kept rendered,
-  the session read overlapping dispatch's call), load average 9-14: queue console p95 16.1 ms
-  beside the API's 11.9 ms (ratio 1.35; medians 7.9 and 4.3 ms, 1.82), the web's CPU 3.7 ms a
-  page, dispatch's 1.3 ms; at 12-14: p95 38.5 beside 21.4 ms (1.80; medians 1.87), CPU 4.4 ms.
-  The 150 ms floor met, the 30 % missed. Case page (unchanged): ratio 1.61-2.41 (medians
-  2.70-2.93): missed, where 20 rounds had printed 1.23-1.24.
+  the session read overlapping dispatch's call), load average 9-14, three runs: queue console
+  p95 16.1-97.8 ms beside the API's 11.9-55.2 ms (ratio 1.35-1.80; medians 1.82-2.16 times the
+  API's), the web's CPU 3.7-5.0 ms a page, dispatch's 1.3-2.9 ms. The 150 ms floor met, the
+  30 % missed. Case page (not changed here): ratio 1.61-2.41 (medians 2.70-3.19): missed,
+  where 20 rounds had printed 1.23-1.24.
 - the same bench before the rework, load average 12-13: queue p95 109.1 ms beside 60.2 ms
   (1.81; medians 23.4 and 11.2 ms, 2.08), the web's CPU 5.7 ms a page, dispatch's 1.9 ms.
+- the old and the new web side by side on one dispatch, each page read right after the API's
+  (300 rounds, load average 10-14, three runs): the web's CPU a page 6.2-7.8 ms before, 5.0-6.6
+  ms after (1.1-1.2 ms less); medians 2.02-2.12 times the API's before, 1.88-2.06 after: at
+  that load most of the page's time is the extra hop's waiting for a core.
 - Where the web's time went before (one street's page, in-process, CPU from
   ``time.process_time`` over 100-200 calls, load average 5-8): routing and middlewares 0.3-0.4
   ms (as ``/healthz``); the session read 0.4-0.5 ms CPU, about 1 ms on the clock, in series
@@ -31,7 +35,9 @@ Measured with 50,000 cases (noisy: other checkouts' tests running; 100 rounds):
   template 1.35 ms, of which the 50 rows 0.96 ms (five or six template calls a row for words, names
   and time left) and the place options 0.2 ms (1.1 ms for the district's 242 places). After:
   the lines 0.16 ms, the template 0.43 ms, the options kept (0.0004 ms), the session read under
-  dispatch's call. What is left is mostly the hop itself: a bare ``GET /healthz`` of the web
+  dispatch's call. A sampled profile of the web process (py-spy) then showed httpx's log line
+  for each call to dispatch at about 5 % of its samples: held back below WARNING since. What
+  is left is mostly the hop itself: a bare ``GET /healthz`` of the web
   takes 1.3-1.6 ms (median) beside the API's 5-7 ms, and the web's own call to dispatch costs
   it about 1.1-1.3 ms of CPU in httpx: the 30 % is out of reach while every page makes a
   second HTTP request to dispatch.
