@@ -16,10 +16,10 @@ beside the times, a figure the machine's other load disturbs far less.
 
 Measured with 50,000 cases (noisy: other checkouts' tests running; 100 rounds):
 - after the queue page's rework (its lines carry their words, the place picker kept rendered,
-  the session read overlapping dispatch's call), load average 9-14, three runs: queue console
-  p95 16.1-97.8 ms beside the API's 11.9-55.2 ms (ratio 1.35-1.80; medians 1.82-2.16 times the
+  the session read overlapping dispatch's call), load average 8-14, four runs: queue console
+  p95 16.1-97.8 ms beside the API's 11.9-55.2 ms (ratio 1.35-1.99; medians 1.82-2.16 times the
   API's), the web's CPU 3.7-5.0 ms a page, dispatch's 1.3-2.9 ms. The 150 ms floor met, the
-  30 % missed. Case page (not changed here): ratio 1.61-2.41 (medians 2.70-3.19): missed,
+  30 % missed. Case page (not changed here): ratio 1.61-2.90 (medians 2.70-3.19): missed,
   where 20 rounds had printed 1.23-1.24.
 - the same bench before the rework, load average 12-13: queue p95 109.1 ms beside 60.2 ms
   (1.81; medians 23.4 and 11.2 ms, 2.08), the web's CPU 5.7 ms a page, dispatch's 1.9 ms.
