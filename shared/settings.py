@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     notify_broadcast_lease_s: float = Field(
         30.0, gt=0, description="How long a replica holds a broadcast before another may resume it."
     )
+    notify_reach_every_s: float = Field(
+        300.0, gt=0, description="How often residents are counted per node for broadcast previews."
+    )
     smtp_host: str = Field("", description="SMTP server for email; empty disables email.")
     smtp_port: int = Field(587, description="SMTP port.")
     smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")

@@ -146,6 +146,15 @@ async def test_notify_broadcast_lease(settings: Settings, monitored) -> None:
         assert await store.unfinished.count_documents({}) == 0
 
 
+async def test_notify_broadcast_reach_read_by_id(settings: Settings, monitored) -> None:
+    async with _prepared(settings, monitored, "reach", NotifyStore) as (db, filters, store):
+        await store.replace_reach({f"sz.n{i}": {"residents": i} for i in range(30)})
+        await _assert_by_id(db, filters, store.reach("sz.n7"))
+        assert (await store.reach("sz.n7"))["residents"] == 7
+        await store.replace_reach({"sz.n7": {"residents": 8}})
+        assert await store.reach_counts.count_documents({}) == 1
+
+
 async def _assert_by_id(db, filters: Filters, call) -> None:
     """Stricter than ``_assert_indexed``: every filter the call sends is an exact ``_id``
     (an equality on another field is narrowed by our build's pushdown 2 only: it still reads
