@@ -112,6 +112,11 @@ class Backends:
             return await self.call("notify", "GET", f"/api/v1{path}", token)
         return await self.call("notify", "POST", f"/api/v1{path}", token, json=body)
 
+    async def reach(self, token: str, node_id: str) -> dict[str, Any]:
+        """How many residents a broadcast below the node reaches (notify's counts)."""
+        params = {"node_id": node_id}
+        return await self.call("notify", "GET", "/api/v1/broadcasts/reach", token, params=params)
+
     async def readiness(self, service: str) -> dict[str, Any]:
         try:
             response = await self.client.get(self.urls[service] + "/readyz", timeout=2.0)

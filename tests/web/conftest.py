@@ -36,6 +36,7 @@ def platform(servers: Endpoints, tmp_path_factory) -> Iterator[Platform]:
         env={
             "LINLI_INTAKE_RATE_PER_CLIENT": "0",
             "LINLI_NOTIFY_SIGNIN_CODES_PER_ADDRESS": "200",  # every browser here is 127.0.0.1
+            "LINLI_NOTIFY_REACH_EVERY_S": "1",  # broadcast previews count new residents soon
         },
         ready_timeout_s=120,
     ) as (settings, processes):

@@ -281,6 +281,49 @@ def test_an_operator_broadcasts_and_cancels_within_their_area(platform: Platform
     assert outside.status_code == 404 and "Traceback" not in outside.text
 
 
+HONGQI = "sz.tongjiang.niuerqiao.hongqi"
+REACH = re.compile(r'id="reach-residents">(\d+)<')
+
+
+def reach_on(client: httpx.Client, node: str) -> tuple[int, str]:
+    page = client.get("/broadcasts", params={"node_id": node})
+    assert page.status_code == 200, page.text
+    found = REACH.search(page.text)
+    return (int(found.group(1)) if found else -1), page.text
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_the_broadcast_page_previews_reach_and_shows_progress(platform: Platform, lang: str):
+    report(platform, "streetlight-out", HONGQI, "路灯不亮")  # its reporter lives there
+    operator = signed_in(platform, "operator", lang)
+    residents, page = wait_for(lambda: (r := reach_on(operator, HONGQI))[0] >= 1 and r)
+    words = {"zh-CN": ("区域内居民", "统计时间", "已完成", "站内信"),
+             "en": ("Residents in the area", "Counted at", "done", "Inbox")}[lang]  # fmt: skip
+    assert words[0] in page and words[1] in page and "selected>" in page
+    assert re.search(rf'<option value="{HONGQI}" selected>', page)
+    district, _ = reach_on(operator, "sz")
+    assert district >= residents
+    sent = operator.post(
+        "/broadcasts",
+        data={
+            "csrf": csrf_of(page),
+            "node_id": HONGQI,
+            "title_zh": "停电通知",
+            "body_zh": "今晚停电。",
+        },
+    )
+    assert sent.status_code == 303, sent.text
+    done = wait_for(lambda: 'data-status="done"' in (p := operator.get(sent.headers["location"]))
+                    .text and p.text)  # fmt: skip
+    reached = int(re.search(r'id="broadcast-reached">(\d+)<', done).group(1))
+    assert reached >= 1 and words[2] in done and words[3] in done
+    assert re.search(r"<tbody><tr><th scope=\"row\">[^<]+</th><td>\d+</td>", done)
+    assert "data-refresh" not in done  # finished: the page stops refreshing itself
+    for bad in ({"node_id": "sz.nowhere"}, {"shown": "../residents/x/inbox"}):
+        refused = operator.get("/broadcasts", params=bad)
+        assert refused.status_code == 404 and "Traceback" not in refused.text
+
+
 def test_the_overview_shows_readiness_lag_and_dead_letters(platform: Platform):
     report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi", "路灯闪烁")
     operator = signed_in(platform, "operator", lang="en")

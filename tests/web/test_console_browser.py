@@ -172,6 +172,38 @@ def test_the_fund_approval_in_the_browser(chromium, platform: Platform):
     shot(treasurer, "10-fund-posted-en")
 
 
+def test_a_broadcast_in_the_browser(chromium, platform: Platform):
+    """The reach of the chosen area shows as it is chosen, and the sent broadcast's progress
+    follows live to its end: neither reloads the page."""
+    hongqi = "sz.tongjiang.niuerqiao.hongqi"
+    report(platform, "streetlight-out", hongqi, "楼道灯不亮")  # its reporter lives there
+    operator = person(chromium, platform, "operator", "en")
+    deadline = time.monotonic() + 30
+    while True:  # the reporter is counted within a second or two
+        operator.goto(f"/broadcasts?node_id={hongqi}")
+        if (
+            operator.locator("#reach-residents").inner_text().isdigit()
+            or time.monotonic() > deadline
+        ):
+            break
+        time.sleep(0.5)
+    operator.goto("/broadcasts")
+    operator.evaluate("window.notReloaded = true")
+    operator.select_option("#node_id", hongqi)
+    operator.wait_for_selector("#reach h2:has-text('Hongqi')")
+    assert int(operator.locator("#reach-residents").inner_text()) >= 1
+    assert operator.evaluate("window.notReloaded === true")
+    operator.fill("#title_zh", "停水通知")
+    operator.fill("#body_zh", "明日停水。")
+    operator.click("form[action='/broadcasts'][method='post'] button[type=submit]")
+    operator.wait_for_selector("#broadcast")
+    operator.evaluate("window.notReloaded = true")
+    operator.wait_for_selector("#broadcast[data-status='done']", timeout=30_000)
+    assert int(operator.locator("#broadcast-reached").inner_text()) >= 1
+    assert operator.evaluate("window.notReloaded === true")
+    shot(operator, "11-broadcast-done-en")
+
+
 def teardown_module() -> None:
     if SHOTS.exists() and not any(SHOTS.iterdir()):
         shutil.rmtree(SHOTS)
