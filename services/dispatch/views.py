@@ -137,6 +137,14 @@ class QueueAnswer(BaseModel):
     rows: list[QueueRowView]
 
 
+class QueueStampAnswer(BaseModel):
+    principal: HolderView
+    stamp: str = Field(
+        description="Changes whenever a case in this scope changes (compare it with the last "
+        "one read); it says nothing else."
+    )
+
+
 def queue_row_view(row: Row, now: datetime) -> dict[str, Any]:
     return {
         "issue_id": row.issue_id,

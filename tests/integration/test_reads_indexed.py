@@ -285,6 +285,31 @@ async def test_dispatch_case_queue(settings: Settings, monitored) -> None:
         assert len(mine.rows) == 40
 
 
+async def test_dispatch_queue_stamp_read_by_id_and_moves_with_a_change(
+    settings: Settings, monitored
+) -> None:
+    """The console's live board asks for the scope's stamp every few seconds: one ``_id``
+    read, and it moves when a case of the scope changes (not when another scope's does)."""
+    within = load_reference(settings.config_dir).tree.is_within
+    async with _prepared(settings, monitored, "stamp", CaseStore) as (db, filters, store):
+        docs = [_routed_case(f"iss_stamp{i:06d}", i) for i in range(10)]
+        await store.insert_cases(docs)
+        await _assert_by_id(db, filters, store.queue.stamp("n:sz.tongjiang", "", within))
+        street = await store.queue.stamp("n:sz.tongjiang", "", within)
+        place = await store.queue.stamp("n:sz.tongjiang.niuerqiao", HONGQI, within)
+        other = await store.queue.stamp("n:sz.haitang", "", within)
+        await store.queue.put([{**docs[3], "version": 2, "status": "acknowledged"}])
+        assert await store.queue.stamp("n:sz.tongjiang", "", within) != street
+        assert await store.queue.stamp("n:sz.tongjiang.niuerqiao", HONGQI, within) != place
+        assert await store.queue.stamp("n:sz.haitang", "", within) == other
+        again = await store.queue.stamp("n:sz.tongjiang", "", within)
+        await store.queue.put([{**docs[3], "version": 2, "status": "acknowledged"}])  # a replay
+        assert await store.queue.stamp("n:sz.tongjiang", "", within) == again
+
+
+HONGQI = "sz.tongjiang.niuerqiao.hongqi"
+
+
 def _routed_case(issue_id: str, i: int) -> dict:
     due = AT + timedelta(hours=i)
     duty = {"holder": {"kind": "department", "code": "urban-mgmt"}, "status": "summoned",
