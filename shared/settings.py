@@ -255,6 +255,25 @@ class Settings(BaseSettings):
         description="Web: how long the public district page keeps dispatch's rates and counts "
         "before asking again.",
     )
+    web_live_poll_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="Web: how often a live board asks dispatch whether its "
+        "scope changed (one ask per scope per interval, shared by its open streams).",
+    )
+    web_live_per_person: int = Field(
+        4, ge=1, description="Web: live streams (open boards) one person may hold at once."
+    )
+    web_live_streams: int = Field(
+        200, ge=1, description="Web: live streams one web process holds at once."
+    )
+    web_live_stream_s: float = Field(
+        600.0,
+        gt=0,
+        description="Web: how long a live stream lasts before the browser opens "
+        "it again (the session and the bounds are checked anew).",
+    )
 
     intake_rate_per_client: float = Field(
         20.0, ge=0, description="Intake: reports per second per client address (0: no limit)."

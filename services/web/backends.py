@@ -83,6 +83,11 @@ class Backends:
             await self.call("dispatch", "GET", f"/api/v1/dispatch/cases/{issue_id}", token)
         )
 
+    async def queue_stamp(self, token: str) -> str:
+        """What moves when a case in the person's scope changes (and says nothing else)."""
+        answer = await self.call("dispatch", "GET", "/api/v1/dispatch/queue/stamp", token)
+        return str(answer["stamp"])
+
     async def timeline(self, token: str, issue_id: str) -> list[dict[str, Any]]:
         """Every event of the case, its times parsed."""
         path = f"/api/v1/dispatch/cases/{issue_id}/timeline"

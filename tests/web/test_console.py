@@ -419,3 +419,59 @@ def test_the_deadline_board_urges_a_late_holder(platform: Platform):
     assert urged.status_code == 303, urged.text
     page = street.get(f"/cases/{issue_id}").text
     assert "提醒/催办" in page[page.index('class="timeline"') :]
+
+
+def _until(stream, wanted: str, timeout_s: float) -> list[str]:
+    """The stream's lines up to and including the first that starts with ``wanted``."""
+    seen, deadline = [], time.monotonic() + timeout_s
+    for line in stream:
+        seen.append(line)
+        if line.startswith(wanted):
+            return seen
+        assert time.monotonic() < deadline, f"no {wanted!r} in time: {seen[-5:]}"
+    raise AssertionError(f"the stream ended: {seen[-5:]}")
+
+
+def test_a_live_board_is_told_of_changes_in_its_scope_only(platform: Platform):
+    community = signed_in(platform, "niuerqiao", lang="en")
+    zhujian = signed_in(platform, "zhujian", lang="en")
+    with community.stream("GET", "/live/cases") as mine, \
+            zhujian.stream("GET", "/live/cases") as theirs:  # fmt: skip
+        assert mine.status_code == 200 and theirs.status_code == 200
+        assert mine.headers["content-type"].startswith("text/event-stream")
+        lines, other = mine.iter_lines(), theirs.iter_lines()
+        _until(lines, ": still here", 20)  # each has read its scope's stamp
+        _until(other, ": still here", 20)
+        report(platform, "streetlight-out", HONGQI, "路灯又不亮了")  # urban-mgmt's, not zhujian's
+        told = _until(lines, "event: changed", 60)
+        assert all("iss_" not in line for line in told)  # it says that, and nothing else
+        quiet = [next(other) for _ in range(6)]  # ~3 polls after it was routed
+        assert not any("changed" in line for line in quiet), quiet
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_live_streams_are_bounded_per_person_and_refused_clearly(platform: Platform, lang: str):
+    from contextlib import ExitStack
+
+    street = signed_in(platform, "tongjiang", lang)
+    bound = platform.settings.web_live_per_person
+    with ExitStack() as held:
+        streams = [held.enter_context(street.stream("GET", "/live/cases")) for _ in range(bound)]
+        lines = [stream.iter_lines() for stream in streams]  # (dropping one closes it)
+        for each in lines:
+            _until(each, "retry:", 20)
+        refused = street.get("/live/cases")
+        assert refused.status_code == 429, refused.text
+        words = {"zh-CN": "打开的实时页面过多", "en": "Too many live pages are open"}[lang]
+        assert words in refused.text and "Traceback" not in refused.text
+    deadline = time.monotonic() + 20  # closed streams are let go when the server notices
+    while True:
+        with street.stream("GET", "/live/cases") as again:
+            if again.status_code == 200:
+                break
+        assert again.status_code == 429 and time.monotonic() < deadline
+        time.sleep(0.5)
+    clerk = signed_in(platform, "fund-clerk", lang)
+    assert clerk.get("/live/cases").status_code == 403
+    anonymous = httpx.get(platform.url("web") + "/live/cases", follow_redirects=False)
+    assert anonymous.status_code == 303 and "/signin" in anonymous.headers["location"]

@@ -204,6 +204,20 @@ def test_a_broadcast_in_the_browser(chromium, platform: Platform):
     shot(operator, "11-broadcast-done-en")
 
 
+def test_the_deadline_board_updates_live_in_the_browser(chromium, platform: Platform):
+    """The board follows its stream: an urgent case shows up well before the fallback timer
+    (60 s while the stream is open) would have reloaded it, and without a page reload."""
+    street = person(chromium, platform, "tongjiang", "en")
+    street.goto("/deadlines")
+    street.wait_for_timeout(3000)  # the stream has read the scope's stamp
+    street.evaluate("window.notReloaded = true")
+    issue_id = report(platform, "water-pipe-burst", "sz.tongjiang.niuerqiao.hongqi", "水管爆裂",
+                      severity="spraying", **{"location-detail": "5 栋楼下"})  # fmt: skip
+    street.wait_for_selector(f"a[href='/cases/{issue_id}']", timeout=40_000)
+    assert street.evaluate("window.notReloaded === true")
+    shot(street, "12-deadlines-live-en")
+
+
 def teardown_module() -> None:
     if SHOTS.exists() and not any(SHOTS.iterdir()):
         shutil.rmtree(SHOTS)

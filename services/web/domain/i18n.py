@@ -28,6 +28,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "notfound": ("未找到，或不在您的管辖范围内。", "Not found, or outside your scope."),
     "unavailable": ("服务暂时不可用，请稍后再试。", "A service is unavailable; try again shortly."),
     "invalid": ("输入有误：", "Please check: "),
+    "toomany": (
+        "打开的实时页面过多，请关闭一些后再试。",
+        "Too many live pages are open; close some and try again.",
+    ),
     "back": ("返回", "Back"),
     "cases": ("案件队列", "Case queue"),
     "deadlines": ("期限看板", "Deadline board"),

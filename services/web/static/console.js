@@ -50,17 +50,43 @@ function typing(main) {
     && document.activeElement.matches("input, select, textarea");
 }
 
+let live = null; // the open stream of a live board, if any
+
 function refreshLater() {
   const main = document.querySelector("main[data-refresh]");
   if (!main || !window.fetch) { return; }
+  const seconds = Number(main.dataset.refresh);
   setTimeout(async () => {
     if (!typing(main) && !document.hidden) {
       try { await reloadMain(); } catch (error) { /* offline for a moment: try again */ }
     }
     refreshLater();
-  }, Number(main.dataset.refresh) * 1000);
+  }, (live ? Math.max(seconds, 60) : seconds) * 1000); // live: only for the time left
 }
-document.addEventListener("DOMContentLoaded", refreshLater);
+
+// Boards marked <main data-live="url"> (the deadline board) follow the server's stream and
+// reload their main part when a case in the person's scope changed. Without EventSource, or
+// when the stream is refused (too many open), the timed refresh does it.
+function listen() {
+  const main = document.querySelector("main[data-live]");
+  if (!main || !window.EventSource || !window.fetch) { return; }
+  live = new EventSource(main.dataset.live);
+  let busy = false, again = false;
+  live.addEventListener("changed", async () => {
+    if (busy) { again = true; return; } // a change during a reload: reload once more
+    busy = true;
+    do {
+      again = false;
+      if (typing(document.querySelector("main"))) { break; } // the timer catches up
+      try { await reloadMain(); } catch (error) { break; }
+    } while (again);
+    busy = false;
+  });
+  live.addEventListener("error", () => {
+    if (live && live.readyState === EventSource.CLOSED) { live = null; }
+  });
+}
+document.addEventListener("DOMContentLoaded", () => { listen(); refreshLater(); });
 
 // The broadcast form's area: the reach of another chosen area shows at once (the #reach part
 // of the page for that area; without this the preview button asks for it).
