@@ -20,9 +20,8 @@ def test_streams_are_bounded_per_person_and_per_process():
         with pytest.raises(TooManyStreams):
             live.admit("a")
         live.admit("b")
-        with live.held("b", "office:sz"):
-            with pytest.raises(TooManyStreams):
-                live.admit("c")  # the process is full
+        with live.held("b", "office:sz"), pytest.raises(TooManyStreams):
+            live.admit("c")  # the process is full
         live.admit("c")
     live.admit("a")
     assert live.open_streams == 0
