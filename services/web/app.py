@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.web import cases_http, fund_http, http, live_http, operator_http
+from services.web import cases_http, fund_http, http, live_http, operator_http, photos_http
 from services.web.backends import Backends, parse_service_urls
 from services.web.domain.accounts import LockoutRule, SessionRule
 from services.web.live import LiveBoards
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             fund_http.router(pages),
             operator_http.router(pages),
             live_http.router(pages, boards),
+            photos_http.router(pages, settings.intake_max_photo_bytes),
             *public.routers,
             *resident_routers,
         ],

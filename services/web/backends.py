@@ -102,6 +102,25 @@ class Backends:
         params = {"month": month}
         return await self.call("dispatch", "GET", "/api/v1/dispatch/rates", token, params=params)
 
+    # intake ---------------------------------------------------------------------------------
+    async def photo(self, media_id: str, max_bytes: int) -> tuple[bytes, str]:
+        """A report's photo from intake: its bytes and type, at most ``max_bytes`` read."""
+        url = f"{self.urls['intake']}/api/v1/media/{media_id}"
+        try:
+            async with self.client.stream("GET", url) as response:
+                if response.status_code == 404:
+                    raise ServiceError(404, "no such photo")
+                if response.status_code >= 400:
+                    raise ServiceError(503, "intake unavailable")
+                data = b""
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise ServiceError(413, "the photo is larger than photos may be")
+                return data, response.headers.get("content-type", "").split(";")[0].strip()
+        except httpx.HTTPError as exc:
+            raise ServiceError(503, "intake unreachable") from exc
+
     # ledger ---------------------------------------------------------------------------------
     async def campaigns(self) -> list[dict[str, Any]]:
         return await self.call("ledger", "GET", "/api/v1/public/campaigns")

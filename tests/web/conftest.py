@@ -67,9 +67,13 @@ def signed_in(platform: Platform, username: str, lang: str = "zh-CN") -> httpx.C
     return client
 
 
-def report(platform: Platform, category: str, node: str, text: str, **attributes) -> str:
+def report(
+    platform: Platform, category: str, node: str, text: str, media_url: str = "", **attributes
+) -> str:
     body = {"category": category, "node_id": node, "description": text,
             "contact": {"phone": "13800001111"}}  # fmt: skip
+    if media_url:
+        body["media_url"] = media_url
     if attributes:
         body["attributes"] = attributes
     answer = httpx.post(f"{platform.url('intake')}/api/v1/issues", json=body, timeout=20)

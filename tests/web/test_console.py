@@ -475,3 +475,36 @@ def test_live_streams_are_bounded_per_person_and_refused_clearly(platform: Platf
     assert clerk.get("/live/cases").status_code == 403
     anonymous = httpx.get(platform.url("web") + "/live/cases", follow_redirects=False)
     assert anonymous.status_code == 303 and "/signin" in anonymous.headers["location"]
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_the_case_page_shows_the_reports_photo_to_its_scope_only(platform: Platform, lang: str):
+    from tests.web.residents_helpers import noisy_png
+
+    png = noisy_png(64)
+    stored = httpx.post(f"{platform.url('intake')}/api/v1/media", timeout=20,
+                        files={"file": ("leak.png", png, "image/png")})  # fmt: skip
+    assert stored.status_code == 201, stored.text
+    issue_id = report(
+        platform, "streetlight-out", HONGQI, "灯杆倒了", media_url=stored.json()["media_url"]
+    )
+    elsewhere = report(platform, "streetlight-out", HONGQI, "灯杆歪了",
+                       media_url="https://photos.example/leak.png")  # fmt: skip
+    community = signed_in(platform, "niuerqiao", lang)
+    page = wait_for(lambda: (p := community.get(f"/cases/{issue_id}")).status_code == 200 and p)
+    alt = {"zh-CN": "居民随反映上传的照片", "en": "The photo the resident sent with the report"}
+    assert f'<img src="/cases/{issue_id}/photo" alt="{alt[lang]}"' in page.text
+    photo = community.get(f"/cases/{issue_id}/photo")
+    assert photo.status_code == 200 and photo.content == png
+    assert photo.headers["content-type"] == "image/png"
+    assert photo.headers["x-content-type-options"] == "nosniff"
+    outside = wait_for(lambda: (p := community.get(f"/cases/{elsewhere}")).status_code == 200 and p)
+    assert "photos.example" in outside.text and "<img" not in outside.text.split("<h2>")[2]
+    assert community.get(f"/cases/{elsewhere}/photo").status_code == 404
+    # another department, a fund account, nobody: no photo
+    assert signed_in(platform, "zhujian", lang).get(f"/cases/{issue_id}/photo").status_code == 404
+    assert (
+        signed_in(platform, "fund-clerk", lang).get(f"/cases/{issue_id}/photo").status_code == 403
+    )
+    anonymous = httpx.get(f"{platform.url('web')}/cases/{issue_id}/photo")
+    assert anonymous.status_code == 303

@@ -67,6 +67,11 @@ WORDS: dict[str, tuple[str, str]] = {
     ),
     "case": ("案件", "Case"),
     "report": ("反映内容", "Report"),
+    "photo.alt": ("居民随反映上传的照片", "The photo the resident sent with the report"),
+    "photo.elsewhere": (
+        "照片在外部地址，未予显示：",
+        "The photo is at an outside address and is not shown: ",
+    ),
     "owner": ("首接单位", "Owner"),
     "supervisor": ("督办单位", "Supervisor"),
     "duties": ("承办单位与期限", "Duties and deadlines"),
