@@ -41,8 +41,8 @@ from services.dispatch.views import (
     queue_row_view,
 )
 from shared.events import utcnow
+from shared.events.base import INTEGRAL
 from shared.events.dispatch import ActionTarget, ActionType, DepartmentActionV1
-from shared.events.ledger import INTEGRAL
 from shared.http.errors import ApiError, ErrorMap
 from shared.http.schema import ErrorBody, error_responses
 from shared.reference.tree import Tree
