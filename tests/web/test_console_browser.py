@@ -218,6 +218,23 @@ def test_the_deadline_board_updates_live_in_the_browser(chromium, platform: Plat
     shot(street, "12-deadlines-live-en")
 
 
+def test_the_reports_photo_shows_on_the_case_page_in_the_browser(chromium, platform: Platform):
+    """Loaded from the console's own origin (the page's CSP allows images from it alone)."""
+    from tests.web.residents_helpers import noisy_png
+
+    stored = httpx.post(f"{platform.url('intake')}/api/v1/media", timeout=20,
+                        files={"file": ("lamp.png", noisy_png(48), "image/png")})  # fmt: skip
+    assert stored.status_code == 201, stored.text
+    issue_id = report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi", "灯罩掉了",
+                      media_url=stored.json()["media_url"])  # fmt: skip
+    community = person(chromium, platform, "niuerqiao")
+    until_listed(community, issue_id)
+    community.goto(f"/cases/{issue_id}")
+    community.wait_for_function("document.querySelector('figure.photo img').complete")
+    assert community.evaluate("document.querySelector('figure.photo img').naturalWidth") == 48
+    shot(community, "13-case-photo-zh")
+
+
 def teardown_module() -> None:
     if SHOTS.exists() and not any(SHOTS.iterdir()):
         shutil.rmtree(SHOTS)
