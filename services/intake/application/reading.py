@@ -1,4 +1,5 @@
-"""Intake's reads: a resident's own reports (by token), Open311's request search and
+"""Intake's reads: one report (by its report token, or a signed-in resident's own token), a
+resident's own reports (by their token), Open311's request search and
 single requests, a batch request's token, a photo."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from services.intake.domain.views import resident_view
 from services.intake.idempotency import issue_id_for_key
 from services.intake.media import MediaStore
 from services.intake.store import IssueStore
-from shared.residents import token_matches
+from shared.residents import report_token_matches, token_matches
 
 _TOKEN = re.compile(r"^tok_[0-9a-f]{32}$")
 
@@ -41,11 +42,15 @@ class Reading:
         self._clock = clock
 
     def _may_read(self, doc: Mapping[str, Any], token: str) -> bool:
+        """This report's own token, or the resident token of its reporter or a follower."""
+        if report_token_matches(self._secret, doc["_id"], token):
+            return True
         refs = [doc.get("resident_ref") or "", *doc.get("followers", [])]
         return any(ref and token_matches(self._secret, ref, token) for ref in refs)
 
     async def issue(self, issue_id: str, token: str) -> dict[str, Any]:
-        """The reporter's (or a follower's) view of one report."""
+        """The reporter's (or a follower's) view of one report: with the report token that
+        filing or following answered, or as a signed-in resident."""
         doc = await self._store.get(issue_id)
         if doc is None or not token or not self._may_read(doc, token):
             # the same answer for "absent" and "not yours": ids are not probed
@@ -53,7 +58,8 @@ class Reading:
         return resident_view(doc)
 
     async def of_resident(self, ref: str, token: str) -> list[dict[str, Any]]:
-        """Every report a resident filed or follows, newest first."""
+        """Every report a resident filed or follows, newest first: the resident token alone
+        (from a sign-in) opens it, never a report token."""
         if not token or not token_matches(self._secret, ref, token):
             raise BadToken("missing or wrong resident token", "header.authorization")
         return [resident_view(doc) for doc in await self._store.of_resident(ref)]
