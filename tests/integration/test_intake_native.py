@@ -20,11 +20,12 @@ from services.notify.app import create_app as notify_app
 from shared.events.lifecycle import IssueProgressedV1
 from shared.metrics import EVENTS_CONSUMED
 from shared.mongo import make_client
-from shared.residents import normalise_contact, report_token, resident_ref, resident_token
+from shared.residents import report_token
 from shared.settings import Settings
 from shared.topics import ISSUES_LIFECYCLE, ISSUES_REPORTED
 from tests.helpers import eventually, produce, produce_event, read_topic, serving
 from tests.servers import isolated_settings
+from tests.signin import minted
 
 pytestmark = pytest.mark.integration
 HONGQI = "sz.tongjiang.niuerqiao.hongqi"
@@ -75,11 +76,8 @@ def _bearer(accepted):
 
 
 def _signed_in(settings: Settings, phone: str) -> tuple[str, dict[str, str]]:
-    """The reference and bearer header notify's phone sign-in gives (the same HMACs with the
-    test secret; ``test_notify_signin_codes`` proves the sign-in answers exactly these)."""
-    secret = settings.resident_secret.get_secret_value()
-    ref = resident_ref(secret, normalise_contact(phone, None))
-    return ref, {"Authorization": f"Bearer {resident_token(secret, ref)}"}
+    # the resident token a phone's sign-in gives (intake never answers it), minted as setup
+    return minted(settings.resident_secret.get_secret_value(), phone)
 
 
 async def _holding(probe, wanted):
@@ -272,9 +270,9 @@ async def test_an_answer_stored_before_report_tokens_is_replayed_without_its_tok
     body, key = _report(), f"k-{uuid.uuid4()}"
     fingerprint = body_fingerprint(ReportIn.model_validate(body).model_dump(mode="json"))
     secret = module_settings.resident_secret.get_secret_value()
-    ref = resident_ref(secret, normalise_contact("13800000123", None))
+    ref, bearer = minted(secret, "13800000123")
     old = {"issue_id": "iss_stored_long_ago", "status": "accepted", "resident_ref": ref,
-           "resident_token": resident_token(secret, ref)}  # fmt: skip
+           "resident_token": bearer["Authorization"].removeprefix("Bearer ")}  # fmt: skip
     client = make_client(module_settings.mongodb_url, app_name="test")
     try:
         await client[module_settings.database_name("intake")]["idempotency"].insert_one(
