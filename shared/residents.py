@@ -8,7 +8,8 @@ with a purpose, so a token for one purpose never passes for another:
   (their reports, inbox, preferences, ballots). Only a verified sign-in issues it (notify's
   one-time codes); typing a phone number into a report never does.
 - the report token (purpose ``report``, over an issue id) opens that one report, and nothing
-  else; intake answers a filing or a follow with it.
+  else; intake answers a filing with it. A follow is answered with the follower's token
+  (purpose ``follow``): that report alone too, as other residents see it (contacts masked).
 
 Every service that checks them holds the same key.
 """
@@ -50,6 +51,7 @@ def resident_ref(secret: str, identity: str | None) -> str:
 
 RESIDENT_PURPOSE = "inbox"  # the resident-wide token's (the name predates what it opens now)
 REPORT_PURPOSE = "report"
+FOLLOW_PURPOSE = "follow"
 
 
 def resident_token(secret: str, ref: str, purpose: str = RESIDENT_PURPOSE) -> str:
@@ -57,9 +59,10 @@ def resident_token(secret: str, ref: str, purpose: str = RESIDENT_PURPOSE) -> st
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-def report_token(secret: str, issue_id: str) -> str:
-    """The token that opens one report (``issue_id``) and nothing else."""
-    return resident_token(secret, issue_id, REPORT_PURPOSE)
+def report_token(secret: str, issue_id: str, purpose: str = REPORT_PURPOSE) -> str:
+    """The token that opens one report (``issue_id``) and nothing else: as its reporter
+    (``REPORT_PURPOSE``) or as a follower (``FOLLOW_PURPOSE``)."""
+    return resident_token(secret, issue_id, purpose)
 
 
 def secrets_equal(expected: str, given: str) -> bool:
@@ -74,5 +77,7 @@ def token_matches(secret: str, ref: str, token: str, purpose: str = RESIDENT_PUR
     return secrets_equal(resident_token(secret, ref, purpose), token)
 
 
-def report_token_matches(secret: str, issue_id: str, token: str) -> bool:
-    return secrets_equal(report_token(secret, issue_id), token)
+def report_token_matches(
+    secret: str, issue_id: str, token: str, purpose: str = REPORT_PURPOSE
+) -> bool:
+    return secrets_equal(report_token(secret, issue_id, purpose), token)

@@ -75,9 +75,9 @@ def _bearer(accepted):
     return {"Authorization": f"Bearer {accepted['report_token']}"}
 
 
-def _signed_in(settings: Settings, phone: str) -> tuple[str, dict[str, str]]:
+def _signed_in(settings: Settings, phone=None, email=None) -> tuple[str, dict[str, str]]:
     # the resident token a phone's sign-in gives (intake never answers it), minted as setup
-    return minted(settings.resident_secret.get_secret_value(), phone)
+    return minted(settings.resident_secret.get_secret_value(), phone, email)
 
 
 async def _holding(probe, wanted):
@@ -291,7 +291,7 @@ async def test_an_answer_stored_before_report_tokens_is_replayed_without_its_tok
     }
 
 
-async def test_possible_duplicates_offered_and_followed(intake):
+async def test_possible_duplicates_offered_and_followed(intake, module_settings):
     report = {
         "category": "streetlight-daytime",
         "node_id": f"{DEMO}.b02",
@@ -328,6 +328,14 @@ async def test_possible_duplicates_offered_and_followed(intake):
     assert follower.status_code == 201
     view = await _view(intake, follower.json())
     assert view["issue_id"] == first["issue_id"]
+    # the follower reads the reporter's words as the offer showed them: the phone masked
+    assert view["description"] == "白天路灯亮着，请联系我[电话]"
+    assert follower.json()["report_token"] != first["report_token"]
+    # signed in, the follower lists it the same way
+    ref, neighbour = _signed_in(module_settings, email="neighbour@example.cn")
+    listed = await intake.get(f"/api/v1/residents/{ref}/issues", headers=neighbour)
+    [followed] = [i for i in listed.json()["issues"] if i["issue_id"] == first["issue_id"]]
+    assert followed["description"] == "白天路灯亮着，请联系我[电话]"
     missing = await intake.post("/api/v1/issues/iss_0000000000000/followers", json={})
     assert missing.status_code == 404
 

@@ -1,6 +1,7 @@
 import pytest
 
 from shared.residents import (
+    FOLLOW_PURPOSE,
     normalise_contact,
     report_token,
     report_token_matches,
@@ -33,6 +34,9 @@ def test_a_report_token_opens_its_report_and_passes_for_no_resident():
     assert not report_token_matches("k", "iss_a", resident_token("k", ref))
     assert not token_matches("k", "iss_a", token)  # its purpose differs, whatever the subject
     assert not token_matches("k", ref, token)
+    followed = report_token("k", "iss_a", FOLLOW_PURPOSE)  # a follower's: not the reporter's
+    assert followed != token and report_token_matches("k", "iss_a", followed, FOLLOW_PURPOSE)
+    assert not report_token_matches("k", "iss_a", followed)
 
 
 def test_a_token_with_non_ascii_characters_is_simply_wrong():

@@ -34,7 +34,7 @@ from shared.events.follow import IssueFollowedV1
 from shared.ids import new_id
 from shared.kafka.publisher import EventPublisher, Outgoing
 from shared.logging import get_logger
-from shared.residents import normalise_contact, report_token, resident_ref
+from shared.residents import FOLLOW_PURPOSE, normalise_contact, report_token, resident_ref
 from shared.topics import ISSUES_REPORTED, RESIDENTS_CONTACTS
 
 log = get_logger("linli.intake")
@@ -146,7 +146,8 @@ class Filing:
         return Accepted(issue_id, report_token(self._secret, issue_id))
 
     async def follow(self, issue_id: str, contact: Contact | None) -> Accepted:
-        """Follow an open report instead of filing a new one."""
+        """Follow an open report instead of filing a new one; the answer's token opens it as
+        a follower sees it (another resident's words, contact details masked)."""
         doc = await self._store.get(issue_id)
         if doc is None or open311_status(doc.get("status")) == Open311Status.CLOSED:
             raise NotFound(f"no open issue {issue_id}", "path.issue_id")
@@ -169,7 +170,7 @@ class Filing:
         # and the follow's derived id makes its duplicate harmless)
         await self._publisher.publish_many(events)
         await self._store.add_follower(issue_id, ref)
-        return self._accepted(issue_id)
+        return Accepted(issue_id, report_token(self._secret, issue_id, FOLLOW_PURPOSE))
 
     def _replayed(self, record: dict[str, Any], fingerprint: str, first: bool) -> Replayed:
         """The stored answer, rebuilt from its issue id: an answer stored before report
