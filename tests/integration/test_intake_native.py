@@ -98,6 +98,14 @@ async def test_idempotency_replays_and_conflicts(intake, module_settings):
     assert again.status_code == 202
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
+    client = make_client(module_settings.mongodb_url, app_name="test")
+    try:  # no token is kept at rest: the replay rebuilds it from the issue id
+        stored = await client[module_settings.database_name("intake")]["idempotency"].find_one(
+            {"_id": hashlib.sha256(key["Idempotency-Key"].encode()).hexdigest()}
+        )
+    finally:
+        await client.close()
+    assert stored["response"] == {"issue_id": first.json()["issue_id"]}
 
     other = await intake.post("/api/v1/issues", json=_report(description="别的"), headers=key)
     assert other.status_code == 409

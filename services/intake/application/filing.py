@@ -87,7 +87,9 @@ class Filing:
         accepted = await self.submit(draft, issue_id)
         if key is None:
             return accepted
-        stored = await self._idempotency.remember(key, fingerprint, 202, accepted.answer())
+        # the issue id alone is kept: the answer (its token) is rebuilt from it on a replay
+        answer = {"issue_id": accepted.issue_id}
+        stored = await self._idempotency.remember(key, fingerprint, 202, answer)
         return self._replayed(stored, fingerprint, first=True)
 
     async def file_request(self, command: FileReport, *, batch: bool) -> RequestFiled:
