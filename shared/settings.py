@@ -110,8 +110,8 @@ class Settings(BaseSettings):
     )
     resident_secret: SecretStr = Field(
         SecretStr(DEV_SECRET),
-        description="Key of the pseudonymous resident references and inbox tokens "
-        "(HMAC-SHA256). Must be set in production.",
+        description="Key of the pseudonymous resident references, residents' tokens and "
+        "report tokens (HMAC-SHA256). Must be set in production.",
     )
     log_level: str = Field("INFO", description="Log level.")
     log_format: Literal["console", "json"] = Field(
