@@ -13,6 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 from services.web.live import CHANGED, LiveBoards, TooManyStreams
 from services.web.pages import SESSION_COOKIE, Pages, Refusal
 from services.web.staff import Person
+from shared.http.stopping import is_stopping
 
 SESSION_CHECK_S = 30.0  # how often an open stream reads its session again
 LIVE_PAGES = ("cases", "deadlines")
@@ -51,7 +52,7 @@ async def _events(
 
     async def still_here() -> bool:
         nonlocal checked
-        if await request.is_disconnected():
+        if is_stopping(request.app) or await request.is_disconnected():
             return False
         if time.monotonic() - checked >= SESSION_CHECK_S:
             checked = time.monotonic()
