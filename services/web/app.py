@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.web import cases_http, fund_http, http, operator_http
 from services.web.backends import Backends, parse_service_urls
+from services.web.consult.wiring import consult_routers
 from services.web.domain.accounts import LockoutRule, SessionRule
 from services.web.pages import Pages
 from services.web.public.wiring import public_side
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             operator_http.router(pages),
             *public.routers,
             *resident_routers,
+            *consult_routers(pages, residents),
         ],
         prepare_db=store.prepare,
         body_limits=body_limits,

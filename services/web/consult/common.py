@@ -1,0 +1,36 @@
+"""What consult's pages share: calls to consult (with the person's, the resident's or no
+token), and consult's refusals as clear pages in the page's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.web.backends import Backends, ServiceError
+from services.web.pages import Refusal
+
+API = "/api/v1/consult"
+# consult's refusals that have their own words (``words``: ``c.err.<code>``)
+EXPLAINED = ("not_on_roll", "poll_closed", "poll_not_open", "other_key", "bad_code",
+             "not_eligible", "unknown_option")  # fmt: skip
+
+
+async def consult(
+    backends: Backends, method: str, path: str, token: str | None = None, **kwargs: Any
+) -> Any:
+    """Consult's answer; ``ServiceError`` when it says no or cannot be reached."""
+    return await backends.call("consult", method, API + path, token, **kwargs)
+
+
+def refusal_of(exc: ServiceError, kind: type[Refusal] = Refusal) -> Refusal:
+    """A consult refusal as a page: its own words when consult's code has them, else the
+    console's plain words (forbidden, not found, unavailable, refused) with consult's
+    message."""
+    if exc.code in EXPLAINED:
+        return kind(403 if exc.status == 401 else exc.status, f"c.err.{exc.code}")
+    if exc.status in (401, 403):
+        return kind(403, "forbidden", exc.message)
+    if exc.status == 404:
+        return kind(404, "notfound")
+    if exc.status == 503:
+        return kind(503, "unavailable", exc.message)
+    return kind(409 if exc.status == 409 else 400, "refused", exc.message)
