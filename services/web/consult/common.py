@@ -15,9 +15,18 @@ EXPLAINED = ("not_on_roll", "poll_closed", "poll_not_open", "other_key", "bad_co
 
 
 async def consult(
-    backends: Backends, method: str, path: str, token: str | None = None, **kwargs: Any
-) -> Any:
-    """Consult's answer; ``ServiceError`` when it says no or cannot be reached."""
+    backends: Backends, method: str, path: str, token: str | None = None, retries: int = 0,
+    **kwargs: Any,
+) -> Any:  # fmt: skip
+    """Consult's answer; ``ServiceError`` when it says no or cannot be reached. ``retries``:
+    for steps consult finishes on a repeat (opening, closing), asked again as often when
+    consult answers that the poll changed at the same time (its timer was at it)."""
+    for _ in range(retries):
+        try:
+            return await backends.call("consult", method, API + path, token, **kwargs)
+        except ServiceError as exc:
+            if exc.code != "conflict":
+                raise
     return await backends.call("consult", method, API + path, token, **kwargs)
 
 

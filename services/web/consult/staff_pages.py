@@ -102,7 +102,8 @@ def _poll_routes(web: APIRouter, pages: Pages) -> None:
         form = await pages.form(request, person)
         if step in ("open", "close"):
             path = f"/polls/{poll_id}/{step}"
-            await audited(pages, request, person, f"consult:{step}", poll_id, "POST", path)
+            await audited(pages, request, person, f"consult:{step}", poll_id, "POST", path,
+                          retries=2)  # fmt: skip
             return see_other(f"/polls/{poll_id}")
         if step != "paper-codes":
             raise Refusal(404, "notfound")
