@@ -2,7 +2,8 @@
 (its options, the ballot form, the last receipt this device got, the results after the
 close, the linked consultation's comments), casting or changing the ballot, commenting.
 Every call to consult carries the session's own reference and resident token: no page takes
-a reference from the request, and consult checks the token and the roll again."""
+a reference from the request, and consult checks the token and the roll again (a ballot
+reads only the poll, one ``_id`` read: consult's own check of the roll refuses the others)."""
 
 from __future__ import annotations
 
@@ -106,7 +107,7 @@ def _ballot_routes(web: APIRouter, residents: Residents) -> None:
     async def vote(request: Request, poll_id: PollPath) -> Response:
         resident = await residents.signed_in(request)
         form = await residents.form(request, resident)
-        poll = await my_poll(residents, resident, poll_id)
+        poll = await call(residents, "GET", f"/polls/{poll_id}")  # consult checks the roll
         try:
             choice = choice_of(poll, {k: form.getlist(k) for k in form})
         except BadChoice as exc:

@@ -151,6 +151,7 @@ CONSULT_WORDS: dict[str, tuple[str, str]] = {
     "c.res.st.passed": ("已通过", "Passed"),
     "c.res.st.refused": ("未通过", "Refused"),
     "c.res.votes": ("各方意见", "The parties' verdicts"),
+    "c.res.disbursement": ("关联的基金支出", "Linked fund disbursement"),
     "c.party.party-branch": ("党支部", "Party branch"),
     "c.party.owners-committee": ("业委会", "Owners' committee"),
     "c.party.property-company": ("物业公司", "Property company"),
