@@ -7,7 +7,7 @@ values in, the choice (option ids in rank order) or the reason out.
   nothing; the ranks given must be distinct, and the choice is the options in rank order.
 
 The ballot key (README: secret and verifiable ballots) is made here for a first ballot and
-kept by the voter's browser in a cookie scoped to the poll's pages, never by the web: the
+kept by the voter's browser in a cookie sent only to the poll's pages, never by the web: the
 same key changes the ballot later; the receipt page shows it to note for another device."""
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ def usable_key(text: Any) -> str | None:
 
 def key_cookie(poll_id: str) -> str:
     return f"linli_ballot_{poll_id}"
+
+
+def receipt_cookie(poll_id: str) -> str:
+    return f"linli_receipt_{poll_id}"
 
 
 def choice_of(poll: Mapping[str, Any], values: Mapping[str, Sequence[str]]) -> list[str]:

@@ -19,6 +19,7 @@ from services.web.consult.ballots import (
     choice_of,
     key_cookie,
     new_ballot_key,
+    receipt_cookie,
     turnout_share,
     usable_key,
 )
@@ -68,7 +69,7 @@ async def poll_page(
     if poll.get("consultation_id"):
         path = f"/consultations/{poll['consultation_id']}/comments"
         comments = (await call(residents, "GET", path))["comments"]
-    receipt = request.cookies.get(f"linli_receipt_{poll['poll_id']}", "")[:40]
+    receipt = request.cookies.get(receipt_cookie(poll["poll_id"]), "")[:40]
     return residents.render(
         request, "poll.html.j2", resident, status, poll=poll, comments=comments,
         last_receipt=receipt, share=turnout_share(poll.get("results") or {}), **context,
@@ -117,9 +118,11 @@ def _ballot_routes(web: APIRouter, residents: Residents) -> None:
         done = await call(residents, "POST", f"/polls/{poll_id}/ballots", resident.token,
                            json=body)  # fmt: skip
         response = receipt_page(residents, request, resident, poll, done, key)
-        for name, value in ((key_cookie(poll_id), key), (f"linli_receipt_{poll_id}",
-                                                         done["receipt"])):  # fmt: skip
-            residents.set_cookie(response, name, value, max_age=KEY_DAYS * 86400)
+        for name, value in ((key_cookie(poll_id), key), (receipt_cookie(poll_id), done["receipt"])):
+            response.set_cookie(  # sent back only to this poll's own pages
+                name, value, max_age=KEY_DAYS * 86400, path=f"/me/polls/{poll_id}",
+                httponly=True, samesite="strict", secure=residents.pages.secure_cookie,
+            )  # fmt: skip
         return response
 
 
