@@ -27,6 +27,7 @@ pytestmark = pytest.mark.e2e
 VOTER = "13701101000"  # 嘉定小院 b01 101 (services/consult/demo.py)
 NEIGHBOUR = "13701201000"  # b01 201, reads English
 STRANGER = "13912345678"  # on no roll
+LOST_ANSWER = "13702201000"  # b01 202
 WORDS = {  # page -> a word it shows in zh-CN and in English
     "/me/polls": ("我的投票", "My polls"),
     f"/me/polls/{POLL_ID}": ("为您支持的选项排序", "Rank the options"),
@@ -104,6 +105,21 @@ def test_a_resident_votes_changes_and_checks_the_receipt(platform, demo):
     assert typed.status_code == 200 and "Your ballot is in" in typed.text
 
 
+def test_a_ballot_sent_again_after_a_lost_answer_counts_once(platform, demo):
+    voter = resident(platform, LOST_ANSWER)
+    page = voter.get(f"/me/polls/{demo}")
+    before = [(c.name, c.value, c.path) for c in voter.cookies.jar]  # the form as shown
+    data = {"csrf": csrf_of(page.text), **ranks(hemei=1)}
+    sent = voter.post(f"/me/polls/{demo}/ballot", data=data)
+    assert sent.status_code == 200 and "您的投票已记录" in sent.text
+    voter.cookies.clear()  # the answer (and what it set) never reached the browser
+    for name, value, path in before:
+        voter.cookies.set(name, value, path=path)
+    again = voter.post(f"/me/polls/{demo}/ballot", data=data)
+    assert again.status_code == 200 and "与上次相同" in again.text, again.text[-400:]
+    assert receipt_of(again.text) == receipt_of(sent.text)
+
+
 def test_a_poll_outside_the_roll_is_a_clear_refusal(platform, demo):
     stranger = resident(platform, STRANGER, "en")
     assert POLL_ID not in stranger.get("/me/polls").text
@@ -170,12 +186,13 @@ def test_the_office_runs_a_poll_with_paper_codes_comments_and_results(platform, 
     # the household without a phone votes with its code, no sign-in
     paper = httpx.Client(base_url=platform.url("web"), timeout=20)
     form = paper.get(f"/paper?poll={poll_id}")
-    sent = paper.post(
-        "/paper",
-        data={"csrf": csrf_of(form.text), "poll": poll_id, "paper_code": code, "choice": "o1"},
-    )
+    fresh = re.search(r'name="fresh_key" value="([A-Za-z0-9_-]+)"', form.text).group(1)
+    shown = {"csrf": csrf_of(form.text), "poll": poll_id, "paper_code": code, "fresh_key": fresh}
+    sent = paper.post("/paper", data={**shown, "choice": "o1"})
     assert sent.status_code == 200 and "您的投票已记录" in sent.text, sent.text[-500:]
     paper_receipt = receipt_of(sent.text)
+    resent = paper.post("/paper", data={**shown, "choice": "o1"})  # the answer was lost
+    assert resent.status_code == 200 and receipt_of(resent.text) == paper_receipt
     other = paper.post(
         "/paper",
         data={"csrf": csrf_of(form.text), "poll": poll_id, "paper_code": code, "choice": "o2"},

@@ -1,6 +1,7 @@
 """The paper-code ballot, for households without a phone: no sign-in; the printed one-time
-code goes in the form with the choice. The ballot key is made here for a first ballot and
-shown on the receipt page to note on the paper (a change needs the code and that key)."""
+code goes in the form with the choice. The ballot key is made with the form (so a form sent
+again after a failure carries the same key) and shown on the receipt page to note on the
+paper (a change needs the code and that key)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from services.web.consult.ballots import POLL_ID, BadChoice, choice_of
+from services.web.consult.ballots import POLL_ID, BadChoice, choice_of, new_ballot_key
 from services.web.consult.resident_pages import ballot_key, call, receipt_page
 from services.web.residents.common import ResidentRefusal, Residents
 
@@ -27,7 +28,8 @@ def router(residents: Residents) -> APIRouter:
         if not poll:
             return residents.render(request, "paper.html.j2", None, poll=None)
         found = await _open_poll(residents, poll)
-        return residents.render(request, "paper.html.j2", None, poll=found)
+        return residents.render(request, "paper.html.j2", None, poll=found,
+                                fresh_key=new_ballot_key())  # fmt: skip
 
     @web.post("/paper")
     async def vote(request: Request) -> Response:
@@ -40,8 +42,8 @@ def router(residents: Residents) -> APIRouter:
             choice = choice_of(poll, {k: form.getlist(k) for k in form})
         except BadChoice as exc:
             return residents.render(request, "paper.html.j2", None, 400, poll=poll,
-                                    error=str(exc))  # fmt: skip
-        key = ballot_key(form.get("ballot_key"), None)
+                                    error=str(exc), fresh_key=form.get("fresh_key"))  # fmt: skip
+        key = ballot_key(form.get("ballot_key"), form.get("fresh_key"))
         body = {"paper_code": code, "choice": choice, "ballot_key": key}
         done = await call(residents, "POST", f"/polls/{poll['poll_id']}/ballots", json=body)
         return receipt_page(residents, request, None, poll, done, key)

@@ -87,7 +87,12 @@ def _poll_routes(web: APIRouter, residents: Residents) -> None:
     async def one(request: Request, poll_id: PollPath, posted: int = 0) -> Response:
         resident = await residents.signed_in(request)
         poll = await my_poll(residents, resident, poll_id)
-        return await poll_page(residents, request, resident, poll, posted=bool(posted))
+        response = await poll_page(residents, request, resident, poll, posted=bool(posted))
+        if poll["status"] == "open" and not usable_key(request.cookies.get(key_cookie(poll_id))):
+            # the key is made with the form, so a ballot sent again after a failure (a 503,
+            # a lost answer) carries the same key and consult takes it once
+            keep(residents, response, poll_id, key_cookie(poll_id), new_ballot_key())
+        return response
 
     @web.post("/me/polls/{poll_id}/comments")
     async def comment(request: Request, poll_id: PollPath) -> Response:
@@ -118,17 +123,22 @@ def _ballot_routes(web: APIRouter, residents: Residents) -> None:
         done = await call(residents, "POST", f"/polls/{poll_id}/ballots", resident.token,
                            json=body)  # fmt: skip
         response = receipt_page(residents, request, resident, poll, done, key)
-        for name, value in ((key_cookie(poll_id), key), (receipt_cookie(poll_id), done["receipt"])):
-            response.set_cookie(  # sent back only to this poll's own pages
-                name, value, max_age=KEY_DAYS * 86400, path=f"/me/polls/{poll_id}",
-                httponly=True, samesite="strict", secure=residents.pages.secure_cookie,
-            )  # fmt: skip
+        keep(residents, response, poll_id, key_cookie(poll_id), key)
+        keep(residents, response, poll_id, receipt_cookie(poll_id), done["receipt"])
         return response
 
 
-def ballot_key(typed: Any, kept: str | None) -> str:
-    """The key typed (from another device or a note), else the one this device keeps, else
-    a new one (a first ballot)."""
+def keep(residents: Residents, response: Response, poll_id: str, name: str, value: str) -> None:
+    """A cookie the browser sends back only to this poll's own pages."""
+    response.set_cookie(
+        name, value, max_age=KEY_DAYS * 86400, path=f"/me/polls/{poll_id}", httponly=True,
+        samesite="strict", secure=residents.pages.secure_cookie,
+    )  # fmt: skip
+
+
+def ballot_key(typed: Any, kept: Any) -> str:
+    """The key typed (from another device or a note), else the one this device keeps (or
+    the form carried), else a new one."""
     return usable_key(typed) or usable_key(kept) or new_ballot_key()
 
 
