@@ -179,6 +179,7 @@ def test_the_office_runs_a_poll_with_paper_codes_comments_and_results(platform, 
     office = signed_in(platform, "xianjie")
     poll_id = office_poll(office, consultation_id=consultation(platform))
     assert "草稿" in office.get(f"/polls/{poll_id}").text
+    assert httpx.get(f"{platform.url('web')}/public/polls/{poll_id}").status_code == 404
     assert step(office, poll_id, "open").status_code == 303
     codes = step(office, poll_id, "paper-codes", households=f"{COMPOUND}.b02|302")
     assert codes.status_code == 200 and "只显示这一次" in codes.text
@@ -252,6 +253,28 @@ def test_the_office_runs_a_poll_with_paper_codes_comments_and_results(platform, 
     assert re.search(r'id="turnout">2 of \d+ households', public.text)
     csv = httpx.get(f"{platform.url('web')}/public/polls/{poll_id}/ballots.csv")
     assert csv.status_code == 200 and paper_receipt in csv.text
+
+
+def test_the_office_pages_in_english(platform, demo):
+    office = signed_in(platform, "xianjie", "en")
+    listed = office.get("/polls")
+    assert listed.status_code == 200 and "New poll" in listed.text and POLL_ID in listed.text
+    page = office.get(f"/polls/{POLL_ID}")
+    assert page.status_code == 200 and '<html lang="en">' in page.text
+    assert "Close and count" in page.text and "Print paper codes" in page.text
+    assert unlabelled(page.text) == []
+    bad = office.post(
+        "/polls",
+        data={
+            "csrf": csrf_of(listed.text),
+            "question": "Q?",
+            "node_id": COMPOUND,
+            "kind": "single",
+            "options": "one",
+        },
+    )
+    assert bad.status_code == 400 and "options: 2 to 20 lines" in bad.text
+    assert 'value="Q?"' in bad.text  # the form comes back filled in
 
 
 def test_another_office_sees_none_of_it(platform, demo):

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from services.web.backends import ServiceError
 from services.web.consult.ballots import POLL_ID, receipt_status, turnout_share
 from services.web.consult.common import consult, refusal_of
-from services.web.pages import Pages, see_other
+from services.web.pages import Pages, Refusal, see_other
 
 DEMO_POLL = "poll_jiading_name"  # services/consult/demo.py
 POLL = re.compile(POLL_ID)
@@ -63,11 +63,14 @@ def router(pages: Pages) -> APIRouter:
 
 async def _poll(pages: Pages, poll_id: str) -> dict[str, Any]:
     if not POLL.match(poll_id):
-        raise pages.service_refusal(ServiceError(404, "no poll"))
+        raise Refusal(404, "notfound")
     try:
-        return await consult(pages.backends, "GET", f"/polls/{poll_id}")
+        poll = await consult(pages.backends, "GET", f"/polls/{poll_id}")
     except ServiceError as exc:
         raise refusal_of(exc) from exc
+    if poll["status"] == "draft":  # an office's draft is not public yet
+        raise Refusal(404, "notfound")
+    return poll
 
 
 async def _poll_or_none(pages: Pages, poll_id: str) -> dict[str, Any] | None:
