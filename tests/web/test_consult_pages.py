@@ -233,6 +233,21 @@ def test_the_office_runs_a_poll_with_paper_codes_comments_and_results(platform, 
     assert hidden.status_code == 303
     seen = voter.get(f"/me/polls/{poll_id}").text
     assert "刷绿色吧" not in seen and "含个人信息" in seen
+    # the consultation on its own page (the link in its notice), and a comment from there
+    alone = voter.get("/me/consultations/con_gate")
+    assert alone.status_code == 200 and "院门怎么修？" in alone.text and "含个人信息" in alone.text
+    assert unlabelled(alone.text) == []
+    there = voter.post(
+        "/me/consultations/con_gate/comments",
+        data={"csrf": csrf_of(alone.text), "text": "先修门轴"},
+    )
+    assert there.status_code == 303 and "先修门轴" in voter.get("/me/consultations/con_gate").text
+    outsider = resident(platform, STRANGER, "en")
+    refused = outsider.post(
+        "/me/consultations/con_gate/comments",
+        data={"csrf": csrf_of(outsider.get("/me/polls").text), "text": "hi"},
+    )
+    assert refused.status_code == 403 and "outside this consultation" in refused.text
     closing = step(office, poll_id, "close")
     assert closing.status_code == 303, closing.text[-600:]
     closed = office.get(f"/polls/{poll_id}").text

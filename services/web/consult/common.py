@@ -7,6 +7,7 @@ from typing import Any
 
 from services.web.backends import Backends, ServiceError
 from services.web.pages import Refusal
+from services.web.residents.common import ResidentRefusal, Residents
 
 API = "/api/v1/consult"
 # consult's refusals that have their own words (``words``: ``c.err.<code>``)
@@ -28,6 +29,16 @@ async def consult(
             if exc.code != "conflict":
                 raise
     return await backends.call("consult", method, API + path, token, **kwargs)
+
+
+async def resident_call(
+    residents: Residents, method: str, path: str, token: str | None = None, **kwargs: Any
+) -> Any:
+    """Consult's answer for a residents' page; its refusals as a residents' page."""
+    try:
+        return await consult(residents.backends, method, path, token, **kwargs)
+    except ServiceError as exc:
+        raise refusal_of(exc, ResidentRefusal) from exc
 
 
 def refusal_of(exc: ServiceError, kind: type[Refusal] = Refusal) -> Refusal:

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.web.consult.ballots import POLL_ID, BadChoice, choice_of, new_ballot_key
-from services.web.consult.resident_pages import ballot_key, call, receipt_page
+from services.web.consult.common import resident_call as call
+from services.web.consult.resident_pages import ballot_key, receipt_page
 from services.web.residents.common import ResidentRefusal, Residents
 
 POLL = re.compile(POLL_ID)

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from services.web.backends import ServiceError
 from services.web.consult.ballots import (
     POLL_ID,
     BadChoice,
@@ -23,7 +22,8 @@ from services.web.consult.ballots import (
     turnout_share,
     usable_key,
 )
-from services.web.consult.common import consult, refusal_of
+from services.web.consult.comment_pages import post_comment
+from services.web.consult.common import resident_call as call
 from services.web.pages import see_other
 from services.web.residents.common import ResidentRefusal, Residents
 from services.web.residents.sessions import Resident
@@ -37,14 +37,6 @@ def router(residents: Residents) -> APIRouter:
     _poll_routes(web, residents)
     _ballot_routes(web, residents)
     return web
-
-
-async def call(residents: Residents, method: str, path: str, token: str | None = None,
-                **kwargs: Any) -> Any:  # fmt: skip
-    try:
-        return await consult(residents.backends, method, path, token, **kwargs)
-    except ServiceError as exc:
-        raise refusal_of(exc, ResidentRefusal) from exc
 
 
 async def my_polls(residents: Residents, resident: Resident) -> list[dict[str, Any]]:
@@ -99,12 +91,9 @@ def _poll_routes(web: APIRouter, residents: Residents) -> None:
         resident = await residents.signed_in(request)
         form = await residents.form(request, resident)
         poll = await my_poll(residents, resident, poll_id)
-        text = str(form.get("text", "")).strip()
-        if not poll.get("consultation_id") or not text:
-            raise ResidentRefusal(400, "invalid", "text: 1 to 2000 characters")
-        body = {"resident_ref": resident.ref, "text": text}
-        path = f"/consultations/{poll['consultation_id']}/comments"
-        await call(residents, "POST", path, resident.token, json=body)
+        if not poll.get("consultation_id"):
+            raise ResidentRefusal(404, "notfound")
+        await post_comment(residents, resident, poll["consultation_id"], form.get("text"))
         return see_other(f"/me/polls/{poll_id}?posted=1#comments")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.web.consult import (
+    comment_pages,
     paper_pages,
     public_pages,
     resident_pages,
@@ -20,6 +21,7 @@ def consult_routers(pages: Pages, residents: Residents) -> list[APIRouter]:
     path is distinct."""
     return [
         resident_pages.router(residents),
+        comment_pages.router(residents),
         paper_pages.router(residents),
         public_pages.router(pages),
         staff_pages.router(pages),
