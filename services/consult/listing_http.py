@@ -1,7 +1,7 @@
 """Consult's lists, for the web console's pages: an office's polls and consultations (at or
-below its node), a consultation's own page (anyone), and a compound's resolutions (its
-parties). Each list scans its collection (a few hundred documents): pages for staff, never
-the voting path."""
+below its node), a poll's frozen roll (the office over it), a consultation's own page
+(anyone), and a compound's resolutions (its parties). Each list scans its collection (a
+few hundred documents, a roll a few thousand): pages for staff, never the voting path."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import APIRouter
 
 from services.consult.access import office_over
 from services.consult.application import Consult
-from services.consult.http import ERRORS, Auth, party_of, public_poll
+from services.consult.http import ERRORS, Auth, PollPath, party_of, public_poll
 
 CONSULTATION_FIELDS = ("node_id", "question", "description", "attachments", "opens_at",
                        "closes_at")  # fmt: skip
@@ -31,6 +31,14 @@ def listing_router(consult: Consult) -> APIRouter:
         office_over(consult.tree, who, who.node)
         found = await consult.polls.under(who.node)
         return {"polls": [public_poll(d) for d in found]}
+
+    @api.get("/polls/{poll_id}/roll", responses=ERRORS)
+    async def poll_roll(poll_id: PollPath, authorization: Auth = None) -> dict[str, Any]:
+        """The households on the poll's frozen roll and whether each has a phone (the office
+        prints paper codes for those without); the office over the poll's node only."""
+        who = await consult.principal(authorization)
+        office_over(consult.tree, who, (await consult.polls.doc(poll_id))["node_id"])
+        return {"households": await consult.polls.roll_of(poll_id)}
 
     @api.get("/consultations", responses=ERRORS)
     async def office_consultations(authorization: Auth = None) -> dict[str, Any]:

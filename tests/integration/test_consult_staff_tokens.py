@@ -50,6 +50,20 @@ async def test_office_tokens_act_on_their_subtree_only(settings: Settings) -> No
         assert (await client.get("/api/v1/consult/polls")).status_code == 401
         opened = await client.post("/api/v1/consult/polls/poll_staff/open", headers=hongqi)
         assert opened.status_code == 403
+        roll = "building,household,phone,language\n"
+        roll += f"{COMPOUND}.b01,101,13900000101,zh-CN\n{COMPOUND}.b01,102,,zh-CN\n"
+        await client.post("/api/v1/consult/rolls", content=roll,
+                          headers={**xianjie, "content-type": "text/csv"})  # fmt: skip
+        assert (
+            await client.post("/api/v1/consult/polls/poll_staff/open", headers=xianjie)
+        ).is_success
+        frozen = await client.get("/api/v1/consult/polls/poll_staff/roll", headers=xianjie)
+        assert sorted(frozen.json()["households"], key=lambda h: h["household"]) == [
+            {"household": f"{COMPOUND}.b01|101", "phone": True},
+            {"household": f"{COMPOUND}.b01|102", "phone": False},
+        ]
+        elsewhere = await client.get("/api/v1/consult/polls/poll_staff/roll", headers=hongqi)
+        assert elsewhere.status_code == 403
 
 
 @pytest.mark.asyncio
