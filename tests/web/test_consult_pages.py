@@ -181,6 +181,9 @@ def test_the_office_runs_a_poll_with_paper_codes_comments_and_results(platform, 
     assert "草稿" in office.get(f"/polls/{poll_id}").text
     assert httpx.get(f"{platform.url('web')}/public/polls/{poll_id}").status_code == 404
     assert step(office, poll_id, "open").status_code == 303
+    opened = office.get(f"/polls/{poll_id}").text  # b02 302 has no phone (the demo's roll)
+    assert re.search(r'id="phoneless">[^<]*1 户', opened)
+    assert f">{COMPOUND}.b02|302</textarea>" in opened
     codes = step(office, poll_id, "paper-codes", households=f"{COMPOUND}.b02|302")
     assert codes.status_code == 200 and "只显示这一次" in codes.text
     code = re.search(r'class="code">([0-9A-F-]+)<', codes.text).group(1)

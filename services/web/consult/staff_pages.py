@@ -93,7 +93,12 @@ def _poll_routes(web: APIRouter, pages: Pages) -> None:
         found = next((p for p in mine if p["poll_id"] == poll_id), None)
         if found is None:  # not in this office's subtree (or no such poll)
             raise Refusal(404, "notfound")
+        phoneless = []
+        if found["status"] == "open":  # paper codes are printed for these
+            roll = await as_person(pages, person, "GET", f"/polls/{poll_id}/roll")
+            phoneless = [h["household"] for h in roll["households"] if not h["phone"]]
         return pages.render(request, "consult/poll.html.j2", person, poll=found,
+                            phoneless=phoneless,
                             share=turnout_share(found.get("results") or {}))  # fmt: skip
 
     @web.post("/polls/{poll_id}/{step}")

@@ -123,6 +123,10 @@ CONSULT_WORDS: dict[str, tuple[str, str]] = {
         "Households (one a line, e.g. building|101)",
     ),
     "c.print": ("生成并打印", "Make and print"),
+    "c.no-phone": (
+        "登记名册上没有手机的住户：{n} 户（已填入下方，可修改）。",
+        "Households on the roll without a phone: {n} (filled in below; change as needed).",
+    ),
     "c.codes.note": (
         "每个投票码只显示这一次，请立即打印并当面交给住户。",
         "Each code is shown this once: print it now and hand it over in person.",
