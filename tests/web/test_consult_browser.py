@@ -8,11 +8,14 @@ page (no violations); screenshots land in tests/web/screenshots/ (git-ignored)."
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
-from services.consult.demo import POLL_ID, load_demo
+from services.consult.demo import COMPOUND, POLL_ID, load_demo
 from tests.web.conftest import Platform
+from tests.web.residents_helpers import staff_token
 from tests.web.test_console_browser import (  # noqa: F401 (chromium: a fixture)
     CHROMIUM,
     SHOTS,
@@ -33,8 +36,18 @@ STRANGER = "13912340000"  # on no roll
 
 @pytest.fixture(scope="module")
 def demo(platform: Platform) -> str:
-    """The naming poll, before the browser starts (its sync API runs an event loop)."""
+    """The naming poll and a yard meeting, before the browser starts (its sync API runs an
+    event loop)."""
     load_demo(platform.settings, platform.url("consult"))
+    now = datetime.now(UTC)
+    body = {"id": "con_browser", "node_id": COMPOUND, "question": "院子里种什么树？",
+            "description": "请大家说说想法。", "attachments": ["https://example.org/plan.pdf"],
+            "opens_at": (now - timedelta(hours=1)).isoformat(),
+            "closes_at": (now + timedelta(days=3)).isoformat()}  # fmt: skip
+    token = staff_token(platform, "office", "sz.haitang.xianjie")
+    made = httpx.post(f"{platform.url('consult')}/api/v1/consult/consultations", json=body,
+                      headers={"Authorization": f"Bearer {token}"}, timeout=20)  # fmt: skip
+    assert made.status_code == 201, made.text
     return POLL_ID
 
 
@@ -70,6 +83,12 @@ def test_a_resident_votes_in_the_naming_poll_and_changes_it(demo, chromium, plat
     page.click(f"form[action='/me/polls/{POLL_ID}/ballot'] button[type=submit]")
     page.wait_for_selector("h1:has-text('表单已过期')")
     check(page, "csrf-refused")
+    page.goto("/me/consultations/con_browser")
+    page.fill("#comment", "种桂花")
+    page.click("form[action$='/comments'] button[type=submit]")
+    page.wait_for_selector("p.ok[role=status]")
+    assert "种桂花" in page.content()
+    check(page, "consultation")
     for path, name in ((f"/public/polls/{POLL_ID}", "public-poll"), ("/public/polls", "public"),
                        (f"/paper?poll={POLL_ID}", "paper")):  # fmt: skip
         page.goto(path)
@@ -88,7 +107,8 @@ def test_the_staff_pages_pass_the_checker(demo, chromium, platform: Platform):  
     from axe_playwright_python.sync_playwright import Axe
 
     axe, found = Axe(), {}
-    for username, paths in (("xianjie", ("/polls", f"/polls/{POLL_ID}")),
+    for username, paths in (("xianjie", ("/polls", f"/polls/{POLL_ID}",
+                                         "/polls/consultations/con_browser")),
                             ("jiading-branch", ("/resolutions",))):  # fmt: skip
         page = person(chromium, platform, username)
         for path in paths:
