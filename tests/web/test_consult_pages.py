@@ -126,6 +126,9 @@ def test_a_poll_outside_the_roll_is_a_clear_refusal(platform, demo):
     page = stranger.get(f"/me/polls/{demo}")
     assert page.status_code == 403 and "is not on this poll" in page.text
     assert "Traceback" not in page.text
+    for crafted in ("/me/polls/no such poll", "/me/consultations/x'y", "/public/polls/x"):
+        answer = stranger.get(crafted)
+        assert answer.status_code == 404 and "Not found" in answer.text, crafted
     hand_made = stranger.post(
         f"/me/polls/{demo}/ballot",
         data={"csrf": csrf_of(stranger.get("/me/polls").text), **ranks(jiading=1)},
@@ -300,6 +303,9 @@ def test_another_office_sees_none_of_it(platform, demo):
     assert POLL_ID not in hongqi.get("/polls").text
     page = hongqi.get(f"/polls/{POLL_ID}")
     assert page.status_code == 404 and "outside your scope" in page.text
+    for crafted in ("/polls/nothing", "/polls/consultations/a b", "/polls/consultations/con_none"):
+        answer = hongqi.get(crafted)
+        assert answer.status_code == 404 and "outside your scope" in answer.text, crafted
     crafted = hongqi.post(
         f"/polls/{POLL_ID}/close", data={"csrf": csrf_of(hongqi.get("/polls").text)}
     )

@@ -4,17 +4,18 @@ household; consult refuses households outside the consultation's node."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from services.web.consult.common import known
 from services.web.consult.common import resident_call as call
 from services.web.pages import see_other
 from services.web.residents.common import ResidentRefusal, Residents
 from services.web.residents.sessions import Resident
 
-ConsultationPath = Annotated[str, Path(pattern=r"^con_[0-9a-z_-]{3,60}$")]
+CONSULTATION = r"^con_[0-9a-z_-]{3,60}$"
 
 
 async def post_comment(
@@ -33,9 +34,8 @@ def router(residents: Residents) -> APIRouter:
     web = APIRouter(include_in_schema=False)
 
     @web.get("/me/consultations/{consultation_id}")
-    async def consultation(
-        request: Request, consultation_id: ConsultationPath, posted: int = 0
-    ) -> Response:
+    async def consultation(request: Request, consultation_id: str, posted: int = 0) -> Response:
+        known(consultation_id, CONSULTATION, ResidentRefusal)
         resident = await residents.signed_in(request)
         item = await call(residents, "GET", f"/consultations/{consultation_id}")
         path = f"/consultations/{consultation_id}/comments"
@@ -44,7 +44,8 @@ def router(residents: Residents) -> APIRouter:
                                 comments=comments, posted=bool(posted))  # fmt: skip
 
     @web.post("/me/consultations/{consultation_id}/comments")
-    async def comment(request: Request, consultation_id: ConsultationPath) -> Response:
+    async def comment(request: Request, consultation_id: str) -> Response:
+        known(consultation_id, CONSULTATION, ResidentRefusal)
         resident = await residents.signed_in(request)
         form = await residents.form(request, resident)
         await post_comment(residents, resident, consultation_id, form.get("text"))

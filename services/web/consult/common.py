@@ -3,6 +3,7 @@ token), and consult's refusals as clear pages in the page's language."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from services.web.backends import Backends, ServiceError
@@ -39,6 +40,13 @@ async def resident_call(
         return await consult(residents.backends, method, path, token, **kwargs)
     except ServiceError as exc:
         raise refusal_of(exc, ResidentRefusal) from exc
+
+
+def known(value: str, pattern: str, kind: type[Refusal] = Refusal) -> str:
+    """An id from the path, or the not-found page (a page, not a validation error)."""
+    if not re.match(pattern, value):
+        raise kind(404, "notfound")
+    return value
 
 
 def refusal_of(exc: ServiceError, kind: type[Refusal] = Refusal) -> Refusal:

@@ -7,9 +7,9 @@ reads only the poll, one ``_id`` read: consult's own check of the roll refuses t
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.web.consult.ballots import (
@@ -23,12 +23,12 @@ from services.web.consult.ballots import (
     usable_key,
 )
 from services.web.consult.comment_pages import post_comment
+from services.web.consult.common import known
 from services.web.consult.common import resident_call as call
 from services.web.pages import see_other
 from services.web.residents.common import ResidentRefusal, Residents
 from services.web.residents.sessions import Resident
 
-PollPath = Annotated[str, Path(pattern=POLL_ID)]
 KEY_DAYS = 120  # the device keeps a poll's ballot key (and last receipt) this long
 
 
@@ -76,7 +76,8 @@ def _poll_routes(web: APIRouter, residents: Residents) -> None:
         return residents.render(request, "polls.html.j2", resident, polls=found)
 
     @web.get("/me/polls/{poll_id}")
-    async def one(request: Request, poll_id: PollPath, posted: int = 0) -> Response:
+    async def one(request: Request, poll_id: str, posted: int = 0) -> Response:
+        known(poll_id, POLL_ID, ResidentRefusal)
         resident = await residents.signed_in(request)
         poll = await my_poll(residents, resident, poll_id)
         response = await poll_page(residents, request, resident, poll, posted=bool(posted))
@@ -87,7 +88,8 @@ def _poll_routes(web: APIRouter, residents: Residents) -> None:
         return response
 
     @web.post("/me/polls/{poll_id}/comments")
-    async def comment(request: Request, poll_id: PollPath) -> Response:
+    async def comment(request: Request, poll_id: str) -> Response:
+        known(poll_id, POLL_ID, ResidentRefusal)
         resident = await residents.signed_in(request)
         form = await residents.form(request, resident)
         poll = await my_poll(residents, resident, poll_id)
@@ -99,7 +101,8 @@ def _poll_routes(web: APIRouter, residents: Residents) -> None:
 
 def _ballot_routes(web: APIRouter, residents: Residents) -> None:
     @web.post("/me/polls/{poll_id}/ballot")
-    async def vote(request: Request, poll_id: PollPath) -> Response:
+    async def vote(request: Request, poll_id: str) -> Response:
+        known(poll_id, POLL_ID, ResidentRefusal)
         resident = await residents.signed_in(request)
         form = await residents.form(request, resident)
         poll = await call(residents, "GET", f"/polls/{poll_id}")  # consult checks the roll

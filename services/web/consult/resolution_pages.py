@@ -5,17 +5,16 @@ with a reason. Consult checks the token's compound and party on every call."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from services.web.consult.common import known
 from services.web.consult.drafts import BadForm, decision_body, motion_body
 from services.web.consult.staff_pages import as_person, audited
 from services.web.pages import Pages, Refusal, see_other
 from services.web.staff import Person
 
-ResolutionPath = Annotated[str, Path(pattern=r"^res_[0-9a-z_-]{3,60}$")]
+RESOLUTION = r"^res_[0-9a-z_-]{3,60}$"
 PAGE = "resolutions"
 
 
@@ -50,7 +49,8 @@ def router(pages: Pages) -> APIRouter:
         return see_other("/resolutions?done=1")
 
     @web.post("/resolutions/{resolution_id}/decide")
-    async def decide(request: Request, resolution_id: ResolutionPath) -> Response:
+    async def decide(request: Request, resolution_id: str) -> Response:
+        known(resolution_id, RESOLUTION)
         person = await party(request)
         form = await pages.form(request, person)
         try:

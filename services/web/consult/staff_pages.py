@@ -6,20 +6,19 @@ subtree. Each write is in the console's audit trail."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.web.backends import ServiceError
 from services.web.consult.ballots import POLL_ID, turnout_share
-from services.web.consult.common import consult, refusal_of
+from services.web.consult.common import consult, known, refusal_of
 from services.web.consult.drafts import BadForm, households_of, poll_body
 from services.web.pages import Pages, Refusal, client_address, see_other
 from services.web.staff import Person
 
-PollPath = Annotated[str, Path(pattern=POLL_ID)]
-ItemPath = Annotated[str, Path(pattern=r"^[a-z]{3}_[0-9a-z_-]{3,60}$")]
+ITEM = r"^[a-z]{3}_[0-9a-z_-]{3,60}$"  # a consultation's or a comment's id
 PAGE = "polls"
 
 
@@ -87,7 +86,8 @@ def _list_routes(web: APIRouter, pages: Pages) -> None:
 
 def _poll_routes(web: APIRouter, pages: Pages) -> None:
     @web.get("/polls/{poll_id}")
-    async def poll(request: Request, poll_id: PollPath) -> Response:
+    async def poll(request: Request, poll_id: str) -> Response:
+        known(poll_id, POLL_ID)
         person = await _office(pages, request)
         mine = (await as_person(pages, person, "GET", "/polls"))["polls"]
         found = next((p for p in mine if p["poll_id"] == poll_id), None)
@@ -102,7 +102,8 @@ def _poll_routes(web: APIRouter, pages: Pages) -> None:
                             share=turnout_share(found.get("results") or {}))  # fmt: skip
 
     @web.post("/polls/{poll_id}/{step}")
-    async def step(request: Request, poll_id: PollPath, step: str) -> Response:
+    async def step(request: Request, poll_id: str, step: str) -> Response:
+        known(poll_id, POLL_ID)
         person = await _office(pages, request)
         form = await pages.form(request, person)
         if step in ("open", "close"):
@@ -125,7 +126,8 @@ def _poll_routes(web: APIRouter, pages: Pages) -> None:
 
 def _moderation_routes(web: APIRouter, pages: Pages) -> None:
     @web.get("/polls/consultations/{consultation_id}")
-    async def comments(request: Request, consultation_id: ItemPath) -> Response:
+    async def comments(request: Request, consultation_id: str) -> Response:
+        known(consultation_id, ITEM)
         person = await _office(pages, request)
         mine = (await as_person(pages, person, "GET", "/consultations"))["consultations"]
         found = next((c for c in mine if c["consultation_id"] == consultation_id), None)
@@ -137,7 +139,8 @@ def _moderation_routes(web: APIRouter, pages: Pages) -> None:
                             comments=listed)  # fmt: skip
 
     @web.post("/polls/comments/{comment_id}/hide")
-    async def hide(request: Request, comment_id: ItemPath) -> Response:
+    async def hide(request: Request, comment_id: str) -> Response:
+        known(comment_id, ITEM)
         person = await _office(pages, request)
         form = await pages.form(request, person)
         reason = str(form.get("reason", "")).strip()
