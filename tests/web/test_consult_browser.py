@@ -1,8 +1,9 @@
 """Consult's pages in a real browser (Debian's Chromium driven by Playwright) on a
 phone-sized screen, against the real services: a resident of 嘉定小院 signs in with the
 one-time code, ranks the five candidate names in the naming poll (selects, no script
-needed), changes the ballot, sees the receipt; a stranger and a stale form get clear
-refusal pages; the office's and the parties' pages and the public results. axe checks every
+needed), changes the ballot, sees the receipt, comments on a yard meeting; a stranger and
+a stale form get clear refusal pages; the office's (with moderation) and the parties' pages
+and the public results. axe checks every
 page (no violations); screenshots land in tests/web/screenshots/ (git-ignored)."""
 
 from __future__ import annotations
