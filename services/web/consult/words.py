@@ -30,6 +30,10 @@ CONSULT_WORDS: dict[str, tuple[str, str]] = {
     "c.change": ("修改我的投票", "Change my ballot"),
     "c.key": ("投票密钥（在其他设备投过票时填写）", "Ballot key (if you voted on another device)"),
     "c.key.name": ("投票密钥", "Ballot key"),
+    "c.key.write": (
+        "请把投票密钥抄在投票码纸上：修改投票时需要投票码和这个密钥。",
+        "Write the ballot key on your code sheet: changing the ballot needs the code and this key.",
+    ),
     "c.key.keep": (
         "请记下投票密钥：修改投票时需要它。本机已保存，无需再填。",
         "Note your ballot key: changing the ballot needs it. This device keeps it for you.",
