@@ -33,6 +33,7 @@ pytestmark = [
 ]  # fmt: skip
 VOTER = "13702102000"  # 嘉定小院 b02 201 (services/consult/demo.py)
 STRANGER = "13912340000"  # on no roll
+NO_SCRIPT = "13702202000"  # b02 202
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,24 @@ def test_a_resident_votes_in_the_naming_poll_and_changes_it(demo, chromium, plat
     check(stranger, "outside-the-roll")
     stranger.context.close()
     assert check.found == {}, check.found
+
+
+def test_voting_without_javascript(demo, chromium, platform: Platform):  # noqa: F811
+    check = Checked("consult-nojs", script=False)
+    page = phone_context(chromium, platform, "en", script=False).new_page()
+    sign_in(page, platform, NO_SCRIPT, f"/me/polls/{POLL_ID}")
+    rank(page, hemei=1, jiulong=2)
+    page.click(f"form[action='/me/polls/{POLL_ID}/ballot'] button[type=submit]")
+    receipt = page.wait_for_selector("#receipt").inner_text()
+    check(page, "receipt")
+    page.goto(f"/me/polls/{POLL_ID}")
+    rank(page, jiulong=1)
+    page.click(f"form[action='/me/polls/{POLL_ID}/ballot'] button[type=submit]")
+    page.wait_for_selector("#receipt")
+    assert "the last one counts" in page.content()
+    assert page.locator("#receipt").inner_text() != receipt
+    check(page, "changed")
+    page.context.close()
 
 
 def test_the_staff_pages_pass_the_checker(demo, chromium, platform: Platform):  # noqa: F811
