@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from services.web.backends import Backends, ServiceError
-from services.web.pages import Refusal
+from services.web.pages import Pages, Refusal
 from services.web.residents.common import ResidentRefusal, Residents
 
 API = "/api/v1/consult"
@@ -39,7 +39,7 @@ async def resident_call(
     try:
         return await consult(residents.backends, method, path, token, **kwargs)
     except ServiceError as exc:
-        raise refusal_of(exc, ResidentRefusal) from exc
+        raise refusal_of(exc, residents.pages, ResidentRefusal) from exc
 
 
 def known(value: str, pattern: str, kind: type[Refusal] = Refusal) -> str:
@@ -49,16 +49,10 @@ def known(value: str, pattern: str, kind: type[Refusal] = Refusal) -> str:
     return value
 
 
-def refusal_of(exc: ServiceError, kind: type[Refusal] = Refusal) -> Refusal:
+def refusal_of(exc: ServiceError, pages: Pages, kind: type[Refusal] = Refusal) -> Refusal:
     """A consult refusal as a page: its own words when consult's code has them, else the
-    console's plain words (forbidden, not found, unavailable, refused) with consult's
-    message."""
+    console's plain words for any service's refusal (``Pages.service_refusal``)."""
     if exc.code in EXPLAINED:
         return kind(403 if exc.status == 401 else exc.status, f"c.err.{exc.code}")
-    if exc.status in (401, 403):
-        return kind(403, "forbidden", exc.message)
-    if exc.status == 404:
-        return kind(404, "notfound")
-    if exc.status == 503:
-        return kind(503, "unavailable", exc.message)
-    return kind(409 if exc.status == 409 else 400, "refused", exc.message)
+    plain = pages.service_refusal(exc)
+    return kind(plain.status, plain.key, plain.detail)

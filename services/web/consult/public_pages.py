@@ -67,7 +67,7 @@ async def _poll(pages: Pages, poll_id: str) -> dict[str, Any]:
     try:
         poll = await consult(pages.backends, "GET", f"/polls/{poll_id}")
     except ServiceError as exc:
-        raise refusal_of(exc) from exc
+        raise refusal_of(exc, pages) from exc
     if poll["status"] == "draft":  # an office's draft is not public yet
         raise Refusal(404, "notfound")
     return poll
@@ -84,5 +84,5 @@ async def _ballots(pages: Pages, poll: dict[str, Any]) -> list[dict[str, Any]]:
     try:
         found = await consult(pages.backends, "GET", f"/polls/{poll['poll_id']}/ballots")
     except ServiceError as exc:
-        raise refusal_of(exc) from exc
+        raise refusal_of(exc, pages) from exc
     return found["ballots"]

@@ -26,7 +26,7 @@ async def as_person(pages: Pages, person: Person, method: str, path: str, **kwar
     try:
         return await consult(pages.backends, method, path, pages.staff.token_for(person), **kwargs)
     except ServiceError as exc:
-        raise refusal_of(exc) from exc
+        raise refusal_of(exc, pages) from exc
 
 
 async def audited(pages: Pages, request: Request, person: Person, what: str, target: str,
