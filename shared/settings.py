@@ -219,8 +219,8 @@ class Settings(BaseSettings):
     )
     web_token_secret: SecretStr = Field(
         SecretStr(DEV_WEB_TOKEN_SECRET),
-        description="Key the web console signs staff tokens with and dispatch, notify and "
-        "ledger verify them by (HMAC-SHA256). Must be set in production.",
+        description="Key the web console signs staff tokens with and dispatch, notify, "
+        "ledger and consult verify them by (HMAC-SHA256). Must be set in production.",
     )
     web_token_ttl_s: int = Field(
         120, ge=10, le=3600, description="Web: lifetime of a staff token sent to a service."

@@ -170,6 +170,21 @@ class Polls:
                     break
         return found
 
+    async def under(self, node_id: str) -> list[dict[str, Any]]:
+        """Every poll at or below ``node_id``, drafts included (an office's list: it scans the
+        polls, a few hundred documents, never a hot read)."""
+        return [
+            doc
+            async for doc in self._store.all(self._store.polls)
+            if self._tree.is_within(doc["node_id"], node_id)
+        ]
+
+    async def roll_of(self, poll_id: str) -> list[dict[str, Any]]:
+        """The households on the poll's frozen roll, each with whether a member has a phone
+        (those without are the ones to print paper codes for); in the roll's own order."""
+        cursor = self._store.roll(poll_id).find({}, {"refs": 1})
+        return [{"household": doc["_id"], "phone": bool(doc.get("refs"))} async for doc in cursor]
+
     async def household_on_roll(self, poll_id: str, household: str) -> bool:
         return bool(await self._store.roll(poll_id).find_one({"_id": household}, {"_id": 1}))
 

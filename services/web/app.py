@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.web import cases_http, fund_http, http, live_http, operator_http, photos_http
 from services.web.backends import Backends, parse_service_urls
+from services.web.consult.wiring import consult_routers
 from services.web.domain.accounts import LockoutRule, SessionRule
 from services.web.live import LiveBoards
 from services.web.pages import Pages
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             photos_http.router(pages, settings.intake_max_photo_bytes),
             *public.routers,
             *resident_routers,
+            *consult_routers(pages, residents),
         ],
         prepare_db=store.prepare,
         body_limits=body_limits,

@@ -146,6 +146,10 @@ def _where_to_look(
     web = processes.url("web")
     table.add_row("residents (phone sized)", f"{web}/residents  (report: {web}/report)")
     table.add_row("residents' sign-in codes", f"{web}/dev/outbox  (development SMS outbox)")
+    table.add_row(
+        "嘉定小院's naming poll",
+        f"{web}/me/polls  (phone 13701101000; results: {web}/public/polls; paper: {web}/paper)",
+    )
     table.add_row("Kafka", servers.kafka_bootstrap)
     table.add_row("MongoDB protocol (FerretDB)", servers.mongodb_url)
     table.add_row("service logs", str(processes.state_dir) + "/<service>/service.log")

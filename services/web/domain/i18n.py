@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.web.consult.words import CONSULT_WORDS
 from services.web.domain.resident_words import RESIDENT_WORDS
 from services.web.public.words import PUBLIC_WORDS
 
@@ -205,6 +206,7 @@ WORDS: dict[str, tuple[str, str]] = {
 
 WORDS.update(RESIDENT_WORDS)
 WORDS.update(PUBLIC_WORDS)
+WORDS.update(CONSULT_WORDS)
 
 
 def translate(language: str, key: str) -> str:
