@@ -129,9 +129,16 @@ def _poll_routes(api: APIRouter, consult: Consult) -> None:
         return public_poll(await consult.polls.close(poll_id))
 
     @api.get("/polls/{poll_id}", responses=ERRORS)
-    async def get_poll(poll_id: PollPath) -> dict[str, Any]:
-        """A poll's question and rules; its results and turnout once it is closed."""
-        return public_poll(await consult.polls.doc(poll_id))
+    async def get_poll(poll_id: PollPath, authorization: Auth = None) -> dict[str, Any]:
+        """A poll's question and rules; its results and turnout once it is closed. A draft
+        is the office's alone: to anyone else it does not exist (404)."""
+        doc = await consult.polls.doc(poll_id)
+        if doc["status"] == "draft":
+            try:
+                office_over(consult.tree, await consult.principal(authorization), doc["node_id"])
+            except ApiError as exc:
+                raise ApiError(404, "not_found", f"no poll {poll_id}", "path.poll_id") from exc
+        return public_poll(doc)
 
     @api.get("/polls/{poll_id}/ballots", responses=ERRORS)
     async def published_ballots(poll_id: PollPath) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +14,7 @@ from services.consult.domain.polls import Amend, Close, Open, Poll, Refused, che
 from services.consult.domain.rolls import household_key
 from services.consult.notices import Notices
 from services.consult.records import poll_from_doc, poll_to_doc
-from services.consult.store import ConsultStore, insert_missing
+from services.consult.store import ConsultStore, Stale, insert_missing
 from services.consult.voting import Voting
 from shared.logging import get_logger
 from shared.reference.tree import Tree
@@ -24,6 +24,9 @@ log = get_logger("linli.consult")
 
 def new_poll_id() -> str:
     return "poll_" + secrets.token_hex(6)
+
+
+_STALE_RETRIES = 3  # attempts that may meet the timer's change before the last one
 
 
 class Polls:
@@ -64,6 +67,26 @@ class Polls:
     async def open(self, poll_id: str) -> dict[str, Any]:
         """Freeze the roll (households of the buildings under the node, each with its
         eligibility token), then open; announced to the households at once."""
+        return await self._again_when_stale(self._open, poll_id)
+
+    async def close(self, poll_id: str) -> dict[str, Any]:
+        """Close, wait for casts already past their check, count and publish."""
+        return await self._again_when_stale(self._close, poll_id)
+
+    async def _again_when_stale(
+        self, step: Callable[[str], Awaitable[dict[str, Any]]], poll_id: str
+    ) -> dict[str, Any]:
+        """The office's open or close, taken again from the poll as it now is when consult's
+        own timer changed it at the same moment (announcing, closing on time, publishing):
+        each step finishes what the other began, so the office gets the outcome, not 409."""
+        for _ in range(_STALE_RETRIES):
+            try:
+                return await step(poll_id)
+            except Stale:
+                await asyncio.sleep(0.05)
+        return await step(poll_id)
+
+    async def _open(self, poll_id: str) -> dict[str, Any]:
         doc = await self.doc(poll_id)
         if doc["status"] == "open":  # a retry (e.g. after a 503): finish the announcement
             return doc if doc.get("announced") else await self._announce(doc)
@@ -87,8 +110,7 @@ class Polls:
         await insert_missing(self._store.tokens(poll_id), tokens)
         return await self._store.roll(poll_id).count_documents({})
 
-    async def close(self, poll_id: str) -> dict[str, Any]:
-        """Close, wait for casts already past their check, count and publish."""
+    async def _close(self, poll_id: str) -> dict[str, Any]:
         doc = await self.doc(poll_id)
         if doc["status"] == "closed":  # a retry: finish counting and publishing
             return doc if doc.get("results_published") else await self._publish_results(doc)
