@@ -100,6 +100,7 @@ def options(settings: Settings) -> NotifyOptions:
         max_retry_wait_s=settings.notify_retry_max_s,
         broadcast_batch=settings.notify_broadcast_batch,
         broadcast_lease_s=settings.notify_broadcast_lease_s,
+        stream_max_s=settings.notify_stream_max_s,
     )
 
 
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     run_alongside(
         app,
         notify.broadcasts.run_forever,
+        partial(notify.reach.run_forever, settings.notify_reach_every_s),
         partial(_every, 5.0, notify.deliverer.wake_deferred, "wake_deferred"),
         close=client.aclose,
     )

@@ -20,6 +20,7 @@ from services.notify.live import LiveInbox
 from services.notify.messages import Notifier
 from services.notify.operators import Operators
 from services.notify.ratings import Ratings
+from services.notify.reach import Reach
 from services.notify.residents import Residents
 from services.notify.store import NotifyStore
 from shared.kafka.publisher import EventPublisher
@@ -38,6 +39,7 @@ class Notify:
     operators: Operators
     residents: Residents
     ratings: Ratings
+    reach: Reach
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class NotifyOptions:
     max_retry_wait_s: float
     broadcast_batch: int
     broadcast_lease_s: float
+    stream_max_s: float
 
 
 def build_notify(
@@ -92,6 +95,13 @@ def build_notify(
         broadcasts=broadcasts,
         broadcast_requests=BroadcastRequests(store, broadcasts, reference.tree, clock=clock),
         operators=Operators(store, staff_secret=options.staff_secret, clock=clock),
-        residents=Residents(store, live, secret=options.resident_secret, clock=clock),
+        residents=Residents(
+            store,
+            live,
+            secret=options.resident_secret,
+            clock=clock,
+            stream_max_s=options.stream_max_s,
+        ),
         ratings=Ratings(store, publisher, secret=options.resident_secret, clock=clock),
+        reach=Reach(store, deliverer, reference.tree, clock=clock, batch=options.broadcast_batch),
     )

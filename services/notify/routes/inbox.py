@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from services.notify.residents import Residents
 from services.notify.routes.auth import UNAUTHORIZED, bearer
+from shared.http.stopping import is_stopping
 
 
 class InboxMessage(BaseModel):
@@ -87,11 +88,12 @@ def routes(residents: Residents) -> APIRouter:
     ) -> StreamingResponse:
         """New inbox messages as Server-Sent Events (``event: message``, JSON data, the
         message id as the event id). After ``Last-Event-ID`` the messages missed since that
-        one come first, oldest first, then new ones as they arrive."""
+        one come first, oldest first, then new ones as they arrive. Notify may end a stream
+        after a while (``LINLI_NOTIFY_STREAM_MAX_S``): reconnect, with ``Last-Event-ID``."""
         residents.check(ref, token or bearer(authorization))
 
         async def connected() -> bool:
-            return not await request.is_disconnected()
+            return not is_stopping(request.app) and not await request.is_disconnected()
 
         async def events() -> AsyncIterator[bytes]:
             yield b": connected\n\n"
