@@ -15,6 +15,11 @@ API's, so both meet the same load; the CPU each process spent per page (``/proc`
 beside the times, a figure the machine's other load disturbs far less.
 
 Measured with 50,000 cases (noisy: other checkouts' tests running; 100 rounds):
+- at a load average of 2 (the quietest run), after the rework: queue console p95 7.7 ms beside
+  the API's 5.4 ms (ratio 1.44; medians 6.0 and 3.2 ms, 1.90), the web's CPU 3.3 ms a page;
+  case page 8.1 ms beside 3.9 ms (2.07; medians 2.20). Old and new web side by side there
+  (300 rounds): medians 7.2 ms (2.38 times the API's 3.0 ms) before, 5.9 ms (1.95) after; the
+  web's CPU a page 4.4 ms before, 3.5 ms after.
 - after the queue page's rework (its lines carry their words, the place picker kept rendered,
   the session read overlapping dispatch's call), load average 8-14, four runs: queue console
   p95 16.1-97.8 ms beside the API's 11.9-55.2 ms (ratio 1.35-1.99; medians 1.82-2.16 times the
