@@ -20,7 +20,7 @@ from datetime import timedelta
 import pytest
 
 from services.intake.application import Nearby, Reading
-from services.intake.domain.buckets import day_entry, day_key, open_keys
+from services.intake.domain.buckets import day_entry, day_key, open_keys, service_day_key
 from services.intake.domain.places import Places
 from services.intake.domain.status import CaseStatus
 from services.intake.media import MediaStore
@@ -80,11 +80,21 @@ async def _load(db, now) -> list[tuple[str, str]]:
     docs = [_report(n, now, rng) for n in range(REPORTS)]
     opened: dict[str, list[str]] = {}
     days: dict[str, dict] = {}
+    service_days: dict[str, dict] = {}
     for d in docs:
-        day = days.setdefault(day_key(d["reported_at"]), {"reports": [], "closed": []})
-        day["reports"].append(day_entry(d["_id"], d["category"], d["reported_at"]))
+        entry = day_entry(d["_id"], d["category"], d["reported_at"])
+        key = day_key(d["reported_at"])
+        pieces = (
+            days.setdefault(key, {"reports": [], "closed": []}),
+            service_days.setdefault(
+                service_day_key(d["category"], key), {"reports": [], "closed": []}
+            ),
+        )
+        for piece in pieces:
+            piece["reports"].append(entry)
         if d["open311_status"] == "closed":
-            day["closed"].append(d["_id"])
+            for piece in pieces:
+                piece["closed"].append(d["_id"])
         else:
             for key in d["open_keys"]:
                 opened.setdefault(key, []).append(d["_id"])
@@ -92,6 +102,8 @@ async def _load(db, now) -> list[tuple[str, str]]:
     await asyncio.gather(*(db["issues"].insert_many(p, ordered=False) for p in parts))
     await db["open_reports"].insert_many([{"_id": k, "issue_ids": v} for k, v in opened.items()])
     await db["reports_by_day"].insert_many([{"_id": k, **v} for k, v in days.items()])
+    pieces = [{"_id": k, **v} for k, v in service_days.items()]
+    await db["reports_by_service_day"].insert_many(pieces)
     recent = now - timedelta(days=30)
     return [
         (d["category"], d["compound_id"])

@@ -251,6 +251,15 @@ async def test_intake_duplicate_offer_and_open311_dates_read_by_id(settings, mon
             found = [d["_id"] for d in await store.query(query)]
             assert found == [d["_id"] for d in await _scanned_requests(db, query)], query
         assert await store.query(windows[2]) != []
+        filters.seen.clear()
+        filters.on = True
+        await store.query(windows[3])
+        filters.on = False
+        # one service's search reads that service's days, not every report of each day
+        assert {collection for collection, _ in filters.seen} == {
+            "reports_by_service_day",
+            "issues",
+        }
     finally:
         await client.drop_database(db.name)
 
