@@ -1,0 +1,70 @@
+"""Dispatch's queue documents under writers racing on one document, on the real server.
+
+FerretDB v1 applies an update as read, modify, write back, with no check that the document
+did not change in between: of two concurrent updates of one document one can be lost, and
+a replace conditioned on a version (``{_id, rev}``) can succeed for both writers. Only an
+insert is decided by the server (unique ``_id``). These tests run writers at once, in one
+process and as two replicas, and require every case's row to be found afterwards."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from services.dispatch.queue_store import QueueStore
+from shared.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+AT = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
+PLACES = ["sz", "sz.tongjiang", "sz.tongjiang.niuerqiao", "sz.tongjiang.niuerqiao.hongqi"]
+
+
+def _case(n: int, month: str) -> dict:
+    due = AT + timedelta(hours=n)
+    duty = {"holder": {"kind": "department", "code": "urban-mgmt"}, "status": "summoned",
+            "since": AT, "ack_due": due, "resolve_due": due + timedelta(days=1)}  # fmt: skip
+    return {
+        "_id": f"iss_race{n:08d}", "category": "streetlight-out", "priority": "normal",
+        "node_id": PLACES[-1], "status": "assigned", "version": 1, "owner": duty["holder"],
+        "supervisor": "sz.tongjiang", "duties": [duty], "assigned_at": AT,
+        "reported_month": month, "places": PLACES,
+    }  # fmt: skip
+
+
+@pytest.fixture
+async def db(settings: Settings):
+    client = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
+    database = client[f"{settings.db_prefix}queue_races"]
+    await client.drop_database(database.name)
+    yield database
+    await client.drop_database(database.name)
+    await client.close()
+
+
+async def _listed(db, scope: str) -> set[str]:
+    """The scope's rows as a replica that has read nothing yet sees them."""
+    return {r.issue_id for r in (await QueueStore(db).rows(scope)).rows}
+
+
+async def test_one_replica_writing_many_shards_of_a_scope_at_once(db) -> None:
+    """Each put raises the scope's stamp for its own shard; puts at once in one process
+    (a routed batch beside actions) raise the same stamp document."""
+    store = QueueStore(db)
+    months = [f"2025-{m:02d}" for m in range(1, 13)]
+    cases = [_case(n, months[n % 12]) for n in range(48)]
+    for _ in range(3):
+        await asyncio.gather(*(store.put([c]) for c in cases))
+    wanted = {c["_id"] for c in cases}
+    for scope in ("n:sz", "n:sz.tongjiang.niuerqiao", "d:urban-mgmt"):
+        assert await _listed(db, scope) == wanted, scope
+
+
+async def test_two_replicas_writing_one_shard_at_once(db) -> None:
+    """Two replicas (each its own in-process locks) put different cases into the same shard
+    (a community's month is one shard) at the same moment."""
+    replicas = [QueueStore(db), QueueStore(db)]
+    cases = [_case(n, "2026-03") for n in range(40)]
+    await asyncio.gather(*(replicas[n % 2].put([c]) for n, c in enumerate(cases)))
+    assert await _listed(db, "n:sz.tongjiang.niuerqiao") == {c["_id"] for c in cases}
