@@ -110,7 +110,7 @@ class QueueStore:
 
         shard_id = f"{scope}|{bucket}"
         async with self._writes, self._lock(shard_id):
-            return await self.shards.write(shard_id, change)
+            return (await self.shards.write(shard_id, change))[0]
 
     async def _raise_stamp(self, scope: str, raised: dict[str, int]) -> None:
         """Raise the scope's stamp to at least ``raised`` (shard -> rev)."""

@@ -60,15 +60,16 @@ class Versioned:
         """The newest version after ``rev`` (``fields``), if any; the head lagged behind it."""
         return await self._forward(key, rev, fields)
 
-    async def write(self, key: str, change: Change) -> int:
-        """Apply ``change`` to the newest version; the rev that holds it."""
+    async def write(self, key: str, change: Change) -> tuple[int, Fields | None]:
+        """Apply ``change`` to the newest version; the rev and fields of the version that
+        holds it (the versions are one order: a later writer's change sees this one)."""
         head = await self.heads.find_one({"_id": key})
         rev = int(head.get("rev", 0)) if head is not None else 0
         fields = _fields(head) if head is not None else None
         for _ in range(ATTEMPTS):
             new = change(fields)
             if new is None:
-                return rev
+                return rev, fields
             try:
                 await self.versions.insert_one({"_id": f"{key}#{rev + 1}", "rev": rev + 1, **new})
             except DuplicateKeyError:
@@ -78,7 +79,7 @@ class Versioned:
             if rev + 1 > KEEP:
                 old = rev + 1 - KEEP
                 await self.versions.replace_one({"_id": f"{key}#{old}"}, {"rev": old, "gone": True})
-            return rev + 1
+            return rev + 1, new
         raise Busy(key)
 
     async def _forward(

@@ -12,7 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo import AsyncMongoClient
 
+from services.dispatch.domain.machine import Timer
 from services.dispatch.queue_store import QueueStore
+from services.dispatch.wheel import WheelStore, entries_of, minute_of
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -68,3 +70,29 @@ async def test_two_replicas_writing_one_shard_at_once(db) -> None:
     cases = [_case(n, "2026-03") for n in range(40)]
     await asyncio.gather(*(replicas[n % 2].put([c]) for n, c in enumerate(cases)))
     assert await _listed(db, "n:sz.tongjiang.niuerqiao") == {c["_id"] for c in cases}
+
+
+async def test_timer_wheel_writers_and_a_tick_at_once(db) -> None:
+    """Two replicas place timers in the same minutes while a third seals them: every entry
+    is either listed in a minute the tick reads or moved after the seal, never lost."""
+    writers = [WheelStore(db), WheelStore(db)]
+    ticker = WheelStore(db)
+    base = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
+    now = base - timedelta(minutes=1)
+    await ticker.cursor(minute_of(now))
+    minutes = [base + timedelta(minutes=m, seconds=5) for m in range(4)]
+    writes = [
+        writers[n % 2].enlist(entries_of(f"iss_timer{n:06d}", [_timer(minutes[n % 4])]), now)
+        for n in range(64)
+    ]
+    sealed = ticker.seal(minute_of(now), minute_of(minutes[1]))
+    await asyncio.gather(*writes, sealed)
+    listed = []
+    for minute in await ticker.seal(minute_of(now), minute_of(minutes[3]) + 5):
+        chunks = await ticker.chunks(await ticker.chunk_ids(minute))
+        listed += [e["i"] for entries in chunks.values() for e in entries]
+    assert sorted(listed) == [f"iss_timer{n:06d}" for n in range(64)]
+
+
+def _timer(due: datetime) -> Timer:
+    return Timer(target="urban-mgmt", kind="ack", due=due)
