@@ -4,13 +4,15 @@ bound and a tick's reads do not depend on how many timers are pending.
 
 - ``chunk:<minute>:<uuid>``: an immutable document holding the entries (issue, target,
   kind, due) one write placed in that minute: one chunk per write per minute.
-- ``min:<minute>``: the ids of that minute's chunks.
+- ``min:<minute>#<n>``: the ``n``-th chunk listed in that minute (inserted at the first free
+  ``n``: a unique ``_id`` decides between writers; a reader reads from the first ``n`` it has
+  not read to the first missing).
 - ``hour:<hour>``: the minutes of that hour that have chunks, and ``passed``: the last minute
   a tick has sealed. Registering a minute and sealing are changes of this one document in
   one order, so a writer that registers a minute already passed sees it in the answer and
   puts its entries in a later minute instead: no entry falls behind a tick. Hour documents
   are kept (tiny) so the seal stays.
-- ``min:`` and ``hour:`` documents are changed as versions inserted into ``wheel_versions``
+- ``hour:`` documents are changed as versions inserted into ``wheel_versions``
   (``versioned.py``): FerretDB v1 applies an update as read, change, write back, and of
   concurrent updates of one document kept only some (one writer placing timers in eight
   minutes of an hour lost the minutes of most of them: they never fired). An inserted
@@ -97,6 +99,8 @@ class WheelStore:
         self.claims = db["claims"]
         self.index = Versioned(self.wheel, db["wheel_versions"])
         self._locks = [asyncio.Lock() for _ in range(LOCKS)]
+        self._listed: dict[int, list[str]] = {}  # each minute's chunk ids read so far
+        self._free: dict[int, int] = {}  # per minute, a number below which all are taken
         self._origin: int | None = None
         self._sealed = -1  # the last minute this process sealed (seals only move forward)
         self._group: tuple[list[Entry], asyncio.Future[None]] | None = None
@@ -150,7 +154,7 @@ class WheelStore:
             await insert_new(self.wheel, docs[start : start + 500])
 
         async def register(minute: int) -> int | None:
-            await self._change(f"min:{minute}", _listing("chunks", chunks[minute]))
+            await self._list_chunk(minute, chunks[minute])
             hour = await self._change(f"hour:{minute // 60}", _listing("minutes", minute))
             passed = hour.get("passed")
             if passed is not None and passed >= minute:
@@ -171,6 +175,19 @@ class WheelStore:
         document, which here lost whole minutes of timers); the fields after it."""
         async with self._locks[zlib.crc32(doc_id.encode()) % LOCKS]:
             return (await self.index.write(doc_id, change))[1] or {}
+
+    async def _list_chunk(self, minute: int, chunk_id: str) -> None:
+        """List a chunk in its minute: insert ``min:<minute>#<n>`` at the first free ``n``
+        (numbers are taken in order, so a reader that stops at the first missing one has
+        seen every chunk listed before it)."""
+        n = max(self._free.get(minute, 0), len(self._listed.get(minute, ())))
+        while True:
+            try:
+                await self.wheel.insert_one({"_id": f"min:{minute}#{n}", "chunk": chunk_id})
+                self._free[minute] = n + 1
+                return
+            except DuplicateKeyError:
+                n += 1
 
     async def _read(self, doc_id: str) -> dict[str, Any]:
         return (await self.index.latest(doc_id))[1] or {}
@@ -210,7 +227,14 @@ class WheelStore:
         return minutes
 
     async def chunk_ids(self, minute: int) -> list[str]:
-        return list((await self._read(f"min:{minute}")).get("chunks", ()))
+        """The minute's chunks: those read before, then ``min:<minute>#<n>`` from the first
+        unread ``n`` to the first missing."""
+        listed = self._listed.setdefault(minute, [])
+        while True:
+            found = await self.wheel.find_one({"_id": f"min:{minute}#{len(listed)}"})
+            if found is None:
+                return list(listed)
+            listed.append(found["chunk"])
 
     async def chunks(self, ids: list[str]) -> dict[str, list[Entry]]:
         docs = await bounded(self.wheel.find_one({"_id": i}) for i in ids)
@@ -221,12 +245,12 @@ class WheelStore:
 
     async def drop(self, minutes: dict[int, list[str]]) -> None:
         """Forget handled minutes: their chunks, index documents and claims."""
-        revs = await bounded(self.index.latest(f"min:{m}") for m in minutes)
-        ids = [f"min:{m}" for m in minutes] + [c for chunks in minutes.values() for c in chunks]
+        ids = [f"min:{m}#{n}" for m, chunks in minutes.items() for n in range(len(chunks))]
+        ids += [c for chunks in minutes.values() for c in chunks]
         await bounded(self.wheel.delete_one({"_id": i}) for i in ids)
-        old = [f"min:{m}#{r}" for m, (rev, _) in zip(minutes, revs, strict=True)
-               for r in range(1, rev + 1)]  # fmt: skip
-        await bounded(self.index.versions.delete_one({"_id": i}) for i in old)
+        for minute in minutes:
+            self._listed.pop(minute, None)
+            self._free.pop(minute, None)
         await self.claims.delete_many({"minute": {"$in": list(minutes)}})
 
     # -- claims -----------------------------------------------------------------------------
