@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any
 
 import structlog
@@ -19,6 +20,34 @@ def _mask_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
         if any(hint in key.lower() for hint in _SECRET_HINTS):
             event[key] = "***"
     return event
+
+
+class RepeatDamper(logging.Filter):
+    """Lets a library's repeated message through once per ``window_s`` seconds, with the count
+    of the ones held back since. aiokafka logs an error many times a second while a fresh
+    broker creates its group-coordination topic; one line per window says the same."""
+
+    def __init__(self, prefixes: tuple[str, ...], window_s: float = 30.0) -> None:
+        super().__init__()
+        self._prefixes = prefixes
+        self._window_s = window_s
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._prefixes):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = time.monotonic()
+        last, held = self._seen.get(key, (float("-inf"), 0))
+        if now - last < self._window_s:
+            self._seen[key] = (last, held + 1)
+            return False
+        if len(self._seen) > 1000:
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        if held:
+            record.msg = f"{record.msg} ({held} more like this in the last {self._window_s:.0f} s)"
+        return True
 
 
 def configure_logging(level: str = "INFO", fmt: str = "console", service: str = "linli") -> None:
@@ -42,6 +71,7 @@ def configure_logging(level: str = "INFO", fmt: str = "console", service: str = 
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RepeatDamper(("aiokafka",)))
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[

@@ -8,7 +8,7 @@ both are published while consumers move over. JSON Schemas are exported to ``doc
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -96,6 +96,15 @@ class DepartmentTaskV1(EventPayload):
     note: str | None = Field(None, max_length=1000, description="Why: reminder, escalation.")
 
 
+class ContactDetails(Protocol):
+    """What a form or a request gives as a resident's contact."""
+
+    name: str | None
+    phone: str | None
+    email: str | None
+    language: Literal["zh-CN", "en"]
+
+
 class ResidentContactV1(EventPayload):
     """A resident's contact details, keyed by reference on a compacted topic read only by
     notify. A record with all fields empty erases the contact (a tombstone follows)."""
@@ -112,6 +121,18 @@ class ResidentContactV1(EventPayload):
         None, description="Tree node the resident lives at, for area broadcasts."
     )
     updated_at: datetime
+
+    @classmethod
+    def of(cls, ref: str, contact: ContactDetails, at: datetime) -> ResidentContactV1:
+        """The contact a resident (a reporter, a donor) gave, published for notify alone."""
+        return cls(
+            resident_ref=ref,
+            name=contact.name,
+            phone=contact.phone,
+            email=contact.email,
+            language=contact.language,
+            updated_at=at,
+        )
 
 
 class DonationReceivedV1(EventPayload):

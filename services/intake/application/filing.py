@@ -22,14 +22,13 @@ from services.intake.application.nearby import Nearby
 from services.intake.application.read_model import ReadModel
 from services.intake.application.refusals import IdempotencyConflict, NotFound
 from services.intake.domain import Contact, ReportDraft, accept_report
-from services.intake.domain.acceptance import contact_event
 from services.intake.domain.media import check_photo
 from services.intake.domain.places import Places
 from services.intake.domain.status import Open311Status, open311_status
 from services.intake.idempotency import IdempotencyRecords, issue_id_for_key
 from services.intake.media import MediaStore
 from services.intake.store import IssueStore
-from shared.events import derived_event_id
+from shared.events import ResidentContactV1, derived_event_id
 from shared.events.follow import IssueFollowedV1
 from shared.ids import new_id
 from shared.kafka.publisher import EventPublisher, Outgoing
@@ -163,7 +162,7 @@ class Filing:
         event_id = derived_event_id("followed", issue_id, ref)
         events = [Outgoing(ISSUES_REPORTED, followed, issue_id, event_id)]
         if identity is not None and contact is not None:
-            record = contact_event(ref, contact, now)
+            record = ResidentContactV1.of(ref, contact, now)
             events.insert(0, Outgoing(RESIDENTS_CONTACTS, record, ref))
         # the answer waits for both acks; a retry republishes both (a compacted topic,
         # and the follow's derived id makes its duplicate harmless)

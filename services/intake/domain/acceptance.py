@@ -90,17 +90,5 @@ def accept_report(
     )
     contact = None
     if identity is not None and draft.contact is not None:
-        contact = contact_event(ref, draft.contact, now)
+        contact = ResidentContactV1.of(ref, draft.contact, now)
     return AcceptedReport(issue=issue, contact=contact)
-
-
-def contact_event(ref: str, contact: Contact, now: datetime) -> ResidentContactV1:
-    """A resident's contact details for notify alone (``residents.contacts``)."""
-    return ResidentContactV1(
-        resident_ref=ref,
-        name=contact.name,
-        phone=contact.phone,
-        email=contact.email,
-        language=contact.language,
-        updated_at=now,
-    )

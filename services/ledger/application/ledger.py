@@ -141,14 +141,7 @@ class Ledger:
         if not donor or not identity:
             return None
         reference = resident_ref(self._resident_secret, identity)
-        contact = ResidentContactV1(
-            resident_ref=reference,
-            name=donor.name,
-            phone=donor.phone,
-            email=donor.email,
-            language=donor.language,
-            updated_at=self._now(),
-        )
+        contact = ResidentContactV1.of(reference, donor, self._now())
         await self._publisher.publish(RESIDENTS_CONTACTS, contact, key=reference)
         return reference
 
