@@ -17,7 +17,10 @@ server does decide is an insert: ``_id`` is unique. So such a document is versio
   writer that lagged can never insert that rev again).
 
 A change is a function of the current fields (None: the document does not exist yet) that
-answers the new fields, or None when it has nothing to change.
+answers the new fields, or None when it has nothing to change; "nothing to change" is
+checked against the newest version (a head can lag behind it for a moment), so the fields a
+write answers are those of the newest version when it was done (the wheel's seal relies on
+it).
 """
 
 from __future__ import annotations
@@ -68,8 +71,12 @@ class Versioned:
         fields = _fields(head) if head is not None else None
         for _ in range(ATTEMPTS):
             new = change(fields)
-            if new is None:
-                return rev, fields
+            if new is None:  # nothing to change as of the head: as of the newest version?
+                newer, newer_fields = await self._forward(key, rev, fields)
+                if newer == rev:
+                    return rev, fields
+                rev, fields = newer, newer_fields
+                continue
             try:
                 await self.versions.insert_one({"_id": f"{key}#{rev + 1}", "rev": rev + 1, **new})
             except DuplicateKeyError:

@@ -14,7 +14,7 @@ from pymongo import AsyncMongoClient
 
 from services.dispatch.domain.machine import Timer
 from services.dispatch.queue_store import QueueStore
-from services.dispatch.wheel import WheelStore, entries_of, minute_of
+from services.dispatch.wheel import WheelStore, _listing, entries_of, minute_of
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -96,3 +96,15 @@ async def test_timer_wheel_writers_and_a_tick_at_once(db) -> None:
 
 def _timer(due: datetime) -> Timer:
     return Timer(target="urban-mgmt", kind="ack", due=due)
+
+
+async def test_a_head_behind_its_newest_version_is_not_trusted(db) -> None:
+    """A tick has inserted the hour's seal (version 2) but not yet replaced the head: a writer
+    registering a minute the head already lists must still see the seal (else it would place
+    timers in a minute the tick has passed)."""
+    wheel = WheelStore(db)
+    await db["wheel"].insert_one({"_id": "hour:1", "rev": 1, "minutes": [65]})
+    await db["wheel_versions"].insert_one({"_id": "hour:1#2", "rev": 2, "minutes": [65],
+                                           "passed": 70})  # fmt: skip
+    hour = await wheel._change("hour:1", _listing("minutes", 65))
+    assert hour["passed"] == 70
