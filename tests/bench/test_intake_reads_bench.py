@@ -166,7 +166,21 @@ async def test_duplicate_offer_and_open311_dates_beside_an_id_read(servers):
                    "reported_at": {"$gte": now - timedelta(days=30)}}  # fmt: skip
             took, _ = await _timed(db["issues"].find(flt, {"history": 0}).to_list(None))
             scans.append(took)
+        former = {"service": [], "week": []}  # Open311's former filters (scans), same shapes
+        for _ in range(SCANS):
+            category, week_start = rng.choice(CATEGORIES), now - timedelta(days=30)
+            flts = {
+                "service": {"reported_at": {"$gte": now - timedelta(days=90)},
+                            "category": category, "open311_status": "open"},
+                "week": {"reported_at": {"$gte": week_start, "$lte": now - timedelta(days=3)}},
+            }  # fmt: skip
+            for name, flt in flts.items():
+                cursor = db["issues"].find(flt, {"history": 0})
+                cursor = cursor.sort([("reported_at", -1), ("_id", 1)]).limit(1000)
+                took, _ = await _timed(cursor.to_list(None))
+                former[name].append(took)
         id50 = _p(times["_id"], 0.5)
+        scan50 = {"offer": _p(scans, 0.5), **{n: _p(t, 0.5) for n, t in former.items()}}
         print(
             f"[intake reads bench] {REPORTS:,} reports: bare _id read p50 {id50:.1f} ms, "
             f"p95 {_p(times['_id'], 0.95):.1f} ms"
@@ -181,7 +195,9 @@ async def test_duplicate_offer_and_open311_dates_beside_an_id_read(servers):
             print(
                 f"[intake reads bench] {label}: p50 {_p(times[name], 0.5):.1f} ms, p95 "
                 f"{_p(times[name], 0.95):.1f} ms, {mean:.0f} results on average; "
-                f"p50 {_p(times[name], 0.5) / id50:.1f}x the _id read's"
+                f"p50 {_p(times[name], 0.5) / id50:.1f}x the _id read's, "
+                f"{_p(times[name], 0.5) / scan50[name]:.2f}x the former scan's "
+                f"({scan50[name]:.0f} ms)"
             )
         print(
             f"[intake reads bench] the filter the duplicate offer sent before (a scan): "
