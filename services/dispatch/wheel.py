@@ -101,6 +101,7 @@ class WheelStore:
         self._locks = [asyncio.Lock() for _ in range(LOCKS)]
         self._listed: dict[int, list[str]] = {}  # each minute's chunk ids read so far
         self._free: dict[int, int] = {}  # per minute, a number below which all are taken
+        self._legacy: dict[int, list[str]] = {}  # chunks of a ``min:<minute>`` list of before
         self._origin: int | None = None
         self._sealed = -1  # the last minute this process sealed (seals only move forward)
         self._group: tuple[list[Entry], asyncio.Future[None]] | None = None
@@ -229,11 +230,14 @@ class WheelStore:
     async def chunk_ids(self, minute: int) -> list[str]:
         """The minute's chunks: those read before, then ``min:<minute>#<n>`` from the first
         unread ``n`` to the first missing."""
+        if minute not in self._legacy:  # listed by the code before (immutable since)
+            legacy = await self.wheel.find_one({"_id": f"min:{minute}"})
+            self._legacy[minute] = list((legacy or {}).get("chunks", ()))
         listed = self._listed.setdefault(minute, [])
         while True:
             found = await self.wheel.find_one({"_id": f"min:{minute}#{len(listed)}"})
             if found is None:
-                return list(listed)
+                return [*self._legacy[minute], *listed]
             listed.append(found["chunk"])
 
     async def chunks(self, ids: list[str]) -> dict[str, list[Entry]]:
@@ -245,12 +249,14 @@ class WheelStore:
 
     async def drop(self, minutes: dict[int, list[str]]) -> None:
         """Forget handled minutes: their chunks, index documents and claims."""
-        ids = [f"min:{m}#{n}" for m, chunks in minutes.items() for n in range(len(chunks))]
-        ids += [c for chunks in minutes.values() for c in chunks]
+        counts = {m: len(self._listed.get(m, chunks)) for m, chunks in minutes.items()}
+        ids = [f"min:{m}#{n}" for m, count in counts.items() for n in range(count)]
+        ids += [f"min:{m}" for m in minutes] + [c for chunks in minutes.values() for c in chunks]
         await bounded(self.wheel.delete_one({"_id": i}) for i in ids)
         for minute in minutes:
             self._listed.pop(minute, None)
             self._free.pop(minute, None)
+            self._legacy.pop(minute, None)
         await self.claims.delete_many({"minute": {"$in": list(minutes)}})
 
     # -- claims -----------------------------------------------------------------------------

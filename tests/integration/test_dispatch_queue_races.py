@@ -108,3 +108,17 @@ async def test_a_head_behind_its_newest_version_is_not_trusted(db) -> None:
                                            "passed": 70})  # fmt: skip
     hour = await wheel._change("hour:1", _listing("minutes", 65))
     assert hour["passed"] == 70
+
+
+async def test_timers_listed_by_the_code_before_still_fire(db) -> None:
+    """A minute's chunks listed in one ``min:<minute>`` document (before this layout) are read
+    beside those listed since, and dropped with them."""
+    wheel = WheelStore(db)
+    await db["wheel"].insert_many([
+        {"_id": "min:100", "chunks": ["chunk:100:old"]},
+        {"_id": "chunk:100:old", "entries": []},
+    ])  # fmt: skip
+    await wheel._list_chunk(100, "chunk:100:new")
+    assert await wheel.chunk_ids(100) == ["chunk:100:old", "chunk:100:new"]
+    await wheel.drop({100: ["chunk:100:old", "chunk:100:new"]})
+    assert await db["wheel"].count_documents({}) == 0
