@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     notify_broadcast_lease_s: float = Field(
         30.0, gt=0, description="How long a replica holds a broadcast before another may resume it."
     )
+    notify_stream_max_s: float = Field(
+        0.0,
+        ge=0,
+        description="Seconds a resident's live inbox stream stays open before notify ends it "
+        "(EventSource reconnects by itself, with Last-Event-ID); 0: until the client goes.",
+    )
     smtp_host: str = Field("", description="SMTP server for email; empty disables email.")
     smtp_port: int = Field(587, description="SMTP port.")
     smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")

@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from services.consult.domain.ballots import KEY_MIN_CHARS
 from services.consult.domain.polls import Option, Rules
+from shared.events.base import INTEGRAL
 
-Int = Annotated[int, Strict()]
+Int = Annotated[int, Strict(), INTEGRAL]  # 5.0 is JSON's 5; "5", true and 5.5 are refused
 
 
 class Strictly(BaseModel):

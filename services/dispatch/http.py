@@ -41,6 +41,7 @@ from services.dispatch.views import (
     queue_row_view,
 )
 from shared.events import utcnow
+from shared.events.base import INTEGRAL
 from shared.events.dispatch import ActionTarget, ActionType, DepartmentActionV1
 from shared.http.errors import ApiError, ErrorMap
 from shared.http.schema import ErrorBody, error_responses
@@ -77,7 +78,9 @@ class ActionRequest(BaseModel):
 
 class ClockMove(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    advance_s: int = Field(ge=1, le=MAX_ADVANCE_S, description="Seconds to move the clock ahead.")
+    advance_s: Annotated[int, INTEGRAL] = Field(
+        ge=1, le=MAX_ADVANCE_S, description="Seconds to move the clock ahead (60 or 60.0)."
+    )
 
 
 def refusals(errors: ErrorMap) -> None:

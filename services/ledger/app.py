@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from services.ledger.application.ledger import Ledger
 from services.ledger.application.writer import FundWriter
-from services.ledger.books import Books
+from services.ledger.books import Books, replica_writer
 from services.ledger.campaigns import Campaigns
 from services.ledger.donations import Donations
 from services.ledger.http import build_router, refusals
@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     parts = build_parts(settings, "ledger")
     store = LedgerStore(parts.db)
-    books = Books(store)
+    books = Books(store, writer=replica_writer(settings.group_instance_id("ledger")))
     campaigns = Campaigns(store)
     donations = Donations(books, campaigns, parts.publisher)
     spending = Spending(store, books, campaigns)

@@ -12,6 +12,7 @@ the fund's ``version`` keeps the balance: the loser rolls forward and retries.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -76,11 +77,19 @@ def first_occurrences(ids: list[str]) -> tuple[list[int], list[int]]:
     return firsts, repeats
 
 
+def replica_writer(instance_id: str) -> str:
+    """The writer name of a replica (``Settings.group_instance_id``): the same across its
+    restarts, so the claims a killed replica left are its own again at once (not ``Busy``
+    until ``CLAIM_TIMEOUT``), and distinct between replicas, as their instance ids are;
+    hex, as a claim's fields are separated by spaces."""
+    return hashlib.sha256(f"ledger {instance_id}".encode()).hexdigest()[:32]
+
+
 class Books:
-    def __init__(self, store: LedgerStore, max_retries: int = 20):
+    def __init__(self, store: LedgerStore, max_retries: int = 20, writer: str | None = None):
         self.store = store
         self._max_retries = max_retries
-        self.writer = uuid.uuid4().hex
+        self.writer = writer or uuid.uuid4().hex  # a replica's: ``replica_writer``
         self._locks: dict[str, asyncio.Lock] = {}
         self._tails: dict[str, tuple[int, frozenset[str]]] = {}  # fund -> last seq, quarters
 

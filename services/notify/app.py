@@ -100,6 +100,7 @@ def options(settings: Settings) -> NotifyOptions:
         max_retry_wait_s=settings.notify_retry_max_s,
         broadcast_batch=settings.notify_broadcast_batch,
         broadcast_lease_s=settings.notify_broadcast_lease_s,
+        stream_max_s=settings.notify_stream_max_s,
     )
 
 

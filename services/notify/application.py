@@ -51,6 +51,7 @@ class NotifyOptions:
     max_retry_wait_s: float
     broadcast_batch: int
     broadcast_lease_s: float
+    stream_max_s: float
 
 
 def build_notify(
@@ -92,6 +93,12 @@ def build_notify(
         broadcasts=broadcasts,
         broadcast_requests=BroadcastRequests(store, broadcasts, reference.tree, clock=clock),
         operators=Operators(store, staff_secret=options.staff_secret, clock=clock),
-        residents=Residents(store, live, secret=options.resident_secret, clock=clock),
+        residents=Residents(
+            store,
+            live,
+            secret=options.resident_secret,
+            clock=clock,
+            stream_max_s=options.stream_max_s,
+        ),
         ratings=Ratings(store, publisher, secret=options.resident_secret, clock=clock),
     )

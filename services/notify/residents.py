@@ -4,7 +4,7 @@ following it live, and their preferences."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.notify.domain import Channel, Preferences
@@ -28,12 +28,14 @@ class Residents:
         secret: str,
         clock: Callable[[], datetime],
         poll_s: float = 2.0,
+        stream_max_s: float = 0.0,
     ):
         self._store = store
         self._live = live
         self._secret = secret
         self._clock = clock
         self.poll_s = poll_s
+        self.stream_max_s = stream_max_s  # 0: a stream lasts as long as its client stays
 
     def check(self, ref: str, credential: str) -> None:
         """Only the resident's own token opens their things: ``NotSignedIn`` otherwise."""
@@ -49,8 +51,10 @@ class Residents:
     ) -> AsyncIterator[dict[str, Any] | None]:
         """The resident's messages as they come, each once: first those stored after
         ``last_seen`` (oldest first), then new ones; ``KEEP_ALIVE`` between waits, for as long
-        as ``connected()`` says. The database away only delays them."""
+        as ``connected()`` says and, when ``stream_max_s`` is set, no longer than that (the
+        client reconnects with the last id it got). The database away only delays them."""
         since = self._clock()
+        ends = since + timedelta(seconds=self.stream_max_s) if self.stream_max_s else None
         seen: set[str] = set()
         if last_seen:
             async for doc in self._missed(ref, last_seen):
@@ -68,7 +72,10 @@ class Residents:
                 seen.add(doc["_id"])
                 since = max(since, doc["created_at"])
                 yield doc
-            await self._live.wait(ref, self.poll_s)
+            left = (ends - self._clock()).total_seconds() if ends else self.poll_s
+            if left <= 0:  # after a poll: what was stored before the end has been sent
+                return
+            await self._live.wait(ref, min(self.poll_s, left))
             yield KEEP_ALIVE
 
     async def _missed(self, ref: str, last_id: str) -> AsyncIterator[dict[str, Any]]:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
-from shared.events.base import EventPayload
+from shared.events.base import INTEGRAL, EventPayload
 
 ClientId = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_:-]{0,99}$")
 
@@ -17,15 +17,6 @@ MAX_AMOUNT_FEN = 100_000_000_000  # 1,000,000,000.00 yuan: one donation, goal or
 MAX_QUANTITY = 10_000_000  # pieces of goods in one donation
 
 
-def json_integer(value: object) -> object:
-    """JSON has one number type: 100.0 is the integer 100 (as JSON Schema's ``integer``
-    says); a fraction, a string or a boolean stays what it is and is refused."""
-    if type(value) is float and value.is_integer():
-        return int(value)
-    return value
-
-
-INTEGRAL = BeforeValidator(json_integer)
 Fen = Annotated[
     int,
     Field(

@@ -69,6 +69,8 @@ async def test_moving_the_clock_shows_reminder_urging_escalation_and_reprimand(s
         assert (await client.get(clock_url, headers=as_district)).json()["offset_s"] == 0
         text = await client.post(clock_url, json={"advance_s": "3600"}, headers=as_district)
         assert text.status_code == 422  # an integer, not a string that looks like one
+        fraction = await client.post(clock_url, json={"advance_s": 1.5}, headers=as_district)
+        assert fraction.status_code == 422  # a whole number of seconds
 
         # four days on: past the acknowledgement deadline (4 working hours) and beyond
         moved = await client.post(clock_url, json={"advance_s": 4 * DAY_S}, headers=as_district)
@@ -82,7 +84,9 @@ async def test_moving_the_clock_shows_reminder_urging_escalation_and_reprimand(s
         assert names[:4] == ["assigned", "reminded", "reminded", "escalated"]
 
         # ten more days: the first missed deadline is long past (3 working days): 通报
-        await client.post(clock_url, json={"advance_s": 10 * DAY_S}, headers=as_district)
+        # (as 864000.0: JSON has one number type, and JSON Schema's integer takes it)
+        later = {"advance_s": float(10 * DAY_S)}
+        assert (await client.post(clock_url, json=later, headers=as_district)).status_code == 200
 
         async def reprimanded():
             names = await _lifecycle(settings, issue_id)

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from services.ledger.domain.accounts import ID_PATTERN, SLUG_PATTERN
 from services.ledger.domain.approvals import DEFAULT_PARTIES
 from services.ledger.domain.funds import CASH
-from shared.events.ledger import INTEGRAL, MAX_AMOUNT_FEN, Fen, Quantity
+from shared.events.base import INTEGRAL
+from shared.events.ledger import MAX_AMOUNT_FEN, Fen, Quantity
 
 ClientId = Annotated[str, Field(pattern=ID_PATTERN, description="Chosen by the client.")]
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]

@@ -87,7 +87,8 @@ def routes(residents: Residents) -> APIRouter:
     ) -> StreamingResponse:
         """New inbox messages as Server-Sent Events (``event: message``, JSON data, the
         message id as the event id). After ``Last-Event-ID`` the messages missed since that
-        one come first, oldest first, then new ones as they arrive."""
+        one come first, oldest first, then new ones as they arrive. Notify may end a stream
+        after a while (``LINLI_NOTIFY_STREAM_MAX_S``): reconnect, with ``Last-Event-ID``."""
         residents.check(ref, token or bearer(authorization))
 
         async def connected() -> bool:
