@@ -245,12 +245,19 @@ async def test_intake_duplicate_offer_and_open311_dates_read_by_id(settings, mon
                 page_size=3,
                 service_codes=("streetlight-out",),
             ),
+            RequestQuery(  # more services than per-service documents are read for
+                start=AT,
+                end=AT + timedelta(days=3),
+                page=2,
+                page_size=2,
+                service_codes=("water-outage", *(f"other-{n}" for n in range(8))),
+            ),
         ]
         for query in windows:
             await _assert_by_id(db, filters, store.query(query))
             found = [d["_id"] for d in await store.query(query)]
             assert found == [d["_id"] for d in await _scanned_requests(db, query)], query
-        assert await store.query(windows[2]) != []
+        assert await store.query(windows[2]) != [] and await store.query(windows[4]) != []
         filters.seen.clear()
         filters.on = True
         await store.query(windows[3])
