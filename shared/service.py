@@ -7,6 +7,7 @@ import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from types import FrameType
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
@@ -17,6 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.events import EventPayload
 from shared.http.app import create_service_app
 from shared.http.errors import ErrorMap
+from shared.http.stopping import mark_stopping
 from shared.kafka.broker import make_broker
 from shared.kafka.consumer import BatchHandler, Handler, subscribe
 from shared.kafka.dead_letters import DeadLetters
@@ -178,7 +180,7 @@ def serve(service: str, create_app: Callable[[Settings], FastAPI]) -> None:
     configure_logging(settings.log_level, settings.log_format, service)
     app = create_app(settings)
     settle_collector(app)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.http_host,
         port=settings.port_of(service),
@@ -186,3 +188,13 @@ def serve(service: str, create_app: Callable[[Settings], FastAPI]) -> None:
         access_log=False,
         timeout_graceful_shutdown=25,
     )
+    _StreamsEndingServer(config).run()
+
+
+class _StreamsEndingServer(uvicorn.Server):
+    """Uvicorn that tells the app it is stopping (``shared.http.stopping``) as soon as a
+    SIGTERM or SIGINT arrives, so that live streams end instead of holding the shutdown."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        mark_stopping(self.config.app)
+        super().handle_exit(sig, frame)

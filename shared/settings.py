@@ -110,8 +110,8 @@ class Settings(BaseSettings):
     )
     resident_secret: SecretStr = Field(
         SecretStr(DEV_SECRET),
-        description="Key of the pseudonymous resident references and inbox tokens "
-        "(HMAC-SHA256). Must be set in production.",
+        description="Key of the pseudonymous resident references, residents' tokens and "
+        "report tokens (HMAC-SHA256). Must be set in production.",
     )
     log_level: str = Field("INFO", description="Log level.")
     log_format: Literal["console", "json"] = Field(
@@ -157,6 +157,9 @@ class Settings(BaseSettings):
     )
     notify_broadcast_lease_s: float = Field(
         30.0, gt=0, description="How long a replica holds a broadcast before another may resume it."
+    )
+    notify_reach_every_s: float = Field(
+        300.0, gt=0, description="How often residents are counted per node for broadcast previews."
     )
     notify_stream_max_s: float = Field(
         0.0,
@@ -216,8 +219,8 @@ class Settings(BaseSettings):
     )
     web_token_secret: SecretStr = Field(
         SecretStr(DEV_WEB_TOKEN_SECRET),
-        description="Key the web console signs staff tokens with and dispatch, notify and "
-        "ledger verify them by (HMAC-SHA256). Must be set in production.",
+        description="Key the web console signs staff tokens with and dispatch, notify, "
+        "ledger and consult verify them by (HMAC-SHA256). Must be set in production.",
     )
     web_token_ttl_s: int = Field(
         120, ge=10, le=3600, description="Web: lifetime of a staff token sent to a service."
@@ -257,6 +260,25 @@ class Settings(BaseSettings):
         ge=0,
         description="Web: how long the public district page keeps dispatch's rates and counts "
         "before asking again.",
+    )
+    web_live_poll_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="Web: how often a live board asks dispatch whether its "
+        "scope changed (one ask per scope per interval, shared by its open streams).",
+    )
+    web_live_per_person: int = Field(
+        4, ge=1, description="Web: live streams (open boards) one person may hold at once."
+    )
+    web_live_streams: int = Field(
+        200, ge=1, description="Web: live streams one web process holds at once."
+    )
+    web_live_stream_s: float = Field(
+        600.0,
+        gt=0,
+        description="Web: how long a live stream lasts before the browser opens "
+        "it again (the session and the bounds are checked anew).",
     )
 
     intake_rate_per_client: float = Field(

@@ -1,4 +1,5 @@
-"""Staff tokens: how dispatch, notify and the ledger trust the web console's signed-in person.
+"""Staff tokens: how dispatch, notify, the ledger and consult trust the web console's
+signed-in person.
 
 The web signs a short-lived token for each call it makes on a person's behalf, carrying that
 person's scope (an office node, a department, a fund role, an operator's node). The services
@@ -20,14 +21,16 @@ from datetime import datetime
 
 PREFIX = "lw1."
 MAX_TOKEN_CHARS = 2048
-ROLES = ("office", "department", "fund-clerk", "fund-treasurer", "fund-approver", "operator")
+ROLES = ("office", "department", "fund-clerk", "fund-treasurer", "fund-approver", "operator",
+         "compound-party")  # fmt: skip
 
 
 @dataclass(frozen=True)
 class StaffClaims:
     """Who acts (``sub``: the web account), as what (``role``) and where (``code``: a node id
-    for office and operator, a department code, or a fund id or ``*`` for fund roles);
-    ``party`` names an approver's party. ``exp`` is a Unix time."""
+    for office and operator, a compound's node id for a compound party, a department code, or
+    a fund id or ``*`` for fund roles); ``party`` names an approver's or a compound party's
+    party. ``exp`` is a Unix time."""
 
     sub: str
     role: str

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from services.consult.application import build_consult
 from services.consult.http import build_router, refusals
+from services.consult.listing_http import listing_router
 from services.consult.store import ConsultStore
 from shared.events import utcnow
 from shared.logging import get_logger
@@ -44,12 +45,13 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         resident_secret=settings.resident_secret.get_secret_value(),
         settle_s=settings.consult_close_settle_s,
         clock=clock,
+        staff_secret=settings.web_token_secret.get_secret_value(),
     )
     refusals(parts.errors)
     app = parts.app(
         title="Linli consult",
         description="Consultations, secret and verifiable polls, three-party resolutions.",
-        routers=[build_router(consult)],
+        routers=[build_router(consult), listing_router(consult)],
         prepare_db=store.prepare,
         body_limits={"/api/v1/consult/rolls": ROLL_MAX_BYTES},
     )

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.consult.access import Principal, principal
 from services.consult.consultations import Consultations
 from services.consult.domain.polls import Refused
 from services.consult.notices import Notices
@@ -29,6 +30,11 @@ class Consult:
     consultations: Consultations
     resolutions: Resolutions
     resident_secret: str
+    staff_secret: str | None = None  # the web console's staff tokens, when accepted
+
+    async def principal(self, authorization: str | None) -> Principal:
+        """An office or a compound's party: its key, or the web console's staff token."""
+        return await principal(self.store, authorization, self.staff_secret)
 
     async def resident(self, ref: str | None, authorization: str | None) -> list[str]:
         """The households of a resident who proved who they are (reference and token)."""
@@ -70,6 +76,7 @@ def build_consult(
     resident_secret: str,
     settle_s: float,
     clock: Callable[[], datetime],
+    staff_secret: str | None = None,
 ) -> Consult:
     notices = Notices(publisher, tree)
     voting = Voting(store, server_key, clock, poll_ttl_s=settle_s / 2)
@@ -82,4 +89,5 @@ def build_consult(
         consultations=Consultations(store, tree, clock),
         resolutions=Resolutions(store, notices, tree, clock),
         resident_secret=resident_secret,
+        staff_secret=staff_secret,
     )

@@ -56,6 +56,14 @@ class Consultations:
             raise Refused("not_found", f"no consultation {consultation_id}", "path.consultation_id")
         return _consultation(doc)
 
+    async def under(self, node_id: str) -> list[dict[str, Any]]:
+        """The consultations at or below ``node_id`` (an office's list; a scan)."""
+        return [
+            doc
+            async for doc in self._store.all(self._store.consultations)
+            if self._tree.is_within(doc["node_id"], node_id)
+        ]
+
     async def comment(self, consultation_id: str, household: str, text: str) -> dict[str, Any]:
         consultation = await self.get(consultation_id)
         building = household.split("|", 1)[0]

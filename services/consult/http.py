@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request
 
-from services.consult.access import office_over, principal
+from services.consult.access import office_over
 from services.consult.application import Consult
 from services.consult.bodies import (
     AmendIn,
@@ -76,7 +76,8 @@ def refusals(errors: ErrorMap) -> None:
 def public_poll(doc: dict[str, Any]) -> dict[str, Any]:
     keep = ("node_id", "question", "kind", "options", "max_choices", "quorum_percent")
     view = {"poll_id": doc["_id"], **{k: doc[k] for k in keep}, "status": doc["status"]}
-    view |= {"closes_at": doc.get("closes_at"), "roll_size": doc.get("roll_size", 0)}
+    view |= {"closes_at": doc.get("closes_at"), "roll_size": doc.get("roll_size", 0),
+             "consultation_id": doc.get("consultation_id")}  # fmt: skip
     if doc["status"] == "closed" and doc.get("results"):
         view["results"] = doc["results"]  # hidden until the poll is closed and counted
         view["households_voted"] = doc.get("households_voted")  # >= turnout
@@ -94,7 +95,7 @@ def build_router(consult: Consult) -> APIRouter:
 
 async def _owned(consult: Consult, poll_id: str, authorization: str | None) -> None:
     """Only the office over the poll's node acts on it."""
-    who = await principal(consult.store, authorization)
+    who = await consult.principal(authorization)
     office_over(consult.tree, who, (await consult.polls.doc(poll_id))["node_id"])
 
 
@@ -102,7 +103,7 @@ def _poll_routes(api: APIRouter, consult: Consult) -> None:
     @api.post("/polls", status_code=201, responses=ERRORS)
     async def create_poll(body: PollIn, authorization: Auth = None) -> dict[str, Any]:
         """Draft a poll under a node the office owns; the rules may change until it opens."""
-        who = await principal(consult.store, authorization)
+        who = await consult.principal(authorization)
         office_over(consult.tree, who, body.node_id)
         poll = Poll(body.poll_id or new_poll_id(), body.node_id, who.node, body.question,
                     body.rules(), consultation_id=body.consultation_id)  # fmt: skip
@@ -128,9 +129,16 @@ def _poll_routes(api: APIRouter, consult: Consult) -> None:
         return public_poll(await consult.polls.close(poll_id))
 
     @api.get("/polls/{poll_id}", responses=ERRORS)
-    async def get_poll(poll_id: PollPath) -> dict[str, Any]:
-        """A poll's question and rules; its results and turnout once it is closed."""
-        return public_poll(await consult.polls.doc(poll_id))
+    async def get_poll(poll_id: PollPath, authorization: Auth = None) -> dict[str, Any]:
+        """A poll's question and rules; its results and turnout once it is closed. A draft
+        is the office's alone: to anyone else it does not exist (404)."""
+        doc = await consult.polls.doc(poll_id)
+        if doc["status"] == "draft":
+            try:
+                office_over(consult.tree, await consult.principal(authorization), doc["node_id"])
+            except ApiError as exc:
+                raise ApiError(404, "not_found", f"no poll {poll_id}", "path.poll_id") from exc
+        return public_poll(doc)
 
     @api.get("/polls/{poll_id}/ballots", responses=ERRORS)
     async def published_ballots(poll_id: PollPath) -> dict[str, Any]:
@@ -157,7 +165,7 @@ def _voting_routes(api: APIRouter, consult: Consult) -> None:
     async def import_roll(request: Request, authorization: Auth = None) -> dict[str, Any]:
         """Import households (CSV ``building,household,phone,language``) of buildings the
         office owns; the answer lists every rejected line with its reason."""
-        who = await principal(consult.store, authorization)
+        who = await consult.principal(authorization)
         office_over(consult.tree, who, who.node)
         try:
             text = (await request.body()).decode("utf-8-sig")
@@ -190,7 +198,7 @@ def _consultation_routes(api: APIRouter, consult: Consult) -> None:
     @api.post("/consultations", status_code=201, responses=ERRORS)
     async def open_consultation(body: ConsultationIn, authorization: Auth = None) -> dict:
         """Put a question to the residents under a node the office owns."""
-        who = await principal(consult.store, authorization)
+        who = await consult.principal(authorization)
         office_over(consult.tree, who, body.node_id)
         item = Consultation(body.id, body.node_id, who.node, body.question, body.description,
                             tuple(body.attachments), body.opens_at, body.closes_at)  # fmt: skip
@@ -214,13 +222,13 @@ def _consultation_routes(api: APIRouter, consult: Consult) -> None:
     @api.post("/comments/{comment_id}/hide", responses=ERRORS)
     async def hide(comment_id: str, body: HideIn, authorization: Auth = None) -> dict:
         """Hide a comment with a reason (the office that opened the consultation)."""
-        who = await principal(consult.store, authorization)
+        who = await consult.principal(authorization)
         return await consult.consultations.hide(
             comment_id, body.reason, who.key_id, lambda c: office_over(consult.tree, who, c.node_id)
         )
 
 
-def _party_of(who, compound: str) -> None:
+def party_of(who, compound: str) -> None:
     if who.kind != "party" or who.node != compound:
         raise ApiError(403, "forbidden", "this needs a party key of the compound",
                        "header.authorization")  # fmt: skip
@@ -230,8 +238,8 @@ def _resolution_routes(api: APIRouter, consult: Consult) -> None:
     @api.post("/compounds/{compound}/resolutions", status_code=201, responses=ERRORS)
     async def propose(compound: str, body: ResolutionIn, authorization: Auth = None) -> dict:
         """A party of the compound puts a motion to the three parties."""
-        who = await principal(consult.store, authorization)
-        _party_of(who, compound)
+        who = await consult.principal(authorization)
+        party_of(who, compound)
         motion = Resolution(body.resolution_id, compound, body.title, body.text, (),
                             poll_id=body.poll_id, disbursement_id=body.disbursement_id)  # fmt: skip
         return await consult.resolutions.propose(motion)
@@ -239,8 +247,8 @@ def _resolution_routes(api: APIRouter, consult: Consult) -> None:
     @api.post("/resolutions/{resolution_id}/decide", responses=ERRORS)
     async def decide(resolution_id: str, body: DecisionIn, authorization: Auth = None) -> dict:
         """Your party approves or refuses, with a reason; all three approving passes it."""
-        who = await principal(consult.store, authorization)
-        _party_of(who, (await consult.resolutions.get(resolution_id))["compound"])
+        who = await consult.principal(authorization)
+        party_of(who, (await consult.resolutions.get(resolution_id))["compound"])
         command = Decide(who.party or "", body.verdict, body.reason, who.key_id)
         return await consult.resolutions.decide(resolution_id, command)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +14,7 @@ from services.consult.domain.polls import Amend, Close, Open, Poll, Refused, che
 from services.consult.domain.rolls import household_key
 from services.consult.notices import Notices
 from services.consult.records import poll_from_doc, poll_to_doc
-from services.consult.store import ConsultStore, insert_missing
+from services.consult.store import ConsultStore, Stale, insert_missing
 from services.consult.voting import Voting
 from shared.logging import get_logger
 from shared.reference.tree import Tree
@@ -24,6 +24,9 @@ log = get_logger("linli.consult")
 
 def new_poll_id() -> str:
     return "poll_" + secrets.token_hex(6)
+
+
+_STALE_RETRIES = 3  # attempts that may meet the timer's change before the last one
 
 
 class Polls:
@@ -64,6 +67,26 @@ class Polls:
     async def open(self, poll_id: str) -> dict[str, Any]:
         """Freeze the roll (households of the buildings under the node, each with its
         eligibility token), then open; announced to the households at once."""
+        return await self._again_when_stale(self._open, poll_id)
+
+    async def close(self, poll_id: str) -> dict[str, Any]:
+        """Close, wait for casts already past their check, count and publish."""
+        return await self._again_when_stale(self._close, poll_id)
+
+    async def _again_when_stale(
+        self, step: Callable[[str], Awaitable[dict[str, Any]]], poll_id: str
+    ) -> dict[str, Any]:
+        """The office's open or close, taken again from the poll as it now is when consult's
+        own timer changed it at the same moment (announcing, closing on time, publishing):
+        each step finishes what the other began, so the office gets the outcome, not 409."""
+        for _ in range(_STALE_RETRIES):
+            try:
+                return await step(poll_id)
+            except Stale:
+                await asyncio.sleep(0.05)
+        return await step(poll_id)
+
+    async def _open(self, poll_id: str) -> dict[str, Any]:
         doc = await self.doc(poll_id)
         if doc["status"] == "open":  # a retry (e.g. after a 503): finish the announcement
             return doc if doc.get("announced") else await self._announce(doc)
@@ -87,8 +110,7 @@ class Polls:
         await insert_missing(self._store.tokens(poll_id), tokens)
         return await self._store.roll(poll_id).count_documents({})
 
-    async def close(self, poll_id: str) -> dict[str, Any]:
-        """Close, wait for casts already past their check, count and publish."""
+    async def _close(self, poll_id: str) -> dict[str, Any]:
         doc = await self.doc(poll_id)
         if doc["status"] == "closed":  # a retry: finish counting and publishing
             return doc if doc.get("results_published") else await self._publish_results(doc)
@@ -169,6 +191,21 @@ class Polls:
                     found.append(doc)
                     break
         return found
+
+    async def under(self, node_id: str) -> list[dict[str, Any]]:
+        """Every poll at or below ``node_id``, drafts included (an office's list: it scans the
+        polls, a few hundred documents, never a hot read)."""
+        return [
+            doc
+            async for doc in self._store.all(self._store.polls)
+            if self._tree.is_within(doc["node_id"], node_id)
+        ]
+
+    async def roll_of(self, poll_id: str) -> list[dict[str, Any]]:
+        """The households on the poll's frozen roll, each with whether a member has a phone
+        (those without are the ones to print paper codes for); in the roll's own order."""
+        cursor = self._store.roll(poll_id).find({}, {"refs": 1})
+        return [{"household": doc["_id"], "phone": bool(doc.get("refs"))} async for doc in cursor]
 
     async def household_on_roll(self, poll_id: str, household: str) -> bool:
         return bool(await self._store.roll(poll_id).find_one({"_id": household}, {"_id": 1}))

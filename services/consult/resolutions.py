@@ -64,6 +64,14 @@ class Resolutions:
             raise Refused("not_found", f"no resolution {resolution_id}", "path.resolution_id")
         return doc
 
+    async def of(self, compound: str) -> list[dict[str, Any]]:
+        """A compound's resolutions (its parties' list; a scan)."""
+        return [
+            doc
+            async for doc in self._store.all(self._store.resolutions)
+            if doc["compound"] == compound
+        ]
+
     async def decide(self, resolution_id: str, command: Decide) -> dict[str, Any]:
         doc = await self.get(resolution_id)
         decided = decide(resolution_from_doc(doc), command, self._clock())

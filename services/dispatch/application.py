@@ -250,6 +250,7 @@ class Dispatcher:
         doc = case_to_doc(case)
         doc.update(
             description=event.description,
+            media_url=event.media_url,  # the report's photo, for the staff's case page
             resident_ref=event.resident_ref,
             language=event.language,
             reported_at=event.reported_at,

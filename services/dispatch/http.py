@@ -34,6 +34,7 @@ from services.dispatch.views import (
     CaseView,
     ClockAnswer,
     QueueAnswer,
+    QueueStampAnswer,
     RatesAnswer,
     TasksAnswer,
     TimelineAnswer,
@@ -167,6 +168,7 @@ def router(
     api = APIRouter(prefix="/api/v1/dispatch", tags=["dispatch"])
     access = Access(store, tree, staff_secret)
     _task_routes(api, access, store)
+    _stamp_routes(api, access, store)
     _queue_routes(api, access, store, dispatcher)
     _case_routes(api, access, store, dispatcher)
     _rates_routes(api, access, store, tree)
@@ -226,6 +228,21 @@ def _queue_routes(api: APIRouter, access: Access, store: CaseStore, dispatcher: 
             "counts": chosen.counts, "categories": chosen.categories, "places": chosen.places,
             "rows": [queue_row_view(r, now) for r in rows],
         }  # fmt: skip
+
+
+def _stamp_routes(api: APIRouter, access: Access, store: CaseStore) -> None:
+    @api.get(
+        "/queue/stamp",
+        summary="A stamp that moves whenever a case in this scope changes",
+        description="One read by `_id` (the scope's queue stamp): a console asks it often and "
+        "reloads the queue only when it moved. It carries no case, id or count.",
+        response_model=QueueStampAnswer,
+        responses=error_responses(401, 503),
+    )
+    async def queue_stamp(who: Annotated[Holder, Depends(access.principal)]) -> dict[str, Any]:
+        scope, place = access.queue_scope(who, "")
+        stamp = await store.queue.stamp(scope, place, access.tree.is_within)
+        return {"principal": {"kind": who.kind, "code": who.code}, "stamp": stamp}
 
 
 def _case_routes(api: APIRouter, access: Access, store: CaseStore, dispatcher: Dispatcher) -> None:

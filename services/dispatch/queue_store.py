@@ -45,7 +45,9 @@ from services.dispatch.domain.queue import (
     QueueQuery,
     Row,
     Selection,
+    revs_stamp,
     row_of,
+    rows_stamp,
     select,
     shards_of,
 )
@@ -156,6 +158,15 @@ class QueueStore:
         if rev >= stamped:
             return rev, head
         return await self.shards.newer(shard_id, rev, head)
+
+    async def stamp(self, scope: str, place: str, within: Any) -> str:
+        """What changes whenever a case of ``scope`` (filtered to ``place`` if given) does:
+        the stamp alone (read by ``_id``), or for a place the versions of its rows."""
+        if not place:
+            _, stamp = await self.stamps.latest(scope)
+            return revs_stamp({b: int(r) for b, r in ((stamp or {}).get("revs") or {}).items()})
+        cached = await self.rows(scope)
+        return rows_stamp(r for r in cached.rows if within(r.node_id, place))
 
     async def select(self, scope: str, q: QueueQuery, now: datetime, within: Any) -> Selection:
         """The query's rows of ``scope`` (a selection is reused within the same minute while

@@ -43,6 +43,7 @@ class CaseView(BaseModel):
     priority: str
     node_id: str
     description: str = ""
+    media_url: str | None = Field(None, description="The report's photo, as the reporter gave it.")
     owner: HolderView = Field(description="Who answers for the case as a whole (首接负责).")
     supervisor: str = Field(description="The office watching the case; decides extensions.")
     version: int
@@ -90,6 +91,7 @@ def case_view(doc: dict[str, Any]) -> dict[str, Any]:
         "priority": doc["priority"],
         "node_id": doc["node_id"],
         "description": doc.get("description", ""),
+        "media_url": doc.get("media_url"),
         "owner": doc["owner"],
         "supervisor": doc["supervisor"],
         "version": doc["version"],
@@ -135,6 +137,14 @@ class QueueAnswer(BaseModel):
         description="Cases per node id after the place and category filters."
     )
     rows: list[QueueRowView]
+
+
+class QueueStampAnswer(BaseModel):
+    principal: HolderView
+    stamp: str = Field(
+        description="Changes whenever a case in this scope changes (compare it with the last "
+        "one read); it says nothing else."
+    )
 
 
 def queue_row_view(row: Row, now: datetime) -> dict[str, Any]:

@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     run_alongside(
         app,
         notify.broadcasts.run_forever,
+        partial(notify.reach.run_forever, settings.notify_reach_every_s),
         partial(_every, 5.0, notify.deliverer.wake_deferred, "wake_deferred"),
         close=client.aclose,
     )

@@ -20,6 +20,7 @@ from services.notify.live import LiveInbox
 from services.notify.messages import Notifier
 from services.notify.operators import Operators
 from services.notify.ratings import Ratings
+from services.notify.reach import Reach
 from services.notify.residents import Residents
 from services.notify.store import NotifyStore
 from shared.kafka.publisher import EventPublisher
@@ -38,6 +39,7 @@ class Notify:
     operators: Operators
     residents: Residents
     ratings: Ratings
+    reach: Reach
 
 
 @dataclass(frozen=True)
@@ -101,4 +103,5 @@ def build_notify(
             stream_max_s=options.stream_max_s,
         ),
         ratings=Ratings(store, publisher, secret=options.resident_secret, clock=clock),
+        reach=Reach(store, deliverer, reference.tree, clock=clock, batch=options.broadcast_batch),
     )

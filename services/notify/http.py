@@ -54,5 +54,7 @@ def build_router(notify: Notify) -> APIRouter:
     router.include_router(inbox.routes(notify.residents))
     router.include_router(preferences.routes(notify.residents))
     router.include_router(ratings.routes(notify.ratings))
-    router.include_router(broadcasts.routes(notify.operators, notify.broadcast_requests))
+    router.include_router(
+        broadcasts.routes(notify.operators, notify.broadcast_requests, notify.reach)
+    )
     return router

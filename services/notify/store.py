@@ -31,6 +31,7 @@ class NotifyStore:
         self.broadcasts = db["broadcasts"]
         self.unfinished = db["broadcasts_unfinished"]  # pointers: the lease reads only these
         self.operators = db["operators"]
+        self.reach_counts = db["reach"]  # residents per node, by ``_id`` (reach.py)
 
     async def prepare(self) -> None:
         await self.inbox_messages.create_index([("resident_ref", 1), ("created_at", DESCENDING)])
@@ -98,6 +99,23 @@ class NotifyStore:
         residents are added: a resumed walk counts on the natural order (broadcasts.py)."""
         fields = {"language": 1, "prefs": 1, "phone": 1, "email": 1}
         return self.residents.find({"nodes": {"$eq": node_id}}, fields).batch_size(batch)
+
+    def residents_placed(self, batch: int):
+        """Every resident with what the reach tally needs, in the natural order."""
+        fields = {"nodes": 1, "language": 1, "prefs": 1, "phone": 1, "email": 1}
+        return self.residents.find({}, fields).batch_size(batch)
+
+    async def reach(self, node_id: str) -> dict[str, Any] | None:
+        return await self.reach_counts.find_one({"_id": node_id})
+
+    async def replace_reach(self, docs: dict[str, dict[str, Any]]) -> None:
+        """Each node's counts replaced by ``_id``; nodes nobody lives below any more, dropped."""
+        gone = [d["_id"] async for d in self.reach_counts.find({}, {"_id": 1})
+                if d["_id"] not in docs]  # fmt: skip
+        for node, doc in docs.items():
+            await upsert(self.reach_counts, {"_id": node}, {"$set": doc})
+        if gone:
+            await self.reach_counts.delete_many({"_id": {"$in": gone}})
 
     # --- inbox ----------------------------------------------------------------------------
 

@@ -12,9 +12,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.web import cases_http, fund_http, http, operator_http
+from services.web import cases_http, fund_http, http, live_http, operator_http, photos_http
 from services.web.backends import Backends, parse_service_urls
+from services.web.consult.wiring import consult_routers
 from services.web.domain.accounts import LockoutRule, SessionRule
+from services.web.live import LiveBoards
 from services.web.pages import Pages
 from services.web.public.wiring import public_side
 from services.web.residents.wiring import install as install_residents
@@ -61,6 +63,12 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     pages = Pages(staff, backends, reference, secure_cookie=settings.web_cookie_secure)
     pages.kafka_bootstrap, pages.topic_prefix = settings.kafka_servers, settings.topic_prefix
     public = public_side(parts, pages)
+    boards = LiveBoards(
+        per_person=settings.web_live_per_person,
+        streams=settings.web_live_streams,
+        poll_s=settings.web_live_poll_s,
+        stream_s=settings.web_live_stream_s,
+    )
     residents, resident_routers, body_limits = residents_for(settings, parts.db, pages, clock)
     app = parts.app(
         title="Linli web",
@@ -70,8 +78,11 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             cases_http.router(pages),
             fund_http.router(pages),
             operator_http.router(pages),
+            live_http.router(pages, boards),
+            photos_http.router(pages, settings.intake_max_photo_bytes),
             *public.routers,
             *resident_routers,
+            *consult_routers(pages, residents),
         ],
         prepare_db=store.prepare,
         body_limits=body_limits,
@@ -81,6 +92,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeaders)
     app.state.staff, app.state.pages, app.state.public = staff, pages, public
+    app.state.boards = boards
     inner = app.router.lifespan_context
 
     @asynccontextmanager

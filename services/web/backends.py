@@ -83,6 +83,11 @@ class Backends:
             await self.call("dispatch", "GET", f"/api/v1/dispatch/cases/{issue_id}", token)
         )
 
+    async def queue_stamp(self, token: str) -> str:
+        """What moves when a case in the person's scope changes (and says nothing else)."""
+        answer = await self.call("dispatch", "GET", "/api/v1/dispatch/queue/stamp", token)
+        return str(answer["stamp"])
+
     async def timeline(self, token: str, issue_id: str) -> list[dict[str, Any]]:
         """Every event of the case, its times parsed."""
         path = f"/api/v1/dispatch/cases/{issue_id}/timeline"
@@ -96,6 +101,25 @@ class Backends:
     async def rates(self, token: str, month: str) -> dict[str, Any]:
         params = {"month": month}
         return await self.call("dispatch", "GET", "/api/v1/dispatch/rates", token, params=params)
+
+    # intake ---------------------------------------------------------------------------------
+    async def photo(self, media_id: str, max_bytes: int) -> tuple[bytes, str]:
+        """A report's photo from intake: its bytes and type, at most ``max_bytes`` read."""
+        url = f"{self.urls['intake']}/api/v1/media/{media_id}"
+        try:
+            async with self.client.stream("GET", url) as response:
+                if response.status_code == 404:
+                    raise ServiceError(404, "no such photo")
+                if response.status_code >= 400:
+                    raise ServiceError(503, "intake unavailable")
+                data = b""
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise ServiceError(413, "the photo is larger than photos may be")
+                return data, response.headers.get("content-type", "").split(";")[0].strip()
+        except httpx.HTTPError as exc:
+            raise ServiceError(503, "intake unreachable") from exc
 
     # ledger ---------------------------------------------------------------------------------
     async def campaigns(self) -> list[dict[str, Any]]:
@@ -111,6 +135,11 @@ class Backends:
         if body is None:
             return await self.call("notify", "GET", f"/api/v1{path}", token)
         return await self.call("notify", "POST", f"/api/v1{path}", token, json=body)
+
+    async def reach(self, token: str, node_id: str) -> dict[str, Any]:
+        """How many residents a broadcast below the node reaches (notify's counts)."""
+        params = {"node_id": node_id}
+        return await self.call("notify", "GET", "/api/v1/broadcasts/reach", token, params=params)
 
     async def readiness(self, service: str) -> dict[str, Any]:
         try:

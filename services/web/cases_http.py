@@ -17,6 +17,7 @@ from services.web.backends import ServiceError
 from services.web.domain.actions import FIELDS, offered, pressable
 from services.web.domain.charts import bar_chart
 from services.web.domain.i18n import translate
+from services.web.domain.photos import media_id_of
 from services.web.domain.queue import (
     DUE_SOON,
     FLAGS,
@@ -146,7 +147,7 @@ def _case_routes(web: APIRouter, pages: Pages) -> None:
             actions=offered(person.scope.role, person.scope.code, level, case, now),
             fields=FIELDS, pressable=lambda a: pressable(a, person.scope.code, case, now),
             departments=pages.departments, left=lambda due: time_left(due, now),
-            action_id=lambda: uuid.uuid4().hex,
+            action_id=lambda: uuid.uuid4().hex, photo=media_id_of(case.get("media_url")),
             picture=pages.picture(case["node_id"], pages.language(request)),
             offices=[n.id for n in pages.tree.ancestors(case["node_id"])]
             if case["node_id"] in pages.tree else [],

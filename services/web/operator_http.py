@@ -3,15 +3,17 @@ notify with the operator's token, and the overview of the services' readiness.""
 
 from __future__ import annotations
 
+import re
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from services.web.backends import ServiceError
 from services.web.operations import kafka_overview
-from services.web.pages import Pages, client_address, see_other
+from services.web.pages import Pages, Refusal, client_address, see_other
 from shared.logging import get_logger
 from shared.settings import SERVICE_PORTS
 
@@ -40,25 +42,51 @@ def broadcast_body(form: Any) -> dict[str, Any]:
 
 
 def _compose_routes(web: APIRouter, pages: Pages) -> None:
-    """The compose page, with a sent broadcast's progress when one is shown."""
+    """The compose page with the reach of the chosen area, and a sent broadcast's progress
+    when one is shown (the page refreshes itself while it is being sent)."""
 
     @web.get("/broadcasts")
-    async def compose(request: Request, shown: str = "") -> Response:
+    async def compose(
+        request: Request,
+        shown: Annotated[str, Query(max_length=200)] = "",
+        node_id: Annotated[str, Query(max_length=200)] = "",
+    ) -> Response:
         person = await pages.person(request)
         pages.needs_page(person, "broadcasts")
+        if shown and not re.match(BROADCAST_ID, shown):  # it becomes part of notify's path
+            raise Refusal(404, "notfound")
+        token = pages.staff.token_for(person)
         broadcast = None
-        if shown:
-            try:
-                broadcast = await pages.backends.notify(
-                    pages.staff.token_for(person), f"/broadcasts/{shown[:80]}"
-                )
-            except ServiceError as exc:
-                raise pages.service_refusal(exc) from exc
+        try:
+            if shown:
+                broadcast = await pages.backends.notify(token, f"/broadcasts/{shown}")
+            area = node_id or (broadcast["node_id"] if broadcast else person.scope.code)
+            reach = await _reach(pages, token, area)
+        except ServiceError as exc:
+            raise pages.service_refusal(exc) from exc
         nodes = [pages.tree.get(person.scope.code),
                  *pages.tree.descendants(person.scope.code)]  # fmt: skip
         return pages.render(request, "broadcasts.html.j2", person, broadcast=broadcast,
-                            nodes=[n for n in nodes if n is not None][:400],
+                            nodes=[n for n in nodes if n is not None][:400], reach=reach,
+                            channels=progress_channels(broadcast),
                             new_id=lambda: uuid.uuid4().hex)  # fmt: skip
+
+
+async def _reach(pages: Pages, token: str, node_id: str) -> dict[str, Any]:
+    """Notify's count of the residents below the node (its time parsed for the page)."""
+    reach = await pages.backends.reach(token, node_id)
+    if reach.get("counted_at"):
+        reach["counted_at"] = datetime.fromisoformat(reach["counted_at"])
+    return reach
+
+
+def progress_channels(broadcast: dict[str, Any] | None) -> list[str]:
+    """The channels a broadcast's progress names, in a fixed order (the inbox first)."""
+    if broadcast is None:
+        return []
+    progress = broadcast["progress"]
+    named = {c for part in ("sent", "queued", "failed") for c in progress.get(part) or {}}
+    return sorted(named, key=lambda c: (c != "inbox", c))
 
 
 def _send_routes(web: APIRouter, pages: Pages) -> None:

@@ -129,10 +129,11 @@ class Staff:
         await self._audit(username, "sign-in", address, "ok")
         return cookie
 
-    async def person(self, cookie: str) -> Person | None:
+    async def person(self, cookie: str, touch: bool = True) -> Person | None:
         """The person of a live session; None when unknown or expired. One ``_id`` read: the
         session carries the account's scope (disabling an account or resetting its password
-        deletes its sessions)."""
+        deletes its sessions). ``touch=False``: the read does not count as activity (a live
+        board left open must not keep an idle session alive)."""
         if not cookie or len(cookie) > 100:
             return None
         session = await self.store.session(cookie)
@@ -142,7 +143,7 @@ class Staff:
         if self.sessions.expired(session["created_at"], session["seen_at"], now):
             await self.store.drop_session(cookie)
             return None
-        if self.sessions.needs_touch(session["seen_at"], now):
+        if touch and self.sessions.needs_touch(session["seen_at"], now):
             await self.store.touch_session(cookie, now)
         return Person(session["user"], session["name"], scope_of(session), session["csrf"])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from services.ops.cli.demo import DEMO_CAMPAIGN, DEMO_DONATIONS, DEMO_REPORTS, _
 from shared.settings import REPO_ROOT, SERVICE_PORTS
 from shared.topics import dept_tasks
 from tests.e2e.conftest import free_port
-from tests.helpers import read_topic
+from tests.helpers import eventually, read_topic
 from tests.unit.test_demo_data import demo_department
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -151,3 +152,64 @@ async def test_make_up_from_an_empty_state_folder_loads_the_demo_once(up_env):
     assert f"demo data: {len(DEMO_REPORTS)} reports" in third.stdout
     assert await _tasks_by_issue(bootstrap, set(expected.values())) == tasks
     assert _fund(ledger)["raised"] == fund["raised"]
+
+
+def _try_it_blocks() -> list[str]:
+    """The shell blocks of the README's "Try it" section, in order."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Try it\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+
+
+def _as_on_these_ports(block: str, env: dict[str, str], tmp: Path) -> str:
+    """The block as a newcomer would run it here: this run's ports and a file folder of its
+    own; every curl fails on an HTTP error (the README's ``-s`` alone would not)."""
+    for service, default in SERVICE_PORTS.items():
+        port = env[f"LINLI_{service.upper()}_PORT"]
+        block = block.replace(f"127.0.0.1:{default}", f"127.0.0.1:{port}")
+    return block.replace("/tmp/linli-", f"{tmp}/linli-")
+
+
+def _bash(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    strict = 'set -euo pipefail\ncurl() { command curl --fail-with-body --max-time 20 "$@"; }\n'
+    return subprocess.run(
+        ["bash", "-c", strict + script],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_the_readmes_try_it_section_runs_as_written(up_env, tmp_path):
+    """Report, read it with its report token, sign in by code, read the inbox and one's
+    reports, tail the department's topic, vote in the demo poll after signing in with the
+    roll's phone (as the README says): every command answers without an HTTP error."""
+    assert _make("up", up_env).returncode == 0  # already up: nothing is loaded twice
+    env = {**up_env, "LINLI_KAFKA_BOOTSTRAP": f"127.0.0.1:{up_env['LINLI_LOCAL_KAFKA_PORT']}"}
+    report, read, sign_in, tail, vote = (
+        _as_on_these_ports(b, up_env, tmp_path) for b in _try_it_blocks()
+    )
+    filed = _bash(report, env)
+    assert filed.returncode == 0, filed.stdout
+    answer = json.loads((tmp_path / "linli-report.json").read_text())
+    assert set(answer) == {"issue_id", "status", "report_token"}, answer
+
+    intake = f"http://127.0.0.1:{up_env['LINLI_INTAKE_PORT']}"
+    auth = {"Authorization": f"Bearer {answer['report_token']}"}
+    async with httpx.AsyncClient(base_url=intake, headers=auth) as client:
+
+        async def recorded() -> bool:  # "404 until then": wait as a reader would
+            return (await client.get(f"/api/v1/issues/{answer['issue_id']}")).is_success
+
+        await eventually(recorded, timeout_s=30)
+    voter = sign_in.replace("13800000000", "13701101000")  # "sign in with that phone"
+    for block, shows in ((read, answer["issue_id"]), (sign_in, '"messages"'),
+                         (voter + vote, '"receipt"')):  # fmt: skip
+        ran = _bash(block, env)
+        assert ran.returncode == 0 and shows in ran.stdout, ran.stdout[-3000:]
+    tasks = _bash(tail, env)
+    assert tasks.returncode == 0 and "dept.urban-mgmt.tasks" in tasks.stdout, tasks.stdout
+    assert "13800000000" not in tasks.stdout, "a department's task carries no phone number"

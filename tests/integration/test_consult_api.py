@@ -629,3 +629,53 @@ async def test_whatever_the_timing_a_ballot_answered_success_is_counted(settings
             counted_batches
         )
         print(f"\n{len(succeeded)} of {len(households)} ballots racing the close succeeded")
+
+
+async def test_a_close_meeting_another_close_or_the_timer_answers_the_outcome(
+    settings: Settings,
+) -> None:
+    """Two closes of one poll at once (a double click, two replicas) beside consult's own
+    timer: each answers the closed poll with its results, none a 409 "changed at the same
+    time"."""
+    import asyncio
+
+    settings = settings.model_copy(update={"consult_close_settle_s": 0.0, "consult_tick_s": 0})
+    app = create_app(settings)
+    async with serving(app) as [client]:
+        consult = app.state.consult
+        office = {"Authorization": (await setup(client, app, settings))["office"]}
+        roll = {**office, "content-type": "text/csv"}
+        await client.post("/api/v1/consult/rolls", content=ROLL.encode(), headers=roll)
+        options = [{"id": "y", "label": "Yes"}, {"id": "n", "label": "No"}]
+        for n in range(3):
+            poll = {"poll_id": f"poll_twice{n}", "node_id": B1, "question": "Gate?",
+                    "kind": "single", "options": options}  # fmt: skip
+            assert (
+                await client.post("/api/v1/consult/polls", json=poll, headers=office)
+            ).is_success
+            url = f"/api/v1/consult/polls/poll_twice{n}"
+            assert (await client.post(f"{url}/open", headers=office)).status_code == 200
+            closes = [client.post(f"{url}/close", headers=office) for _ in range(3)]
+            *answers, _ = await asyncio.gather(*closes, consult.polls.tick())
+            assert [a.status_code for a in answers] == [200] * 3, [a.text for a in answers]
+            assert all(a.json()["status"] == "closed" for a in answers)
+
+
+async def test_a_draft_is_the_offices_alone(settings: Settings) -> None:
+    """Until it opens, a poll is seen only by the office over its node: anyone else, another
+    office too, is told it does not exist."""
+    app = create_app(settings.model_copy(update={"consult_tick_s": 0}))
+    async with serving(app) as [client]:
+        keys = await setup(client, app, settings)
+        options = [{"id": "y", "label": "Yes"}, {"id": "n", "label": "No"}]
+        poll = {"poll_id": "poll_draft", "node_id": B1, "question": "Gate?", "kind": "single",
+                "options": options}  # fmt: skip
+        made = await client.post(
+            "/api/v1/consult/polls", json=poll, headers={"Authorization": keys["office"]}
+        )
+        assert made.status_code == 201
+        url = "/api/v1/consult/polls/poll_draft"
+        assert (await client.get(url)).status_code == 404
+        assert (await client.get(url, headers={"Authorization": keys["other"]})).status_code == 404
+        mine = await client.get(url, headers={"Authorization": keys["office"]})
+        assert mine.status_code == 200 and mine.json()["status"] == "draft"

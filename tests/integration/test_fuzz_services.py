@@ -41,6 +41,7 @@ def _bearer(case: Case, key: str) -> None:
 
 
 def _resident(settings: Settings) -> tuple[str, str]:
+    # what notify's phone sign-in answers, minted with the test secret (setup, not the subject)
     secret = settings.resident_secret.get_secret_value()
     ref = resident_ref(secret, "tel:13800000000")
     return ref, resident_token(secret, ref)

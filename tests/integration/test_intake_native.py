@@ -1,22 +1,31 @@
 """The native API on intake against real Kafka and FerretDB: idempotency, attributes,
-possible duplicates and following, the resident's own view, photos, limits."""
+possible duplicates and following, the resident's own view (a report token opens that report
+alone; a resident's other data takes a sign-in), photos, limits."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 import uuid
 import zlib
+from datetime import UTC, datetime
 
 import pytest
 
 from services.intake.app import create_app
+from services.intake.http.models import ReportIn
+from services.intake.idempotency import body_fingerprint
+from services.notify.app import create_app as notify_app
 from shared.events.lifecycle import IssueProgressedV1
 from shared.metrics import EVENTS_CONSUMED
+from shared.mongo import make_client
+from shared.residents import report_token
 from shared.settings import Settings
 from shared.topics import ISSUES_LIFECYCLE, ISSUES_REPORTED
 from tests.helpers import eventually, produce, produce_event, read_topic, serving
 from tests.servers import isolated_settings
+from tests.signin import minted
 
 pytestmark = pytest.mark.integration
 HONGQI = "sz.tongjiang.niuerqiao.hongqi"
@@ -63,7 +72,12 @@ def _report(**extra):
 
 
 def _bearer(accepted):
-    return {"Authorization": f"Bearer {accepted['resident_token']}"}
+    return {"Authorization": f"Bearer {accepted['report_token']}"}
+
+
+def _signed_in(settings: Settings, phone=None, email=None) -> tuple[str, dict[str, str]]:
+    # the resident token a phone's sign-in gives (intake never answers it), minted as setup
+    return minted(settings.resident_secret.get_secret_value(), phone, email)
 
 
 async def _holding(probe, wanted):
@@ -84,6 +98,14 @@ async def test_idempotency_replays_and_conflicts(intake, module_settings):
     assert again.status_code == 202
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
+    client = make_client(module_settings.mongodb_url, app_name="test")
+    try:  # no token is kept at rest: the replay rebuilds it from the issue id
+        stored = await client[module_settings.database_name("intake")]["idempotency"].find_one(
+            {"_id": hashlib.sha256(key["Idempotency-Key"].encode()).hexdigest()}
+        )
+    finally:
+        await client.close()
+    assert stored["response"] == {"issue_id": first.json()["issue_id"]}
 
     other = await intake.post("/api/v1/issues", json=_report(description="别的"), headers=key)
     assert other.status_code == 409
@@ -170,23 +192,114 @@ async def test_resident_sees_history_and_notes_others_do_not(intake, module_sett
         "at": view["history"][-1]["at"],
         "note": "维修队已到场",
     }
-    mine = await intake.get(
-        f"/api/v1/residents/{accepted['resident_ref']}/issues", headers=_bearer(accepted)
-    )
+    ref, signed_in = _signed_in(module_settings, "13800000123")
+    mine = await intake.get(f"/api/v1/residents/{ref}/issues", headers=signed_in)
     assert accepted["issue_id"] in [i["issue_id"] for i in mine.json()["issues"]]
 
     stranger = {"Authorization": "Bearer nope"}
     assert (
         await intake.get(f"/api/v1/issues/{accepted['issue_id']}", headers=stranger)
     ).status_code == 404
-    listing = await intake.get(
-        f"/api/v1/residents/{accepted['resident_ref']}/issues", headers=stranger
-    )
+    listing = await intake.get(f"/api/v1/residents/{ref}/issues", headers=stranger)
     assert listing.status_code == 401
     assert listing.json()["errors"][0]["field"] == "header.authorization"
 
 
-async def test_possible_duplicates_offered_and_followed(intake):
+async def test_a_neighbours_phone_opens_none_of_their_data(intake, module_settings):
+    """Filing or following with someone else's phone answers a token for that one report:
+    it lists none of the phone owner's reports and opens neither their inbox nor their
+    preferences; only the owner's own sign-in opens those."""
+    phone = "13800000777"
+    ref, owner = _signed_in(module_settings, phone)
+    own = (await intake.post("/api/v1/issues", json=_report(contact={"phone": phone}))).json()
+    posing = _report(contact={"phone": phone}, description="冒名的反映")
+    filed = await intake.post("/api/v1/issues", json=posing)
+    await eventually(lambda: _listed(intake, ref, owner, {own["issue_id"]}))  # followable
+    followed = await intake.post(
+        f"/api/v1/issues/{own['issue_id']}/followers", json={"contact": {"phone": phone}}
+    )
+    assert (filed.status_code, followed.status_code) == (202, 201)
+    async with serving(notify_app(module_settings)) as (notify,):
+        for answer in (filed.json(), followed.json()):
+            for name in [k for k in answer if k.endswith("token")]:
+                bearer = {"Authorization": f"Bearer {answer[name]}"}
+                listing = await intake.get(f"/api/v1/residents/{ref}/issues", headers=bearer)
+                assert listing.status_code == 401, name
+                for path in ("inbox", "preferences"):
+                    opened = await notify.get(f"/api/v1/residents/{ref}/{path}", headers=bearer)
+                    assert opened.status_code == 401, (name, path)
+            assert set(answer) == {"issue_id", "status", "report_token"}  # no ref, no token
+        assert (
+            await notify.get(f"/api/v1/residents/{ref}/inbox", headers=owner)
+        ).status_code == 200
+    # the owner, signed in, reads and lists both reports filed with their phone
+    listed = await intake.get(f"/api/v1/residents/{ref}/issues", headers=owner)
+    assert listed.status_code == 200
+    ours = {own["issue_id"], filed.json()["issue_id"]}
+    assert ours <= await eventually(lambda: _listed(intake, ref, owner, ours))
+
+
+async def _listed(intake, ref, bearer, wanted):
+    found = await intake.get(f"/api/v1/residents/{ref}/issues", headers=bearer)
+    ids = {i["issue_id"] for i in found.json()["issues"]}
+    return ids if wanted <= ids else None
+
+
+async def test_a_report_token_opens_its_own_report_alone(intake, module_settings):
+    first = (await intake.post("/api/v1/issues", json=_report())).json()
+    second = (await intake.post("/api/v1/issues", json=_report(description="另一处"))).json()
+    assert (await eventually(lambda: _view(intake, first)))["issue_id"] == first["issue_id"]
+    assert (await eventually(lambda: _view(intake, second)))["issue_id"] == second["issue_id"]
+    crossed = await intake.get(f"/api/v1/issues/{second['issue_id']}", headers=_bearer(first))
+    absent = await intake.get("/api/v1/issues/iss_nothing_here", headers=_bearer(first))
+    assert crossed.status_code == absent.status_code == 404
+    assert crossed.json()["errors"][0]["field"] == absent.json()["errors"][0]["field"]
+    # neither opens the reporter's list, under the reporter's reference or the issue's id
+    ref, signed_in = _signed_in(module_settings, "13800000123")
+    for where in (ref, first["issue_id"]):
+        listing = await intake.get(f"/api/v1/residents/{where}/issues", headers=_bearer(first))
+        assert listing.status_code == 401
+    # the reporter signed in reads both; a follower's report token reads the one followed
+    for issue in (first, second):
+        mine = await intake.get(f"/api/v1/issues/{issue['issue_id']}", headers=signed_in)
+        assert mine.status_code == 200
+    follow = await intake.post(f"/api/v1/issues/{first['issue_id']}/followers", json={})
+    assert follow.status_code == 201, follow.text
+    assert (await _view(intake, follow.json()))["issue_id"] == first["issue_id"]
+    other = await intake.get(f"/api/v1/issues/{second['issue_id']}", headers=_bearer(follow.json()))
+    assert other.status_code == 404
+
+
+async def test_an_answer_stored_before_report_tokens_is_replayed_without_its_token(
+    intake, module_settings
+):
+    """An Idempotency-Key's answer stored when filing still answered the resident's own
+    token: its replay answers the report token instead."""
+    body, key = _report(), f"k-{uuid.uuid4()}"
+    fingerprint = body_fingerprint(ReportIn.model_validate(body).model_dump(mode="json"))
+    secret = module_settings.resident_secret.get_secret_value()
+    ref, bearer = minted(secret, "13800000123")
+    old = {"issue_id": "iss_stored_long_ago", "status": "accepted", "resident_ref": ref,
+           "resident_token": bearer["Authorization"].removeprefix("Bearer ")}  # fmt: skip
+    client = make_client(module_settings.mongodb_url, app_name="test")
+    try:
+        await client[module_settings.database_name("intake")]["idempotency"].insert_one(
+            {"_id": hashlib.sha256(key.encode()).hexdigest(), "fingerprint": fingerprint,
+             "status": 202, "response": old, "at": datetime.now(UTC)}
+        )  # fmt: skip
+    finally:
+        await client.close()
+    again = await intake.post("/api/v1/issues", json=body, headers={"Idempotency-Key": key})
+    assert again.status_code == 202 and again.headers["idempotent-replayed"] == "true"
+    token = report_token(secret, "iss_stored_long_ago")
+    assert again.json() == {
+        "issue_id": old["issue_id"],
+        "status": "accepted",
+        "report_token": token,
+    }
+
+
+async def test_possible_duplicates_offered_and_followed(intake, module_settings):
     report = {
         "category": "streetlight-daytime",
         "node_id": f"{DEMO}.b02",
@@ -223,6 +336,14 @@ async def test_possible_duplicates_offered_and_followed(intake):
     assert follower.status_code == 201
     view = await _view(intake, follower.json())
     assert view["issue_id"] == first["issue_id"]
+    # the follower reads the reporter's words as the offer showed them: the phone masked
+    assert view["description"] == "白天路灯亮着，请联系我[电话]"
+    assert follower.json()["report_token"] != first["report_token"]
+    # signed in, the follower lists it the same way
+    ref, neighbour = _signed_in(module_settings, email="neighbour@example.cn")
+    listed = await intake.get(f"/api/v1/residents/{ref}/issues", headers=neighbour)
+    [followed] = [i for i in listed.json()["issues"] if i["issue_id"] == first["issue_id"]]
+    assert followed["description"] == "白天路灯亮着，请联系我[电话]"
     missing = await intake.post("/api/v1/issues/iss_0000000000000/followers", json={})
     assert missing.status_code == 404
 
@@ -321,7 +442,7 @@ async def test_the_fast_lane_answers_as_the_route_does(intake, body):
     assert fast.headers["content-type"] == routed.headers["content-type"]
     if fast.status_code == 202:
         assert fast.json().keys() == routed.json().keys()
-        assert fast.json()["resident_ref"] == routed.json()["resident_ref"]
         assert fast.json()["issue_id"] != routed.json()["issue_id"]
+        assert fast.json()["report_token"] != routed.json()["report_token"]
     else:
         assert fast.json() == routed.json()

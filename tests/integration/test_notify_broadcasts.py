@@ -34,7 +34,9 @@ def hooks(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def config(servers):
-    return module_settings(servers, notify_broadcast_batch=64, notify_broadcast_lease_s=2.0)
+    return module_settings(
+        servers, notify_broadcast_batch=64, notify_broadcast_lease_s=2.0, notify_reach_every_s=0.5
+    )
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +225,41 @@ async def test_a_broadcast_can_be_cancelled_and_then_stops(notify, store):
     assert (await notify.post(url + "/cancel", headers=_bearer(key))).status_code == 409
     other = await create_operator(store, node_id=OTHER_STREET)
     assert (await notify.get(url, headers=_bearer(other))).status_code == 404
+
+
+async def _reach(notify, key, node):
+    answer = await notify.get("/api/v1/broadcasts/reach", params={"node_id": node},
+                              headers=_bearer(key))  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def test_the_reach_of_a_node_is_counted_per_first_channel_and_scoped(notify, store):
+    key = await create_operator(store, node_id=STREET)
+    below = await store.residents.count_documents({"nodes": STREET})
+    opted_out = await store.residents.count_documents(
+        {"nodes": STREET, "prefs.opt_outs": "broadcast"}
+    )
+    seen = await eventually(lambda: _reach_is(notify, key, STREET, below), timeout_s=20)
+    assert below >= IN_STREET and seen["not_opted_out"] == below - opted_out
+    assert sum(seen["first_channel"].values()) == below and seen["counted_at"]
+    newcomer = ref("newcomer")
+    await store.residents.insert_one(
+        {"_id": newcomer, "node_id": COMMUNITY, "nodes": ["sz", STREET, COMMUNITY],
+         "phone": "13900000000", "prefs": {"channels": ["sms", "inbox"]}}
+    )  # fmt: skip
+    await eventually(lambda: _reach_is(notify, key, STREET, below + 1), timeout_s=20)
+    elsewhere = await _reach(notify, await create_operator(store, node_id="sz"), OTHER_STREET)
+    assert elsewhere["residents"] == await store.residents.count_documents({"nodes": OTHER_STREET})
+    for node, status in ((OTHER_STREET, 403), ("sz.nowhere", 404)):
+        answer = await notify.get("/api/v1/broadcasts/reach", params={"node_id": node},
+                                  headers=_bearer(key))  # fmt: skip
+        assert answer.status_code == status, answer.text
+        assert "errors" in answer.json()
+    bad = await notify.get("/api/v1/broadcasts/reach", params={"node_id": STREET})
+    assert bad.status_code == 401
+
+
+async def _reach_is(notify, key, node, residents):
+    found = await _reach(notify, key, node)
+    return found if found["residents"] == residents else None

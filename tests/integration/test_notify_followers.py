@@ -17,6 +17,7 @@ from shared.events.lifecycle import IssueReturnVisitV1
 from shared.topics import DEPT_ACTIONS, ISSUES_LIFECYCLE, ISSUES_REPORTED, dead_letters
 from tests.helpers import eventually, produce, produce_event, read_topic, serving
 from tests.servers import isolated_settings
+from tests.signin import minted, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -38,10 +39,9 @@ async def platform(servers):
 
 
 async def _inbox(notify, who, kind=None):
-    response = await notify.get(
-        f"/api/v1/residents/{who['resident_ref']}/inbox",
-        headers={"Authorization": f"Bearer {who['resident_token']}"},
-    )
+    """``who``: a resident's (reference, bearer header), from their sign-in."""
+    ref, bearer = who
+    response = await notify.get(f"/api/v1/residents/{ref}/inbox", headers=bearer)
     assert response.status_code == 200, response.text
     return [m for m in response.json()["messages"] if kind is None or m["kind"] == kind]
 
@@ -117,17 +117,19 @@ async def test_a_follower_hears_later_status_changes_once_but_only_the_reporter_
         "description": "红旗巷路灯不亮",
         "contact": REPORTER,
     }
-    reporter = await _post(intake, "/api/v1/issues", report, 202)
-    issue_id = reporter["issue_id"]
+    issue_id = (await _post(intake, "/api/v1/issues", report, 202))["issue_id"]
+    reporter = await sign_in(notify, REPORTER["phone"])
     await eventually(lambda: _inbox(notify, reporter, "issue.assigned"))
 
-    follower = await _follow(intake, issue_id, FOLLOWER)
-    assert follower["resident_ref"] != reporter["resident_ref"]
+    followed = await _follow(intake, issue_id, FOLLOWER)
+    assert followed["issue_id"] == issue_id and "resident_token" not in followed
+    follower = await sign_in(notify, FOLLOWER["phone"])
+    assert follower[0] != reporter[0]
     # the follow is on issues.reported, keyed by the issue, with an id derived from its inputs
     [record] = await _followed_records(settings, issue_id)
     body = json.loads(record.value)
-    assert body["resident_ref"] == follower["resident_ref"]
-    assert body["reporter_ref"] == reporter["resident_ref"] and body["language"] == "zh-CN"
+    assert body["resident_ref"] == follower[0]
+    assert body["reporter_ref"] == reporter[0] and body["language"] == "zh-CN"
     await eventually(lambda: store.db["followers"].find_one({"_id": issue_id}))
 
     # a redelivery of the very record, and the same resident following again
@@ -139,7 +141,7 @@ async def test_a_follower_hears_later_status_changes_once_but_only_the_reporter_
         headers=list(record.headers),
     )
     again = await _follow(intake, issue_id, FOLLOWER)
-    assert again["resident_ref"] == follower["resident_ref"]
+    assert again == followed
     records = await _followed_records(settings, issue_id)
     assert len(records) == 3 and len({dict(r.headers)["ce_id"] for r in records}) == 1
 
@@ -153,7 +155,7 @@ async def test_a_follower_hears_later_status_changes_once_but_only_the_reporter_
     await _act(settings, issue_id, "urban-mgmt", "resolve", note="灯已修好")
     await eventually(lambda: _inbox(notify, follower, "issue.resolved"))
     # dispatch asks for the rating a working day later: the test publishes that step itself
-    await _lifecycle(settings, IssueReturnVisitV1, issue_id, reporter["resident_ref"])
+    await _lifecycle(settings, IssueReturnVisitV1, issue_id, reporter[0])
     # on the same partition as the rest: once the reporter has the rating request, the
     # follower's share of that event is settled too
     [visit] = await eventually(lambda: _inbox(notify, reporter, "issue.return-visit"))
@@ -170,8 +172,8 @@ async def test_a_follower_hears_later_status_changes_once_but_only_the_reporter_
         "issue.return-visit",
     ]
     followers = await store.db["followers"].find_one({"_id": issue_id})
-    assert followers["refs"] == [follower["resident_ref"]]
-    assert followers["languages"] == {follower["resident_ref"]: "zh-CN"}
+    assert followers["refs"] == [follower[0]]
+    assert followers["languages"] == {follower[0]: "zh-CN"}
 
 
 async def test_followers_of_an_anonymous_report_hear_of_it_too(platform):
@@ -183,7 +185,9 @@ async def test_followers_of_an_anonymous_report_hear_of_it_too(platform):
         "attributes": {"severity": "spraying", "location-detail": "3号楼旁"},
     }
     issue_id = (await _post(intake, "/api/v1/issues", report, 202))["issue_id"]
-    follower = await _follow(intake, issue_id, {"email": "neighbour@example.cn", "language": "en"})
+    await _follow(intake, issue_id, {"email": "neighbour@example.cn", "language": "en"})
+    # sign-in is by phone alone: this follower's token is minted as setup
+    follower = minted(settings.resident_secret.get_secret_value(), email="neighbour@example.cn")
     await eventually(lambda: store.db["followers"].find_one({"_id": issue_id}))
     await _act(settings, issue_id, "water", "acknowledge")
     [heard] = await eventually(lambda: _inbox(notify, follower, "issue.acknowledged"))

@@ -13,6 +13,7 @@ from shared.events import Envelope, utcnow
 from shared.mongo import make_client
 from shared.topics import ISSUES_REPORTED, dead_letters, dept_tasks
 from tests.helpers import eventually, produce, read_topic, serving
+from tests.signin import sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -30,11 +31,8 @@ async def platform(settings):
         yield apps
 
 
-async def _inbox(notify, accepted):
-    response = await notify.get(
-        f"/api/v1/residents/{accepted['resident_ref']}/inbox",
-        headers={"Authorization": f"Bearer {accepted['resident_token']}"},
-    )
+async def _inbox(notify, ref, signed_in):
+    response = await notify.get(f"/api/v1/residents/{ref}/inbox", headers=signed_in)
     assert response.status_code == 200
     return [m for m in response.json()["messages"] if m["kind"] == "issue.assigned"]
 
@@ -56,11 +54,12 @@ async def test_a_report_reaches_the_department_topic_and_the_inbox(settings, pla
     )
     body = json.loads(task.value)
     assert body["issue_id"] == accepted["issue_id"]
-    assert body["resident_ref"] == accepted["resident_ref"]
+    ref, signed_in = await sign_in(notify, REPORT["contact"]["phone"])
+    assert body["resident_ref"] == ref
     raw = task.value.decode()
     assert "13800000001" not in raw and "resident@example.cn" not in raw
 
-    [message] = await eventually(lambda: _inbox(notify, accepted))
+    [message] = await eventually(lambda: _inbox(notify, ref, signed_in))
     assert message["issue_id"] == accepted["issue_id"]
     assert message["language"] == "en" and "Urban Management" in message["body"]
 
@@ -106,7 +105,7 @@ async def _masked_task_and_whole_case(settings, intake, dispatch, store):
 async def _assigned_view(intake, accepted):
     response = await intake.get(
         f"/api/v1/issues/{accepted['issue_id']}",
-        headers={"Authorization": f"Bearer {accepted['resident_token']}"},
+        headers={"Authorization": f"Bearer {accepted['report_token']}"},
     )
     return (
         response.json()
@@ -118,7 +117,12 @@ async def _assigned_view(intake, accepted):
 async def test_the_inbox_and_the_issue_need_the_residents_token(settings, platform):
     intake, _, notify = platform
     accepted = (await intake.post("/api/v1/issues", json=REPORT)).json()
-    response = await notify.get(f"/api/v1/residents/{accepted['resident_ref']}/inbox")
+    ref, _ = await sign_in(notify, REPORT["contact"]["phone"])
+    response = await notify.get(f"/api/v1/residents/{ref}/inbox")
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["field"] == "header.authorization"
+    report_only = {"Authorization": f"Bearer {accepted['report_token']}"}
+    response = await notify.get(f"/api/v1/residents/{ref}/inbox", headers=report_only)
     assert response.status_code == 401
     assert response.json()["errors"][0]["field"] == "header.authorization"
     response = await intake.get(
@@ -160,8 +164,9 @@ async def test_poison_goes_to_dead_letters_and_the_consumer_carries_on(settings,
     binary = [*headers[:1], ("ce_id", b"\xff\xfe"), *headers[2:]]
     await produce(settings.kafka_bootstrap, topic, b"{}", key=b"y", headers=binary)
 
-    accepted = (await intake.post("/api/v1/issues", json=REPORT)).json()
-    await eventually(lambda: _inbox(notify, accepted))
+    assert (await intake.post("/api/v1/issues", json=REPORT)).status_code == 202
+    ref, signed_in = await sign_in(notify, REPORT["contact"]["phone"])
+    await eventually(lambda: _inbox(notify, ref, signed_in))
 
     dead_records = await read_topic(
         settings.kafka_bootstrap, settings.topic_prefix + dead_letters("dispatch"), expect=2
@@ -178,7 +183,8 @@ async def test_poison_goes_to_dead_letters_and_the_consumer_carries_on(settings,
 async def test_a_redelivered_event_changes_nothing(settings, platform):
     intake, _, notify = platform
     accepted = (await intake.post("/api/v1/issues", json=REPORT)).json()
-    await eventually(lambda: _inbox(notify, accepted))
+    ref, signed_in = await sign_in(notify, REPORT["contact"]["phone"])
+    await eventually(lambda: _inbox(notify, ref, signed_in))
     [original] = await read_topic(settings.kafka_bootstrap, settings.topic_prefix + ISSUES_REPORTED)
     await produce(
         settings.kafka_bootstrap,
@@ -202,4 +208,4 @@ async def test_a_redelivered_event_changes_nothing(settings, platform):
     finally:
         await client.close()
     assert len(await read_topic(settings.kafka_bootstrap, tasks, expect=2, timeout_s=3)) == 1
-    assert len(await _inbox(notify, accepted)) == 1
+    assert len(await _inbox(notify, ref, signed_in)) == 1

@@ -146,6 +146,15 @@ async def test_notify_broadcast_lease(settings: Settings, monitored) -> None:
         assert await store.unfinished.count_documents({}) == 0
 
 
+async def test_notify_broadcast_reach_read_by_id(settings: Settings, monitored) -> None:
+    async with _prepared(settings, monitored, "reach", NotifyStore) as (db, filters, store):
+        await store.replace_reach({f"sz.n{i}": {"residents": i} for i in range(30)})
+        await _assert_by_id(db, filters, store.reach("sz.n7"))
+        assert (await store.reach("sz.n7"))["residents"] == 7
+        await store.replace_reach({"sz.n7": {"residents": 8}})
+        assert await store.reach_counts.count_documents({}) == 1
+
+
 async def _assert_by_id(db, filters: Filters, call) -> None:
     """Stricter than ``_assert_indexed``: every filter the call sends is an exact ``_id``
     (an equality on another field is narrowed by our build's pushdown 2 only: it still reads
@@ -316,6 +325,31 @@ async def test_dispatch_task_list_and_open_counts(settings: Settings, monitored)
         # reading the case rolled it forward and wrote its row
         assert await store.open_nodes(tree.root.id) == [compound] * 10
         await _assert_indexed(db, filters, store.of_month("2026-03"))  # pushdown 2: one month
+
+
+async def test_dispatch_queue_stamp_read_by_id_and_moves_with_a_change(
+    settings: Settings, monitored
+) -> None:
+    """The console's live board asks for the scope's stamp every few seconds: one ``_id``
+    read, and it moves when a case of the scope changes (not when another scope's does)."""
+    within = load_reference(settings.config_dir).tree.is_within
+    async with _prepared(settings, monitored, "stamp", CaseStore) as (db, filters, store):
+        docs = [_routed_case(f"iss_stamp{i:06d}", i) for i in range(10)]
+        await store.insert_cases(docs)
+        await _assert_by_id(db, filters, store.queue.stamp("n:sz.tongjiang", "", within))
+        street = await store.queue.stamp("n:sz.tongjiang", "", within)
+        place = await store.queue.stamp("n:sz.tongjiang.niuerqiao", HONGQI, within)
+        other = await store.queue.stamp("n:sz.haitang", "", within)
+        await store.queue.put([{**docs[3], "version": 2, "status": "acknowledged"}])
+        assert await store.queue.stamp("n:sz.tongjiang", "", within) != street
+        assert await store.queue.stamp("n:sz.tongjiang.niuerqiao", HONGQI, within) != place
+        assert await store.queue.stamp("n:sz.haitang", "", within) == other
+        again = await store.queue.stamp("n:sz.tongjiang", "", within)
+        await store.queue.put([{**docs[3], "version": 2, "status": "acknowledged"}])  # a replay
+        assert await store.queue.stamp("n:sz.tongjiang", "", within) == again
+
+
+HONGQI = "sz.tongjiang.niuerqiao.hongqi"
 
 
 def _routed_case(issue_id: str, i: int) -> dict:

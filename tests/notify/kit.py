@@ -95,6 +95,7 @@ def issue(name: str) -> str:
 
 
 def auth(settings: Settings, resident: str) -> dict[str, str]:
+    # what notify's phone sign-in answers, minted with the test secret (setup, not the subject)
     token = resident_token(settings.resident_secret.get_secret_value(), resident)
     return {"Authorization": f"Bearer {token}"}
 

@@ -1,7 +1,10 @@
 import pytest
 
 from shared.residents import (
+    FOLLOW_PURPOSE,
     normalise_contact,
+    report_token,
+    report_token_matches,
     resident_ref,
     resident_token,
     secrets_equal,
@@ -21,6 +24,19 @@ def test_references_are_pseudonymous_and_tokens_are_bound_to_them():
     token = resident_token("k", ref)
     assert token_matches("k", ref, token)
     assert not token_matches("k", resident_ref("k", "mailto:a@b.cn"), token)
+
+
+def test_a_report_token_opens_its_report_and_passes_for_no_resident():
+    ref = resident_ref("k", "tel:13800000000")
+    token = report_token("k", "iss_a")
+    assert report_token_matches("k", "iss_a", token)
+    assert not report_token_matches("k", "iss_b", token)
+    assert not report_token_matches("k", "iss_a", resident_token("k", ref))
+    assert not token_matches("k", "iss_a", token)  # its purpose differs, whatever the subject
+    assert not token_matches("k", ref, token)
+    followed = report_token("k", "iss_a", FOLLOW_PURPOSE)  # a follower's: not the reporter's
+    assert followed != token and report_token_matches("k", "iss_a", followed, FOLLOW_PURPOSE)
+    assert not report_token_matches("k", "iss_a", followed)
 
 
 def test_a_token_with_non_ascii_characters_is_simply_wrong():

@@ -81,7 +81,9 @@ def test_actions_follow_role_place_and_state():
 
 def test_accounts_sessions_and_lockout_rules():
     check("li.ming", "correct horse battery", Scope("office", "sz.tongjiang"))
+    check("li.ming", "correct horse battery", Scope("compound-party", "sz.x.y", "party-branch"))
     for name, password, scope in [
+        ("li.ming", "correct horse battery", Scope("compound-party", "sz.x.y")),
         ("Li", "correct horse battery", Scope("office", "sz")),
         ("li", "short", Scope("office", "sz")),
         ("li.ming", "correct horse battery", Scope("admin", "sz")),

@@ -36,6 +36,7 @@ def platform(servers: Endpoints, tmp_path_factory) -> Iterator[Platform]:
         env={
             "LINLI_INTAKE_RATE_PER_CLIENT": "0",
             "LINLI_NOTIFY_SIGNIN_CODES_PER_ADDRESS": "200",  # every browser here is 127.0.0.1
+            "LINLI_NOTIFY_REACH_EVERY_S": "1",  # broadcast previews count new residents soon
         },
         ready_timeout_s=120,
     ) as (settings, processes):
@@ -66,9 +67,13 @@ def signed_in(platform: Platform, username: str, lang: str = "zh-CN") -> httpx.C
     return client
 
 
-def report(platform: Platform, category: str, node: str, text: str, **attributes) -> str:
+def report(
+    platform: Platform, category: str, node: str, text: str, media_url: str = "", **attributes
+) -> str:
     body = {"category": category, "node_id": node, "description": text,
             "contact": {"phone": "13800001111"}}  # fmt: skip
+    if media_url:
+        body["media_url"] = media_url
     if attributes:
         body["attributes"] = attributes
     answer = httpx.post(f"{platform.url('intake')}/api/v1/issues", json=body, timeout=20)

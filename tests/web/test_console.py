@@ -281,6 +281,49 @@ def test_an_operator_broadcasts_and_cancels_within_their_area(platform: Platform
     assert outside.status_code == 404 and "Traceback" not in outside.text
 
 
+HONGQI = "sz.tongjiang.niuerqiao.hongqi"
+REACH = re.compile(r'id="reach-residents">(\d+)<')
+
+
+def reach_on(client: httpx.Client, node: str) -> tuple[int, str]:
+    page = client.get("/broadcasts", params={"node_id": node})
+    assert page.status_code == 200, page.text
+    found = REACH.search(page.text)
+    return (int(found.group(1)) if found else -1), page.text
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_the_broadcast_page_previews_reach_and_shows_progress(platform: Platform, lang: str):
+    report(platform, "streetlight-out", HONGQI, "路灯不亮")  # its reporter lives there
+    operator = signed_in(platform, "operator", lang)
+    residents, page = wait_for(lambda: (r := reach_on(operator, HONGQI))[0] >= 1 and r)
+    words = {"zh-CN": ("区域内居民", "统计时间", "已完成", "站内信"),
+             "en": ("Residents in the area", "Counted at", "done", "Inbox")}[lang]  # fmt: skip
+    assert words[0] in page and words[1] in page and "selected>" in page
+    assert re.search(rf'<option value="{HONGQI}" selected>', page)
+    district, _ = reach_on(operator, "sz")
+    assert district >= residents
+    sent = operator.post(
+        "/broadcasts",
+        data={
+            "csrf": csrf_of(page),
+            "node_id": HONGQI,
+            "title_zh": "停电通知",
+            "body_zh": "今晚停电。",
+        },
+    )
+    assert sent.status_code == 303, sent.text
+    done = wait_for(lambda: 'data-status="done"' in (p := operator.get(sent.headers["location"]))
+                    .text and p.text)  # fmt: skip
+    reached = int(re.search(r'id="broadcast-reached">(\d+)<', done).group(1))
+    assert reached >= 1 and words[2] in done and words[3] in done
+    assert re.search(r"<tbody><tr><th scope=\"row\">[^<]+</th><td>\d+</td>", done)
+    assert "data-refresh" not in done  # finished: the page stops refreshing itself
+    for bad in ({"node_id": "sz.nowhere"}, {"shown": "../residents/x/inbox"}):
+        refused = operator.get("/broadcasts", params=bad)
+        assert refused.status_code == 404 and "Traceback" not in refused.text
+
+
 def test_the_overview_shows_readiness_lag_and_dead_letters(platform: Platform):
     report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi", "路灯闪烁")
     operator = signed_in(platform, "operator", lang="en")
@@ -376,3 +419,92 @@ def test_the_deadline_board_urges_a_late_holder(platform: Platform):
     assert urged.status_code == 303, urged.text
     page = street.get(f"/cases/{issue_id}").text
     assert "提醒/催办" in page[page.index('class="timeline"') :]
+
+
+def _until(stream, wanted: str, timeout_s: float) -> list[str]:
+    """The stream's lines up to and including the first that starts with ``wanted``."""
+    seen, deadline = [], time.monotonic() + timeout_s
+    for line in stream:
+        seen.append(line)
+        if line.startswith(wanted):
+            return seen
+        assert time.monotonic() < deadline, f"no {wanted!r} in time: {seen[-5:]}"
+    raise AssertionError(f"the stream ended: {seen[-5:]}")
+
+
+def test_a_live_board_is_told_of_changes_in_its_scope_only(platform: Platform):
+    community = signed_in(platform, "niuerqiao", lang="en")
+    zhujian = signed_in(platform, "zhujian", lang="en")
+    with community.stream("GET", "/live/cases") as mine, \
+            zhujian.stream("GET", "/live/cases") as theirs:  # fmt: skip
+        assert mine.status_code == 200 and theirs.status_code == 200
+        assert mine.headers["content-type"].startswith("text/event-stream")
+        lines, other = mine.iter_lines(), theirs.iter_lines()
+        _until(lines, ": still here", 20)  # each has read its scope's stamp
+        _until(other, ": still here", 20)
+        report(platform, "streetlight-out", HONGQI, "路灯又不亮了")  # urban-mgmt's, not zhujian's
+        told = _until(lines, "event: changed", 60)
+        assert all("iss_" not in line for line in told)  # it says that, and nothing else
+        quiet = [next(other) for _ in range(6)]  # ~3 polls after it was routed
+        assert not any("changed" in line for line in quiet), quiet
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_live_streams_are_bounded_per_person_and_refused_clearly(platform: Platform, lang: str):
+    from contextlib import ExitStack
+
+    street = signed_in(platform, "tongjiang", lang)
+    bound = platform.settings.web_live_per_person
+    with ExitStack() as held:
+        streams = [held.enter_context(street.stream("GET", "/live/cases")) for _ in range(bound)]
+        lines = [stream.iter_lines() for stream in streams]  # (dropping one closes it)
+        for each in lines:
+            _until(each, "retry:", 20)
+        refused = street.get("/live/cases")
+        assert refused.status_code == 429, refused.text
+        words = {"zh-CN": "打开的实时页面过多", "en": "Too many live pages are open"}[lang]
+        assert words in refused.text and "Traceback" not in refused.text
+    deadline = time.monotonic() + 20  # closed streams are let go when the server notices
+    while True:
+        with street.stream("GET", "/live/cases") as again:
+            if again.status_code == 200:
+                break
+        assert again.status_code == 429 and time.monotonic() < deadline
+        time.sleep(0.5)
+    clerk = signed_in(platform, "fund-clerk", lang)
+    assert clerk.get("/live/cases").status_code == 403
+    anonymous = httpx.get(platform.url("web") + "/live/cases", follow_redirects=False)
+    assert anonymous.status_code == 303 and "/signin" in anonymous.headers["location"]
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_the_case_page_shows_the_reports_photo_to_its_scope_only(platform: Platform, lang: str):
+    from tests.web.residents_helpers import noisy_png
+
+    png = noisy_png(64)
+    stored = httpx.post(f"{platform.url('intake')}/api/v1/media", timeout=20,
+                        files={"file": ("leak.png", png, "image/png")})  # fmt: skip
+    assert stored.status_code == 201, stored.text
+    issue_id = report(
+        platform, "streetlight-out", HONGQI, "灯杆倒了", media_url=stored.json()["media_url"]
+    )
+    elsewhere = report(platform, "streetlight-out", HONGQI, "灯杆歪了",
+                       media_url="https://photos.example/leak.png")  # fmt: skip
+    community = signed_in(platform, "niuerqiao", lang)
+    page = wait_for(lambda: (p := community.get(f"/cases/{issue_id}")).status_code == 200 and p)
+    alt = {"zh-CN": "居民随反映上传的照片", "en": "The photo the resident sent with the report"}
+    assert f'<img src="/cases/{issue_id}/photo" alt="{alt[lang]}"' in page.text
+    photo = community.get(f"/cases/{issue_id}/photo")
+    assert photo.status_code == 200 and photo.content == png
+    assert photo.headers["content-type"] == "image/png"
+    assert photo.headers["x-content-type-options"] == "nosniff"
+    outside = wait_for(lambda: (p := community.get(f"/cases/{elsewhere}")).status_code == 200 and p)
+    assert "photos.example" in outside.text and "<img" not in outside.text.split("<h2>")[2]
+    assert community.get(f"/cases/{elsewhere}/photo").status_code == 404
+    # another department, a fund account, nobody: no photo
+    assert signed_in(platform, "zhujian", lang).get(f"/cases/{issue_id}/photo").status_code == 404
+    assert (
+        signed_in(platform, "fund-clerk", lang).get(f"/cases/{issue_id}/photo").status_code == 403
+    )
+    anonymous = httpx.get(f"{platform.url('web')}/cases/{issue_id}/photo")
+    assert anonymous.status_code == 303

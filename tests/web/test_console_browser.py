@@ -172,6 +172,69 @@ def test_the_fund_approval_in_the_browser(chromium, platform: Platform):
     shot(treasurer, "10-fund-posted-en")
 
 
+def test_a_broadcast_in_the_browser(chromium, platform: Platform):
+    """The reach of the chosen area shows as it is chosen, and the sent broadcast's progress
+    follows live to its end: neither reloads the page."""
+    hongqi = "sz.tongjiang.niuerqiao.hongqi"
+    report(platform, "streetlight-out", hongqi, "楼道灯不亮")  # its reporter lives there
+    operator = person(chromium, platform, "operator", "en")
+    deadline = time.monotonic() + 30
+    while True:  # the reporter is counted within a second or two
+        operator.goto(f"/broadcasts?node_id={hongqi}")
+        if (
+            operator.locator("#reach-residents").inner_text().isdigit()
+            or time.monotonic() > deadline
+        ):
+            break
+        time.sleep(0.5)
+    operator.goto("/broadcasts")
+    operator.evaluate("window.notReloaded = true")
+    operator.select_option("#node_id", hongqi)
+    operator.wait_for_selector("#reach h2:has-text('Hongqi')")
+    assert int(operator.locator("#reach-residents").inner_text()) >= 1
+    assert operator.evaluate("window.notReloaded === true")
+    operator.fill("#title_zh", "停水通知")
+    operator.fill("#body_zh", "明日停水。")
+    operator.click("form[action='/broadcasts'][method='post'] button[type=submit]")
+    operator.wait_for_selector("#broadcast")
+    operator.evaluate("window.notReloaded = true")
+    operator.wait_for_selector("#broadcast[data-status='done']", timeout=30_000)
+    assert int(operator.locator("#broadcast-reached").inner_text()) >= 1
+    assert operator.evaluate("window.notReloaded === true")
+    shot(operator, "11-broadcast-done-en")
+
+
+def test_the_deadline_board_updates_live_in_the_browser(chromium, platform: Platform):
+    """The board follows its stream: an urgent case shows up before any timer could have
+    reloaded it (20 s without a stream, 60 s with one), and without a page reload."""
+    street = person(chromium, platform, "tongjiang", "en")
+    street.goto("/deadlines")  # its timer alone would reload it after 20 s at the soonest
+    street.wait_for_timeout(2000)  # the stream has read the scope's stamp
+    street.evaluate("window.notReloaded = true")
+    issue_id = report(platform, "water-pipe-burst", "sz.tongjiang.niuerqiao.hongqi", "水管爆裂",
+                      severity="spraying", **{"location-detail": "5 栋楼下"})  # fmt: skip
+    street.wait_for_selector(f"a[href='/cases/{issue_id}']", timeout=15_000)
+    assert street.evaluate("window.notReloaded === true")
+    shot(street, "12-deadlines-live-en")
+
+
+def test_the_reports_photo_shows_on_the_case_page_in_the_browser(chromium, platform: Platform):
+    """Loaded from the console's own origin (the page's CSP allows images from it alone)."""
+    from tests.web.residents_helpers import noisy_png
+
+    stored = httpx.post(f"{platform.url('intake')}/api/v1/media", timeout=20,
+                        files={"file": ("lamp.png", noisy_png(48), "image/png")})  # fmt: skip
+    assert stored.status_code == 201, stored.text
+    issue_id = report(platform, "streetlight-out", "sz.tongjiang.niuerqiao.hongqi", "灯罩掉了",
+                      media_url=stored.json()["media_url"])  # fmt: skip
+    community = person(chromium, platform, "niuerqiao")
+    until_listed(community, issue_id)
+    community.goto(f"/cases/{issue_id}")
+    community.wait_for_function("document.querySelector('figure.photo img').complete")
+    assert community.evaluate("document.querySelector('figure.photo img').naturalWidth") == 48
+    shot(community, "13-case-photo-zh")
+
+
 def teardown_module() -> None:
     if SHOTS.exists() and not any(SHOTS.iterdir()):
         shutil.rmtree(SHOTS)

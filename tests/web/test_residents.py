@@ -104,8 +104,13 @@ def test_a_report_from_a_qr_link_with_bad_input_first(platform: Platform):
         description="The lamp at the gate is out",
         **{"attr.lamps-out": "2"},
     )
-    done = client.get(f"/report/done/{issue_id}")
-    assert issue_id in done.text and "Sign in with the phone you gave" in done.text
+    # the report's page shows it through its report token, kept in a cookie for that page
+    done = wait_for(lambda: "The lamp at the gate is out" in (t := client.get(
+        f"/report/done/{issue_id}").text) and t)  # fmt: skip
+    assert issue_id in done and "Sign in with the phone you gave" in done
+    assert "Street light out" in done and 'id="recording"' not in done
+    elsewhere = web(platform, "en").get(f"/report/done/{issue_id}").text  # no cookie: no report
+    assert issue_id in elsewhere and "The lamp at the gate is out" not in elsewhere
     me = resident(platform, "13800007701", "en")
     mine = wait_for(lambda: issue_id in (t := me.get("/me").text) and t)
     assert mine.count("/me/reports/") == 1  # the bad attempt filed nothing
@@ -143,11 +148,30 @@ def test_sign_in_codes_through_the_web(platform: Platform):
 def test_residents_reach_only_their_own(platform: Platform):
     alice, bob = resident(platform, "13800007704"), resident(platform, "13800007705", "en")
     issue_id = file_report(alice, "/report?category=streetlight-out", compound=PLACE,
-                           description="Alice's lamp")  # fmt: skip
+                           description="Alice's lamp, call 13800007704")  # fmt: skip
     wait_for(lambda: issue_id in alice.get("/me").text)
+    # a neighbour follows it: the page shows it as other residents see it, her phone masked
+    carol = web(platform, "en")
+    csrf = csrf_of(carol.get("/report?category=streetlight-out").text)
+    followed = carol.post(f"/report/follow/{issue_id}", data={"csrf": csrf,
+                          "phone": "13800007707"})  # fmt: skip
+    assert followed.status_code == 303, followed.text
+    page = carol.get(followed.headers["location"]).text
+    assert "lamp, call [电话]" in page and "13800007704" not in page
     assert issue_id not in bob.get("/me").text
     crafted = bob.get(f"/me/reports/{issue_id}")
     assert crafted.status_code == 404 and "Alice" not in crafted.text
+    assert "Alice" not in bob.get(f"/report/done/{issue_id}").text
+    # someone files a report with Alice's phone: its page shows that report, and its token,
+    # moved to Alice's report's page, opens nothing there
+    mallory = web(platform, "en")
+    posing = file_report(mallory, "/report?category=streetlight-out", compound=PLACE,
+                         phone="13800007704", description="Posing as Alice")  # fmt: skip
+    wait_for(lambda: "Posing as Alice" in mallory.get(f"/report/done/{posing}").text)
+    [token] = [c.value for c in mallory.cookies.jar if c.name == "linli_report"]
+    mallory.cookies.set("linli_report", token, path=f"/report/done/{issue_id}")
+    assert "Alice" not in mallory.get(f"/report/done/{issue_id}").text
+    assert mallory.get("/me").status_code == 303  # and no session: her reports need her sign-in
     assert "Traceback" not in crafted.text
     # Bob's session cannot change Alice's preferences: no page takes a reference
     csrf = csrf_of(bob.get("/me/preferences").text)

@@ -201,3 +201,16 @@ def listed(
 
 def at(epoch: int) -> datetime | None:
     return datetime.fromtimestamp(epoch, UTC) if epoch else None
+
+
+def revs_stamp(revs: dict[str, int]) -> str:
+    """A scope's change stamp from its shards' revs: it moves whenever a shard does."""
+    text = ",".join(f"{shard}={rev}" for shard, rev in sorted(revs.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def rows_stamp(rows: Iterable[Row]) -> str:
+    """The change stamp of some rows (a place inside a stored scope): it moves when one of
+    them gets a new version, or one comes or goes."""
+    text = ",".join(sorted(f"{row.issue_id}:{row.version}" for row in rows))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -42,18 +42,18 @@ class FileReport:
 
 @dataclass(frozen=True)
 class Accepted:
-    """The report (or the follow) is in Kafka; the resident's reference and token."""
+    """The report (or the follow) is in Kafka; the token that opens this report alone.
+    Never the resident's own token or reference: whoever typed a phone number is not shown
+    to be its owner (that takes a sign-in)."""
 
     issue_id: str
-    resident_ref: str
-    resident_token: str
+    report_token: str
 
     def answer(self) -> dict[str, Any]:
         return {
             "issue_id": self.issue_id,
             "status": FilingStatus.ACCEPTED.value,
-            "resident_ref": self.resident_ref,
-            "resident_token": self.resident_token,
+            "report_token": self.report_token,
         }
 
 

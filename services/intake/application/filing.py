@@ -33,7 +33,7 @@ from shared.events.follow import IssueFollowedV1
 from shared.ids import new_id
 from shared.kafka.publisher import EventPublisher, Outgoing
 from shared.logging import get_logger
-from shared.residents import normalise_contact, resident_ref, resident_token
+from shared.residents import FOLLOW_PURPOSE, normalise_contact, report_token, resident_ref
 from shared.topics import ISSUES_REPORTED, RESIDENTS_CONTACTS
 
 log = get_logger("linli.intake")
@@ -74,7 +74,7 @@ class Filing:
         if key is not None:
             seen = await self._idempotency.find(key)
             if seen is not None:
-                return _replayed(seen, fingerprint)
+                return self._replayed(seen, fingerprint, first=False)
         draft = self._placed(command.draft, command.place)
         if command.offer_duplicates:
             place = command.place
@@ -87,8 +87,10 @@ class Filing:
         accepted = await self.submit(draft, issue_id)
         if key is None:
             return accepted
-        stored = await self._idempotency.remember(key, fingerprint, 202, accepted.answer())
-        return _replayed(stored, fingerprint, first=True)
+        # the issue id alone is kept: the answer (its token) is rebuilt from it on a replay
+        answer = {"issue_id": accepted.issue_id}
+        stored = await self._idempotency.remember(key, fingerprint, 202, answer)
+        return self._replayed(stored, fingerprint, first=True)
 
     async def file_request(self, command: FileReport, *, batch: bool) -> RequestFiled:
         """An Open311 request, readable by id as soon as it is answered (a 201). A batch
@@ -139,13 +141,14 @@ class Filing:
                 await self._read_model.record(issue)
             except Exception as exc:  # it is in Kafka: the consumer records it
                 log.warning("read_model_write_failed", issue=issue.issue_id, error=repr(exc))
-        return self._accepted(issue.issue_id, issue.resident_ref or "")
+        return self._accepted(issue.issue_id)
 
-    def _accepted(self, issue_id: str, ref: str) -> Accepted:
-        return Accepted(issue_id, ref, resident_token(self._secret, ref))
+    def _accepted(self, issue_id: str) -> Accepted:
+        return Accepted(issue_id, report_token(self._secret, issue_id))
 
     async def follow(self, issue_id: str, contact: Contact | None) -> Accepted:
-        """Follow an open report instead of filing a new one."""
+        """Follow an open report instead of filing a new one; the answer's token opens it as
+        a follower sees it (another resident's words, contact details masked)."""
         doc = await self._store.get(issue_id)
         if doc is None or open311_status(doc.get("status")) == Open311Status.CLOSED:
             raise NotFound(f"no open issue {issue_id}", "path.issue_id")
@@ -168,18 +171,20 @@ class Filing:
         # and the follow's derived id makes its duplicate harmless)
         await self._publisher.publish_many(events)
         await self._store.add_follower(issue_id, ref)
-        return self._accepted(issue_id, ref)
+        return Accepted(issue_id, report_token(self._secret, issue_id, FOLLOW_PURPOSE))
+
+    def _replayed(self, record: dict[str, Any], fingerprint: str, first: bool) -> Replayed:
+        """The stored answer, rebuilt from its issue id: an answer stored before report
+        tokens (it carried the resident's own token) is never handed out again."""
+        if record["fingerprint"] != fingerprint:
+            raise IdempotencyConflict(
+                "this Idempotency-Key was already used with a different body",
+                "header.idempotency-key",
+            )
+        answer = self._accepted(record["response"]["issue_id"]).answer()
+        return Replayed(record["status"], answer, first)
 
     async def save_photo(self, data: bytes, max_bytes: int) -> tuple[str, str]:
         """Store a photo judged by its bytes: its id and content type."""
         kind = check_photo(data, max_bytes, "body.file")
         return await self._media.save(data, kind), kind
-
-
-def _replayed(record: dict[str, Any], fingerprint: str, first: bool = False) -> Replayed:
-    if record["fingerprint"] != fingerprint:
-        raise IdempotencyConflict(
-            "this Idempotency-Key was already used with a different body",
-            "header.idempotency-key",
-        )
-    return Replayed(record["status"], record["response"], first)

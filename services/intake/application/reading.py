@@ -1,4 +1,5 @@
-"""Intake's reads: a resident's own reports (by token), Open311's request search and
+"""Intake's reads: one report (by its report token, or a signed-in resident's own token), a
+resident's own reports (by their token), Open311's request search and
 single requests, a batch request's token, a photo."""
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from services.intake.application.filing import TOKEN_SCOPE
 from services.intake.application.refusals import BadToken, NotFound
 from services.intake.domain import open311 as spec
 from services.intake.domain.places import Places
-from services.intake.domain.views import resident_view
+from services.intake.domain.views import follower_view, resident_view
 from services.intake.idempotency import issue_id_for_key
 from services.intake.media import MediaStore
 from services.intake.store import IssueStore
-from shared.residents import token_matches
+from shared.residents import FOLLOW_PURPOSE, report_token_matches, token_matches
 
 _TOKEN = re.compile(r"^tok_[0-9a-f]{32}$")
 
@@ -40,23 +41,41 @@ class Reading:
         self._secret = secret
         self._clock = clock
 
-    def _may_read(self, doc: Mapping[str, Any], token: str) -> bool:
-        refs = [doc.get("resident_ref") or "", *doc.get("followers", [])]
-        return any(ref and token_matches(self._secret, ref, token) for ref in refs)
+    def _view(self, doc: Mapping[str, Any], token: str) -> dict[str, Any] | None:
+        """The report as this token sees it: its reporter's (the report token, or the
+        reporter's own token), a follower's (the follower's report token, or a follower's
+        own token), or None."""
+        issue_id, reporter = doc["_id"], doc.get("resident_ref") or ""
+        if report_token_matches(self._secret, issue_id, token) or (
+            reporter and token_matches(self._secret, reporter, token)
+        ):
+            return resident_view(doc)
+        if report_token_matches(self._secret, issue_id, token, FOLLOW_PURPOSE) or any(
+            token_matches(self._secret, ref, token) for ref in doc.get("followers", [])
+        ):
+            return follower_view(doc)
+        return None
 
     async def issue(self, issue_id: str, token: str) -> dict[str, Any]:
-        """The reporter's (or a follower's) view of one report."""
+        """The reporter's (or a follower's) view of one report: with the report token that
+        filing or following answered, or as a signed-in resident."""
         doc = await self._store.get(issue_id)
-        if doc is None or not token or not self._may_read(doc, token):
+        view = self._view(doc, token) if doc is not None and token else None
+        if view is None:
             # the same answer for "absent" and "not yours": ids are not probed
             raise NotFound(f"no issue {issue_id} for this token", "path.issue_id")
-        return resident_view(doc)
+        return view
 
     async def of_resident(self, ref: str, token: str) -> list[dict[str, Any]]:
-        """Every report a resident filed or follows, newest first."""
+        """Every report a resident filed or follows, newest first (those they follow as a
+        follower sees them): the resident token alone (from a sign-in) opens it, never a
+        report token."""
         if not token or not token_matches(self._secret, ref, token):
             raise BadToken("missing or wrong resident token", "header.authorization")
-        return [resident_view(doc) for doc in await self._store.of_resident(ref)]
+        return [
+            resident_view(doc) if doc.get("resident_ref") == ref else follower_view(doc)
+            for doc in await self._store.of_resident(ref)
+        ]
 
     def services(self, lang: str) -> list[dict[str, Any]]:
         """Every service (category) that can be requested, as Open311 lists them."""

@@ -1,5 +1,5 @@
-"""What residents are shown of the read model's documents: their own report, and another's
-report offered as a possible duplicate. No I/O here."""
+"""What residents are shown of the read model's documents: their own report, a report they
+follow, and another's report offered as a possible duplicate. No I/O here."""
 
 from __future__ import annotations
 
@@ -33,6 +33,19 @@ def resident_view(doc: Mapping[str, Any]) -> dict[str, Any]:
             {"status": h["status"], "at": iso(h["at"]), "note": h.get("note")} for h in history
         ],
     }
+
+
+def follower_view(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A report someone else filed, as its follower sees it: the reporter's words with the
+    contact details in them masked, as in the duplicate offer."""
+    view = resident_view(doc)
+    if view["description"]:
+        view["description"] = mask_contacts(view["description"])
+    view["attributes"] = {
+        name: mask_contacts(value) if isinstance(value, str) else value
+        for name, value in view["attributes"].items()
+    }
+    return view
 
 
 def duplicate_view(doc: Mapping[str, Any]) -> dict[str, Any]:

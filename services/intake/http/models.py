@@ -62,8 +62,11 @@ class ReportIn(BaseModel):
 class ReportAccepted(BaseModel):
     issue_id: str
     status: Literal["accepted"] = "accepted"
-    resident_ref: str = Field(description="Your pseudonymous reference (your inbox)")
-    resident_token: str = Field(description="Bearer token to read your reports and inbox")
+    report_token: str = Field(
+        description="Bearer token that reads this report alone (GET /api/v1/issues/{id}). "
+        "Your other reports, inbox and preferences take the token of a phone sign-in "
+        "(notify's POST /api/v1/residents/signin)"
+    )
 
 
 class Duplicate(BaseModel):

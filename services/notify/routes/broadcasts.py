@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.notify.broadcast_requests import BroadcastRequests, NewBroadcast
 from services.notify.broadcasts import progress_view
 from services.notify.domain.names import BroadcastStatusName
 from services.notify.operators import Operators
+from services.notify.reach import Reach
 from services.notify.routes.auth import bearer
 
 
@@ -62,11 +63,45 @@ def broadcast_view(doc: dict[str, Any]) -> BroadcastOut:
     )
 
 
+class ReachOut(BaseModel):
+    node_id: str
+    residents: int = Field(description="Residents known to live below the node.")
+    not_opted_out: int = Field(
+        description="Of them, those a non-urgent broadcast reaches (an urgent one: all)."
+    )
+    first_channel: dict[str, int] = Field(
+        description="Residents by the channel they would be tried on first (inbox, sms, "
+        "email, webhook); the inbox always has it too."
+    )
+    counted_at: str | None = Field(
+        description="When the residents were last counted (the tally runs every "
+        "LINLI_NOTIFY_REACH_EVERY_S); null before the first count."
+    )
+
+
 OPERATOR_KEY = "Bearer <operator key>"
 
 
-def routes(operators: Operators, requests: BroadcastRequests) -> APIRouter:
+def routes(operators: Operators, requests: BroadcastRequests, reach: Reach) -> APIRouter:
     api = APIRouter(tags=["broadcasts"])
+
+    @api.get(
+        "/broadcasts/reach",
+        response_model=ReachOut,
+        responses={
+            401: {"description": "No or wrong operator key"},
+            403: {"description": "The node is outside the operator's area"},
+            404: {"description": "Unknown node"},
+        },
+    )
+    async def broadcast_reach(
+        node_id: str = Query(min_length=1, max_length=200, description="The node to preview."),
+        authorization: str = Header("", description=OPERATOR_KEY),
+    ) -> dict[str, Any]:
+        """How many residents a broadcast below the node would reach, per first channel:
+        one read by ``_id`` of the node's counts (at most one tally period old)."""
+        who = await operators.who(bearer(authorization))
+        return await reach.of(who, node_id)
 
     @api.post(
         "/broadcasts",

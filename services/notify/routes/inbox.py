@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from services.notify.residents import Residents
 from services.notify.routes.auth import UNAUTHORIZED, bearer
+from shared.http.stopping import is_stopping
 
 
 class InboxMessage(BaseModel):
@@ -92,7 +93,7 @@ def routes(residents: Residents) -> APIRouter:
         residents.check(ref, token or bearer(authorization))
 
         async def connected() -> bool:
-            return not await request.is_disconnected()
+            return not is_stopping(request.app) and not await request.is_disconnected()
 
         async def events() -> AsyncIterator[bytes]:
             yield b": connected\n\n"

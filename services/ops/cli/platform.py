@@ -137,7 +137,7 @@ def _load_consult_demo_once(
 def _where_to_look(
     servers: LocalServers, processes: procs.ServiceProcesses, ready_s: float
 ) -> None:
-    intake, notify = processes.url("intake"), processes.url("notify")
+    intake = processes.url("intake")
     console.print(f"\n[bold green]Linli is up[/] (ready in {ready_s:.1f}s). Where to look:")
     table = Table("what", "where")
     for service in SERVICE_PORTS:
@@ -146,6 +146,10 @@ def _where_to_look(
     web = processes.url("web")
     table.add_row("residents (phone sized)", f"{web}/residents  (report: {web}/report)")
     table.add_row("residents' sign-in codes", f"{web}/dev/outbox  (development SMS outbox)")
+    table.add_row(
+        "嘉定小院's naming poll",
+        f"{web}/me/polls  (phone 13701101000; results: {web}/public/polls; paper: {web}/paper)",
+    )
     table.add_row("Kafka", servers.kafka_bootstrap)
     table.add_row("MongoDB protocol (FerretDB)", servers.mongodb_url)
     table.add_row("service logs", str(processes.state_dir) + "/<service>/service.log")
@@ -156,9 +160,9 @@ def _where_to_look(
         f"  curl -s -X POST {intake}/api/v1/issues -H 'content-type: application/json' \\\n"
         '    -d \'{"category":"streetlight-out","node_id":"sz.tongjiang.niuerqiao.hongqi",'
         '"description":"lane light out","contact":{"phone":"13800000000"}}\'\n'
-        "Read the inbox with the answer's resident_ref and resident_token:\n"
-        f"  curl -s {notify}/api/v1/residents/<resident_ref>/inbox "
-        "-H 'Authorization: Bearer <resident_token>'\n"
+        "Read that report with the answer's report_token:\n"
+        f"  curl -s {intake}/api/v1/issues/<issue_id> -H 'Authorization: Bearer <report_token>'\n"
+        f"Your inbox and all your reports: sign in by phone at {web}/phone, then {web}/me\n"
         "Stop everything: make down",
         markup=False,
         highlight=False,

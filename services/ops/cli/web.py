@@ -20,6 +20,7 @@ app = typer.Typer(help="Web console: staff accounts.", no_args_is_help=True)
 users = typer.Typer(help="Staff accounts of the web console.", no_args_is_help=True)
 app.add_typer(users, name="users")
 console = Console()
+JIADING = "sz.haitang.xianjie.jiading"  # the consult demo's compound (services/consult/demo.py)
 DEMO_PASSWORD = "linli-demo-2026"  # development only: production refuses demo accounts
 DEMO_ACCOUNTS = (
     # user name, role, scope, party, name
@@ -34,6 +35,10 @@ DEMO_ACCOUNTS = (
     ("fund-owners", "fund-approver", "*", "owners-committee", "业委会 (approver)"),
     ("fund-property", "fund-approver", "*", "property-company", "物业 (approver)"),
     ("operator", "operator", "sz", None, "应急值班 (operator)"),
+    ("xianjie", "office", "sz.haitang.xianjie", None, "县街社区 (community)"),
+    ("jiading-branch", "compound-party", JIADING, "party-branch", "嘉定小院 党支部 (party)"),
+    ("jiading-owners", "compound-party", JIADING, "owners-committee", "嘉定小院 业委会 (party)"),
+    ("jiading-self", "compound-party", JIADING, "self-management", "嘉定小院 自管小组 (party)"),
 )
 
 
@@ -65,13 +70,19 @@ def _fail(exc: Exception) -> None:
 def create(
     username: str = typer.Argument(..., help="Sign-in name (a-z 0-9 . _ -)."),
     role: str = typer.Option(
-        ..., help="office, department, fund-clerk, fund-treasurer, fund-approver or operator."
+        ...,
+        help="office, department, fund-clerk, fund-treasurer, fund-approver, operator or "
+        "compound-party.",
     ),
     scope: str = typer.Option(
-        ..., help="Node id (office, operator), department code, or fund id or * (fund roles)."
+        ...,
+        help="Node id (office, operator; a compound for a compound party), department code, "
+        "or fund id or * (fund roles).",
     ),
     party: str = typer.Option(
-        "", help="A fund approver's party: party-branch, owners-committee, property-company."
+        "",
+        help="A fund approver's or compound party's party: party-branch, owners-committee, "
+        "property-company (self-management for a compound without one).",
     ),
     name: str = typer.Option("", help="The person's name, shown in the console."),
     password_stdin: bool = typer.Option(False, help="Read the password from stdin."),

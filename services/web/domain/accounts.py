@@ -15,13 +15,15 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 200
 # what each role opens in the console
 PAGES = {
-    "office": ("cases", "deadlines", "rates"),
+    "office": ("cases", "deadlines", "rates", "polls"),
     "department": ("cases", "rates"),
     "fund-clerk": ("fund",),
     "fund-treasurer": ("fund",),
     "fund-approver": ("fund",),
     "operator": ("broadcasts", "overview"),
+    "compound-party": ("resolutions",),
 }
+PARTY_ROLES = ("fund-approver", "compound-party")  # the roles that speak for one party
 
 
 class AccountError(ValueError):
@@ -30,8 +32,9 @@ class AccountError(ValueError):
 
 @dataclass(frozen=True)
 class Scope:
-    """A role and where it holds: a node id (office, operator), a department code, or a fund
-    id or ``*`` (fund roles, with the approver's party)."""
+    """A role and where it holds: a node id (office, operator), a compound's node id (a
+    compound party, with its party), a department code, or a fund id or ``*`` (fund roles,
+    with the approver's party)."""
 
     role: str
     code: str
@@ -50,10 +53,10 @@ def check_new_account(username: str, password: str, scope: Scope) -> None:
         raise AccountError(f"role is one of {', '.join(ROLES)}")
     if not scope.code or len(scope.code) > 200:
         raise AccountError("scope: a node id, department code or fund id is needed")
-    if scope.role == "fund-approver" and not (scope.party and PARTY.match(scope.party)):
-        raise AccountError("a fund approver needs a party (e.g. party-branch, owners-committee)")
-    if scope.role != "fund-approver" and scope.party:
-        raise AccountError("only a fund approver has a party")
+    if scope.role in PARTY_ROLES and not (scope.party and PARTY.match(scope.party)):
+        raise AccountError(f"a {scope.role} needs a party (e.g. party-branch, owners-committee)")
+    if scope.role not in PARTY_ROLES and scope.party:
+        raise AccountError("only a fund approver or a compound party has a party")
 
 
 def check_password(password: str) -> None:

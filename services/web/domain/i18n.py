@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.web.consult.words import CONSULT_WORDS
 from services.web.domain.resident_words import RESIDENT_WORDS
 from services.web.public.words import PUBLIC_WORDS
 
@@ -28,6 +29,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "notfound": ("未找到，或不在您的管辖范围内。", "Not found, or outside your scope."),
     "unavailable": ("服务暂时不可用，请稍后再试。", "A service is unavailable; try again shortly."),
     "invalid": ("输入有误：", "Please check: "),
+    "toomany": (
+        "打开的实时页面过多，请关闭一些后再试。",
+        "Too many live pages are open; close some and try again.",
+    ),
     "back": ("返回", "Back"),
     "cases": ("案件队列", "Case queue"),
     "deadlines": ("期限看板", "Deadline board"),
@@ -63,6 +68,11 @@ WORDS: dict[str, tuple[str, str]] = {
     ),
     "case": ("案件", "Case"),
     "report": ("反映内容", "Report"),
+    "photo.alt": ("居民随反映上传的照片", "The photo the resident sent with the report"),
+    "photo.elsewhere": (
+        "照片在外部地址，未予显示：",
+        "The photo is at an outside address and is not shown: ",
+    ),
     "owner": ("首接单位", "Owner"),
     "supervisor": ("督办单位", "Supervisor"),
     "duties": ("承办单位与期限", "Duties and deadlines"),
@@ -165,6 +175,26 @@ WORDS: dict[str, tuple[str, str]] = {
     "send": ("发送", "Send"),
     "progress": ("进度", "Progress"),
     "cancel": ("取消", "Cancel"),
+    "reach": ("覆盖范围", "Reach"),
+    "reach.preview": ("预估覆盖人数", "Preview reach"),
+    "reach.residents": ("区域内居民", "Residents in the area"),
+    "reach.not_opted_out": ("非紧急广播可达", "Reached by a non-urgent broadcast"),
+    "reach.first": ("首选渠道", "First channel"),
+    "reach.counted": ("统计时间", "Counted at"),
+    "reach.uncounted": ("尚未统计，请稍后再看。", "Not counted yet; look again shortly."),
+    "reached": ("已送达", "Reached"),
+    "skipped": ("已退订", "Opted out"),
+    "sent": ("已发送", "Sent"),
+    "queued": ("排队中", "Queued"),
+    "failed": ("失败", "Failed"),
+    "ch.inbox": ("站内信", "Inbox"),
+    "ch.sms": ("短信", "SMS"),
+    "ch.email": ("电子邮件", "Email"),
+    "ch.webhook": ("机器人", "Webhook"),
+    "bs.queued": ("排队中", "queued"),
+    "bs.sending": ("发送中", "sending"),
+    "bs.done": ("已完成", "done"),
+    "bs.cancelled": ("已取消", "cancelled"),
     "services": ("服务", "Services"),
     "ready": ("就绪", "Ready"),
     "lag": ("消费积压", "Consumer lag"),
@@ -176,6 +206,7 @@ WORDS: dict[str, tuple[str, str]] = {
 
 WORDS.update(RESIDENT_WORDS)
 WORDS.update(PUBLIC_WORDS)
+WORDS.update(CONSULT_WORDS)
 
 
 def translate(language: str, key: str) -> str:

@@ -71,6 +71,10 @@ RESIDENT_WORDS: dict[str, tuple[str, str]] = {
         "Keep the number. Sign in with the phone you gave to see how it goes under My reports; "
         "when it is done you get a link to rate the result.",
     ),
+    "r.recording": (
+        "正在登记，稍后刷新本页即可查看办理进度。",
+        "It is being recorded: refresh this page in a moment to see how it goes.",
+    ),
     "r.none": ("还没有反映。", "No reports yet."),
     "r.timeline": ("办理经过", "What happened"),
     "r.no-messages": ("还没有消息。", "No messages yet."),

@@ -20,6 +20,7 @@ from services.web.pages import see_other
 from services.web.residents.common import ResidentRefusal, Residents
 from services.web.residents.report_http import ISSUE_ID
 from services.web.residents.sessions import Resident
+from shared.http.stopping import is_stopping
 
 
 def router(residents: Residents) -> APIRouter:
@@ -137,7 +138,7 @@ async def _relay(
                 yield b"event: gone\ndata: {}\n\n"
                 return
             async for chunk in answer.aiter_raw():
-                if await request.is_disconnected():
+                if is_stopping(request.app) or await request.is_disconnected():
                     return
                 yield chunk
     except httpx.HTTPError:

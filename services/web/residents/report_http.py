@@ -1,7 +1,11 @@
 """Reporting a problem: choose the kind (grouped, searchable), answer its questions, say
 where (a compound's or building's QR code links here with ``?place=``), add a photo and a
 phone; before filing, open reports of the same kind nearby are offered to follow instead.
-Everything posts and redirects: no script needed."""
+Everything posts and redirects: no script needed.
+
+Intake answers a filing (or a follow) with a token that opens that report alone; the browser
+keeps it in an HttpOnly cookie scoped to the report's own page, which shows the report through
+it (a signed-in resident's own token opens it too)."""
 
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ from services.web.residents.sessions import Resident
 from shared.reference import Level
 
 ISSUE_ID = r"^[A-Za-z0-9_.:-]{1,80}$"
+REPORT_COOKIE = "linli_report"  # the report token, sent only to /report/done/<its id>
+REPORT_COOKIE_AGE = 90 * 24 * 3600
 
 
 FormPage = Callable[..., Response]
@@ -121,7 +127,7 @@ def _send_routes(web: APIRouter, residents: Residents, form_page: FormPage) -> N
         if answer.get("status") == "possible_duplicates":
             return form_page(request, resident, chosen, dupes=answer["candidates"],
                              media_url=media_url, **again)  # fmt: skip
-        return see_other(f"/report/done/{answer['issue_id']}")
+        return _to_report(residents, answer)
 
 
 def _after_routes(web: APIRouter, residents: Residents) -> None:
@@ -134,20 +140,44 @@ def _after_routes(web: APIRouter, residents: Residents) -> None:
         phone = resident.phone if resident else str(form.get("phone", "")).strip()[:20]
         body = {"contact": {"phone": phone, "language": residents.pages.language(request)}}
         try:
-            await residents.backends.call(
+            answer = await residents.backends.call(
                 "intake", "POST", f"/api/v1/issues/{issue_id}/followers", json=body
             )
         except ServiceError as exc:
             raise residents.refusal(exc) from exc
-        return see_other(f"/report/done/{issue_id}?followed=1")
+        return _to_report(residents, answer, "?followed=1")
 
     @web.get("/report/done/{issue_id}")
     async def done(
         request: Request, issue_id: Annotated[str, Path(pattern=ISSUE_ID)], followed: int = 0
     ) -> Response:
         resident = await residents.resident(request)
+        token = request.cookies.get(REPORT_COOKIE, "")[:100] or (resident and resident.token)
+        issue = await _report(residents, issue_id, token) if token else None
         return residents.render(request, "done.html.j2", resident, issue_id=issue_id,
-                                followed=bool(followed))  # fmt: skip
+                                followed=bool(followed), issue=issue)  # fmt: skip
+
+
+def _to_report(residents: Residents, answer: dict[str, Any], query: str = "") -> Response:
+    """To the report's page, its token in a cookie that only that page receives."""
+    path = f"/report/done/{answer['issue_id']}"
+    response = see_other(path + query)
+    response.set_cookie(
+        REPORT_COOKIE, answer["report_token"], max_age=REPORT_COOKIE_AGE, path=path,
+        httponly=True, samesite="strict", secure=residents.pages.secure_cookie,
+    )  # fmt: skip
+    return response
+
+
+async def _report(residents: Residents, issue_id: str, token: str) -> dict[str, Any] | None:
+    """The report as its token shows it; None while intake has not recorded it yet (or the
+    token is not this report's: the same 404)."""
+    try:
+        return await residents.backends.call("intake", "GET", f"/api/v1/issues/{issue_id}", token)
+    except ServiceError as exc:
+        if exc.status == 404:
+            return None
+        raise residents.refusal(exc) from exc
 
 
 def _values(form: FormData) -> dict[str, list[str]]:
