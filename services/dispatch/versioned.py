@@ -67,13 +67,15 @@ class Versioned:
         """Apply ``change`` to the newest version; the rev and fields of the version that
         holds it (the versions are one order: a later writer's change sees this one)."""
         head = await self.heads.find_one({"_id": key})
-        rev = int(head.get("rev", 0)) if head is not None else 0
+        rev = published = int(head.get("rev", 0)) if head is not None else 0
         fields = _fields(head) if head is not None else None
         for _ in range(ATTEMPTS):
             new = change(fields)
             if new is None:  # nothing to change as of the head: as of the newest version?
                 newer, newer_fields = await self._forward(key, rev, fields)
                 if newer == rev:
+                    if rev > published and fields is not None:  # its writer died before
+                        await self._publish(key, rev, fields)  # copying it to the head
                     return rev, fields
                 rev, fields = newer, newer_fields
                 continue

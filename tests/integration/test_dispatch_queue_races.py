@@ -122,3 +122,17 @@ async def test_timers_listed_by_the_code_before_still_fire(db) -> None:
     assert await wheel.chunk_ids(100) == ["chunk:100:old", "chunk:100:new"]
     await wheel.drop({100: ["chunk:100:old", "chunk:100:new"]})
     assert await db["wheel"].count_documents({}) == 0
+
+
+async def test_a_version_its_writer_did_not_copy_is_copied_by_the_next_write(db) -> None:
+    """A writer died after inserting a stamp's version, before replacing the head: writing
+    the same again (the sweeper) finds nothing to change and copies it to the head."""
+    store = QueueStore(db)
+    await store.put([_case(1, "2026-03")])
+    head = await db["queue_stamps"].find_one({"_id": "n:sz"})
+    [bucket] = head["revs"]
+    await db["queue_versions"].insert_one(
+        {"_id": f"n:sz#{head['rev'] + 1}", "rev": head["rev"] + 1, "revs": {bucket: 7}}
+    )
+    await store._raise_stamp("n:sz", {bucket: 7})
+    assert (await db["queue_stamps"].find_one({"_id": "n:sz"}))["revs"] == {bucket: 7}
