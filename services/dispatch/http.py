@@ -234,7 +234,7 @@ def _stamp_routes(api: APIRouter, access: Access, store: CaseStore) -> None:
     @api.get(
         "/queue/stamp",
         summary="A stamp that moves whenever a case in this scope changes",
-        description="One read by `_id` (the scope's queue stamp): a console asks it often and "
+        description="Reads by `_id` only (the scope's queue stamp): a console asks it often and "
         "reloads the queue only when it moved. It carries no case, id or count.",
         response_model=QueueStampAnswer,
         responses=error_responses(401, 503),
