@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.dispatch.actions import refusal_status, to_command
 from services.dispatch.application import CaseNotFound, Dispatcher
 from services.dispatch.clock import MAX_ADVANCE_S, DevClock
-from services.dispatch.domain.machine import FINAL, Holder, Refused
+from services.dispatch.domain.machine import Holder, Refused
 from services.dispatch.domain.queue import (
     MAX_PAGE_SIZE,
     PAGE_SIZE,
@@ -188,7 +188,8 @@ def _task_routes(api: APIRouter, access: Access, store: CaseStore) -> None:
         open_only: Annotated[bool, Query(alias="open")] = True,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> dict[str, Any]:
-        docs = await store.visible(who, open_only, limit, tuple(FINAL))
+        scope, node = access.queue_scope(who, "")
+        docs = await store.listed(scope, node, open_only, limit, access.tree.is_within)
         return {
             "principal": {"kind": who.kind, "code": who.code},
             "cases": [case_view(d) for d in docs],
@@ -233,7 +234,7 @@ def _stamp_routes(api: APIRouter, access: Access, store: CaseStore) -> None:
     @api.get(
         "/queue/stamp",
         summary="A stamp that moves whenever a case in this scope changes",
-        description="One read by `_id` (the scope's queue stamp): a console asks it often and "
+        description="Reads by `_id` only (the scope's queue stamp): a console asks it often and "
         "reloads the queue only when it moved. It carries no case, id or count.",
         response_model=QueueStampAnswer,
         responses=error_responses(401, 503),

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from services.dispatch.domain.machine import FINAL
 from services.dispatch.http import MONTH
 from services.dispatch.monthly_rates import month_rates
 from services.dispatch.store import CaseStore
@@ -62,7 +61,8 @@ def build_public_router(store: CaseStore, tree: Tree) -> APIRouter:
     )
     async def open_counts() -> dict[str, Any]:
         """How many reports are open (not closed or merged) per compound, now."""
-        places = await store.open_places(tuple(FINAL))
+        nodes = await store.open_nodes(tree.root.id)
+        places = [[*(a.id for a in tree.ancestors(n)), n] if n in tree else [n] for n in nodes]
         return {"at": utcnow().isoformat(), "compounds": open_by_compound(places, tree)}
 
     return api

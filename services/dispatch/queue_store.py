@@ -1,5 +1,5 @@
 """The staff's case queue, stored for reads by ``_id`` only (FerretDB v1 scans any other
-filter; dispatch's tasks query on ``holders``/``places`` read the whole ``cases`` collection).
+filter): ``GET /queue``, the task list and the public open counts read it.
 
 Collections (database ``<prefix>dispatch``):
 
@@ -8,14 +8,17 @@ Collections (database ``<prefix>dispatch``):
   a duty on it; the case's reported month, and in the district's, a street's or a
   department's scope a hash bucket of its id, ``BUCKETS`` a month: ``domain/queue.py``).
   A shard is ``{rev, rows}``: ``rows`` is one text field, a line per case (see
-  ``domain/queue.py``). A writer reads the shard, keeps each row at the highest case version
-  it has seen, and replaces the shard only if ``rev`` did not move (compare-and-set by
-  ``_id``; a lost race reads again). A late or repeated write of an older version changes
-  nothing, so every write is idempotent and versions never go back.
+  ``domain/queue.py``). A writer keeps each row at the highest case version it has seen. A
+  late or repeated write of an older version changes nothing, so every write is idempotent
+  and versions never go back.
 - ``queue_stamps``: one document per scope, ``_id`` = the scope, ``revs`` = the latest
-  ``rev`` of each of its shards, raised with ``$max`` after the shard is written. Readers
-  read the stamp (one ``_id`` read), then only the shards whose ``rev`` moved since they
-  last read them.
+  ``rev`` of each of its shards, raised after the shard is written. Readers read the stamp
+  (one ``_id`` read), then only the shards whose ``rev`` moved since they last read them.
+- ``queue_versions``: shards and stamps are written by several writers at once (a replica's
+  batches and actions, other replicas), and FerretDB v1 can lose one of two concurrent
+  updates of a document or let a ``{_id, rev}`` replace succeed twice; so each new version
+  is first inserted here as ``<id>#<rev>`` (the unique ``_id`` decides the race), then
+  copied to the head (``versioned.py``).
 
 The queue is written by the same code as the case (``CaseStore.insert_cases`` and
 ``put_head``) after the case itself and before the change's outbox pointer is dropped. A
@@ -36,7 +39,6 @@ from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from services.dispatch.domain.queue import (
     SEP,
@@ -49,17 +51,12 @@ from services.dispatch.domain.queue import (
     select,
     shards_of,
 )
-from shared.kafka.failures import TransientError
-from shared.mongo.writes import upsert
+from services.dispatch.versioned import Versioned
 
 CACHED_SCOPES = 32
 CACHED_SELECTIONS = 16
 SHARD_WRITES = 16  # shards written at once by one put
 LOCKS = 256
-
-
-class QueueBusy(TransientError):
-    """A queue shard kept changing under this writer: try the change's effects again."""
 
 
 @dataclass
@@ -78,8 +75,8 @@ def _version(line: str) -> tuple[str, int]:
 
 class QueueStore:
     def __init__(self, db: AsyncDatabase):
-        self.shards = db["queue"]
-        self.stamps = db["queue_stamps"]
+        self.shards = Versioned(db["queue"], db["queue_versions"])
+        self.stamps = Versioned(db["queue_stamps"], db["queue_versions"])
         self._scopes: OrderedDict[str, Scope] = OrderedDict()
         self._locks = [asyncio.Lock() for _ in range(LOCKS)]
         self._writes = asyncio.Semaphore(SHARD_WRITES)
@@ -96,51 +93,47 @@ class QueueStore:
         revs = await asyncio.gather(*(self._put_shard(s, b, wanted[s, b]) for s, b in keys))
         stamps: dict[str, dict[str, int]] = defaultdict(dict)
         for (scope, bucket), rev in zip(keys, revs, strict=True):
-            stamps[scope][f"revs.{bucket}"] = rev
-        await asyncio.gather(
-            *(
-                upsert(self.stamps, {"_id": scope}, {"$max": raised})  # a lost race updates
-                for scope, raised in stamps.items()
-            )
-        )
+            stamps[scope][bucket] = rev
+        await asyncio.gather(*(self._raise_stamp(s, raised) for s, raised in stamps.items()))
 
     async def _put_shard(self, scope: str, bucket: str, rows: list[Row]) -> int:
-        """Write ``rows`` into one shard; its rev afterwards."""
+        """Write ``rows`` into one shard (each kept at its highest version); the shard's rev
+        that holds them."""
+
+        def change(found: dict[str, Any] | None) -> dict[str, Any] | None:
+            text = (found or {}).get("rows", "")
+            lines = dict((_version(line)[0], line) for line in text.split("\n") if line)
+            changed = False
+            for row in rows:
+                known = lines.get(row.issue_id)
+                if known is None or _version(known)[1] < row.version:
+                    lines[row.issue_id], changed = row.line(), True
+            return {"rows": "\n".join(lines.values())} if changed or found is None else None
+
         shard_id = f"{scope}|{bucket}"
-        async with self._writes, self._locks[zlib.crc32(shard_id.encode()) % LOCKS]:
-            for _ in range(20):
-                found = await self.shards.find_one({"_id": shard_id})
-                lines = dict(
-                    (_version(line)[0], line) for line in (found or {}).get("rows", "").split("\n")
-                    if line
-                )  # fmt: skip
-                changed = False
-                for row in rows:
-                    known = lines.get(row.issue_id)
-                    if known is None or _version(known)[1] < row.version:
-                        lines[row.issue_id], changed = row.line(), True
-                if found is not None and not changed:
-                    return int(found["rev"])
-                text = "\n".join(lines.values())
-                if found is None:
-                    try:
-                        await self.shards.insert_one({"_id": shard_id, "rev": 1, "rows": text})
-                    except DuplicateKeyError:
-                        continue
-                    return 1
-                rev = int(found["rev"])
-                done = await self.shards.replace_one(
-                    {"_id": shard_id, "rev": rev}, {"rev": rev + 1, "rows": text}
-                )
-                if done.matched_count == 1:
-                    return rev + 1
-        raise QueueBusy(shard_id)
+        async with self._writes, self._lock(shard_id):
+            return (await self.shards.write(shard_id, change))[0]
+
+    async def _raise_stamp(self, scope: str, raised: dict[str, int]) -> None:
+        """Raise the scope's stamp to at least ``raised`` (shard -> rev)."""
+
+        def change(found: dict[str, Any] | None) -> dict[str, Any] | None:
+            revs = dict((found or {}).get("revs") or {})
+            if found is not None and all(revs.get(b, 0) >= r for b, r in raised.items()):
+                return None
+            return {"revs": {b: max(revs.get(b, 0), raised.get(b, 0)) for b in revs | raised}}
+
+        async with self._lock(f"stamp:{scope}"):
+            await self.stamps.write(scope, change)
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        return self._locks[zlib.crc32(key.encode()) % LOCKS]
 
     # -- reads --------------------------------------------------------------------------------
     async def rows(self, scope: str) -> Scope:
         """The scope's rows as stored now: the stamp, then the shards that moved."""
-        stamp = await self.stamps.find_one({"_id": scope}) or {}
-        revs: dict[str, int] = {b: int(r) for b, r in (stamp.get("revs") or {}).items()}
+        _, stamp = await self.stamps.latest(scope)
+        revs: dict[str, int] = {b: int(r) for b, r in ((stamp or {}).get("revs") or {}).items()}
         cached = self._scopes.pop(scope, None) or Scope()
         self._scopes[scope] = cached
         while len(self._scopes) > CACHED_SCOPES:
@@ -148,23 +141,30 @@ class QueueStore:
         moved = [b for b, rev in revs.items() if cached.shards.get(b, (0, []))[0] < rev]
         if not moved:
             return cached
-        found = await asyncio.gather(
-            *(self.shards.find_one({"_id": f"{scope}|{b}"}) for b in moved)
-        )
-        for bucket, shard in zip(moved, found, strict=True):
+        found = await asyncio.gather(*(self._shard(f"{scope}|{b}", revs[b]) for b in moved))
+        for bucket, (rev, shard) in zip(moved, found, strict=True):
             if shard is not None:
                 parsed = [Row.parse(line) for line in shard["rows"].split("\n") if line]
-                cached.shards[bucket] = (int(shard["rev"]), parsed)
+                cached.shards[bucket] = (rev, parsed)
         cached.rows = [row for _, rows in cached.shards.values() for row in rows]
         cached.selections.clear()
         return cached
 
+    async def _shard(self, shard_id: str, stamped: int) -> tuple[int, dict[str, Any] | None]:
+        """The shard's head, rolled forward if it lags behind the rev its stamp names (its
+        writer has not replaced it yet)."""
+        head = await self.shards.heads.find_one({"_id": shard_id})
+        rev = int(head["rev"]) if head is not None else 0
+        if rev >= stamped:
+            return rev, head
+        return await self.shards.newer(shard_id, rev, head)
+
     async def stamp(self, scope: str, place: str, within: Any) -> str:
         """What changes whenever a case of ``scope`` (filtered to ``place`` if given) does:
-        the stamp alone (one ``_id`` read), or for a place the versions of its rows."""
+        the stamp alone (read by ``_id``), or for a place the versions of its rows."""
         if not place:
-            stamp = await self.stamps.find_one({"_id": scope}) or {}
-            return revs_stamp({b: int(r) for b, r in (stamp.get("revs") or {}).items()})
+            _, stamp = await self.stamps.latest(scope)
+            return revs_stamp({b: int(r) for b, r in ((stamp or {}).get("revs") or {}).items()})
         cached = await self.rows(scope)
         return rows_stamp(r for r in cached.rows if within(r.node_id, place))
 

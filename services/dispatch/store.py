@@ -26,6 +26,7 @@ an insert or an exact-``_id`` read, replace or delete:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -36,7 +37,8 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.dispatch.domain.machine import Case, Duty, Holder
+from services.dispatch.domain.machine import FINAL, Case, Duty, Holder
+from services.dispatch.domain.queue import listed
 from services.dispatch.queue_store import QueueStore
 from shared.events.dispatch import key_id, signing_secret
 from shared.kafka.failures import TransientError
@@ -147,8 +149,6 @@ class CaseStore:
         self.queue = QueueStore(db)
 
     async def prepare(self) -> None:
-        await self.cases.create_index([("holders", ASCENDING)])
-        await self.cases.create_index([("places", ASCENDING), ("status", ASCENDING)])
         await self.cases.create_index([("reported_month", ASCENDING)])
 
     # -- cases ------------------------------------------------------------------------------
@@ -204,24 +204,31 @@ class CaseStore:
             doc = newer
         await self.queue.put([doc])
 
-    async def visible(
-        self, who: Holder, open_only: bool, limit: int, final: tuple[str, ...]
+    async def listed(
+        self, scope: str, node: str, open_only: bool, limit: int, within: Callable[[str, str], bool]
     ) -> list[dict[str, Any]]:
-        """Cases a department holds or held a duty on, or in an office's subtree."""
-        query: dict[str, Any] = (
-            {"holders": who.code} if who.kind == "department" else {"places": who.code}
-        )
-        if open_only:
-            query["status"] = {"$nin": list(final)}
-        found = await self.cases.find(query).sort("_id", ASCENDING).limit(limit).to_list()
-        return [unpack(head) for head in found]
+        """The task list: the first ``limit`` cases by id among queue ``scope``'s rows (at or
+        below ``node`` when given; not final if ``open_only``), each read by ``_id`` as of
+        its latest version (a row lags its case until the sweeper repairs it: the case
+        itself decides whether it is still open)."""
+        ids = listed((await self.queue.rows(scope)).rows, node, open_only, within)
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(ids), limit):
+            docs = await self.heads(ids[start : start + limit])
+            found += [d for d in docs if d and not (open_only and d["status"] in FINAL)]
+            if len(found) >= limit:
+                break
+        return found[:limit]
 
-    async def open_places(self, final: tuple[str, ...]) -> list[list[str]]:
-        """Each open case's places (its node and those above), nothing else of it."""
-        found = self.cases.find({"status": {"$nin": list(final)}}, {"places": 1, "_id": 0})
-        return [doc.get("places") or [] for doc in await found.to_list()]
+    async def open_nodes(self, root: str) -> list[str]:
+        """The place of each case not final, from the queue of the tree's root (every case
+        routed below it; rows lag their cases by at most the sweep delay)."""
+        rows = (await self.queue.rows(f"n:{root}")).rows
+        return [r.node_id for r in rows if r.status not in FINAL]
 
     async def of_month(self, month: str) -> list[dict[str, Any]]:
+        """The cases reported in ``month`` (an equality on the first field of an index:
+        narrowed to that month's cases on FerretDB too, docs/storage.md)."""
         return [unpack(head) for head in await self.cases.find({"reported_month": month}).to_list()]
 
     # -- outbox pointers --------------------------------------------------------------------

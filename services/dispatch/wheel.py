@@ -1,15 +1,22 @@
 """The timer wheel's storage (collections ``wheel`` and ``claims``), built for FerretDB v1:
-only inserts and exact-``_id`` reads, small updates and deletes; no document grows without
+only inserts and exact-``_id`` reads, replaces and deletes; no document grows without
 bound and a tick's reads do not depend on how many timers are pending.
 
 - ``chunk:<minute>:<uuid>``: an immutable document holding the entries (issue, target,
   kind, due) one write placed in that minute: one chunk per write per minute.
-- ``min:<minute>``: the ids of that minute's chunks.
+- ``min:<minute>#<n>``: the ``n``-th chunk listed in that minute (inserted at the first free
+  ``n``: a unique ``_id`` decides between writers; a reader reads from the first ``n`` it has
+  not read to the first missing).
 - ``hour:<hour>``: the minutes of that hour that have chunks, and ``passed``: the last minute
-  a tick has sealed. Registering a minute and sealing are atomic updates of this one
-  document, so a writer that registers a minute already passed sees it in the answer and
+  a tick has sealed. Registering a minute and sealing are changes of this one document in
+  one order, so a writer that registers a minute already passed sees it in the answer and
   puts its entries in a later minute instead: no entry falls behind a tick. Hour documents
   are kept (tiny) so the seal stays.
+- ``hour:`` documents are changed as versions inserted into ``wheel_versions``
+  (``versioned.py``): FerretDB v1 applies an update as read, change, write back, and of
+  concurrent updates of one document kept only some (one writer placing timers in eight
+  minutes of an hour lost the minutes of most of them: they never fired). An inserted
+  version's unique ``_id`` puts the changes in one order, as MongoDB's atomic updates did.
 - ``cursor``: the last minute whose entries were all fired; minutes up to it are dropped.
   Entries due before the cursor's first position (its ``origin``) go to the minute after.
 - ``claims``: one document per entry being fired (``<entry>#<generation>``, unique insert =
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import zlib
 from collections.abc import Iterable
 from contextlib import suppress
 from datetime import datetime, timedelta
@@ -35,11 +43,35 @@ from pymongo.errors import DuplicateKeyError
 
 from services.dispatch.domain.machine import Timer
 from services.dispatch.store import insert_new
-from shared.mongo import upsert_returning
+from services.dispatch.versioned import Change, Fields, Versioned
 
 Entry = dict[str, Any]  # {"i": issue id, "t": target, "k": kind, "d": due}
 CONCURRENCY = 32
 MAX_GENERATIONS = 8
+LOCKS = 64  # index documents written one at a time per process (fewer lost races)
+
+
+def _listing(field: str, value: Any) -> Change:
+    """The change adding ``value`` to the list ``field`` (if not there yet)."""
+
+    def change(found: Fields | None) -> Fields | None:
+        listed = list((found or {}).get(field, ()))
+        if value in listed:
+            return None
+        return {**(found or {}), field: [*listed, value]}
+
+    return change
+
+
+def _sealing(passed: int) -> Change:
+    """The change raising the hour's ``passed`` (the last minute sealed) to ``passed``."""
+
+    def change(found: Fields | None) -> Fields | None:
+        if found is not None and found.get("passed", -1) >= passed:
+            return None
+        return {**(found or {}), "passed": passed}
+
+    return change
 
 
 def minute_of(moment: datetime) -> int:
@@ -65,6 +97,11 @@ class WheelStore:
     def __init__(self, db: AsyncDatabase):
         self.wheel = db["wheel"]
         self.claims = db["claims"]
+        self.index = Versioned(self.wheel, db["wheel_versions"])
+        self._locks = [asyncio.Lock() for _ in range(LOCKS)]
+        self._listed: dict[int, list[str]] = {}  # each minute's chunk ids read so far
+        self._free: dict[int, int] = {}  # per minute, a number below which all are taken
+        self._legacy: dict[int, list[str]] = {}  # chunks of a ``min:<minute>`` list of before
         self._origin: int | None = None
         self._sealed = -1  # the last minute this process sealed (seals only move forward)
         self._group: tuple[list[Entry], asyncio.Future[None]] | None = None
@@ -118,8 +155,8 @@ class WheelStore:
             await insert_new(self.wheel, docs[start : start + 500])
 
         async def register(minute: int) -> int | None:
-            await self._upsert(f"min:{minute}", {"$push": {"chunks": chunks[minute]}})
-            hour = await self._upsert(f"hour:{minute // 60}", {"$addToSet": {"minutes": minute}})
+            await self._list_chunk(minute, chunks[minute])
+            hour = await self._change(f"hour:{minute // 60}", _listing("minutes", minute))
             passed = hour.get("passed")
             if passed is not None and passed >= minute:
                 await self.wheel.delete_one({"_id": chunks[minute]})
@@ -133,10 +170,28 @@ class WheelStore:
                 moved.setdefault(target, []).extend(by_minute[minute])
         return moved
 
-    async def _upsert(self, doc_id: str, update: dict[str, Any]) -> dict[str, Any]:
-        """Update (creating it if missing) one document by ``_id``; the document after.
-        Two writers creating it at once: one insert wins, the other then updates."""
-        return await upsert_returning(self.wheel, doc_id, update)
+    async def _change(self, doc_id: str, change: Change) -> dict[str, Any]:
+        """Change one index document (``min:``, ``hour:``) as one versioned write (a
+        version inserted by ``_id``: FerretDB v1 loses one of two concurrent updates of a
+        document, which here lost whole minutes of timers); the fields after it."""
+        async with self._locks[zlib.crc32(doc_id.encode()) % LOCKS]:
+            return (await self.index.write(doc_id, change))[1] or {}
+
+    async def _list_chunk(self, minute: int, chunk_id: str) -> None:
+        """List a chunk in its minute: insert ``min:<minute>#<n>`` at the first free ``n``
+        (numbers are taken in order, so a reader that stops at the first missing one has
+        seen every chunk listed before it)."""
+        n = max(self._free.get(minute, 0), len(self._listed.get(minute, ())))
+        while True:
+            try:
+                await self.wheel.insert_one({"_id": f"min:{minute}#{n}", "chunk": chunk_id})
+                self._free[minute] = n + 1
+                return
+            except DuplicateKeyError:
+                n += 1
+
+    async def _read(self, doc_id: str) -> dict[str, Any]:
+        return (await self.index.latest(doc_id))[1] or {}
 
     # -- ticks ------------------------------------------------------------------------------
     async def cursor(self, current: int) -> int:
@@ -163,9 +218,9 @@ class WheelStore:
         async def one(hour: int) -> list[int]:
             passed = min(upto, hour * 60 + 59)
             if passed <= self._sealed:  # sealed by this process already: a read will do
-                doc = await self.wheel.find_one({"_id": f"hour:{hour}"}) or {}
+                doc = await self._read(f"hour:{hour}")
             else:
-                doc = await self._upsert(f"hour:{hour}", {"$max": {"passed": passed}})
+                doc = await self._change(f"hour:{hour}", _sealing(passed))
             return [m for m in doc.get("minutes", ()) if after < m <= upto + 1]
 
         minutes = sorted(m for found in await bounded(one(h) for h in hours) for m in found)
@@ -173,8 +228,17 @@ class WheelStore:
         return minutes
 
     async def chunk_ids(self, minute: int) -> list[str]:
-        doc = await self.wheel.find_one({"_id": f"min:{minute}"})
-        return list(doc["chunks"]) if doc else []
+        """The minute's chunks: those read before, then ``min:<minute>#<n>`` from the first
+        unread ``n`` to the first missing."""
+        if minute not in self._legacy:  # listed by the code before (immutable since)
+            legacy = await self.wheel.find_one({"_id": f"min:{minute}"})
+            self._legacy[minute] = list((legacy or {}).get("chunks", ()))
+        listed = self._listed.setdefault(minute, [])
+        while True:
+            found = await self.wheel.find_one({"_id": f"min:{minute}#{len(listed)}"})
+            if found is None:
+                return [*self._legacy[minute], *listed]
+            listed.append(found["chunk"])
 
     async def chunks(self, ids: list[str]) -> dict[str, list[Entry]]:
         docs = await bounded(self.wheel.find_one({"_id": i}) for i in ids)
@@ -185,8 +249,14 @@ class WheelStore:
 
     async def drop(self, minutes: dict[int, list[str]]) -> None:
         """Forget handled minutes: their chunks, index documents and claims."""
-        ids = [f"min:{m}" for m in minutes] + [c for chunks in minutes.values() for c in chunks]
+        counts = {m: len(self._listed.get(m, chunks)) for m, chunks in minutes.items()}
+        ids = [f"min:{m}#{n}" for m, count in counts.items() for n in range(count)]
+        ids += [f"min:{m}" for m in minutes] + [c for chunks in minutes.values() for c in chunks]
         await bounded(self.wheel.delete_one({"_id": i}) for i in ids)
+        for minute in minutes:
+            self._listed.pop(minute, None)
+            self._free.pop(minute, None)
+            self._legacy.pop(minute, None)
         await self.claims.delete_many({"minute": {"$in": list(minutes)}})
 
     # -- claims -----------------------------------------------------------------------------

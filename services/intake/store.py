@@ -1,7 +1,8 @@
 """Intake's MongoDB adapter: the issues read model (database ``<prefix>intake``) and the
 lookup documents that make its two searches reads by ``_id`` (``domain/buckets.py``):
-``open_reports`` (open report ids per category and compound or grid cell) and
-``reports_by_day`` (each UTC day's reports, with the ids of those closed). Both are written
+``open_reports`` (open report ids per category and compound or grid cell),
+``reports_by_day`` (each UTC day's reports, with the ids of those closed) and
+``reports_by_service_day`` (the same per service and day). Both are written
 by the same code that records a report (idempotent: ``$addToSet``) and follow its status;
 every search re-checks what it found against the reports themselves, so a lookup document
 that lags (an id left over) never changes an answer."""
@@ -23,6 +24,7 @@ from services.intake.domain.buckets import (
     days_between,
     epoch_ms,
     read_day_entry,
+    service_day_key,
 )
 from services.intake.domain.open311 import RequestQuery
 from services.intake.domain.status import CaseStatus, Open311Status, open311_status
@@ -33,7 +35,22 @@ _STRIPES = 64
 _WRITES_IN_FLIGHT = 8  # lookup-document updates at once (FerretDB: keep update bulks small)
 
 
-_DAYS_PER_READ = 7  # days of Open311's window read at once, newest first
+# Open311's window is read newest first in rounds of days, each twice the last: a whole day
+# (~1,100 entries here, 20-40 ms to decode under load) often fills a page alone; a service's
+# days are small, so its first round is a week.
+_SERVICE_DAYS_FIRST = 7
+# a search for more services than this reads whole days (a day decodes in 20-40 ms under
+# load, a service's day in about the 1-2 ms of any read)
+_SERVICE_DOCS_AT_MOST = 8
+
+
+def _rounds(days: list[str], first: int) -> list[list[str]]:
+    """``days`` in consecutive rounds of ``first``, then twice as many each time."""
+    rounds, start, size = [], 0, first
+    while start < len(days):
+        rounds.append(days[start : start + size])
+        start, size = start + size, size * 2
+    return rounds
 
 
 class IssueStore:
@@ -41,6 +58,7 @@ class IssueStore:
         self._issues = db["issues"]
         self._open = db["open_reports"]
         self._days = db["reports_by_day"]
+        self._service_days = db["reports_by_service_day"]
         # one writer at a time per lookup document in this process: FerretDB v1 loses
         # concurrent updates of one document (see ``_add_to_set``)
         self._stripes = [asyncio.Lock() for _ in range(_STRIPES)]
@@ -165,35 +183,42 @@ class IssueStore:
         document without ``reported_at`` is not indexed yet: recording it does this."""
         if doc.get("reported_at") is None:
             return
-        day = day_key(doc["reported_at"])
+        days = self._day_docs(doc.get("category", ""), doc["reported_at"])
         if now == Open311Status.CLOSED:
-            await self._add(self._days, day, {"closed": issue_id})
+            for collection, key in days:
+                await self._add(collection, key, {"closed": issue_id})
             for key in doc.get("open_keys", []):
                 await self._pull(self._open, key, {"issue_ids": issue_id})
         else:
-            await self._pull(self._days, day, {"closed": issue_id})
+            for collection, key in days:
+                await self._pull(collection, key, {"closed": issue_id})
             for key in doc.get("open_keys", []):
                 await self._add(self._open, key, {"issue_ids": issue_id})
+
+    def _day_docs(self, category: str, reported_at: datetime) -> list[tuple[Any, str]]:
+        """The report's day document and its service's day document."""
+        day = day_key(reported_at)
+        return [(self._days, day), (self._service_days, service_day_key(category, day))]
 
     async def _index(self, reports: list[dict[str, Any]], closed: list[dict[str, Any]]) -> None:
         """Each report into its open buckets and its day (idempotent), one update per
         document touched; those already closed into their day's closed ids."""
         opened: dict[str, list[str]] = {}
-        days: dict[str, list[str]] = {}
+        days: dict[tuple[Any, str], list[str]] = {}
         shut = {fields["issue_id"] for fields in closed}
         for fields in reports:
-            issue_id = fields["issue_id"]
+            issue_id, category = fields["issue_id"], fields["category"]
             if issue_id not in shut:
                 for key in fields.get("open_keys", []):
                     opened.setdefault(key, []).append(issue_id)
-            entry = day_entry(issue_id, fields["category"], fields["reported_at"])
-            days.setdefault(day_key(fields["reported_at"]), []).append(entry)
+            entry = day_entry(issue_id, category, fields["reported_at"])
+            for doc in self._day_docs(category, fields["reported_at"]):
+                days.setdefault(doc, []).append(entry)
         writes = [(self._open, k, {"issue_ids": {"$each": v}}) for k, v in opened.items()]
-        writes += [(self._days, k, {"reports": {"$each": v}}) for k, v in days.items()]
+        writes += [(c, k, {"reports": {"$each": v}}) for (c, k), v in days.items()]
         for fields in closed:
-            writes.append(
-                (self._days, day_key(fields["reported_at"]), {"closed": fields["issue_id"]})
-            )
+            for collection, key in self._day_docs(fields["category"], fields["reported_at"]):
+                writes.append((collection, key, {"closed": fields["issue_id"]}))
         gate = asyncio.Semaphore(_WRITES_IN_FLIGHT)
 
         async def write(collection, key: str, added: dict[str, Any]) -> None:
@@ -208,7 +233,7 @@ class IssueStore:
     async def query(self, query: RequestQuery) -> list[dict[str, Any]]:
         """Open311's search, newest first then by id: by ids, or from the days of the window
         (one ``_id`` read a day), the page's reports then read one by one. Days are read newest
-        first, a week at a time, and no further once the page is full: every older day's
+        first, in growing rounds, and no further once the page is full: every older day's
         reports come after it, so a first page reads a few days, not the whole window."""
         if query.ids:
             return await self._by_ids(query)
@@ -217,11 +242,14 @@ class IssueStore:
         wanted = query.skip + query.page_size
         newest_first = days_between(query.start, query.end)[::-1]
         found: set[tuple[int, str]] = set()
-        for week in range(0, len(newest_first), _DAYS_PER_READ):
+        small = bool(query.service_codes) and len(set(query.service_codes)) <= _SERVICE_DOCS_AT_MOST
+        first = _SERVICE_DAYS_FIRST if small else 1
+        for some_days in _rounds(newest_first, first):
             days = await asyncio.gather(
                 *(
-                    self._days.find_one({"_id": d})
-                    for d in newest_first[week : week + _DAYS_PER_READ]
+                    collection.find_one({"_id": key})
+                    for day in some_days
+                    for collection, key in self._search_docs(day, query.service_codes)
                 )
             )
             for day in filter(None, days):
@@ -241,6 +269,13 @@ class IssueStore:
             for d in docs
             if d is not None and (not statuses or d.get("open311_status") in statuses)
         ]
+
+    def _search_docs(self, day: str, services: tuple[str, ...]) -> list[tuple[Any, str]]:
+        """What a search reads of ``day``: each service's document, else (no service, or so
+        many that their reads would cost more) the whole day's."""
+        if not services or len(set(services)) > _SERVICE_DOCS_AT_MOST:
+            return [(self._days, day)]
+        return [(self._service_days, service_day_key(c, day)) for c in dict.fromkeys(services)]
 
     async def _by_ids(self, query: RequestQuery) -> list[dict[str, Any]]:
         """Requests by id, one lookup each (``_id $in`` would make FerretDB scan), in the

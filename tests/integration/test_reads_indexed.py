@@ -254,20 +254,35 @@ async def test_intake_duplicate_offer_and_open311_dates_read_by_id(settings, mon
                 page_size=3,
                 service_codes=("streetlight-out",),
             ),
+            RequestQuery(  # more services than per-service documents are read for
+                start=AT,
+                end=AT + timedelta(days=3),
+                page=2,
+                page_size=2,
+                service_codes=("water-outage", *(f"other-{n}" for n in range(8))),
+            ),
         ]
         for query in windows:
             await _assert_by_id(db, filters, store.query(query))
             found = [d["_id"] for d in await store.query(query)]
             assert found == [d["_id"] for d in await _scanned_requests(db, query)], query
-        assert await store.query(windows[2]) != []
+        assert await store.query(windows[2]) != [] and await store.query(windows[4]) != []
+        filters.seen.clear()
+        filters.on = True
+        await store.query(windows[3])
+        filters.on = False
+        # one service's search reads that service's days, not every report of each day
+        assert {collection for collection, _ in filters.seen} == {
+            "reports_by_service_day",
+            "issues",
+        }
     finally:
         await client.drop_database(db.name)
 
 
 async def test_dispatch_case_queue(settings: Settings, monitored) -> None:
     """The staff's case queue (dispatch's ``GET /queue``) reads documents by ``_id``; its
-    writes (a routed batch, a later change) address them by ``_id`` too. The task list it
-    replaces filtered on the array fields ``places``/``holders`` (a scan)."""
+    writes (a routed batch, a later change) address them by ``_id`` too."""
     reference = load_reference(settings.config_dir)
     async with _prepared(settings, monitored, "dispatch", CaseStore) as (db, filters, store):
         docs = [_routed_case(f"iss_queue{i:06d}", i) for i in range(40)]
@@ -283,6 +298,33 @@ async def test_dispatch_case_queue(settings: Settings, monitored) -> None:
         assert found.counts == {"acknowledged": 1, "assigned": 39}
         mine = await reader.select("d:urban-mgmt", QueueQuery(), AT, reference.tree.is_within)
         assert len(mine.rows) == 40
+
+
+async def test_dispatch_task_list_and_open_counts(settings: Settings, monitored) -> None:
+    """``GET /tasks`` (a department's cases, an office's subtree) and the public open counts
+    read the queue's documents and then each case by ``_id``; they filtered on the array
+    fields ``holders``/``places`` and on ``status`` before (a scan of every case)."""
+    tree = load_reference(settings.config_dir).tree
+    async with _prepared(settings, monitored, "tasks", CaseStore) as (db, filters, store):
+        docs = [_routed_case(f"iss_tasks{i:06d}", i) for i in range(12)]
+        await store.insert_cases(docs)
+        await store.put_head({**docs[2], "version": 2, "status": "closed"})
+        # a change whose queue row is not written yet (its writer died): the case decides
+        await store.commit({**docs[5], "version": 2, "status": "closed"}, [])
+        mine = store.listed("d:urban-mgmt", "", True, 4, tree.is_within)
+        await _assert_by_id(db, filters, mine)
+        found = await CaseStore(db).listed("d:urban-mgmt", "", True, 4, tree.is_within)
+        assert [d["_id"] for d in found] == [f"iss_tasks{i:06d}" for i in (0, 1, 3, 4)]
+        every = await store.listed("d:urban-mgmt", "", False, 500, tree.is_within)
+        assert len(every) == 12 and every[2]["status"] == "closed"
+        compound = "sz.tongjiang.niuerqiao.hongqi"
+        office = await store.listed("n:sz.tongjiang.niuerqiao", compound, True, 100, tree.is_within)
+        assert len(office) == 10 and {d["node_id"] for d in office} == {compound}
+        assert await store.listed("n:sz.tongjiang.niuerqiao", "sz.x", True, 9, tree.is_within) == []
+        await _assert_by_id(db, filters, store.open_nodes(tree.root.id))
+        # reading the case rolled it forward and wrote its row
+        assert await store.open_nodes(tree.root.id) == [compound] * 10
+        await _assert_indexed(db, filters, store.of_month("2026-03"))  # pushdown 2: one month
 
 
 async def test_dispatch_queue_stamp_read_by_id_and_moves_with_a_change(

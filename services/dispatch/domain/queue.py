@@ -186,6 +186,19 @@ def select(
     return Selection(chosen, counts, categories, places)
 
 
+def listed(
+    rows: Iterable[Row], node: str, open_only: bool, within: Callable[[str, str], bool]
+) -> list[str]:
+    """The task list's cases among a scope's rows, by id: those at or below ``node`` (every
+    row when empty), only those not final if ``open_only``."""
+    return sorted(
+        r.issue_id
+        for r in rows
+        if (not node or r.node_id == node or within(r.node_id, node))
+        and (not open_only or r.status not in FINAL)
+    )
+
+
 def at(epoch: int) -> datetime | None:
     return datetime.fromtimestamp(epoch, UTC) if epoch else None
 
