@@ -204,18 +204,22 @@ def test_a_broadcast_in_the_browser(chromium, platform: Platform):
     shot(operator, "11-broadcast-done-en")
 
 
-def test_the_deadline_board_updates_live_in_the_browser(chromium, platform: Platform):
-    """The board follows its stream: an urgent case shows up before any timer could have
-    reloaded it (20 s without a stream, 60 s with one), and without a page reload."""
+@pytest.mark.parametrize("page", ["deadlines", "cases"])
+def test_the_board_and_the_queue_update_live_in_the_browser(
+    chromium, platform: Platform, page: str
+):
+    """The deadline board and the case queue follow their stream: an urgent case shows up
+    before any timer could have reloaded them (20 s and 30 s without a stream, 60 s with
+    one), and without a page reload."""
     street = person(chromium, platform, "tongjiang", "en")
-    street.goto("/deadlines")  # its timer alone would reload it after 20 s at the soonest
+    street.goto(f"/{page}")  # its timer alone would reload it after 20 s at the soonest
     street.wait_for_timeout(2000)  # the stream has read the scope's stamp
     street.evaluate("window.notReloaded = true")
     issue_id = report(platform, "water-pipe-burst", "sz.tongjiang.niuerqiao.hongqi", "水管爆裂",
                       severity="spraying", **{"location-detail": "5 栋楼下"})  # fmt: skip
     street.wait_for_selector(f"a[href='/cases/{issue_id}']", timeout=15_000)
     assert street.evaluate("window.notReloaded === true")
-    shot(street, "12-deadlines-live-en")
+    shot(street, f"12-{page}-live-en")
 
 
 def test_the_reports_photo_shows_on_the_case_page_in_the_browser(chromium, platform: Platform):
