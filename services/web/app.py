@@ -12,7 +12,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.web import cases_http, fund_http, http, live_http, operator_http, photos_http
+from services.web import (
+    cases_http,
+    fund_http,
+    http,
+    invalid_urls,
+    live_http,
+    operator_http,
+    photos_http,
+)
 from services.web.backends import Backends, parse_service_urls
 from services.web.consult.wiring import consult_routers
 from services.web.domain.accounts import LockoutRule, SessionRule
@@ -89,6 +97,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     )
     http.install_refusals(app, pages)
     install_residents(app, residents)
+    invalid_urls.install(app, pages, residents)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeaders)
     app.state.staff, app.state.pages, app.state.public = staff, pages, public
