@@ -5,8 +5,9 @@ would scan every resident).
 A background tally walks the residents in the collection's natural order every
 ``LINLI_NOTIFY_REACH_EVERY_S`` and replaces each node's counts: residents below it, those
 who did not opt out of broadcasts (an urgent one reaches everyone), and the first channel
-each would be tried on. The counts are a whole walk's, so a retried or repeated tally never
-counts anyone twice; a preview is at most one period old and says when it was counted."""
+each would be tried on; one replica a period does it (an inserted round, ``_id``-unique).
+The counts are a whole walk's, so a retried or repeated tally never counts anyone twice; a
+preview is one or two periods old at most and says when it was counted."""
 
 from __future__ import annotations
 
@@ -95,11 +96,21 @@ class Reach:
             plain[language] = found
         return found
 
+    async def tally_if_first(self, every_s: float) -> int | None:
+        """Tally unless another replica already counts in this period of ``every_s``
+        (one walk of every resident per period, however many replicas run); the nodes
+        counted, or None when another replica has the period."""
+        now = self._clock()
+        if not await self._store.claim_reach_round(int(now.timestamp() // every_s), now):
+            return None
+        return await self.tally()
+
     async def run_forever(self, every_s: float) -> None:
         while True:
             try:
-                counted = await self.tally()
-                log.info("reach_counted", nodes=counted)
+                counted = await self.tally_if_first(every_s)
+                if counted is not None:
+                    log.info("reach_counted", nodes=counted)
             except Exception as exc:  # the database is away: count again next time
                 log.warning("reach_count_failed", error=repr(exc))
             await asyncio.sleep(every_s)

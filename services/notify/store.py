@@ -32,6 +32,7 @@ class NotifyStore:
         self.unfinished = db["broadcasts_unfinished"]  # pointers: the lease reads only these
         self.operators = db["operators"]
         self.reach_counts = db["reach"]  # residents per node, by ``_id`` (reach.py)
+        self.reach_rounds = db["reach_rounds"]  # which replica counts in which period
 
     async def prepare(self) -> None:
         await self.inbox_messages.create_index([("resident_ref", 1), ("created_at", DESCENDING)])
@@ -107,6 +108,16 @@ class NotifyStore:
 
     async def reach(self, node_id: str) -> dict[str, Any] | None:
         return await self.reach_counts.find_one({"_id": node_id})
+
+    async def claim_reach_round(self, period: int, at: datetime) -> bool:
+        """The first replica to insert the period's round counts in it (the unique ``_id``
+        decides, on FerretDB too); the round two periods back is dropped by ``_id``."""
+        try:
+            await self.reach_rounds.insert_one({"_id": f"round:{period}", "at": at})
+        except DuplicateKeyError:
+            return False
+        await self.reach_rounds.delete_one({"_id": f"round:{period - 2}"})
+        return True
 
     async def replace_reach(self, docs: dict[str, dict[str, Any]]) -> None:
         """Each node's counts replaced by ``_id``; nodes nobody lives below any more, dropped."""

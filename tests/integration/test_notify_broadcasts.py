@@ -2,6 +2,7 @@
 the node reached once (none outside), urgent over quiet hours, progress, cancelling, and a
 fan-out taken over half-way from a replica that died between its inserts and its progress."""
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -263,3 +264,20 @@ async def test_the_reach_of_a_node_is_counted_per_first_channel_and_scoped(notif
 async def _reach_is(notify, key, node, residents):
     found = await _reach(notify, key, node)
     return found if found["residents"] == residents else None
+
+
+async def test_one_replica_a_period_walks_the_residents_for_the_reach(config, notify, store):
+    """Two replicas' tallies in one period: the first counts, the other leaves it (each walk
+    reads every resident, so replicas would multiply the load); the next period counts again."""
+    from datetime import UTC, datetime
+
+    from services.notify.reach import Reach
+
+    deliverer = create_app(config).state.notify["deliverer"]  # built, not started
+    tree = load_reference().tree
+    at = [datetime(2031, 1, 1, 0, 0, 1, tzinfo=UTC)]
+    replicas = [Reach(store, deliverer, tree, clock=lambda: at[0]) for _ in range(2)]
+    first, second = await asyncio.gather(*(r.tally_if_first(300) for r in replicas))
+    assert sorted([first is None, second is None]) == [False, True], (first, second)
+    at[0] = datetime(2031, 1, 1, 0, 5, 1, tzinfo=UTC)  # the next period
+    assert await replicas[1].tally_if_first(300) is not None
