@@ -29,6 +29,7 @@ from shared.mongo import make_client
 from shared.reference import DEPARTMENTS_FILE, load_departments
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
+from shared.task_dump import dump_tasks_on_sigusr1
 from shared.topics import Topic, catalogue
 
 
@@ -180,6 +181,7 @@ def serve(service: str, create_app: Callable[[Settings], FastAPI]) -> None:
     configure_logging(settings.log_level, settings.log_format, service)
     app = create_app(settings)
     settle_collector(app)
+    run_alongside(app, dump_tasks_on_sigusr1)
     config = uvicorn.Config(
         app,
         host=settings.http_host,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import time
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
 from shared.events import Envelope, EventPayload
+from shared.task_dump import task_dump
 
 T = TypeVar("T")
 
@@ -92,15 +92,6 @@ async def serving(
             )
         else:
             stopping.result()
-
-
-def task_dump(limit: int = 12) -> str:
-    """Each asyncio task of this loop with where it waits (its innermost frames)."""
-    out = io.StringIO()
-    for task in sorted(asyncio.all_tasks(), key=lambda t: t.get_name()):
-        out.write(f"--- {task.get_name()}: {task.get_coro()!r}\n")
-        task.print_stack(limit=limit, file=out)
-    return out.getvalue()
 
 
 async def read_topic(

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,10 +98,11 @@ class Reports:
 
 
 async def every_report_reached_its_department_once(
-    cluster: LocalServers, prefix: str, reports: Reports, log: Path
+    cluster: LocalServers, prefix: str, reports: Reports, log: Path, pid: int | None = None
 ) -> None:
     """Every accepted report is on its department's topic, as one task under one event id
-    (what a consumer that dedupes on the event id sees); ``log``: dispatch's, said on failure."""
+    (what a consumer that dedupes on the event id sees); ``log``: dispatch's, said on failure,
+    after dispatch (``pid``) was asked to write where each of its tasks waits (SIGUSR1)."""
     accepted = set(reports.accepted)
     missing: set[str] = set()
 
@@ -117,6 +120,10 @@ async def every_report_reached_its_department_once(
     try:
         records = await eventually(tasks_arrived, timeout_s=120, interval_s=1)
     except AssertionError:
+        if pid is not None:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGUSR1)
+            await asyncio.sleep(2)
         raise AssertionError(
             f"{len(missing)} of {len(accepted)} accepted reports reached no task, e.g. "
             f"{sorted(missing)[:3]}; dispatch's log ends:\n{log_tail(log, 40)}"

@@ -163,6 +163,7 @@ async def test_brokers_killed_in_turn_lose_and_duplicate_nothing(cluster, platfo
     assert load.not_ready == [], not_ready.most_common(5)
 
     await every_report_reached_its_department_once(
-        cluster, prefix, load.reports, log=platform.log("dispatch")
-    )
+        cluster, prefix, load.reports, log=platform.log("dispatch"),
+        pid=platform.pids("dispatch").live_pid()[0],
+    )  # fmt: skip
     await every_reporter_heard(platform.url("notify"), load.reports)

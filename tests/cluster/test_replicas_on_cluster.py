@@ -184,5 +184,7 @@ async def test_a_lost_replica_set_hands_over_and_comes_back_within_ten_seconds(
     assert len(reports.accepted) >= 10 * STEADY_S
     assert {g: s for g, s in moved.items() if s > WITHIN_S} == {}
     assert {s: t for s, t in serving.items() if t > WITHIN_S} == {}
-    await every_report_reached_its_department_once(cluster, prefix, reports, log=b.log("dispatch"))
+    await every_report_reached_its_department_once(
+        cluster, prefix, reports, log=b.log("dispatch"), pid=b.pids("dispatch").live_pid()[0]
+    )
     await every_reporter_heard(b.url("notify"), reports)

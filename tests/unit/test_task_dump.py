@@ -2,7 +2,7 @@
 
 import asyncio
 
-from tests.helpers import task_dump
+from shared.task_dump import task_dump
 
 
 async def test_the_dump_names_each_task_and_where_it_waits():
